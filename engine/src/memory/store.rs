@@ -1,0 +1,659 @@
+//! The in-memory coderd database: every row kind the tools read, in insertion
+//! (DB) order, with injectable query errors so error branches are testable.
+
+use std::cell::{Ref, RefCell};
+use std::collections::{BTreeMap, BTreeSet};
+
+use uuid::Uuid;
+
+use crate::model::*;
+use crate::ports::{Store, StoreError, StoreResult, TemplateFilter};
+use crate::time::Time;
+
+/// Every row, in insertion order. Public so world builders and the
+/// simulation's coderd handlers can write rows directly.
+#[derive(Clone, Debug, Default)]
+pub struct Tables {
+    pub users: Vec<User>,
+    pub organizations: Vec<Organization>,
+    /// `(organization_id, user_id)` memberships.
+    pub organization_members: Vec<(Uuid, Uuid)>,
+    pub groups: Vec<Group>,
+    pub chats: Vec<Chat>,
+    pub chat_messages: Vec<ChatMessage>,
+    pub templates: Vec<Template>,
+    pub template_versions: Vec<TemplateVersion>,
+    pub template_version_parameters: Vec<TemplateVersionParameter>,
+    pub presets: Vec<Preset>,
+    pub preset_parameters: Vec<PresetParameter>,
+    pub workspaces: Vec<Workspace>,
+    pub builds: Vec<WorkspaceBuild>,
+    pub jobs: Vec<ProvisionerJob>,
+    pub resources: Vec<WorkspaceResource>,
+    pub agents: Vec<WorkspaceAgent>,
+    /// The deployment's chat workspace TTL setting (a Go duration string).
+    pub chat_workspace_ttl: String,
+}
+
+impl Tables {
+    pub fn chat_mut(&mut self, id: Uuid) -> Option<&mut Chat> {
+        self.chats.iter_mut().find(|c| c.id == id)
+    }
+
+    pub fn template_mut(&mut self, id: Uuid) -> Option<&mut Template> {
+        self.templates.iter_mut().find(|t| t.id == id)
+    }
+
+    pub fn workspace_mut(&mut self, id: Uuid) -> Option<&mut Workspace> {
+        self.workspaces.iter_mut().find(|w| w.id == id)
+    }
+
+    pub fn build_mut(&mut self, id: Uuid) -> Option<&mut WorkspaceBuild> {
+        self.builds.iter_mut().find(|b| b.id == id)
+    }
+
+    pub fn job_mut(&mut self, id: Uuid) -> Option<&mut ProvisionerJob> {
+        self.jobs.iter_mut().find(|j| j.id == id)
+    }
+
+    pub fn agent_mut(&mut self, id: Uuid) -> Option<&mut WorkspaceAgent> {
+        self.agents.iter_mut().find(|a| a.id == id)
+    }
+
+    pub fn user(&self, id: Uuid) -> Option<&User> {
+        self.users.iter().find(|u| u.id == id)
+    }
+
+    pub fn template(&self, id: Uuid) -> Option<&Template> {
+        self.templates.iter().find(|t| t.id == id)
+    }
+
+    pub fn template_version(&self, id: Uuid) -> Option<&TemplateVersion> {
+        self.template_versions.iter().find(|v| v.id == id)
+    }
+
+    pub fn workspace(&self, id: Uuid) -> Option<&Workspace> {
+        self.workspaces.iter().find(|w| w.id == id)
+    }
+
+    pub fn build(&self, id: Uuid) -> Option<&WorkspaceBuild> {
+        self.builds.iter().find(|b| b.id == id)
+    }
+
+    pub fn job(&self, id: Uuid) -> Option<&ProvisionerJob> {
+        self.jobs.iter().find(|j| j.id == id)
+    }
+
+    pub fn agent(&self, id: Uuid) -> Option<&WorkspaceAgent> {
+        self.agents.iter().find(|a| a.id == id)
+    }
+
+    /// The build with the highest build number of the workspace.
+    pub fn latest_build(&self, workspace_id: Uuid) -> Option<&WorkspaceBuild> {
+        self.builds
+            .iter()
+            .filter(|b| b.workspace_id == workspace_id)
+            .max_by_key(|b| b.build_number)
+    }
+
+    /// Agents whose resource was created by the given job, in DB order.
+    pub fn agents_of_job(&self, job_id: Uuid) -> Vec<WorkspaceAgent> {
+        let resources: BTreeSet<Uuid> = self
+            .resources
+            .iter()
+            .filter(|r| r.job_id == job_id)
+            .map(|r| r.id)
+            .collect();
+        self.agents
+            .iter()
+            .filter(|a| a.resource_id.is_some_and(|r| resources.contains(&r)))
+            .cloned()
+            .collect()
+    }
+
+    /// Parameters of a template version, in DB order.
+    pub fn version_parameters(&self, version_id: Uuid) -> Vec<TemplateVersionParameter> {
+        self.template_version_parameters
+            .iter()
+            .filter(|p| p.template_version_id == version_id)
+            .cloned()
+            .collect()
+    }
+
+    fn is_org_member(&self, organization_id: Uuid, user_id: Uuid) -> bool {
+        self.organization_members
+            .iter()
+            .any(|&(org, user)| org == organization_id && user == user_id)
+    }
+}
+
+/// A query of the `Store` port, named for error injection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Query {
+    GetAuthorizationUserRoles,
+    GetChatById,
+    UpdateChatWorkspaceBinding,
+    UpdateChatBuildAgentBinding,
+    GetTemplateById,
+    GetTemplatesWithFilter,
+    GetWorkspaceUniqueOwnerCountByTemplateIds,
+    GetTemplateVersionById,
+    GetTemplateVersionParameters,
+    GetPresetsByTemplateVersionId,
+    GetPresetParametersByTemplateVersionId,
+    GetWorkspaceById,
+    GetLatestWorkspaceBuildByWorkspaceId,
+    GetWorkspaceBuildById,
+    GetProvisionerJobById,
+    GetWorkspaceAgentsInLatestBuildByWorkspaceId,
+    GetWorkspaceAgentById,
+    GetWorkspaceAgentLifecycleStateById,
+    GetWorkspaceResourceById,
+    GetQuotaConsumedForUser,
+    GetQuotaAllowanceForUser,
+    GetChatWorkspaceTtl,
+    GetChatMessagesForPrompt,
+    InsertChatMessage,
+}
+
+#[derive(Clone, Debug)]
+struct Injected {
+    error: StoreError,
+    /// `None` = every call fails; `Some(n)` = the next n calls fail.
+    remaining: Option<u32>,
+}
+
+/// The in-memory `Store`.
+#[derive(Default)]
+pub struct MemStore {
+    tables: RefCell<Tables>,
+    failures: RefCell<BTreeMap<Query, Injected>>,
+    calls: RefCell<BTreeMap<Query, u32>>,
+}
+
+impl MemStore {
+    pub fn new() -> MemStore {
+        MemStore::default()
+    }
+
+    pub fn from_tables(tables: Tables) -> MemStore {
+        MemStore {
+            tables: RefCell::new(tables),
+            ..MemStore::default()
+        }
+    }
+
+    /// Reads the rows. Do not hold the guard across an await.
+    pub fn tables(&self) -> Ref<'_, Tables> {
+        self.tables.borrow()
+    }
+
+    /// Writes rows (the only way anything but the `Store` methods writes).
+    pub fn edit<R>(&self, f: impl FnOnce(&mut Tables) -> R) -> R {
+        f(&mut self.tables.borrow_mut())
+    }
+
+    /// Every later call of `query` fails with `error`.
+    pub fn fail(&self, query: Query, error: StoreError) {
+        self.failures.borrow_mut().insert(
+            query,
+            Injected {
+                error,
+                remaining: None,
+            },
+        );
+    }
+
+    /// The next `times` calls of `query` fail with `error`.
+    pub fn fail_times(&self, query: Query, times: u32, error: StoreError) {
+        self.failures.borrow_mut().insert(
+            query,
+            Injected {
+                error,
+                remaining: Some(times),
+            },
+        );
+    }
+
+    /// Removes an injected failure.
+    pub fn heal(&self, query: Query) {
+        self.failures.borrow_mut().remove(&query);
+    }
+
+    /// How many times `query` was called (failed calls included).
+    pub fn calls(&self, query: Query) -> u32 {
+        self.calls.borrow().get(&query).copied().unwrap_or(0)
+    }
+
+    fn check(&self, query: Query) -> StoreResult<()> {
+        *self.calls.borrow_mut().entry(query).or_default() += 1;
+        let mut failures = self.failures.borrow_mut();
+        let Some(injected) = failures.get_mut(&query) else {
+            return Ok(());
+        };
+        let error = injected.error.clone();
+        match &mut injected.remaining {
+            None => {}
+            Some(0) => {
+                failures.remove(&query);
+                return Ok(());
+            }
+            Some(n) => {
+                *n -= 1;
+                if *n == 0 {
+                    failures.remove(&query);
+                }
+            }
+        }
+        Err(error)
+    }
+
+    fn read<T>(&self, query: Query, f: impl FnOnce(&Tables) -> Option<T>) -> StoreResult<T> {
+        self.check(query)?;
+        f(&self.tables.borrow()).ok_or(StoreError::NotFound)
+    }
+}
+
+/// Case-insensitive substring test used by the template query filter.
+fn contains_folded(haystack: &str, needle: &str) -> bool {
+    haystack.to_lowercase().contains(&needle.to_lowercase())
+}
+
+fn template_matches(t: &Template, filter: &TemplateFilter) -> bool {
+    if t.deleted || t.deprecated {
+        return false;
+    }
+    if filter.organization_id.is_some_and(|org| org != t.organization_id) {
+        return false;
+    }
+    if !filter.ids.is_empty() && !filter.ids.contains(&t.id) {
+        return false;
+    }
+    let query = filter.query.trim();
+    if query.is_empty() {
+        return true;
+    }
+    let squashed: String = query.chars().filter(|c| *c != ' ').collect();
+    contains_folded(&t.display_name, query)
+        || contains_folded(&t.description, query)
+        || contains_folded(&t.abstract_text, query)
+        || contains_folded(&t.name, &squashed)
+}
+
+impl Store for MemStore {
+    fn get_authorization_user_roles(&self, user_id: Uuid) -> StoreResult<Vec<String>> {
+        self.read(Query::GetAuthorizationUserRoles, |t| {
+            t.user(user_id).map(|u| u.roles.clone())
+        })
+    }
+
+    fn get_chat_by_id(&self, chat_id: Uuid) -> StoreResult<Chat> {
+        self.read(Query::GetChatById, |t| {
+            t.chats.iter().find(|c| c.id == chat_id).cloned()
+        })
+    }
+
+    fn update_chat_workspace_binding(
+        &self,
+        chat_id: Uuid,
+        workspace_id: Option<Uuid>,
+        build_id: Option<Uuid>,
+        agent_id: Option<Uuid>,
+    ) -> StoreResult<Chat> {
+        self.check(Query::UpdateChatWorkspaceBinding)?;
+        self.edit(|t| {
+            let chat = t.chat_mut(chat_id).ok_or(StoreError::NotFound)?;
+            chat.workspace_id = workspace_id;
+            chat.build_id = build_id;
+            chat.agent_id = agent_id;
+            Ok(chat.clone())
+        })
+    }
+
+    fn update_chat_build_agent_binding(
+        &self,
+        chat_id: Uuid,
+        build_id: Option<Uuid>,
+        agent_id: Option<Uuid>,
+    ) -> StoreResult<Chat> {
+        self.check(Query::UpdateChatBuildAgentBinding)?;
+        self.edit(|t| {
+            let chat = t.chat_mut(chat_id).ok_or(StoreError::NotFound)?;
+            chat.build_id = build_id;
+            chat.agent_id = agent_id;
+            Ok(chat.clone())
+        })
+    }
+
+    fn get_template_by_id(&self, template_id: Uuid) -> StoreResult<Template> {
+        self.read(Query::GetTemplateById, |t| t.template(template_id).cloned())
+    }
+
+    fn get_templates_with_filter(&self, filter: &TemplateFilter) -> StoreResult<Vec<Template>> {
+        self.check(Query::GetTemplatesWithFilter)?;
+        let tables = self.tables.borrow();
+        let mut found: Vec<Template> = tables
+            .templates
+            .iter()
+            .filter(|t| template_matches(t, filter))
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| {
+            (a.name.as_bytes(), a.id.to_string()).cmp(&(b.name.as_bytes(), b.id.to_string()))
+        });
+        Ok(found)
+    }
+
+    fn get_workspace_unique_owner_count_by_template_ids(
+        &self,
+        template_ids: &[Uuid],
+    ) -> StoreResult<Vec<(Uuid, i64)>> {
+        self.check(Query::GetWorkspaceUniqueOwnerCountByTemplateIds)?;
+        let tables = self.tables.borrow();
+        Ok(template_ids
+            .iter()
+            .map(|&id| {
+                let owners: BTreeSet<Uuid> = tables
+                    .workspaces
+                    .iter()
+                    .filter(|w| w.template_id == id && !w.deleted)
+                    .map(|w| w.owner_id)
+                    .collect();
+                (id, owners.len() as i64)
+            })
+            .collect())
+    }
+
+    fn get_template_version_by_id(&self, version_id: Uuid) -> StoreResult<TemplateVersion> {
+        self.read(Query::GetTemplateVersionById, |t| {
+            t.template_version(version_id).cloned()
+        })
+    }
+
+    fn get_template_version_parameters(
+        &self,
+        version_id: Uuid,
+    ) -> StoreResult<Vec<TemplateVersionParameter>> {
+        self.check(Query::GetTemplateVersionParameters)?;
+        Ok(self.tables.borrow().version_parameters(version_id))
+    }
+
+    fn get_presets_by_template_version_id(&self, version_id: Uuid) -> StoreResult<Vec<Preset>> {
+        self.check(Query::GetPresetsByTemplateVersionId)?;
+        Ok(self
+            .tables
+            .borrow()
+            .presets
+            .iter()
+            .filter(|p| p.template_version_id == version_id)
+            .cloned()
+            .collect())
+    }
+
+    fn get_preset_parameters_by_template_version_id(
+        &self,
+        version_id: Uuid,
+    ) -> StoreResult<Vec<PresetParameter>> {
+        self.check(Query::GetPresetParametersByTemplateVersionId)?;
+        let tables = self.tables.borrow();
+        let presets: BTreeSet<Uuid> = tables
+            .presets
+            .iter()
+            .filter(|p| p.template_version_id == version_id)
+            .map(|p| p.id)
+            .collect();
+        Ok(tables
+            .preset_parameters
+            .iter()
+            .filter(|p| presets.contains(&p.preset_id))
+            .cloned()
+            .collect())
+    }
+
+    fn get_workspace_by_id(&self, workspace_id: Uuid) -> StoreResult<Workspace> {
+        self.read(Query::GetWorkspaceById, |t| t.workspace(workspace_id).cloned())
+    }
+
+    fn get_latest_workspace_build_by_workspace_id(
+        &self,
+        workspace_id: Uuid,
+    ) -> StoreResult<WorkspaceBuild> {
+        self.read(Query::GetLatestWorkspaceBuildByWorkspaceId, |t| {
+            t.latest_build(workspace_id).cloned()
+        })
+    }
+
+    fn get_workspace_build_by_id(&self, build_id: Uuid) -> StoreResult<WorkspaceBuild> {
+        self.read(Query::GetWorkspaceBuildById, |t| t.build(build_id).cloned())
+    }
+
+    fn get_provisioner_job_by_id(&self, job_id: Uuid) -> StoreResult<ProvisionerJob> {
+        self.read(Query::GetProvisionerJobById, |t| t.job(job_id).cloned())
+    }
+
+    fn get_workspace_agents_in_latest_build_by_workspace_id(
+        &self,
+        workspace_id: Uuid,
+    ) -> StoreResult<Vec<WorkspaceAgent>> {
+        self.check(Query::GetWorkspaceAgentsInLatestBuildByWorkspaceId)?;
+        let tables = self.tables.borrow();
+        Ok(tables
+            .latest_build(workspace_id)
+            .map(|b| tables.agents_of_job(b.job_id))
+            .unwrap_or_default())
+    }
+
+    fn get_workspace_agent_by_id(&self, agent_id: Uuid) -> StoreResult<WorkspaceAgent> {
+        self.read(Query::GetWorkspaceAgentById, |t| t.agent(agent_id).cloned())
+    }
+
+    fn get_workspace_agent_lifecycle_state_by_id(
+        &self,
+        agent_id: Uuid,
+    ) -> StoreResult<LifecycleState> {
+        self.read(Query::GetWorkspaceAgentLifecycleStateById, |t| {
+            t.agent(agent_id).map(|a| a.lifecycle_state)
+        })
+    }
+
+    fn get_workspace_resource_by_id(&self, resource_id: Uuid) -> StoreResult<WorkspaceResource> {
+        self.read(Query::GetWorkspaceResourceById, |t| {
+            t.resources.iter().find(|r| r.id == resource_id).cloned()
+        })
+    }
+
+    fn get_quota_consumed_for_user(
+        &self,
+        owner_id: Uuid,
+        organization_id: Uuid,
+    ) -> StoreResult<i64> {
+        self.check(Query::GetQuotaConsumedForUser)?;
+        let tables = self.tables.borrow();
+        Ok(tables
+            .workspaces
+            .iter()
+            .filter(|w| {
+                w.owner_id == owner_id && w.organization_id == organization_id && !w.deleted
+            })
+            .filter_map(|w| tables.latest_build(w.id))
+            .map(|b| b.daily_cost)
+            .sum())
+    }
+
+    fn get_quota_allowance_for_user(
+        &self,
+        user_id: Uuid,
+        organization_id: Uuid,
+    ) -> StoreResult<i64> {
+        self.check(Query::GetQuotaAllowanceForUser)?;
+        let tables = self.tables.borrow();
+        Ok(tables
+            .groups
+            .iter()
+            .filter(|g| g.organization_id == organization_id)
+            .filter(|g| {
+                let everyone = g.id == organization_id;
+                g.members.contains(&user_id)
+                    || (everyone && tables.is_org_member(organization_id, user_id))
+            })
+            .map(|g| g.quota_allowance)
+            .sum())
+    }
+
+    fn get_chat_workspace_ttl(&self) -> StoreResult<String> {
+        self.check(Query::GetChatWorkspaceTtl)?;
+        Ok(self.tables.borrow().chat_workspace_ttl.clone())
+    }
+
+    fn get_chat_messages_for_prompt(&self, chat_id: Uuid) -> StoreResult<Vec<ChatMessage>> {
+        self.check(Query::GetChatMessagesForPrompt)?;
+        Ok(self
+            .tables
+            .borrow()
+            .chat_messages
+            .iter()
+            .filter(|m| m.chat_id == chat_id)
+            .cloned()
+            .collect())
+    }
+
+    fn insert_chat_message(
+        &self,
+        chat_id: Uuid,
+        role: &str,
+        content: &str,
+        now: Time,
+    ) -> StoreResult<ChatMessage> {
+        self.check(Query::InsertChatMessage)?;
+        self.edit(|t| {
+            let message = ChatMessage {
+                id: t.chat_messages.len() as i64 + 1,
+                chat_id,
+                role: role.to_string(),
+                content: content.to_string(),
+                created_at: now,
+            };
+            t.chat_messages.push(message.clone());
+            Ok(message)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: u128) -> Uuid {
+        Uuid::from_u128(n)
+    }
+
+    #[test]
+    fn injected_failures_fire_the_given_number_of_times() {
+        let store = MemStore::new();
+        store.edit(|t| {
+            t.chats.push(Chat {
+                id: id(1),
+                ..Chat::default()
+            })
+        });
+        store.fail_times(
+            Query::GetChatById,
+            1,
+            StoreError::Other("connection reset".into()),
+        );
+        assert_eq!(
+            store.get_chat_by_id(id(1)).unwrap_err().to_string(),
+            "connection reset"
+        );
+        assert_eq!(store.get_chat_by_id(id(1)).unwrap().id, id(1));
+        assert_eq!(store.calls(Query::GetChatById), 2);
+    }
+
+    #[test]
+    fn missing_rows_read_as_sql_no_rows() {
+        let store = MemStore::new();
+        assert_eq!(
+            store.get_template_by_id(id(9)).unwrap_err().to_string(),
+            "sql: no rows in result set"
+        );
+    }
+
+    #[test]
+    fn template_query_matches_case_insensitively_and_squashes_spaces_for_names() {
+        let store = MemStore::new();
+        store.edit(|t| {
+            for (n, name, display) in [(1, "go-dev", "Go Development"), (2, "rust", "Rust 100%")] {
+                t.templates.push(Template {
+                    id: id(n),
+                    name: name.into(),
+                    display_name: display.into(),
+                    ..Template::default()
+                });
+            }
+        });
+        let names = |query: &str| -> Vec<String> {
+            let filter = TemplateFilter {
+                query: query.into(),
+                ..TemplateFilter::default()
+            };
+            store
+                .get_templates_with_filter(&filter)
+                .unwrap()
+                .into_iter()
+                .map(|t| t.name)
+                .collect()
+        };
+        assert_eq!(names("DEVELOPMENT"), ["go-dev"]);
+        assert_eq!(names("go- dev"), ["go-dev"]);
+        assert_eq!(names("%"), ["rust"]);
+        assert_eq!(names(""), ["go-dev", "rust"]);
+    }
+
+    #[test]
+    fn quota_sums_latest_builds_of_live_workspaces_and_everyone_group() {
+        let (org, owner) = (id(100), id(200));
+        let store = MemStore::new();
+        store.edit(|t| {
+            t.organization_members.push((org, owner));
+            t.groups.push(Group {
+                id: org,
+                organization_id: org,
+                name: "Everyone".into(),
+                quota_allowance: 10,
+                members: vec![],
+            });
+            t.groups.push(Group {
+                id: id(101),
+                organization_id: org,
+                name: "devs".into(),
+                quota_allowance: 5,
+                members: vec![owner],
+            });
+            for (ws, deleted) in [(1, false), (2, true)] {
+                t.workspaces.push(Workspace {
+                    id: id(ws),
+                    owner_id: owner,
+                    organization_id: org,
+                    deleted,
+                    ..Workspace::default()
+                });
+                for (n, cost) in [(1, 100), (2, 3)] {
+                    t.builds.push(WorkspaceBuild {
+                        id: id(ws * 10 + n),
+                        workspace_id: id(ws),
+                        build_number: n as i32,
+                        transition: Transition::Start,
+                        template_version_id: id(0),
+                        job_id: id(0),
+                        initiator_id: owner,
+                        created_at: Time::ZERO,
+                        rich_parameters: vec![],
+                        daily_cost: cost,
+                    });
+                }
+            }
+        });
+        assert_eq!(store.get_quota_consumed_for_user(owner, org).unwrap(), 3);
+        assert_eq!(store.get_quota_allowance_for_user(owner, org).unwrap(), 15);
+    }
+}

@@ -1,0 +1,18 @@
+//! `list_templates` (stub: to be implemented).
+
+use super::{Property, ToolDefinition, ToolEnv, ToolResponse};
+
+pub const NAME: &str = "list_templates";
+
+pub fn definition() -> ToolDefinition {
+    let _: Vec<Property> = Vec::new();
+    ToolDefinition {
+        name: NAME,
+        description: "",
+        properties: Vec::new(),
+    }
+}
+
+pub async fn run(_env: &ToolEnv<'_>, _input: &str) -> ToolResponse {
+    ToolResponse::text_error("not implemented")
+}

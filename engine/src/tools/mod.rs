@@ -1,0 +1,334 @@
+//! The workspace tools: one module per tool, each with its definition and its
+//! whole flow top to bottom. This module holds the envelope and the shared
+//! plumbing of spec 1 §1.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use futures::lock::Mutex;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use crate::ctx::Ctx;
+use crate::gojson::Value;
+use crate::model::Chat;
+use crate::ports::{AgentDialer, Clock, Coderd, Event, Events, Ids, ResponseError, Store};
+
+pub mod create_workspace;
+pub mod list_templates;
+pub mod read_template;
+pub mod start_workspace;
+pub mod stop_workspace;
+
+/// A tool's answer: `Content` and `IsError`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ToolResponse {
+    pub content: String,
+    pub is_error: bool,
+}
+
+impl ToolResponse {
+    /// `NewTextErrorResponse`.
+    pub fn text_error(message: impl Into<String>) -> ToolResponse {
+        ToolResponse {
+            content: message.into(),
+            is_error: true,
+        }
+    }
+
+    /// `NewTextResponse`.
+    pub fn text(content: impl Into<String>) -> ToolResponse {
+        ToolResponse {
+            content: content.into(),
+            is_error: false,
+        }
+    }
+
+    /// `toolResponse` / `marshalToolResponse`: JSON, never an error.
+    pub fn json(value: &Value) -> ToolResponse {
+        ToolResponse::text(value.to_json())
+    }
+}
+
+/// One property of a tool's input schema.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Property {
+    pub name: &'static str,
+    /// JSON schema type: `string`, `integer`, `object`.
+    pub type_: &'static str,
+    pub description: &'static str,
+    /// A field without `omitempty` is required.
+    pub required: bool,
+}
+
+/// A tool's name, model-facing description and input schema.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ToolDefinition {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub properties: Vec<Property>,
+}
+
+impl ToolDefinition {
+    /// The JSON input schema (fantasy's rendering is library-defined; this is
+    /// chatsim's: a JSON schema object, properties in declared order).
+    pub fn input_schema(&self) -> Value {
+        let properties = self
+            .properties
+            .iter()
+            .map(|p| {
+                let mut schema = vec![
+                    ("type", Value::from(p.type_)),
+                    ("description", Value::from(p.description)),
+                ];
+                if p.type_ == "object" {
+                    schema.push((
+                        "additionalProperties",
+                        Value::Struct(vec![("type", Value::from("string"))]),
+                    ));
+                }
+                (p.name, Value::Struct(schema))
+            })
+            .collect();
+        let required = self
+            .properties
+            .iter()
+            .filter(|p| p.required)
+            .map(|p| Value::from(p.name))
+            .collect();
+        Value::Struct(vec![
+            ("type", Value::from("object")),
+            ("properties", Value::Struct(properties)),
+            ("required", Value::Array(required)),
+        ])
+    }
+}
+
+/// Every tool's definition, in a fixed order.
+pub fn definitions() -> Vec<ToolDefinition> {
+    vec![
+        list_templates::definition(),
+        read_template::definition(),
+        create_workspace::definition(),
+        start_workspace::definition(),
+        stop_workspace::definition(),
+    ]
+}
+
+/// Everything a tool call needs: the ports, the chat it runs for, and the
+/// chat runtime's options.
+pub struct ToolEnv<'a> {
+    pub store: &'a dyn Store,
+    /// The build hooks; `None` = not configured.
+    pub coderd: Option<&'a dyn Coderd>,
+    /// The agent dialer (`AgentConnFn`); `None` = not configured.
+    pub dialer: Option<&'a dyn AgentDialer>,
+    pub clock: &'a dyn Clock,
+    pub ids: &'a dyn Ids,
+    pub events: &'a dyn Events,
+    pub chat_id: Uuid,
+    pub organization_id: Uuid,
+    pub owner_id: Uuid,
+    /// The chat template allowlist; `None` or empty = every template.
+    pub allowed_template_ids: Option<&'a BTreeSet<Uuid>>,
+    pub agent_inactive_disconnect_timeout: Duration,
+    /// The per-chat lock shared by create, start and stop.
+    pub workspace_mu: Option<&'a Mutex<()>>,
+    /// `OnChatUpdated`.
+    pub on_chat_updated: Option<&'a dyn Fn(&Chat)>,
+    /// The tool call's context (the turn's cancellation).
+    pub ctx: Ctx,
+}
+
+impl ToolEnv<'_> {
+    pub fn log(&self, level: &'static str, message: impl Into<String>) {
+        self.events.emit(Event::Log {
+            level,
+            message: message.into(),
+        });
+    }
+
+    /// `asOwner`: loads the owner's roles; failure → `load user authorization: <err>`.
+    pub fn as_owner(&self) -> Result<(), ToolResponse> {
+        self.store
+            .get_authorization_user_roles(self.owner_id)
+            .map(|_| ())
+            .map_err(|err| ToolResponse::text_error(format!("load user authorization: {err}")))
+    }
+
+    /// `isTemplateAllowed`.
+    pub fn is_template_allowed(&self, template_id: Uuid) -> bool {
+        match self.allowed_template_ids {
+            None => true,
+            Some(ids) => ids.is_empty() || ids.contains(&template_id),
+        }
+    }
+
+    pub fn fire_chat_updated(&self, chat: &Chat) {
+        if let Some(callback) = self.on_chat_updated {
+            callback(chat);
+        }
+    }
+
+    /// `publishBuildBinding`: bind the chat to (workspace, build, no agent)
+    /// and fire `OnChatUpdated`; a DB error is only logged.
+    pub fn publish_build_binding(&self, workspace_id: Uuid, build_id: Option<Uuid>) {
+        match self.store.update_chat_workspace_binding(
+            self.chat_id,
+            Some(workspace_id),
+            build_id,
+            None,
+        ) {
+            Ok(chat) => self.fire_chat_updated(&chat),
+            Err(err) => self.log(
+                "error",
+                format!("failed to persist build ID on chat binding: {err}"),
+            ),
+        }
+    }
+
+    /// Re-reads the chat and fires `OnChatUpdated` (the post-ready update).
+    pub fn refire_chat_updated(&self) {
+        if self.on_chat_updated.is_none() {
+            return;
+        }
+        if let Ok(chat) = self.store.get_chat_by_id(self.chat_id) {
+            self.fire_chat_updated(&chat);
+        }
+    }
+}
+
+/// Text returned when the model's input does not decode into the tool's
+/// arguments (fantasy's wording; chatsim-defined).
+pub const INVALID_PARAMETERS_PREFIX: &str = "invalid parameters: ";
+
+/// Decodes tool input as Go's `json.Unmarshal` into the args struct would:
+/// unknown fields ignored, missing fields zero. Empty input reads as `{}`.
+pub fn decode_args<T: DeserializeOwned>(input: &str) -> Result<T, ToolResponse> {
+    let input = if input.trim().is_empty() { "{}" } else { input };
+    serde_json::from_str(input)
+        .map_err(|err| ToolResponse::text_error(format!("{INVALID_PARAMETERS_PREFIX}{err}")))
+}
+
+/// `responseErrorResult`: `error`, `detail?`, `validations?` as a Go map.
+pub fn response_error_result(resp: &ResponseError) -> Value {
+    let mut result = Value::map();
+    let message = if resp.message.is_empty() {
+        "request failed"
+    } else {
+        &resp.message
+    };
+    result.insert("error", message);
+    if !resp.detail.is_empty() {
+        result.insert("detail", resp.detail.as_str());
+    }
+    if !resp.validations.is_empty() {
+        let validations = resp
+            .validations
+            .iter()
+            .map(|v| {
+                Value::Struct(vec![
+                    ("field", Value::from(v.field.as_str())),
+                    ("detail", Value::from(v.detail.as_str())),
+                ])
+            })
+            .collect();
+        result.insert("validations", Value::Array(validations));
+    }
+    result
+}
+
+/// `buildErrorResult`: `{"error", "build_id"?}` in struct order.
+pub fn build_error_result(message: &str, build_id: Option<Uuid>) -> Value {
+    let mut fields = vec![("error", Value::from(message))];
+    if let Some(id) = build_id.filter(|id| !id.is_nil()) {
+        fields.push(("build_id", Value::from(id)));
+    }
+    Value::Struct(fields)
+}
+
+/// `setBuildID`: adds `build_id` when the ID is not nil.
+pub fn set_build_id(result: &mut Value, build_id: Option<Uuid>) {
+    if let Some(id) = build_id.filter(|id| !id.is_nil()) {
+        result.insert("build_id", id);
+    }
+}
+
+/// `setNoBuild`: adds `no_build: true` when there is no build ID.
+pub fn set_no_build(result: &mut Value, build_id: Option<Uuid>) {
+    if build_id.filter(|id| !id.is_nil()).is_none() {
+        result.insert("no_build", true);
+    }
+}
+
+/// `truncateRunes`: the first `n` characters, no ellipsis.
+pub fn truncate_runes(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
+/// Truncates to `n` characters: longer text becomes its first `n - 1`
+/// characters plus `…`.
+pub fn truncate_with_ellipsis(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(n.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::Validation;
+
+    #[test]
+    fn response_error_result_defaults_the_message_and_keeps_validation_field_order() {
+        let resp = ResponseError {
+            status: 400,
+            message: String::new(),
+            detail: String::new(),
+            validations: vec![Validation {
+                field: "region".into(),
+                detail: "required".into(),
+            }],
+        };
+        assert_eq!(
+            response_error_result(&resp).to_json(),
+            r#"{"error":"request failed","validations":[{"field":"region","detail":"required"}]}"#
+        );
+    }
+
+    #[test]
+    fn build_error_result_omits_nil_build_ids() {
+        assert_eq!(
+            build_error_result("boom", Some(Uuid::nil())).to_json(),
+            r#"{"error":"boom"}"#
+        );
+        assert_eq!(
+            build_error_result("boom", Some(Uuid::from_u128(1))).to_json(),
+            r#"{"error":"boom","build_id":"00000000-0000-0000-0000-000000000001"}"#
+        );
+    }
+
+    #[test]
+    fn truncation_counts_characters() {
+        assert_eq!(truncate_runes("héllo", 2), "hé");
+        assert_eq!(truncate_runes("", 3), "");
+        assert_eq!(truncate_with_ellipsis("abcdef", 4), "abc…");
+        assert_eq!(truncate_with_ellipsis("abcd", 4), "abcd");
+    }
+
+    #[test]
+    fn bad_json_input_is_a_clear_text_error() {
+        #[derive(serde::Deserialize, Debug)]
+        struct Args {
+            #[serde(default)]
+            _x: Option<String>,
+        }
+        let err = decode_args::<Args>("{not json").unwrap_err();
+        assert!(err.is_error);
+        assert!(err.content.starts_with(INVALID_PARAMETERS_PREFIX));
+        assert!(decode_args::<Args>("").is_ok());
+    }
+}
