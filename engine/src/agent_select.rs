@@ -18,14 +18,21 @@ pub fn find_chat_agent(agents: &[WorkspaceAgent]) -> Result<WorkspaceAgent, Stri
         return Err("no eligible workspace agents found".to_string());
     }
     roots.sort_by(|a, b| {
-        (a.display_order, a.name.to_lowercase(), &a.name, a.id.to_string()).cmp(&(
-            b.display_order,
-            b.name.to_lowercase(),
-            &b.name,
-            b.id.to_string(),
-        ))
+        (
+            a.display_order,
+            a.name.to_lowercase(),
+            &a.name,
+            a.id.to_string(),
+        )
+            .cmp(&(
+                b.display_order,
+                b.name.to_lowercase(),
+                &b.name,
+                b.id.to_string(),
+            ))
     });
-    let chat_agents: Vec<&&WorkspaceAgent> = roots.iter().filter(|a| is_chat_agent(&a.name)).collect();
+    let chat_agents: Vec<&&WorkspaceAgent> =
+        roots.iter().filter(|a| is_chat_agent(&a.name)).collect();
     match chat_agents.as_slice() {
         [only] => Ok((**only).clone()),
         [] => Ok(roots[0].clone()),
@@ -61,7 +68,11 @@ mod tests {
 
     #[test]
     fn without_a_chat_agent_the_first_sorted_root_agent_wins() {
-        let agents = [agent(1, "zeta", 1), agent(2, "Beta", 0), agent(3, "alpha", 0)];
+        let agents = [
+            agent(1, "zeta", 1),
+            agent(2, "Beta", 0),
+            agent(3, "alpha", 0),
+        ];
         assert_eq!(find_chat_agent(&agents).unwrap().name, "alpha");
     }
 
@@ -69,7 +80,10 @@ mod tests {
     fn ties_break_on_exact_name_then_id() {
         let agents = [agent(2, "dev", 0), agent(1, "dev", 0), agent(3, "Dev", 0)];
         let picked = find_chat_agent(&agents).unwrap();
-        assert_eq!((picked.name.as_str(), picked.id), ("Dev", Uuid::from_u128(3)));
+        assert_eq!(
+            (picked.name.as_str(), picked.id),
+            ("Dev", Uuid::from_u128(3))
+        );
         let same = [agent(2, "dev", 0), agent(1, "dev", 0)];
         assert_eq!(find_chat_agent(&same).unwrap().id, Uuid::from_u128(1));
     }

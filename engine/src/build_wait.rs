@@ -52,7 +52,11 @@ impl fmt::Display for BuildWaitError {
 
 /// `waitForBuild`: polls the build (by ID) and its job every 2 s, first poll
 /// at once, for at most 10 minutes.
-pub async fn wait_for_build(env: &ToolEnv<'_>, ctx: &Ctx, build_id: Uuid) -> Result<(), BuildWaitError> {
+pub async fn wait_for_build(
+    env: &ToolEnv<'_>,
+    ctx: &Ctx,
+    build_id: Uuid,
+) -> Result<(), BuildWaitError> {
     let clock = env.clock;
     let build_ctx = ctx.with_timeout(clock, BUILD_TIMEOUT);
     let mut ticker = Ticker::new(clock, BUILD_POLL_INTERVAL);
@@ -186,7 +190,10 @@ async fn wait_for_startup_scripts(
     let script_ctx = ctx.with_timeout(clock, STARTUP_SCRIPT_TIMEOUT);
     let mut ticker = Ticker::new(clock, STARTUP_SCRIPT_POLL_INTERVAL);
     loop {
-        match env.store.get_workspace_agent_lifecycle_state_by_id(agent_id) {
+        match env
+            .store
+            .get_workspace_agent_lifecycle_state_by_id(agent_id)
+        {
             Ok(LifecycleState::Ready) => return Ok(()),
             Ok(LifecycleState::Created | LifecycleState::Starting) | Err(_) => {}
             Ok(other) => return Err(StartupScripts::Failed(other)),

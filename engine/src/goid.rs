@@ -80,7 +80,10 @@ mod tests {
         assert_eq!(parse_uuid(CANONICAL), Ok(want));
         assert_eq!(parse_uuid(&CANONICAL.to_uppercase()), Ok(want));
         assert_eq!(parse_uuid(&format!("{{{CANONICAL}}}")), Ok(want));
-        assert_eq!(parse_uuid(&format!("xx{CANONICAL}")[1..]), Err("invalid UUID length: 37".into()));
+        assert_eq!(
+            parse_uuid(&format!("xx{CANONICAL}")[1..]),
+            Err("invalid UUID length: 37".into())
+        );
         assert_eq!(parse_uuid(&format!("URN:uuid:{CANONICAL}")), Ok(want));
         assert_eq!(parse_uuid(&CANONICAL.replace('-', "")), Ok(want));
     }

@@ -309,7 +309,9 @@ pub enum AgentStatus {
     Timeout,
     Connected,
     /// Disconnected, with the disconnected-since time when known.
-    Disconnected { since: Option<Time> },
+    Disconnected {
+        since: Option<Time>,
+    },
 }
 
 impl AgentStatus {
@@ -428,7 +430,10 @@ mod tests {
                 since: Some(Time::from_secs(150))
             }
         );
-        assert_eq!(a.disconnected_for(now, INACTIVE), Some(Duration::from_secs(1)));
+        assert_eq!(
+            a.disconnected_for(now, INACTIVE),
+            Some(Duration::from_secs(1))
+        );
     }
 
     #[test]

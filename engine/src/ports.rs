@@ -105,12 +105,18 @@ pub trait Store {
     fn get_workspace_resource_by_id(&self, resource_id: Uuid) -> StoreResult<WorkspaceResource>;
     /// Sum of `daily_cost` over the latest build of each non-deleted workspace
     /// the owner has in the organization.
-    fn get_quota_consumed_for_user(&self, owner_id: Uuid, organization_id: Uuid)
-        -> StoreResult<i64>;
+    fn get_quota_consumed_for_user(
+        &self,
+        owner_id: Uuid,
+        organization_id: Uuid,
+    ) -> StoreResult<i64>;
     /// Sum of `quota_allowance` over the owner's groups in the organization
     /// (the Everyone group included).
-    fn get_quota_allowance_for_user(&self, user_id: Uuid, organization_id: Uuid)
-        -> StoreResult<i64>;
+    fn get_quota_allowance_for_user(
+        &self,
+        user_id: Uuid,
+        organization_id: Uuid,
+    ) -> StoreResult<i64>;
     /// `GetChatWorkspaceTTL`: the deployment's raw Go duration string.
     fn get_chat_workspace_ttl(&self) -> StoreResult<String>;
     /// `GetChatMessagesForPromptByChatID`, in message order.
@@ -206,8 +212,11 @@ pub trait Coderd {
         parameters: &[BuildParameter],
     ) -> Result<WorkspaceBuild, HookError>;
     /// `chatStopWorkspace`: never gated by version policy.
-    fn stop_workspace(&self, owner_id: Uuid, workspace_id: Uuid)
-        -> Result<WorkspaceBuild, HookError>;
+    fn stop_workspace(
+        &self,
+        owner_id: Uuid,
+        workspace_id: Uuid,
+    ) -> Result<WorkspaceBuild, HookError>;
 }
 
 /// A dial failure. Its text is what `err.Error()` would print.
@@ -262,7 +271,10 @@ pub trait AgentConn {
 /// Opens connections to workspace agents; the engine's only network call.
 /// A dial future that is dropped is canceled (and releases anything it got).
 pub trait AgentDialer {
-    fn dial(&self, agent_id: Uuid) -> LocalBoxFuture<'static, Result<Box<dyn AgentConn>, DialError>>;
+    fn dial(
+        &self,
+        agent_id: Uuid,
+    ) -> LocalBoxFuture<'static, Result<Box<dyn AgentConn>, DialError>>;
 }
 
 /// Virtual time. Every poll, deadline and timeout goes through it.
@@ -290,7 +302,10 @@ pub enum Event {
     /// A dial of an agent started by the connection layer.
     Dial { agent_id: Uuid },
     /// A log line the engine chose to record (chatsim-defined texts).
-    Log { level: &'static str, message: String },
+    Log {
+        level: &'static str,
+        message: String,
+    },
 }
 
 pub trait Events {

@@ -2,4 +2,6 @@
 //! fuzzing) around chatsim-engine.
 
 #[cfg(not(tokio_unstable))]
-compile_error!("chatsim needs --cfg tokio_unstable (set in .cargo/config.toml; do not override RUSTFLAGS)");
+compile_error!(
+    "chatsim needs --cfg tokio_unstable (set in .cargo/config.toml; do not override RUSTFLAGS)"
+);

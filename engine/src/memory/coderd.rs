@@ -9,8 +9,8 @@ use uuid::Uuid;
 use crate::model::*;
 use crate::names::name_valid;
 use crate::ports::{
-    Clock, Coderd, CreateWorkspaceRequest, CreatedWorkspace, HookError, Ids, ResponseError,
-    Store, Validation,
+    Clock, Coderd, CreateWorkspaceRequest, CreatedWorkspace, HookError, Ids, ResponseError, Store,
+    Validation,
 };
 
 use super::store::{MemStore, Tables};
@@ -74,7 +74,9 @@ fn resolve_parameters(
     previous: &[BuildParameter],
 ) -> Result<Vec<BuildParameter>, Vec<String>> {
     let lookup = |list: &[BuildParameter], name: &str| {
-        list.iter().find(|p| p.name == name).map(|p| p.value.clone())
+        list.iter()
+            .find(|p| p.name == name)
+            .map(|p| p.value.clone())
     };
     let mut resolved = Vec::new();
     let mut missing = Vec::new();
@@ -125,7 +127,9 @@ impl MemCoderd {
             started_at: None,
             completed_at: None,
         };
-        let build_number = t.latest_build(workspace_id).map_or(1, |b| b.build_number + 1);
+        let build_number = t
+            .latest_build(workspace_id)
+            .map_or(1, |b| b.build_number + 1);
         let build = WorkspaceBuild {
             id: self.ids.new_uuid(),
             workspace_id,
@@ -234,11 +238,7 @@ impl MemCoderd {
     pub fn acquire_job(&self) -> Option<JobAssignment> {
         let now = self.clock.now();
         self.store.edit(|t| {
-            let job_id = t
-                .jobs
-                .iter()
-                .find(|j| j.status == JobStatus::Pending)?
-                .id;
+            let job_id = t.jobs.iter().find(|j| j.status == JobStatus::Pending)?.id;
             let build = t.builds.iter().find(|b| b.job_id == job_id)?.clone();
             let workspace = t.workspace(build.workspace_id)?.clone();
             let plan = t
@@ -272,8 +272,14 @@ impl MemCoderd {
             return false;
         };
         if daily_cost > 0 {
-            let consumed = self.store.get_quota_consumed_for_user(owner, org).unwrap_or(0);
-            let budget = self.store.get_quota_allowance_for_user(owner, org).unwrap_or(0);
+            let consumed = self
+                .store
+                .get_quota_consumed_for_user(owner, org)
+                .unwrap_or(0);
+            let budget = self
+                .store
+                .get_quota_allowance_for_user(owner, org)
+                .unwrap_or(0);
             if consumed + daily_cost > budget {
                 return false;
             }

@@ -263,7 +263,10 @@ fn template_matches(t: &Template, filter: &TemplateFilter) -> bool {
     if t.deleted || t.deprecated {
         return false;
     }
-    if filter.organization_id.is_some_and(|org| org != t.organization_id) {
+    if filter
+        .organization_id
+        .is_some_and(|org| org != t.organization_id)
+    {
         return false;
     }
     if !filter.ids.is_empty() && !filter.ids.contains(&t.id) {
@@ -411,7 +414,9 @@ impl Store for MemStore {
     }
 
     fn get_workspace_by_id(&self, workspace_id: Uuid) -> StoreResult<Workspace> {
-        self.read(Query::GetWorkspaceById, |t| t.workspace(workspace_id).cloned())
+        self.read(Query::GetWorkspaceById, |t| {
+            t.workspace(workspace_id).cloned()
+        })
     }
 
     fn get_latest_workspace_build_by_workspace_id(

@@ -173,7 +173,10 @@ impl FakeDialer {
 }
 
 impl AgentDialer for FakeDialer {
-    fn dial(&self, agent_id: Uuid) -> LocalBoxFuture<'static, Result<Box<dyn AgentConn>, DialError>> {
+    fn dial(
+        &self,
+        agent_id: Uuid,
+    ) -> LocalBoxFuture<'static, Result<Box<dyn AgentConn>, DialError>> {
         let now = self.clock.now();
         self.state
             .borrow_mut()
@@ -239,7 +242,9 @@ impl AgentConn for FakeConn {
             .iter()
             .find(|f| f.path == path)
             .map(|f| f.content.clone());
-        Box::pin(async move { found.ok_or_else(|| format!("open {path}: no such file or directory")) })
+        Box::pin(
+            async move { found.ok_or_else(|| format!("open {path}: no such file or directory")) },
+        )
     }
 
     fn context<'a>(&'a self) -> LocalBoxFuture<'a, Result<AgentContext, String>> {

@@ -199,12 +199,20 @@ impl World {
     }
 
     pub fn chat_row(&self) -> Chat {
-        self.store.tables().chats.iter().find(|c| c.id == self.chat).cloned().expect("chat")
+        self.store
+            .tables()
+            .chats
+            .iter()
+            .find(|c| c.id == self.chat)
+            .cloned()
+            .expect("chat")
     }
 
     /// Runs a future on virtual time; panics if it can never finish.
     pub fn run<T>(&self, future: impl Future<Output = T>) -> T {
-        self.clock.run(future).expect("future stalled on virtual time")
+        self.clock
+            .run(future)
+            .expect("future stalled on virtual time")
     }
 
     /// Runs a tool call while the test provisioner and agents do their work.
@@ -229,7 +237,8 @@ impl World {
             while let Some(assignment) = self.coderd.acquire_job() {
                 running.push((now + script.build_duration, assignment.job_id));
             }
-            let (due, later): (Vec<_>, Vec<_>) = running.into_iter().partition(|(at, _)| *at <= now);
+            let (due, later): (Vec<_>, Vec<_>) =
+                running.into_iter().partition(|(at, _)| *at <= now);
             running = later;
             for (_, job_id) in due {
                 if script.hang {
@@ -277,7 +286,12 @@ impl World {
         }
     }
 
-    fn advance_agent(&self, started: crate::time::Time, agent: &WorkspaceAgent, now: crate::time::Time) {
+    fn advance_agent(
+        &self,
+        started: crate::time::Time,
+        agent: &WorkspaceAgent,
+        now: crate::time::Time,
+    ) {
         let script = self
             .provisioner
             .borrow()
@@ -312,7 +326,12 @@ impl World {
     /// A workspace for the chat's owner with one build in the given job
     /// state; agents of the template's plan exist when the build is a
     /// succeeded start. Binds the chat to it.
-    pub fn workspace(&self, template: &TemplateIds, transition: Transition, status: JobStatus) -> (Uuid, WorkspaceBuild) {
+    pub fn workspace(
+        &self,
+        template: &TemplateIds,
+        transition: Transition,
+        status: JobStatus,
+    ) -> (Uuid, WorkspaceBuild) {
         let name = format!("ws-{}", self.store.tables().workspaces.len() + 1);
         let workspace = Workspace {
             id: self.ids.new_uuid(),
@@ -334,7 +353,13 @@ impl World {
     }
 
     /// Adds a build with a job in `status` (agents created for a succeeded start).
-    pub fn add_build(&self, workspace_id: Uuid, version: Uuid, transition: Transition, status: JobStatus) -> WorkspaceBuild {
+    pub fn add_build(
+        &self,
+        workspace_id: Uuid,
+        version: Uuid,
+        transition: Transition,
+        status: JobStatus,
+    ) -> WorkspaceBuild {
         let now = self.now();
         let job = ProvisionerJob {
             id: self.ids.new_uuid(),
@@ -349,7 +374,9 @@ impl World {
             let build = WorkspaceBuild {
                 id: self.ids.new_uuid(),
                 workspace_id,
-                build_number: t.latest_build(workspace_id).map_or(1, |b| b.build_number + 1),
+                build_number: t
+                    .latest_build(workspace_id)
+                    .map_or(1, |b| b.build_number + 1),
                 transition,
                 template_version_id: version,
                 job_id: job.id,
@@ -364,7 +391,8 @@ impl World {
         });
         if status == JobStatus::Succeeded && transition == Transition::Start {
             // Re-run the success path for its agents, keeping the status.
-            self.store.edit(|t| t.job_mut(job.id).expect("job").status = JobStatus::Running);
+            self.store
+                .edit(|t| t.job_mut(job.id).expect("job").status = JobStatus::Running);
             self.coderd.complete_job(job.id, JobOutcome::Succeeded);
         }
         build
@@ -373,7 +401,9 @@ impl World {
     /// The agents of a workspace's latest build.
     pub fn agents(&self, workspace_id: Uuid) -> Vec<WorkspaceAgent> {
         let t = self.store.tables();
-        t.latest_build(workspace_id).map(|b| t.agents_of_job(b.job_id)).unwrap_or_default()
+        t.latest_build(workspace_id)
+            .map(|b| t.agents_of_job(b.job_id))
+            .unwrap_or_default()
     }
 
     /// Marks an agent connected now and ready.
@@ -394,7 +424,8 @@ impl World {
     }
 
     pub fn edit_agent(&self, agent_id: Uuid, f: impl FnOnce(&mut WorkspaceAgent)) {
-        self.store.edit(|t| f(t.agent_mut(agent_id).expect("agent")));
+        self.store
+            .edit(|t| f(t.agent_mut(agent_id).expect("agent")));
     }
 
     pub fn advance(&self, by: Duration) {
@@ -480,7 +511,12 @@ impl<'w> TemplateBuilder<'w> {
         self
     }
 
-    pub fn preset(mut self, name: &str, params: &[(&str, &str)], desired_prebuilds: Option<i32>) -> Self {
+    pub fn preset(
+        mut self,
+        name: &str,
+        params: &[(&str, &str)],
+        desired_prebuilds: Option<i32>,
+    ) -> Self {
         let preset = Preset {
             id: self.world.ids.new_uuid(),
             template_version_id: self.version.id,
@@ -488,7 +524,10 @@ impl<'w> TemplateBuilder<'w> {
             desired_prebuild_instances: desired_prebuilds,
             ..Preset::default()
         };
-        let params = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let params = params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         self.presets.push((preset, params));
         self
     }
@@ -542,7 +581,10 @@ impl<'w> TemplateBuilder<'w> {
 pub fn new_active_version(world: &World, template: &TemplateIds, extra_required: &[&str]) -> Uuid {
     let version_id = world.ids.new_uuid();
     world.store.edit(|t| {
-        let old = t.template_version(template.version).cloned().expect("version");
+        let old = t
+            .template_version(template.version)
+            .cloned()
+            .expect("version");
         let mut params = t.version_parameters(template.version);
         for p in &mut params {
             p.template_version_id = version_id;
@@ -562,7 +604,9 @@ pub fn new_active_version(world: &World, template: &TemplateIds, extra_required:
             ..old
         });
         t.template_version_parameters.extend(params);
-        t.template_mut(template.template).expect("template").active_version_id = version_id;
+        t.template_mut(template.template)
+            .expect("template")
+            .active_version_id = version_id;
     });
     version_id
 }
