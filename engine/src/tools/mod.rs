@@ -115,6 +115,25 @@ pub fn definitions() -> Vec<ToolDefinition> {
     ]
 }
 
+/// Runs the named tool with the model's raw JSON input. An unknown tool name
+/// is a text error naming the known tools.
+pub async fn call(env: &ToolEnv<'_>, name: &str, input: &str) -> ToolResponse {
+    match name {
+        list_templates::NAME => list_templates::run(env, input).await,
+        read_template::NAME => read_template::run(env, input).await,
+        create_workspace::NAME => create_workspace::run(env, input).await,
+        start_workspace::NAME => start_workspace::run(env, input).await,
+        stop_workspace::NAME => stop_workspace::run(env, input).await,
+        unknown => {
+            let known: Vec<&str> = definitions().iter().map(|d| d.name).collect();
+            ToolResponse::text_error(format!(
+                "unknown tool {unknown:?}; known tools: {}",
+                known.join(", ")
+            ))
+        }
+    }
+}
+
 /// Everything a tool call needs: the ports, the chat it runs for, and the
 /// chat runtime's options.
 pub struct ToolEnv<'a> {
