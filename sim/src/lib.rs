@@ -5,3 +5,5 @@
 compile_error!(
     "chatsim needs --cfg tokio_unstable (set in .cargo/config.toml; do not override RUSTFLAGS)"
 );
+
+pub mod model;
