@@ -224,3 +224,97 @@ impl Ticker {
         ctx.race(clock, tick).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::{ManualClock, TEST_EPOCH};
+
+    fn secs(clock: &ManualClock) -> f64 {
+        clock.now().since(TEST_EPOCH).as_secs_f64()
+    }
+
+    #[test]
+    fn ticks_stay_on_the_grid_and_one_missed_tick_is_kept() {
+        let clock = ManualClock::default();
+        let mut seen = Vec::new();
+        clock
+            .run(async {
+                let mut ticker = Ticker::new(&clock, Duration::from_secs(2));
+                ticker.tick(&clock).await;
+                seen.push(secs(&clock)); // 2
+                clock.sleep(Duration::from_secs(3)).await; // busy until 5
+                ticker.tick(&clock).await;
+                seen.push(secs(&clock)); // the missed tick, at once: 5
+                ticker.tick(&clock).await;
+                seen.push(secs(&clock)); // back on the grid: 6
+            })
+            .unwrap();
+        assert_eq!(seen, [2.0, 5.0, 6.0]);
+    }
+
+    #[test]
+    fn the_deadline_wins_a_tie_with_a_tick() {
+        let clock = ManualClock::default();
+        let ctx = Ctx::default().with_timeout(&clock, Duration::from_secs(4));
+        let result = clock
+            .run(async {
+                let mut ticker = Ticker::new(&clock, Duration::from_secs(2));
+                ticker.tick_or_done(&clock, &ctx).await?;
+                ticker.tick_or_done(&clock, &ctx).await
+            })
+            .unwrap();
+        assert_eq!(result, Err(CtxError::DeadlineExceeded));
+        assert_eq!(secs(&clock), 4.0);
+    }
+
+    #[test]
+    fn cancellation_reaches_children_but_not_parents() {
+        let parent = Cancel::new();
+        let child = parent.child();
+        child.cancel();
+        assert!(!parent.is_canceled());
+        let other_child = parent.child();
+        parent.cancel();
+        assert!(other_child.is_canceled());
+    }
+
+    #[test]
+    fn race_reports_cancellation_and_drops_the_work() {
+        let clock = ManualClock::default();
+        let (ctx, cancel) = Ctx::default().with_cancel();
+        let result = clock
+            .run(async {
+                let cancel_later = async {
+                    clock.sleep(Duration::from_secs(1)).await;
+                    cancel.cancel();
+                    futures::future::pending::<()>().await
+                };
+                let work = ctx.race(&clock, futures::future::pending::<()>());
+                futures::future::select(Box::pin(work), Box::pin(cancel_later)).await
+            })
+            .unwrap();
+        match result {
+            futures::future::Either::Left((outcome, _)) => {
+                assert_eq!(outcome, Err(CtxError::Canceled));
+                assert_eq!(outcome.unwrap_err().to_string(), "context canceled");
+            }
+            futures::future::Either::Right(_) => panic!("cancel helper never ends"),
+        }
+        assert_eq!(secs(&clock), 1.0);
+    }
+
+    #[test]
+    fn a_child_timeout_never_extends_the_parent_deadline() {
+        let clock = ManualClock::default();
+        let parent = Ctx::default().with_timeout(&clock, Duration::from_secs(3));
+        let child = parent.with_timeout(&clock, Duration::from_secs(5));
+        assert_eq!(child.deadline(), parent.deadline());
+        clock.advance(Duration::from_secs(3));
+        assert_eq!(child.err(&clock), Some(CtxError::DeadlineExceeded));
+        assert_eq!(
+            CtxError::DeadlineExceeded.to_string(),
+            "context deadline exceeded"
+        );
+    }
+}
