@@ -7,3 +7,4 @@ compile_error!(
 );
 
 pub mod model;
+pub mod scenario;
