@@ -214,3 +214,486 @@ fn insert_non_empty(object: &mut Value, key: &str, value: &str) {
 fn insert_trimmed(object: &mut Value, key: &str, value: &str) {
     insert_non_empty(object, key, value.trim());
 }
+
+#[cfg(test)]
+mod tests {
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::memory::Query;
+    use crate::ports::StoreError;
+    use crate::testkit::{TemplateIds, World};
+
+    const TEMPLATE_ID: &str = "78dc0000-0000-0000-0000-000000000004";
+
+    fn call(world: &World, input: &str) -> ToolResponse {
+        world.run(run(&world.env(), input))
+    }
+
+    fn read_id(world: &World, template_id: &str) -> ToolResponse {
+        call(
+            world,
+            &serde_json::json!({ "template_id": template_id }).to_string(),
+        )
+    }
+
+    fn read(world: &World, template: &TemplateIds) -> ToolResponse {
+        read_id(world, &template.template.to_string())
+    }
+
+    fn json(content: &str) -> ToolResponse {
+        ToolResponse::text(content)
+    }
+
+    fn not_found() -> ToolResponse {
+        ToolResponse::text_error("template not found")
+    }
+
+    /// A bare template: id 78dc…04, active version 1713…05.
+    fn bare(world: &World) -> TemplateIds {
+        let ids = world.template("bare").create();
+        assert_eq!(ids.template.to_string(), TEMPLATE_ID);
+        ids
+    }
+
+    fn parsed(response: &ToolResponse) -> serde_json::Value {
+        assert!(!response.is_error, "{}", response.content);
+        serde_json::from_str(&response.content).expect("json")
+    }
+
+    #[test]
+    fn definition_has_the_seed_description_and_a_required_template_id() {
+        let def = definition();
+        assert_eq!(def.name, "read_template");
+        assert_eq!(
+            def.description,
+            "Get details about a workspace template, including its configurable parameters and \
+             available presets. Use this after finding a template with list_templates and before \
+             creating a workspace with create_workspace."
+        );
+        assert_eq!(
+            def.input_schema().to_json(),
+            r#"{"type":"object","properties":{"template_id":{"type":"string","description":"The UUIDv4 of the template to read details for. Obtain this from list_templates."}},"required":["template_id"]}"#
+        );
+    }
+
+    #[test]
+    fn a_full_template_reads_back_with_sorted_keys_and_store_order() {
+        let world = World::new();
+        let ids = world
+            .template("python")
+            .edit(|t| {
+                t.display_name = "  Python  ".into();
+                t.description = "  Data science <stack> & notebooks ".into();
+            })
+            .parameter_row(TemplateVersionParameter {
+                name: "region".into(),
+                type_: "string".into(),
+                required: true,
+                display_name: "Region".into(),
+                description: "  Where the workspace runs.  ".into(),
+                form_type: "dropdown".into(),
+                options: r#"[{"value":"us","name":"US East","icon":"/icon/us.svg","description":""},
+                    {"value":"eu","name":"EU <West>","icon":"","description":"Frankfurt","weight":2.50,"rank":1e21}]"#
+                    .into(),
+                validation_regex: "^(us|eu)$".into(),
+                ..TemplateVersionParameter::default()
+            })
+            .parameter_row(TemplateVersionParameter {
+                name: "cpu".into(),
+                type_: "number".into(),
+                default_value: "2".into(),
+                mutable: true,
+                ephemeral: true,
+                options: "[]".into(),
+                validation_min: Some(0),
+                validation_max: Some(8),
+                ..TemplateVersionParameter::default()
+            })
+            .preset("Small", &[("region", "us"), ("cpu", "2")], Some(2))
+            .preset("Bare", &[], Some(0))
+            .create();
+        world.store.edit(|t| {
+            let small = t.presets.iter_mut().find(|p| p.id == ids.presets[0]).unwrap();
+            small.is_default = true;
+            small.description = "  Two cores ".into();
+            small.icon = " /icon/small.svg ".into();
+        });
+        // Another template's presets never leak in.
+        world
+            .template("other")
+            .preset("Other", &[("region", "eu")], Some(1))
+            .create();
+
+        assert_eq!(
+            read(&world, &ids),
+            json(concat!(
+                r#"{"parameters":["#,
+                r#"{"description":"Where the workspace runs.","display_name":"Region","#,
+                r#""form_type":"dropdown","name":"region","options":["#,
+                r#"{"description":"","icon":"/icon/us.svg","name":"US East","value":"us"},"#,
+                r#"{"description":"Frankfurt","icon":"","name":"EU \u003cWest\u003e","#,
+                r#""rank":1e+21,"value":"eu","weight":2.5}],"#,
+                r#""required":true,"type":"string","validation_regex":"^(us|eu)$"},"#,
+                r#"{"default":"2","ephemeral":true,"mutable":true,"name":"cpu","#,
+                r#""required":false,"type":"number","validation_max":8,"validation_min":0}"#,
+                r#"],"presets":["#,
+                r#"{"default":true,"description":"Two cores","desired_prebuild_instances":2,"#,
+                r#""icon":"/icon/small.svg","id":"b54a0000-0000-0000-0000-000000000006","#,
+                r#""name":"Small","parameters":[{"name":"region","value":"us"},"#,
+                r#"{"name":"cpu","value":"2"}]},"#,
+                r#"{"default":false,"id":"53810000-0000-0000-0000-000000000007","#,
+                r#""name":"Bare","parameters":[]}"#,
+                r#"],"template":{"active_version_id":"17130000-0000-0000-0000-000000000005","#,
+                r#""description":"Data science \u003cstack\u003e \u0026 notebooks","#,
+                r#""display_name":"Python","id":"78dc0000-0000-0000-0000-000000000004","#,
+                r#""name":"python"}}"#
+            ))
+        );
+    }
+
+    #[test]
+    fn a_template_without_parameters_or_presets_has_an_empty_array_and_no_presets_key() {
+        let world = World::new();
+        let ids = world
+            .template("bare")
+            .edit(|t| {
+                t.display_name = " \t ".into();
+                t.description = String::new();
+            })
+            .create();
+        assert_eq!(
+            read(&world, &ids),
+            json(concat!(
+                r#"{"parameters":[],"template":{"#,
+                r#""active_version_id":"17130000-0000-0000-0000-000000000005","#,
+                r#""id":"78dc0000-0000-0000-0000-000000000004","name":"bare"}}"#
+            ))
+        );
+        assert_eq!(
+            world
+                .store
+                .calls(Query::GetPresetParametersByTemplateVersionId),
+            0
+        );
+    }
+
+    #[test]
+    fn the_active_version_is_read_after_a_template_update() {
+        let world = World::new();
+        let ids = bare(&world);
+        let v2 = crate::testkit::new_active_version(&world, &ids, &["token"]);
+        let response = parsed(&read(&world, &ids));
+        assert_eq!(response["template"]["active_version_id"], v2.to_string());
+        assert_eq!(
+            response["parameters"].to_string(),
+            r#"[{"name":"token","required":true,"type":"string"}]"#
+        );
+    }
+
+    #[test]
+    fn a_missing_template_id_is_required() {
+        let world = World::new();
+        bare(&world);
+        for input in [
+            "{}",
+            "",
+            r#"{"template_id":null}"#,
+            r#"{"template_id":""}"#,
+            r#"{"template_id":"  \n\t "}"#,
+        ] {
+            assert_eq!(
+                call(&world, input),
+                ToolResponse::text_error("template_id is required"),
+                "{input}"
+            );
+        }
+        assert_eq!(world.store.calls(Query::GetAuthorizationUserRoles), 0);
+    }
+
+    #[test]
+    fn an_unparseable_template_id_reports_gos_uuid_error() {
+        let world = World::new();
+        bare(&world);
+        let cases = [
+            ("not-a-uuid", "invalid template_id: invalid UUID length: 10"),
+            (
+                "78dc0000x0000-0000-0000-000000000004",
+                "invalid template_id: invalid UUID format",
+            ),
+            (
+                "urn:uid:x78dc0000-0000-0000-0000-000000000004",
+                "invalid template_id: invalid urn prefix: \"urn:uid:x\"",
+            ),
+        ];
+        for (input, want) in cases {
+            assert_eq!(
+                read_id(&world, input),
+                ToolResponse::text_error(want),
+                "{input}"
+            );
+        }
+        assert_eq!(world.store.calls(Query::GetAuthorizationUserRoles), 0);
+    }
+
+    #[test]
+    fn every_go_uuid_form_is_accepted_after_trimming() {
+        let world = World::new();
+        bare(&world);
+        let want = read_id(&world, TEMPLATE_ID);
+        assert!(!want.is_error);
+        for input in [
+            format!("  {TEMPLATE_ID}\n"),
+            TEMPLATE_ID.to_uppercase(),
+            format!("{{{TEMPLATE_ID}}}"),
+            format!("URN:UUID:{TEMPLATE_ID}"),
+            TEMPLATE_ID.replace('-', ""),
+        ] {
+            assert_eq!(read_id(&world, &input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn a_template_outside_the_allowlist_is_not_found_before_authorization() {
+        let mut world = World::new();
+        let ids = bare(&world);
+        world.allowlist.insert(Uuid::from_u128(0xA110));
+        assert_eq!(read(&world, &ids), not_found());
+        assert_eq!(world.store.calls(Query::GetAuthorizationUserRoles), 0);
+        assert_eq!(world.store.calls(Query::GetTemplateById), 0);
+
+        world.allowlist.insert(ids.template);
+        assert!(!read(&world, &ids).is_error);
+    }
+
+    #[test]
+    fn a_failed_authorization_is_reported() {
+        let world = World::new();
+        let ids = bare(&world);
+        world.store.fail(
+            Query::GetAuthorizationUserRoles,
+            StoreError::Other("roles unavailable".into()),
+        );
+        assert_eq!(
+            read(&world, &ids),
+            ToolResponse::text_error("load user authorization: roles unavailable")
+        );
+        assert_eq!(world.store.calls(Query::GetTemplateById), 0);
+    }
+
+    #[test]
+    fn every_template_lookup_failure_reads_not_found() {
+        let world = World::new();
+        let ids = bare(&world);
+        // Unknown id.
+        assert_eq!(
+            read_id(&world, "00000000-0000-0000-0000-00000000beef"),
+            not_found()
+        );
+        // Any store error, e.g. RBAC forbidding the owner.
+        world.store.fail_times(
+            Query::GetTemplateById,
+            1,
+            StoreError::Other("unauthorized: rbac: forbidden".into()),
+        );
+        assert_eq!(read(&world, &ids), not_found());
+        assert!(!read(&world, &ids).is_error);
+    }
+
+    #[test]
+    fn a_template_of_another_organization_is_not_found() {
+        let world = World::new();
+        let theirs = world
+            .template("theirs")
+            .organization(Uuid::from_u128(0xE15E))
+            .create();
+        assert_eq!(read(&world, &theirs), not_found());
+        assert_eq!(
+            world.store.calls(Query::GetTemplateVersionParameters),
+            0
+        );
+    }
+
+    #[test]
+    fn a_nil_chat_organization_matches_no_template() {
+        let world = World::new();
+        let ids = bare(&world);
+        let env = ToolEnv {
+            organization_id: Uuid::nil(),
+            ..world.env()
+        };
+        let input = format!(r#"{{"template_id":"{TEMPLATE_ID}"}}"#);
+        assert_eq!(world.run(run(&env, &input)), not_found());
+        let _ = ids;
+    }
+
+    #[test]
+    fn store_errors_after_the_template_name_their_query() {
+        let world = World::new();
+        let ids = world
+            .template("t")
+            .preset("p", &[("a", "1")], None)
+            .create();
+        let cases = [
+            (
+                Query::GetTemplateVersionParameters,
+                "failed to get template parameters: boom",
+            ),
+            (
+                Query::GetPresetsByTemplateVersionId,
+                "failed to get template presets: boom",
+            ),
+            (
+                Query::GetPresetParametersByTemplateVersionId,
+                "failed to get preset parameters: boom",
+            ),
+        ];
+        for (query, want) in cases {
+            world
+                .store
+                .fail_times(query, 1, StoreError::Other("boom".into()));
+            assert_eq!(read(&world, &ids), ToolResponse::text_error(want), "{query:?}");
+        }
+        assert!(!read(&world, &ids).is_error);
+    }
+
+    #[test]
+    fn parameter_descriptions_are_trimmed_and_cut_at_300_runes_without_ellipsis() {
+        let world = World::new();
+        let long = format!("  {}{}", "ñ".repeat(300), "overflow");
+        let ids = world
+            .template("t")
+            .parameter_row(TemplateVersionParameter {
+                name: "long".into(),
+                type_: "string".into(),
+                description: long,
+                ..TemplateVersionParameter::default()
+            })
+            .parameter_row(TemplateVersionParameter {
+                name: "blank".into(),
+                type_: "bool".into(),
+                description: "   ".into(),
+                display_name: String::new(),
+                default_value: String::new(),
+                ..TemplateVersionParameter::default()
+            })
+            .create();
+        let response = parsed(&read(&world, &ids));
+        assert_eq!(
+            response["parameters"][0]["description"],
+            "ñ".repeat(300).as_str()
+        );
+        assert_eq!(
+            response["parameters"][1].to_string(),
+            r#"{"name":"blank","required":false,"type":"bool"}"#
+        );
+    }
+
+    #[test]
+    fn options_appear_only_for_a_non_empty_array_of_objects() {
+        let world = World::new();
+        let mut builder = world.template("t");
+        let stored = [
+            "",
+            "null",
+            "[]",
+            "  [ ]  ",
+            "not json",
+            "[1, 2]",
+            r#"{"name":"a"}"#,
+            r#"["a"]"#,
+            r#"[{"value":"x","value":"y","b":true,"a":null,"n":-0.5e1,"nested":{"z":1,"y":[1.0,2.25]}}]"#,
+            r#"[{"name":"A"}, null]"#,
+            r#"[{}]"#,
+        ];
+        for (n, options) in stored.iter().enumerate() {
+            builder = builder.parameter_row(TemplateVersionParameter {
+                name: format!("p{n}"),
+                type_: "string".into(),
+                options: options.to_string(),
+                ..TemplateVersionParameter::default()
+            });
+        }
+        let ids = builder.create();
+        let response = read(&world, &ids);
+        let value = parsed(&response);
+        let options: Vec<Option<String>> = value["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.get("options").map(|o| o.to_string()))
+            .collect();
+        assert_eq!(&options[..8], [None, None, None, None, None, None, None, None]);
+        assert_eq!(options[9].as_deref(), Some(r#"[{"name":"A"},null]"#));
+        assert_eq!(options[10].as_deref(), Some("[{}]"));
+        // Byte-exact: keys sorted at every level, last duplicate wins, Go numbers.
+        assert!(
+            response.content.contains(concat!(
+                r#""options":[{"a":null,"b":true,"n":-5,"#,
+                r#""nested":{"y":[1,2.25],"z":1},"value":"y"}]"#
+            )),
+            "{}",
+            response.content
+        );
+    }
+
+    #[test]
+    fn preset_optional_fields_follow_their_rules() {
+        let world = World::new();
+        let ids = world
+            .template("t")
+            .preset("none", &[], None)
+            .preset("zero", &[], Some(0))
+            .preset("negative", &[], Some(-1))
+            .preset("blank", &[("k", "")], Some(1))
+            .create();
+        world.store.edit(|t| {
+            let blank = t.presets.iter_mut().find(|p| p.id == ids.presets[3]).unwrap();
+            blank.description = " ".into();
+            blank.icon = "\t".into();
+        });
+        let value = parsed(&read(&world, &ids));
+        let presets: Vec<String> = value["presets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                let mut p = p.clone();
+                p.as_object_mut().unwrap().remove("id");
+                p.to_string()
+            })
+            .collect();
+        assert_eq!(
+            presets,
+            [
+                r#"{"default":false,"name":"none","parameters":[]}"#,
+                r#"{"default":false,"name":"zero","parameters":[]}"#,
+                r#"{"default":false,"name":"negative","parameters":[]}"#,
+                r#"{"default":false,"desired_prebuild_instances":1,"name":"blank","parameters":[{"name":"k","value":""}]}"#,
+            ]
+        );
+    }
+
+    #[test]
+    fn input_that_does_not_decode_is_a_text_error() {
+        let world = World::new();
+        bare(&world);
+        for bad in [
+            "{not json",
+            r#"{"template_id":5}"#,
+            r#"{"template_id":["x"]}"#,
+            "\"78dc0000-0000-0000-0000-000000000004\"",
+        ] {
+            let response = call(&world, bad);
+            assert!(response.is_error, "{bad}");
+            assert!(
+                response.content.starts_with("invalid parameters: "),
+                "{bad}: {}",
+                response.content
+            );
+        }
+        assert_eq!(world.store.calls(Query::GetAuthorizationUserRoles), 0);
+        let extra = format!(r#"{{"template_id":"{TEMPLATE_ID}","page":"ignored"}}"#);
+        assert!(!call(&world, &extra).is_error);
+    }
+}
