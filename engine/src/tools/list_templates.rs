@@ -115,7 +115,8 @@ fn rank_by_active_developers(env: &ToolEnv<'_>, templates: Vec<Template>) -> Vec
             (t, count)
         })
         .collect();
-    ranked.sort_by(|a, b| b.1.cmp(&a.1));
+    // `sort_by_key` is stable: ties keep the store order.
+    ranked.sort_by_key(|(_, count)| std::cmp::Reverse(*count));
     ranked
 }
 
@@ -502,7 +503,12 @@ mod tests {
             .template("data_science")
             .edit(|t| t.display_name = "Jupyter\\Lab".into())
             .create();
-        let query = |q: &str| names(&call(&world, &serde_json::json!({ "query": q }).to_string()));
+        let query = |q: &str| {
+            names(&call(
+                &world,
+                &serde_json::json!({ "query": q }).to_string(),
+            ))
+        };
 
         assert_eq!(query("development"), ["go-dev"]); // display name
         assert_eq!(query("rustup"), ["rust"]); // description
@@ -526,7 +532,12 @@ mod tests {
             .template("plain")
             .edit(|t| t.display_name = "Go Dev".into())
             .create();
-        let query = |q: &str| names(&call(&world, &serde_json::json!({ "query": q }).to_string()));
+        let query = |q: &str| {
+            names(&call(
+                &world,
+                &serde_json::json!({ "query": q }).to_string(),
+            ))
+        };
         assert_eq!(query("go dev"), ["plain"]);
         assert_eq!(query("godev"), Vec::<String>::new());
         assert_eq!(query("pl ain"), ["plain"]);

@@ -70,7 +70,9 @@ fn read(env: &ToolEnv<'_>, raw_template_id: &str) -> Result<Value, ToolResponse>
     let presets = env
         .store
         .get_presets_by_template_version_id(version_id)
-        .map_err(|err| ToolResponse::text_error(format!("failed to get template presets: {err}")))?;
+        .map_err(|err| {
+            ToolResponse::text_error(format!("failed to get template presets: {err}"))
+        })?;
     let mut result = Value::map();
     result.insert("template", template_object(&template));
     result.insert(
@@ -314,7 +316,11 @@ mod tests {
             .preset("Bare", &[], Some(0))
             .create();
         world.store.edit(|t| {
-            let small = t.presets.iter_mut().find(|p| p.id == ids.presets[0]).unwrap();
+            let small = t
+                .presets
+                .iter_mut()
+                .find(|p| p.id == ids.presets[0])
+                .unwrap();
             small.is_default = true;
             small.description = "  Two cores ".into();
             small.icon = " /icon/small.svg ".into();
@@ -508,10 +514,7 @@ mod tests {
             .organization(Uuid::from_u128(0xE15E))
             .create();
         assert_eq!(read(&world, &theirs), not_found());
-        assert_eq!(
-            world.store.calls(Query::GetTemplateVersionParameters),
-            0
-        );
+        assert_eq!(world.store.calls(Query::GetTemplateVersionParameters), 0);
     }
 
     #[test]
@@ -552,7 +555,11 @@ mod tests {
             world
                 .store
                 .fail_times(query, 1, StoreError::Other("boom".into()));
-            assert_eq!(read(&world, &ids), ToolResponse::text_error(want), "{query:?}");
+            assert_eq!(
+                read(&world, &ids),
+                ToolResponse::text_error(want),
+                "{query:?}"
+            );
         }
         assert!(!read(&world, &ids).is_error);
     }
@@ -623,7 +630,10 @@ mod tests {
             .iter()
             .map(|p| p.get("options").map(|o| o.to_string()))
             .collect();
-        assert_eq!(&options[..8], [None, None, None, None, None, None, None, None]);
+        assert_eq!(
+            &options[..8],
+            [None, None, None, None, None, None, None, None]
+        );
         assert_eq!(options[9].as_deref(), Some(r#"[{"name":"A"},null]"#));
         assert_eq!(options[10].as_deref(), Some("[{}]"));
         // Byte-exact: keys sorted at every level, last duplicate wins, Go numbers.
@@ -648,7 +658,11 @@ mod tests {
             .preset("blank", &[("k", "")], Some(1))
             .create();
         world.store.edit(|t| {
-            let blank = t.presets.iter_mut().find(|p| p.id == ids.presets[3]).unwrap();
+            let blank = t
+                .presets
+                .iter_mut()
+                .find(|p| p.id == ids.presets[3])
+                .unwrap();
             blank.description = " ".into();
             blank.icon = "\t".into();
         });
