@@ -222,11 +222,23 @@ impl ToolEnv<'_> {
 pub const INVALID_PARAMETERS_PREFIX: &str = "invalid parameters: ";
 
 /// Decodes tool input as Go's `json.Unmarshal` into the args struct would:
-/// unknown fields ignored, missing fields zero. Empty input reads as `{}`.
+/// unknown fields ignored, missing fields zero, a repeated key's last value
+/// kept, and object keys matched to the (lower-case) field names without
+/// regard to case. Empty input reads as `{}`.
 pub fn decode_args<T: DeserializeOwned>(input: &str) -> Result<T, ToolResponse> {
+    let invalid = |err: serde_json::Error| {
+        ToolResponse::text_error(format!("{INVALID_PARAMETERS_PREFIX}{err}"))
+    };
     let input = if input.trim().is_empty() { "{}" } else { input };
-    serde_json::from_str(input)
-        .map_err(|err| ToolResponse::text_error(format!("{INVALID_PARAMETERS_PREFIX}{err}")))
+    let mut value: serde_json::Value = serde_json::from_str(input).map_err(invalid)?;
+    if let serde_json::Value::Object(fields) = &mut value {
+        let folded = std::mem::take(fields)
+            .into_iter()
+            .map(|(key, v)| (key.to_lowercase(), v))
+            .collect();
+        *fields = folded;
+    }
+    serde_json::from_value(value).map_err(invalid)
 }
 
 /// `responseErrorResult`: `error`, `detail?`, `validations?` as a Go map.
@@ -345,6 +357,17 @@ mod tests {
             #[serde(default)]
             _x: Option<String>,
         }
+        #[derive(serde::Deserialize, Debug, PartialEq)]
+        struct Named {
+            #[serde(default)]
+            template_id: String,
+        }
+        let named: Named = decode_args(r#"{"Template_ID":"a","template_id":"b"}"#).unwrap();
+        assert_eq!(named.template_id, "b");
+        let shouted: Named = decode_args(r#"{"TEMPLATE_ID":"c"}"#).unwrap();
+        assert_eq!(shouted.template_id, "c");
+        let repeated: Named = decode_args(r#"{"template_id":"a","template_id":"b"}"#).unwrap();
+        assert_eq!(repeated.template_id, "b");
         let err = decode_args::<Args>("{not json").unwrap_err();
         assert!(err.is_error);
         assert!(err.content.starts_with(INVALID_PARAMETERS_PREFIX));
