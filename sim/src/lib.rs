@@ -1,10 +1,39 @@
 //! chatsim: the deterministic simulation harness (turmoil world, scenarios,
 //! fuzzing) around chatsim-engine.
+//!
+//! A run is a [`RunConfig`] — a seed, a [`WorldSpec`], a fault schedule and
+//! the chat driver's turns — played by [`run`] on turmoil into a
+//! [`RunOutcome`]: the trace (one JSON line per event, stable hash), the
+//! database at the end, and how the run ended. Same seed, same trace, byte
+//! for byte.
+//!
+//! Rooms: [`world`] (the `Net`/`Infra` traits, turmoil, the control queue,
+//! agent slots), [`hosts`] (coderd, provisioner, agents, driver), [`faults`]
+//! (the catalog), [`trace`], [`gen`] (a seed → a mixed-fault run), and the
+//! harness in [`run`].
 
 #[cfg(not(tokio_unstable))]
 compile_error!(
     "chatsim needs --cfg tokio_unstable (set in .cargo/config.toml; do not override RUSTFLAGS)"
 );
 
+pub mod config;
+pub mod faults;
+pub mod gen;
+pub mod hosts;
 pub mod model;
+pub mod proto;
+pub mod rng;
+pub mod run;
 pub mod scenario;
+mod setup;
+pub mod trace;
+pub mod world;
+
+pub use config::{
+    AgentBehaviour, AgentDef, Call, ChatSpec, Dur, DurRange, OrgSpec, ParameterSpec, PresetSpec,
+    RunConfig, ScheduledFault, Settings, TemplateSpec, Turn, UserSpec, VersionSpec, WorldSpec,
+};
+pub use faults::Fault;
+pub use run::{run, run_on, RunOutcome, Summary, EPOCH};
+pub use trace::{Difference, Event, Record, Trace};

@@ -1,0 +1,80 @@
+//! The `chatsim` command line: thin, every command calls the library.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "chatsim",
+    about = "Deterministic simulation of Coder's chat workspace tools"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs generated mixed-fault seeds twice each and compares the traces
+    /// byte for byte.
+    Determinism {
+        /// How many seeds to run.
+        #[arg(long, default_value_t = 10)]
+        seeds: u64,
+        /// The first seed.
+        #[arg(long, default_value_t = 0)]
+        first: u64,
+    },
+}
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Determinism { seeds, first } => determinism(first, seeds),
+    }
+}
+
+fn determinism(first: u64, seeds: u64) -> ExitCode {
+    let (mut passed, mut failed) = (0u64, 0u64);
+    for seed in first..first.saturating_add(seeds) {
+        let config = chatsim::gen::mixed(seed);
+        let wall = Instant::now();
+        let a = chatsim::run(&config);
+        let wall_a = wall.elapsed();
+        let b = chatsim::run(&config);
+        let wall_b = wall.elapsed() - wall_a;
+        let virtual_secs = a.elapsed.as_secs_f64();
+        let wall_secs = (wall_a + wall_b).as_secs_f64() / 2.0;
+        let ratio = virtual_secs / wall_secs.max(1e-9);
+        let status = match &a.error {
+            None => "ok".to_string(),
+            Some(err) => format!("run error: {err}"),
+        };
+        match a.trace.first_difference(&b.trace) {
+            None => {
+                passed += 1;
+                println!(
+                    "seed {seed}: match {} ({} lines, {status}) virtual {virtual_secs:.1}s wall {wall_secs:.3}s ratio {ratio:.0}x",
+                    a.hash(),
+                    a.trace.lines().len(),
+                );
+            }
+            Some(diff) => {
+                failed += 1;
+                println!(
+                    "seed {seed}: MISMATCH {} vs {} ({} transport)\n{diff}",
+                    a.hash(),
+                    b.hash(),
+                    a.transport
+                );
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

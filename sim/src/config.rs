@@ -1,0 +1,514 @@
+//! The programmatic API of a run: what the world holds, which faults happen
+//! when, and what the chat driver does. Every type is serde-friendly (a
+//! scenario file is exactly a serialized [`RunConfig`]); durations are
+//! written as human strings (`"90s"`, `"2m"`, `"1h30m"`, `"250ms"`).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
+
+use crate::faults::Fault;
+use crate::scenario::{format_duration, parse_duration};
+
+/// A duration written as a human string.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default, Hash)]
+pub struct Dur(pub Duration);
+
+impl Dur {
+    pub const ZERO: Dur = Dur(Duration::ZERO);
+
+    pub const fn secs(secs: u64) -> Dur {
+        Dur(Duration::from_secs(secs))
+    }
+
+    pub const fn millis(millis: u64) -> Dur {
+        Dur(Duration::from_millis(millis))
+    }
+
+    pub const fn mins(mins: u64) -> Dur {
+        Dur(Duration::from_secs(mins * 60))
+    }
+}
+
+impl fmt::Display for Dur {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&format_duration(self.0))
+    }
+}
+
+impl Serialize for Dur {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&format_duration(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        parse_duration(&text)
+            .map(Dur)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// A range of durations a seeded draw picks from (inclusive).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DurRange {
+    pub min: Dur,
+    pub max: Dur,
+}
+
+impl DurRange {
+    pub const fn new(min: Dur, max: Dur) -> DurRange {
+        DurRange { min, max }
+    }
+
+    pub const fn fixed(d: Dur) -> DurRange {
+        DurRange { min: d, max: d }
+    }
+}
+
+/// One run: a seed, the world, the fault schedule and the chat turns.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// Drives turmoil's `rng_seed` and every component's random stream.
+    pub seed: u64,
+    #[serde(default)]
+    pub settings: Settings,
+    pub world: WorldSpec,
+    /// Faults, applied at their time (rounded up to the tick).
+    #[serde(default)]
+    pub faults: Vec<ScheduledFault>,
+    /// The chat driver's turns, played in order.
+    #[serde(default)]
+    pub turns: Vec<Turn>,
+}
+
+/// Timing and deployment settings; every field has a default.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// turmoil's tick: messages between hosts round up to it.
+    pub tick: Dur,
+    /// The run fails if the story is not over by then.
+    pub max_duration: Dur,
+    /// `AgentInactiveDisconnectTimeout`: a silent agent reads disconnected
+    /// after this long.
+    pub agent_inactive_timeout: Dur,
+    /// How often an agent heartbeats.
+    pub agent_heartbeat_interval: Dur,
+    /// A running job without an update for this long is failed as hung.
+    pub job_hang_timeout: Dur,
+    /// The deadline of a user-level `exec` dial (the engine has its own).
+    pub dial_timeout: Dur,
+    /// How long the driver waits for one turn's results.
+    pub turn_timeout: Dur,
+    /// Provisioner stage durations.
+    pub plan_duration: DurRange,
+    pub apply_duration: DurRange,
+    /// How long the build of a claimed prebuild takes.
+    pub claim_duration: DurRange,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            tick: Dur::millis(100),
+            max_duration: Dur::mins(120),
+            agent_inactive_timeout: Dur::secs(30),
+            agent_heartbeat_interval: Dur::secs(10),
+            job_hang_timeout: Dur::mins(5),
+            dial_timeout: Dur::secs(30),
+            turn_timeout: Dur::mins(30),
+            plan_duration: DurRange::new(Dur::secs(2), Dur::secs(6)),
+            apply_duration: DurRange::new(Dur::secs(5), Dur::secs(20)),
+            claim_duration: DurRange::new(Dur::secs(1), Dur::secs(2)),
+        }
+    }
+}
+
+/// The deployment at time zero.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorldSpec {
+    #[serde(default = "default_organizations")]
+    pub organizations: Vec<OrgSpec>,
+    pub users: Vec<UserSpec>,
+    #[serde(default)]
+    pub templates: Vec<TemplateSpec>,
+    pub chats: Vec<ChatSpec>,
+    /// The deployment's chat workspace TTL (a Go duration string; empty = 0).
+    #[serde(default)]
+    pub chat_workspace_ttl: String,
+}
+
+fn default_organizations() -> Vec<OrgSpec> {
+    vec![OrgSpec {
+        name: DEFAULT_ORG.to_string(),
+        everyone_quota: 0,
+    }]
+}
+
+/// The organization name used when a spec names none.
+pub const DEFAULT_ORG: &str = "coder";
+
+fn default_org() -> String {
+    DEFAULT_ORG.to_string()
+}
+
+fn default_roles() -> Vec<String> {
+    vec!["member".to_string()]
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrgSpec {
+    pub name: String,
+    /// Quota allowance of the organization's Everyone group.
+    #[serde(default)]
+    pub everyone_quota: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserSpec {
+    pub name: String,
+    #[serde(default = "default_org")]
+    pub organization: String,
+    #[serde(default = "default_roles")]
+    pub roles: Vec<String>,
+    /// Quota allowance of the user's own group (added to Everyone's).
+    #[serde(default)]
+    pub quota: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateSpec {
+    pub name: String,
+    #[serde(default = "default_org")]
+    pub organization: String,
+    #[serde(default)]
+    pub display_name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub require_active_version: bool,
+    #[serde(default)]
+    pub deprecated: bool,
+    /// Versions in creation order; the last one is active.
+    pub versions: Vec<VersionSpec>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VersionSpec {
+    pub name: String,
+    #[serde(default)]
+    pub parameters: Vec<ParameterSpec>,
+    #[serde(default)]
+    pub presets: Vec<PresetSpec>,
+    /// The agents a start build provisions.
+    #[serde(default = "default_agents")]
+    pub agents: Vec<AgentDef>,
+    /// Quota cost a start build commits.
+    #[serde(default)]
+    pub daily_cost: i64,
+}
+
+fn default_agents() -> Vec<AgentDef> {
+    vec![AgentDef::named("main")]
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParameterSpec {
+    pub name: String,
+    #[serde(default = "default_param_type", rename = "type")]
+    pub type_: String,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub default: String,
+    #[serde(default)]
+    pub display_name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default = "yes")]
+    pub mutable: bool,
+    #[serde(default)]
+    pub ephemeral: bool,
+    /// Raw JSON of the options array, as stored (empty = none).
+    #[serde(default)]
+    pub options: String,
+}
+
+fn default_param_type() -> String {
+    "string".to_string()
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl ParameterSpec {
+    /// A string parameter; `required` with an empty default is mandatory.
+    pub fn new(name: &str, required: bool, default: &str) -> ParameterSpec {
+        ParameterSpec {
+            name: name.to_string(),
+            type_: default_param_type(),
+            required,
+            default: default.to_string(),
+            display_name: String::new(),
+            description: String::new(),
+            mutable: true,
+            ephemeral: false,
+            options: String::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PresetSpec {
+    pub name: String,
+    #[serde(default)]
+    pub default: bool,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub parameters: BTreeMap<String, String>,
+    /// Size of the prebuild pool the reconciler keeps.
+    #[serde(default)]
+    pub desired_prebuilds: Option<i32>,
+}
+
+/// One agent of a version's plan, and how its process behaves.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentDef {
+    pub name: String,
+    #[serde(default)]
+    pub display_order: i32,
+    /// Parent agent's name (a devcontainer sub-agent).
+    #[serde(default)]
+    pub parent: Option<String>,
+    /// Runs outside Coder (`coder_external_agent`): started by a user.
+    #[serde(default)]
+    pub external: bool,
+    /// 0 = no connection timeout.
+    #[serde(default = "default_connection_timeout")]
+    pub connection_timeout: Dur,
+    #[serde(default = "default_os")]
+    pub operating_system: String,
+    #[serde(default = "default_directory")]
+    pub directory: String,
+    #[serde(default)]
+    pub behaviour: AgentBehaviour,
+}
+
+fn default_connection_timeout() -> Dur {
+    Dur::secs(120)
+}
+
+fn default_os() -> String {
+    "linux".to_string()
+}
+
+fn default_directory() -> String {
+    "/home/coder".to_string()
+}
+
+impl AgentDef {
+    /// A Linux agent in `/home/coder` with default behaviour.
+    pub fn named(name: &str) -> AgentDef {
+        AgentDef {
+            name: name.to_string(),
+            display_order: 0,
+            parent: None,
+            external: false,
+            connection_timeout: default_connection_timeout(),
+            operating_system: default_os(),
+            directory: default_directory(),
+            behaviour: AgentBehaviour::default(),
+        }
+    }
+}
+
+/// How an agent process behaves once started.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentBehaviour {
+    /// From process start to the first connection to coderd.
+    pub connect_delay: DurRange,
+    /// How long the startup scripts run.
+    pub startup_script: DurRange,
+    /// Scripts running longer end in `start_timeout` at this point.
+    pub startup_timeout: Option<Dur>,
+    /// The scripts fail: `start_error`.
+    pub startup_fails: bool,
+    /// The process never reaches coderd (the agent reads `timeout` once its
+    /// connection timeout passes).
+    pub never_connects: bool,
+    /// Files on the workspace's disk at its first start, by path (relative
+    /// paths are under the agent's directory).
+    pub files: BTreeMap<String, String>,
+}
+
+impl Default for AgentBehaviour {
+    fn default() -> Self {
+        AgentBehaviour {
+            connect_delay: DurRange::new(Dur::secs(1), Dur::secs(3)),
+            startup_script: DurRange::new(Dur::secs(2), Dur::secs(8)),
+            startup_timeout: None,
+            startup_fails: false,
+            never_connects: false,
+            files: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatSpec {
+    pub name: String,
+    pub owner: String,
+    /// Template allowlist by name; empty = every template.
+    #[serde(default)]
+    pub allowed_templates: Vec<String>,
+    /// The parent chat's name (a delegated sub-agent chat).
+    #[serde(default)]
+    pub parent: Option<String>,
+}
+
+/// A fault and when it happens.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScheduledFault {
+    /// Virtual time since the start of the run.
+    pub at: Dur,
+    #[serde(flatten)]
+    pub fault: Fault,
+}
+
+/// One turn of the chat driver: calls one after another, or all at once
+/// (`parallel`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Turn {
+    /// Not before this virtual time (turns never overlap).
+    #[serde(default)]
+    pub at: Option<Dur>,
+    /// The chat the turn belongs to.
+    pub chat: String,
+    #[serde(default)]
+    pub calls: Vec<Call>,
+    /// Send every call at once (parallel tool calls in one model message)
+    /// instead of one after another, each after the previous result.
+    #[serde(default)]
+    pub parallel: bool,
+}
+
+impl Turn {
+    pub fn new(chat: &str, calls: Vec<Call>) -> Turn {
+        Turn {
+            at: None,
+            chat: chat.to_string(),
+            calls,
+            parallel: false,
+        }
+    }
+
+    /// The calls go out at once and run concurrently.
+    pub fn parallel(mut self) -> Turn {
+        self.parallel = true;
+        self
+    }
+
+    pub fn at(mut self, at: Dur) -> Turn {
+        self.at = Some(at);
+        self
+    }
+
+    /// A turn with no calls: the story goes on at least until `at`.
+    pub fn wait_until(chat: &str, at: Dur) -> Turn {
+        Turn::new(chat, vec![]).at(at)
+    }
+}
+
+/// A call the driver makes. `tool` runs an engine tool as the model would;
+/// the others are user actions through coderd's API (what a person does in
+/// the dashboard or CLI), acting as the chat's owner.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "call", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Call {
+    /// An engine tool with the model's JSON input. String values of the form
+    /// `{{template:NAME}}`, `{{version:TEMPLATE}}` (active version) or
+    /// `{{preset:TEMPLATE/NAME}}` are replaced by the IDs coderd knows.
+    Tool {
+        name: String,
+        #[serde(default)]
+        input: Value,
+    },
+    CreateWorkspace {
+        template: String,
+        name: String,
+        #[serde(default)]
+        parameters: BTreeMap<String, String>,
+        #[serde(default)]
+        preset: Option<String>,
+    },
+    StartWorkspace {
+        workspace: String,
+        #[serde(default)]
+        parameters: BTreeMap<String, String>,
+    },
+    StopWorkspace {
+        workspace: String,
+    },
+    /// Waits (polling every 2 s, up to 10 min) until the workspace's latest
+    /// build has ended.
+    WaitBuild {
+        workspace: String,
+    },
+    /// Binds the chat to the workspace and its current chat agent.
+    BindChat {
+        workspace: String,
+    },
+    /// Runs a command on the chat's bound agent through coderd's dialer.
+    Exec {
+        command: String,
+    },
+    /// Reads the chat binding and the workspace's agents.
+    Inspect {
+        workspace: String,
+    },
+}
+
+impl Call {
+    /// The name traces record: the tool's, or `api.<call>`.
+    pub fn trace_name(&self) -> String {
+        match self {
+            Call::Tool { name, .. } => name.clone(),
+            Call::CreateWorkspace { .. } => "api.create_workspace".into(),
+            Call::StartWorkspace { .. } => "api.start_workspace".into(),
+            Call::StopWorkspace { .. } => "api.stop_workspace".into(),
+            Call::WaitBuild { .. } => "api.wait_build".into(),
+            Call::BindChat { .. } => "api.bind_chat".into(),
+            Call::Exec { .. } => "api.exec".into(),
+            Call::Inspect { .. } => "api.inspect".into(),
+        }
+    }
+
+    /// A tool call.
+    pub fn tool(name: &str, input: Value) -> Call {
+        Call::Tool {
+            name: name.to_string(),
+            input,
+        }
+    }
+}

@@ -1,0 +1,355 @@
+//! The fault catalog. A fault is what could really happen — an
+//! infrastructure action (crash, bounce, partition, hold, a stalled agent,
+//! a broken image, a provider error) or something an operator or user does
+//! through coderd (a new template version, `require_active_version`, a
+//! quota, a file edited in the workspace, an external agent started by
+//! hand, a restart from the dashboard). A fault never writes a database
+//! row: coderd's handlers write rows from what they observe.
+//!
+//! Each variant's doc states its observable effect; `tests/faults.rs` shows
+//! each effect in a trace.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::config::{Call, Dur, Turn};
+use crate::hosts::coderd::{AdminAction, CoderdCore};
+use crate::hosts::driver::Inbox;
+use crate::hosts::{CODERD, DRIVER, PROVISIONER};
+use crate::world::{Cloud, InfraCmd, Net, ProviderFailure, SlotKey};
+
+/// A fault. Workspaces are named `name` or `owner/name`; hosts are
+/// `coderd`, `provisioner`, `driver` or `agent:<workspace>/<agent>`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "fault", rename_all = "snake_case")]
+pub enum Fault {
+    /// The agent process is killed (out of memory) while the workspace
+    /// keeps running. coderd reads end-of-stream at once and records
+    /// `disconnected_at`: the agent reads `disconnected` while the latest
+    /// build is still a successful start. Nothing restarts it.
+    AgentOom { workspace: String, agent: String },
+    /// The agent process dies and its supervisor restarts it `down_for`
+    /// later. coderd records the disconnect and the reconnect; the agent
+    /// reads `disconnected` only for about `down_for` — never for the 90 s
+    /// recovery threshold when `down_for` is short.
+    AgentRespawn {
+        workspace: String,
+        agent: String,
+        #[serde(default = "default_down_for")]
+        down_for: Dur,
+    },
+    /// The agent process stalls (`duration`, or for good): no heartbeats,
+    /// dials accepted but never answered. Nothing is recorded at once; the
+    /// agent reads `disconnected` (since its last heartbeat) once the
+    /// inactive timeout passes, and dials hang until their deadline.
+    AgentWedged {
+        workspace: String,
+        agent: String,
+        #[serde(default)]
+        duration: Option<Dur>,
+    },
+    /// The workspace's next start boots a broken image: its agent never
+    /// connects, so it reads `connecting`, then `timeout` once its
+    /// connection timeout passes.
+    AgentNeverConnects { workspace: String, agent: String },
+    /// The user starts the external agent of the workspace's latest start
+    /// by hand: it connects and reads `connected`. Without this fault an
+    /// external agent never starts.
+    ExternalAgentStarted { workspace: String, agent: String },
+    /// Every message between `a` and `b` is dropped (for `duration`, or
+    /// until a `repair`; overlapping cuts of one link heal when the last
+    /// one ends). Open connections go silent without error; their
+    /// deadlines fire and they reconnect after the repair. An agent cut
+    /// from coderd reads `disconnected` after the inactive timeout.
+    Partition {
+        a: String,
+        b: String,
+        #[serde(default)]
+        duration: Option<Dur>,
+    },
+    /// Every message between `a` and `b` is held (for `duration`, or until
+    /// a `repair`), then delivered at once.
+    Hold {
+        a: String,
+        b: String,
+        #[serde(default)]
+        duration: Option<Dur>,
+    },
+    /// Heals a partition or hold between `a` and `b`.
+    Repair { a: String, b: String },
+    /// The provisioner daemon crashes (and restarts `restart_after` later).
+    /// The job it was running stops reporting; coderd fails it as hung
+    /// after the job hang timeout. Pending jobs wait for the restart.
+    ProvisionerCrash {
+        #[serde(default)]
+        restart_after: Option<Dur>,
+    },
+    /// The cloud provider fails the next apply (of `workspace`'s job, or of
+    /// any job) with `error`. The job fails with that text and no error
+    /// code — also when the text mentions quota.
+    BuildFailure {
+        #[serde(default)]
+        workspace: Option<String>,
+        error: String,
+    },
+    /// An operator cuts the user's quota allowance to `allowance`. The next
+    /// start build whose cost does not fit fails at the quota commit with
+    /// `INSUFFICIENT_QUOTA` and `insufficient quota`.
+    QuotaExhausted {
+        user: String,
+        #[serde(default)]
+        allowance: i64,
+    },
+    /// An operator pushes a new active version of the template with new
+    /// required parameters. A start that must use the active version fails
+    /// with coderd's manual-update response until the values are given.
+    NewTemplateVersion {
+        template: String,
+        #[serde(default)]
+        required_parameters: Vec<String>,
+    },
+    /// An operator toggles the template's `require_active_version`: starts
+    /// then pin (or stop pinning) the active version.
+    RequireActiveVersion { template: String, enabled: bool },
+    /// The user edits a file in the workspace (e.g. `AGENTS.md`). The agent
+    /// serves the new content from its next read; the file survives
+    /// restarts and rebuilds.
+    ContextFilesChanged {
+        workspace: String,
+        agent: String,
+        path: String,
+        content: String,
+    },
+    /// The model emits these calls in one message: they run concurrently in
+    /// one turn (e.g. two `create_workspace` calls racing for the chat's
+    /// lock).
+    ParallelToolCalls { chat: String, calls: Vec<Call> },
+    /// The chat's owner restarts the workspace from the dashboard (stop,
+    /// wait, start, wait), outside the chat. The new start creates new
+    /// agents while the chat stays bound to the agent of the older build.
+    UserRestartsWorkspace { chat: String, workspace: String },
+}
+
+fn default_down_for() -> Dur {
+    Dur::secs(5)
+}
+
+impl Fault {
+    /// The `fault` tag.
+    pub fn name(&self) -> String {
+        match serde_json::to_value(self) {
+            Ok(Value::Object(map)) => map
+                .get("fault")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            _ => String::new(),
+        }
+    }
+
+    /// The fault's parameters (its serialization without the tag).
+    pub fn params(&self) -> Value {
+        let mut value = serde_json::to_value(self).unwrap_or(Value::Null);
+        if let Value::Object(map) = &mut value {
+            map.remove("fault");
+        }
+        value
+    }
+}
+
+/// A command a fault wants applied, now or after a delay.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    Now(InfraCmd),
+    After(Duration, InfraCmd),
+}
+
+/// What a fault acts through.
+pub struct FaultEnv<'a, N: Net> {
+    pub coderd: &'a CoderdCore<N>,
+    pub cloud: &'a Cloud,
+    pub inbox: &'a Inbox,
+}
+
+impl<N: Net> FaultEnv<'_, N> {
+    fn slot(&self, workspace: &str, agent: &str) -> Result<SlotKey, String> {
+        let ws = self
+            .coderd
+            .find_workspace(workspace)
+            .ok_or_else(|| format!("workspace {workspace:?} not found"))?;
+        Ok(SlotKey::new(ws.id, agent))
+    }
+
+    /// A host reference as a host name.
+    pub fn host(&self, reference: &str) -> Result<String, String> {
+        match reference {
+            CODERD | PROVISIONER | DRIVER => Ok(reference.to_string()),
+            other => {
+                let target = other
+                    .strip_prefix("agent:")
+                    .ok_or_else(|| format!("unknown host {other:?}"))?;
+                let (workspace, agent) = target.rsplit_once('/').ok_or_else(|| {
+                    format!("agent host {other:?} is not agent:<workspace>/<agent>")
+                })?;
+                Ok(self.slot(workspace, agent)?.host_name())
+            }
+        }
+    }
+
+    fn admin(&self, action: AdminAction) -> Result<Vec<Effect>, String> {
+        self.coderd.admin(&action).map(|_| vec![])
+    }
+}
+
+/// Commands to cut a link now and heal it later.
+fn link_fault(cut: InfraCmd, a: String, b: String, duration: Option<Dur>) -> Vec<Effect> {
+    let mut effects = vec![Effect::Now(cut)];
+    if let Some(d) = duration {
+        effects.push(Effect::After(d.0, InfraCmd::Heal(a, b)));
+    }
+    effects
+}
+
+impl Fault {
+    /// Applies the fault: acts through coderd, the cloud or the driver's
+    /// inbox at once, and returns the infrastructure commands to run.
+    /// `Err` = nothing to act on (the reason is traced).
+    pub fn apply<N: Net>(&self, env: &FaultEnv<'_, N>) -> Result<Vec<Effect>, String> {
+        use Effect::{After, Now};
+        match self {
+            Fault::AgentOom { workspace, agent } => {
+                let slot = env.slot(workspace, agent)?;
+                Ok(vec![Now(InfraCmd::CrashAgent { slot })])
+            }
+            Fault::AgentRespawn {
+                workspace,
+                agent,
+                down_for,
+            } => {
+                let slot = env.slot(workspace, agent)?;
+                Ok(vec![
+                    Now(InfraCmd::CrashAgent { slot: slot.clone() }),
+                    After(down_for.0, InfraCmd::BounceAgent { slot }),
+                ])
+            }
+            Fault::AgentWedged {
+                workspace,
+                agent,
+                duration,
+            } => {
+                let slot = env.slot(workspace, agent)?;
+                let mut effects = vec![Now(InfraCmd::WedgeAgent {
+                    slot: slot.clone(),
+                    wedged: true,
+                })];
+                if let Some(d) = duration {
+                    effects.push(After(
+                        d.0,
+                        InfraCmd::WedgeAgent {
+                            slot,
+                            wedged: false,
+                        },
+                    ));
+                }
+                Ok(effects)
+            }
+            Fault::AgentNeverConnects { workspace, agent } => {
+                let slot = env.slot(workspace, agent)?;
+                Ok(vec![Now(InfraCmd::BreakNextAgentStart { slot })])
+            }
+            Fault::ExternalAgentStarted { workspace, agent } => {
+                let slot = env.slot(workspace, agent)?;
+                Ok(vec![Now(InfraCmd::BounceAgent { slot })])
+            }
+            Fault::Partition { a, b, duration } => {
+                let (a, b) = (env.host(a)?, env.host(b)?);
+                let cut = InfraCmd::Partition(a.clone(), b.clone());
+                Ok(link_fault(cut, a, b, *duration))
+            }
+            Fault::Hold { a, b, duration } => {
+                let (a, b) = (env.host(a)?, env.host(b)?);
+                let cut = InfraCmd::Hold(a.clone(), b.clone());
+                Ok(link_fault(cut, a, b, *duration))
+            }
+            Fault::Repair { a, b } => Ok(vec![Now(InfraCmd::Repair(env.host(a)?, env.host(b)?))]),
+            Fault::ProvisionerCrash { restart_after } => {
+                let mut effects = vec![Now(InfraCmd::Crash(PROVISIONER.to_string()))];
+                if let Some(d) = restart_after {
+                    effects.push(After(d.0, InfraCmd::Bounce(PROVISIONER.to_string())));
+                }
+                Ok(effects)
+            }
+            Fault::BuildFailure { workspace, error } => {
+                let workspace = match workspace {
+                    None => None,
+                    Some(name) => Some(
+                        env.coderd
+                            .find_workspace(name)
+                            .ok_or_else(|| format!("workspace {name:?} not found"))?
+                            .id,
+                    ),
+                };
+                env.cloud.arm_failure(ProviderFailure {
+                    workspace,
+                    error: error.clone(),
+                });
+                Ok(vec![])
+            }
+            Fault::QuotaExhausted { user, allowance } => env.admin(AdminAction::SetQuota {
+                user: user.clone(),
+                allowance: *allowance,
+            }),
+            Fault::NewTemplateVersion {
+                template,
+                required_parameters,
+            } => env.admin(AdminAction::NewTemplateVersion {
+                template: template.clone(),
+                required_parameters: required_parameters.clone(),
+            }),
+            Fault::RequireActiveVersion { template, enabled } => {
+                env.admin(AdminAction::RequireActiveVersion {
+                    template: template.clone(),
+                    enabled: *enabled,
+                })
+            }
+            Fault::ContextFilesChanged {
+                workspace,
+                agent,
+                path,
+                content,
+            } => {
+                let slot = env.slot(workspace, agent)?;
+                Ok(vec![Now(InfraCmd::WriteFile {
+                    slot,
+                    path: path.clone(),
+                    content: content.clone(),
+                })])
+            }
+            Fault::ParallelToolCalls { chat, calls } => {
+                env.inbox.push(Turn::new(chat, calls.clone()).parallel());
+                Ok(vec![])
+            }
+            Fault::UserRestartsWorkspace { chat, workspace } => {
+                env.coderd
+                    .find_workspace(workspace)
+                    .ok_or_else(|| format!("workspace {workspace:?} not found"))?;
+                let w = || workspace.clone();
+                env.inbox.push(Turn::new(
+                    chat,
+                    vec![
+                        Call::StopWorkspace { workspace: w() },
+                        Call::WaitBuild { workspace: w() },
+                        Call::StartWorkspace {
+                            workspace: w(),
+                            parameters: Default::default(),
+                        },
+                        Call::WaitBuild { workspace: w() },
+                    ],
+                ));
+                Ok(vec![])
+            }
+        }
+    }
+}

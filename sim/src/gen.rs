@@ -1,0 +1,320 @@
+//! The built-in generator: a seed becomes a mixed-fault run — a small
+//! deployment, a chat script that creates, uses, stops and restarts a
+//! workspace (through tools and through the user API), and two to five
+//! faults from the catalog at seeded times. `chatsim determinism` runs it;
+//! the fuzzer will reuse it as its generator.
+
+use std::collections::BTreeMap;
+
+use rand::seq::SliceRandom;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use serde_json::json;
+
+use crate::config::*;
+use crate::faults::Fault;
+use crate::rng::{stream, Stream};
+
+const CHAT: &str = "main";
+const WS: &str = "ws1";
+const EXT_WS: &str = "ws2";
+
+/// A mixed-fault run for `seed`.
+pub fn mixed(seed: u64) -> RunConfig {
+    let mut rng = stream(seed, Stream::Generator);
+    let world = world(&mut rng);
+    let external = rng.gen_bool(0.3);
+    let turns = turns(&mut rng, external);
+    let faults = faults(&mut rng, external);
+    RunConfig {
+        seed,
+        settings: Settings {
+            max_duration: Dur::mins(40),
+            ..Settings::default()
+        },
+        world,
+        faults,
+        turns,
+    }
+}
+
+fn pick<T: Clone>(rng: &mut ChaCha8Rng, items: &[T]) -> T {
+    items.choose(rng).expect("non-empty").clone()
+}
+
+fn secs(rng: &mut ChaCha8Rng, lo: u64, hi: u64) -> Dur {
+    Dur::secs(rng.gen_range(lo..=hi))
+}
+
+fn world(rng: &mut ChaCha8Rng) -> WorldSpec {
+    let cost = pick(rng, &[0, 0, 5, 10]);
+    let quota = pick(rng, &[0, 10, 20, 100]);
+    let mut main = AgentDef::named("main");
+    main.behaviour.startup_fails = rng.gen_bool(0.1);
+    main.behaviour.files = BTreeMap::from([(
+        "AGENTS.md".to_string(),
+        "Run `make test` before committing.\n".to_string(),
+    )]);
+    let mut agents = vec![main];
+    match rng.gen_range(0..3) {
+        0 => agents.push(AgentDef::named("helper")),
+        1 => agents.push(AgentDef::named("dev-coderd-chat")),
+        _ => {}
+    }
+    let mut ext = AgentDef::named("ext");
+    ext.external = true;
+    WorldSpec {
+        organizations: vec![OrgSpec {
+            name: DEFAULT_ORG.into(),
+            everyone_quota: pick(rng, &[0, 10]),
+        }],
+        users: vec![UserSpec {
+            name: "alice".into(),
+            organization: DEFAULT_ORG.into(),
+            roles: vec!["member".into()],
+            quota,
+        }],
+        templates: vec![
+            TemplateSpec {
+                name: "dev".into(),
+                organization: DEFAULT_ORG.into(),
+                display_name: "Development".into(),
+                description: "A Linux dev box".into(),
+                require_active_version: rng.gen_bool(0.3),
+                deprecated: false,
+                versions: vec![VersionSpec {
+                    name: "v1".into(),
+                    parameters: vec![ParameterSpec::new("region", false, "eu")],
+                    presets: vec![],
+                    agents,
+                    daily_cost: cost,
+                }],
+            },
+            TemplateSpec {
+                name: "ext".into(),
+                organization: DEFAULT_ORG.into(),
+                display_name: "External".into(),
+                description: "Bring your own machine".into(),
+                require_active_version: false,
+                deprecated: false,
+                versions: vec![VersionSpec {
+                    name: "v1".into(),
+                    parameters: vec![],
+                    presets: vec![],
+                    agents: vec![ext],
+                    daily_cost: 0,
+                }],
+            },
+        ],
+        chats: vec![ChatSpec {
+            name: CHAT.into(),
+            owner: "alice".into(),
+            allowed_templates: vec![],
+            parent: None,
+        }],
+        chat_workspace_ttl: String::new(),
+    }
+}
+
+fn ws() -> String {
+    WS.to_string()
+}
+
+fn turns(rng: &mut ChaCha8Rng, external: bool) -> Vec<Turn> {
+    let discover = Turn::new(
+        CHAT,
+        vec![
+            Call::tool("list_templates", json!({})),
+            Call::tool(
+                "read_template",
+                json!({ "template_id": "{{template:dev}}" }),
+            ),
+        ],
+    );
+    let discover = if rng.gen_bool(0.5) {
+        discover.parallel()
+    } else {
+        discover
+    };
+    let mut create = vec![
+        Call::CreateWorkspace {
+            template: "dev".into(),
+            name: ws(),
+            parameters: BTreeMap::new(),
+            preset: None,
+        },
+        Call::WaitBuild { workspace: ws() },
+        Call::BindChat { workspace: ws() },
+    ];
+    if external {
+        create.push(Call::CreateWorkspace {
+            template: "ext".into(),
+            name: EXT_WS.into(),
+            parameters: BTreeMap::new(),
+            preset: None,
+        });
+        create.push(Call::WaitBuild {
+            workspace: EXT_WS.into(),
+        });
+    }
+    let use_it = vec![
+        Call::Exec {
+            command: "echo hello".into(),
+        },
+        Call::tool(
+            "create_workspace",
+            json!({ "template_id": "{{template:dev}}", "name": "tool-ws" }),
+        ),
+    ];
+    let stop = vec![
+        Call::StopWorkspace { workspace: ws() },
+        Call::WaitBuild { workspace: ws() },
+        Call::tool("stop_workspace", json!({})),
+    ];
+    let start = vec![
+        Call::StartWorkspace {
+            workspace: ws(),
+            parameters: BTreeMap::new(),
+        },
+        Call::WaitBuild { workspace: ws() },
+        Call::BindChat { workspace: ws() },
+        Call::tool("start_workspace", json!({})),
+        Call::Exec {
+            command: "cat AGENTS.md".into(),
+        },
+    ];
+    vec![
+        discover,
+        Turn::new(CHAT, create),
+        Turn::new(CHAT, use_it).at(secs(rng, 60, 120)),
+        Turn::new(
+            CHAT,
+            vec![
+                Call::Inspect { workspace: ws() },
+                Call::Exec {
+                    command: "cat AGENTS.md".into(),
+                },
+            ],
+        )
+        .at(secs(rng, 200, 300)),
+        Turn::new(CHAT, stop).at(secs(rng, 360, 420)),
+        Turn::new(CHAT, start).at(secs(rng, 480, 540)),
+        Turn::wait_until(CHAT, secs(rng, 660, 720)),
+    ]
+}
+
+fn agent_host() -> String {
+    format!("agent:{WS}/main")
+}
+
+/// One fault of the catalog with seeded parameters.
+fn fault(rng: &mut ChaCha8Rng, external: bool) -> Fault {
+    let (workspace, agent) = (ws(), "main".to_string());
+    match rng.gen_range(0..16) {
+        0 => Fault::AgentOom { workspace, agent },
+        1 => Fault::AgentRespawn {
+            workspace,
+            agent,
+            down_for: secs(rng, 2, 20),
+        },
+        2 => Fault::AgentWedged {
+            workspace,
+            agent,
+            duration: Some(secs(rng, 20, 120)),
+        },
+        3 => Fault::AgentNeverConnects { workspace, agent },
+        4 => Fault::Partition {
+            a: "coderd".into(),
+            b: agent_host(),
+            duration: Some(secs(rng, 10, 90)),
+        },
+        5 => Fault::Hold {
+            a: "coderd".into(),
+            b: "provisioner".into(),
+            duration: Some(secs(rng, 5, 30)),
+        },
+        6 => Fault::ProvisionerCrash {
+            restart_after: Some(secs(rng, 5, 60)),
+        },
+        7 => Fault::BuildFailure {
+            workspace: rng.gen_bool(0.5).then(ws),
+            error: pick(
+                rng,
+                &[
+                    "googleapi: Error 403: Quota 'CPUS' exceeded".to_string(),
+                    "provider timed out creating the instance".to_string(),
+                ],
+            ),
+        },
+        8 => Fault::QuotaExhausted {
+            user: "alice".into(),
+            allowance: 0,
+        },
+        9 => Fault::NewTemplateVersion {
+            template: "dev".into(),
+            required_parameters: vec!["zone".into()],
+        },
+        10 => Fault::RequireActiveVersion {
+            template: "dev".into(),
+            enabled: true,
+        },
+        11 => Fault::ContextFilesChanged {
+            workspace,
+            agent,
+            path: "AGENTS.md".into(),
+            content: "Use `cargo nextest` now.\n".into(),
+        },
+        12 => Fault::ParallelToolCalls {
+            chat: CHAT.into(),
+            calls: vec![
+                Call::tool("start_workspace", json!({})),
+                Call::tool("stop_workspace", json!({})),
+                Call::Exec {
+                    command: "echo parallel".into(),
+                },
+            ],
+        },
+        13 => Fault::UserRestartsWorkspace {
+            chat: CHAT.into(),
+            workspace,
+        },
+        14 if external => Fault::ExternalAgentStarted {
+            workspace: EXT_WS.into(),
+            agent: "ext".into(),
+        },
+        _ => Fault::Partition {
+            a: "driver".into(),
+            b: "coderd".into(),
+            duration: Some(secs(rng, 5, 40)),
+        },
+    }
+}
+
+fn faults(rng: &mut ChaCha8Rng, external: bool) -> Vec<ScheduledFault> {
+    let count = rng.gen_range(2..=5);
+    (0..count)
+        .map(|_| ScheduledFault {
+            at: secs(rng, 30, 600),
+            fault: fault(rng, external),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_seed_generates_the_same_run() {
+        assert_eq!(mixed(11), mixed(11));
+        assert_ne!(mixed(11), mixed(12));
+    }
+
+    #[test]
+    fn generated_runs_round_trip_through_toml() {
+        let config = mixed(3);
+        let text = toml::to_string(&config).expect("serializes");
+        let back: RunConfig = toml::from_str(&text).expect("parses");
+        assert_eq!(back, config);
+    }
+}

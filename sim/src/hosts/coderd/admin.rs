@@ -1,0 +1,148 @@
+//! Operator actions through coderd's handlers (what an admin does in the
+//! dashboard): push a template version, toggle `require_active_version`,
+//! change a user's quota. Faults use these; they never write rows
+//! themselves.
+
+use chatsim_engine::model::{Group, TemplateVersion, TemplateVersionParameter};
+use chatsim_engine::ports::Ids;
+use serde_json::{json, Value};
+
+use super::CoderdCore;
+use crate::world::Net;
+
+/// An operator action.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AdminAction {
+    /// A new version of the template becomes active: the same plan and
+    /// parameters, plus the named required parameters (no default).
+    NewTemplateVersion {
+        template: String,
+        required_parameters: Vec<String>,
+    },
+    RequireActiveVersion {
+        template: String,
+        enabled: bool,
+    },
+    /// The user's whole allowance becomes `allowance`: the Everyone groups
+    /// of the user's organizations give 0, the user's own group the rest.
+    SetQuota {
+        user: String,
+        allowance: i64,
+    },
+}
+
+impl<N: Net> CoderdCore<N> {
+    /// Runs an operator action; the result describes what changed.
+    pub fn admin(&self, action: &AdminAction) -> Result<Value, String> {
+        match action {
+            AdminAction::NewTemplateVersion {
+                template,
+                required_parameters,
+            } => self.new_template_version(template, required_parameters),
+            AdminAction::RequireActiveVersion { template, enabled } => {
+                let id = self
+                    .find_template(template)
+                    .ok_or_else(|| format!("template {template:?} not found"))?;
+                self.store.edit(|t| {
+                    if let Some(tpl) = t.template_mut(id) {
+                        tpl.require_active_version = *enabled;
+                    }
+                });
+                Ok(json!({ "template": id.to_string(), "require_active_version": enabled }))
+            }
+            AdminAction::SetQuota { user, allowance } => self.set_quota(user, *allowance),
+        }
+    }
+
+    fn new_template_version(&self, template: &str, required: &[String]) -> Result<Value, String> {
+        let template_id = self
+            .find_template(template)
+            .ok_or_else(|| format!("template {template:?} not found"))?;
+        let new_id = self.ids.new_uuid();
+        let old_id = self.store.edit(|t| {
+            let old_id = t.template(template_id)?.active_version_id;
+            let old = t.template_version(old_id)?.clone();
+            let count = t
+                .template_versions
+                .iter()
+                .filter(|v| v.template_id == template_id)
+                .count();
+            let mut params = t.version_parameters(old_id);
+            for p in &mut params {
+                p.template_version_id = new_id;
+            }
+            for name in required {
+                params.retain(|p| &p.name != name);
+                params.push(TemplateVersionParameter {
+                    template_version_id: new_id,
+                    name: name.clone(),
+                    type_: "string".into(),
+                    required: true,
+                    mutable: true,
+                    ..TemplateVersionParameter::default()
+                });
+            }
+            t.template_versions.push(TemplateVersion {
+                id: new_id,
+                name: format!("v{}", count + 1),
+                ..old
+            });
+            t.template_version_parameters.extend(params);
+            t.template_mut(template_id)?.active_version_id = new_id;
+            Some(old_id)
+        });
+        let old_id =
+            old_id.ok_or_else(|| format!("template {template:?} has no active version"))?;
+        self.cloud.copy_images(old_id, new_id);
+        Ok(json!({
+            "template": template_id.to_string(),
+            "active_version": new_id.to_string(),
+            "required_parameters": required,
+        }))
+    }
+
+    fn set_quota(&self, user: &str, allowance: i64) -> Result<Value, String> {
+        let group_id = self.ids.new_uuid();
+        self.store.edit(|t| {
+            let user_id = t
+                .users
+                .iter()
+                .find(|u| u.username == user)
+                .map(|u| u.id)
+                .ok_or_else(|| format!("user {user:?} not found"))?;
+            let orgs: Vec<_> = t
+                .organization_members
+                .iter()
+                .filter(|(_, u)| *u == user_id)
+                .map(|(o, _)| *o)
+                .collect();
+            let own_name = own_group_name(user);
+            for group in t.groups.iter_mut() {
+                let everyone = orgs.contains(&group.id);
+                let own = group.name == own_name;
+                if everyone || (group.members.contains(&user_id) && !own) {
+                    group.quota_allowance = 0;
+                }
+            }
+            let Some(&org) = orgs.first() else {
+                return Err(format!("user {user:?} is in no organization"));
+            };
+            match t.groups.iter_mut().find(|g| g.name == own_name) {
+                Some(group) => group.quota_allowance = allowance,
+                None => t.groups.push(Group {
+                    id: group_id,
+                    organization_id: org,
+                    name: own_name,
+                    quota_allowance: allowance,
+                    members: vec![user_id],
+                }),
+            }
+            Ok(json!({ "user": user, "allowance": allowance }))
+        })
+    }
+}
+
+/// The name of a user's own quota group.
+pub fn own_group_name(user: &str) -> String {
+    format!("{user}-quota")
+}

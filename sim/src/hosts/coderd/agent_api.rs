@@ -1,0 +1,160 @@
+//! coderd's agent API: an agent connects (`first_connected_at`,
+//! `last_connected_at`), heartbeats (`last_connected_at`), reports its
+//! lifecycle, and disconnects. End of stream — the agent process died — is
+//! recorded at once as `disconnected_at`; a connection that merely goes
+//! silent is closed after `agent_stale_after` without recording anything,
+//! so the agent reads disconnected from `last_connected_at` once the
+//! inactive timeout passes.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use chatsim_engine::model::LifecycleState;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use super::CoderdCore;
+use crate::hosts::within;
+use crate::proto::{AgentDown, AgentUp, FrameConn, AGENT_API_PORT};
+use crate::trace::{id, Event};
+use crate::world::{HostResult, Listener, Net};
+
+/// How long a new connection may take to say hello.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub(super) async fn serve<N: Net>(core: Rc<CoderdCore<N>>) -> HostResult {
+    let listener = core.net.bind(AGENT_API_PORT).await?;
+    loop {
+        let stream = listener.accept().await?;
+        tokio::task::spawn_local(session(core.clone(), stream));
+    }
+}
+
+async fn session<N: Net>(core: Rc<CoderdCore<N>>, stream: N::Stream) {
+    let mut conn = FrameConn::new(stream);
+    let agent = match within(HELLO_TIMEOUT, conn.recv::<AgentUp>()).await {
+        Ok(Some(AgentUp::Hello { agent })) => agent,
+        _ => return,
+    };
+    let Some(generation) = connect(&core, agent) else {
+        let reject = AgentDown::Reject {
+            reason: format!("agent {agent} not found"),
+        };
+        let _ = conn.send(&reject).await;
+        return;
+    };
+    if conn.send(&AgentDown::Welcome).await.is_err() {
+        disconnect(&core, agent, generation);
+        return;
+    }
+    let stale_after = core.settings.agent_stale_after;
+    let mut deadline = Instant::now() + stale_after;
+    loop {
+        tokio::select! {
+            biased;
+            frame = conn.recv::<AgentUp>() => {
+                let reply = match frame {
+                    Ok(Some(AgentUp::Heartbeat)) => heartbeat(&core, agent),
+                    Ok(Some(AgentUp::Lifecycle { state })) => lifecycle(&core, agent, &state),
+                    Ok(Some(AgentUp::Hello { .. })) => AgentDown::Ack,
+                    Ok(None) | Err(_) => {
+                        disconnect(&core, agent, generation);
+                        return;
+                    }
+                };
+                deadline = Instant::now() + stale_after;
+                if conn.send(&reply).await.is_err() {
+                    disconnect(&core, agent, generation);
+                    return;
+                }
+            }
+            _ = tokio::time::sleep_until(deadline) => {
+                forget(&core, agent, generation);
+                core.emit(Event::AgentDisconnect { agent: id(agent), reason: "stale".into() });
+                return;
+            }
+        }
+    }
+}
+
+/// Records a connection; `None` when no such agent exists.
+fn connect<N: Net>(core: &CoderdCore<N>, agent: Uuid) -> Option<u64> {
+    let now = core.now();
+    let name = core.store.edit(|t| {
+        let row = t.agent_mut(agent)?;
+        row.first_connected_at.get_or_insert(now);
+        row.last_connected_at = Some(now);
+        Some(row.name.clone())
+    })?;
+    let generation = {
+        let mut state = core.state.borrow_mut();
+        state.next_conn += 1;
+        let generation = state.next_conn;
+        state.agent_conns.insert(agent, generation);
+        generation
+    };
+    core.emit(Event::AgentConnect {
+        agent: id(agent),
+        name,
+    });
+    Some(generation)
+}
+
+fn heartbeat<N: Net>(core: &CoderdCore<N>, agent: Uuid) -> AgentDown {
+    let now = core.now();
+    core.store.edit(|t| {
+        if let Some(row) = t.agent_mut(agent) {
+            row.last_connected_at = Some(now);
+        }
+    });
+    AgentDown::Ack
+}
+
+fn lifecycle<N: Net>(core: &CoderdCore<N>, agent: Uuid, state: &str) -> AgentDown {
+    let Some(state) = LifecycleState::parse(state) else {
+        return AgentDown::Ack;
+    };
+    let now = core.now();
+    let changed = core.store.edit(|t| {
+        let row = t.agent_mut(agent)?;
+        row.last_connected_at = Some(now);
+        let changed = row.lifecycle_state != state;
+        row.lifecycle_state = state;
+        Some(changed)
+    });
+    if changed == Some(true) {
+        core.emit(Event::AgentLifecycle {
+            agent: id(agent),
+            state: state.as_str().to_string(),
+        });
+    }
+    AgentDown::Ack
+}
+
+/// Forgets a connection; true if it was the agent's current one.
+fn forget<N: Net>(core: &CoderdCore<N>, agent: Uuid, generation: u64) -> bool {
+    let mut state = core.state.borrow_mut();
+    let current = state.agent_conns.get(&agent) == Some(&generation);
+    if current {
+        state.agent_conns.remove(&agent);
+    }
+    current
+}
+
+/// The agent's connection ended: recorded when it was the current one (an
+/// older connection closing late must not mark a reconnected agent down).
+fn disconnect<N: Net>(core: &CoderdCore<N>, agent: Uuid, generation: u64) {
+    if !forget(core, agent, generation) {
+        return;
+    }
+    let now = core.now();
+    core.store.edit(|t| {
+        if let Some(row) = t.agent_mut(agent) {
+            row.disconnected_at = Some(now);
+        }
+    });
+    core.emit(Event::AgentDisconnect {
+        agent: id(agent),
+        reason: "eof".into(),
+    });
+}

@@ -1,0 +1,361 @@
+//! coderd: owns the database (`MemStore`) and the build hooks (`MemCoderd`),
+//! runs the engine's tools for the chat driver, serves the provisioner and
+//! agent APIs, turns agent connections and heartbeats into agent rows, and
+//! dials agents for the engine.
+//!
+//! Only coderd's handlers write rows. The database outlives the coderd
+//! process (it is Postgres): a bounce keeps every row.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
+use std::time::Duration;
+
+use chatsim_engine::memory::{JobOutcome, MemCoderd, MemStore};
+use chatsim_engine::model::{JobStatus, Workspace};
+use chatsim_engine::ports::{
+    Clock, Coderd, CreateWorkspaceRequest, CreatedWorkspace, Event as EngineEvent, Events,
+    HookError, Ids, LocalBoxFuture, Store,
+};
+use chatsim_engine::Time;
+use futures::lock::Mutex;
+use uuid::Uuid;
+
+use crate::rng::SeedIds;
+use crate::trace::{id, Event, Tracer};
+use crate::world::{Cloud, HostFactory, Net};
+
+mod admin;
+mod agent_api;
+mod chat_api;
+mod dialer;
+mod monitors;
+mod provisioner_api;
+mod user_api;
+
+pub use admin::{own_group_name, AdminAction};
+pub use dialer::SimDialer;
+
+use super::CODERD;
+
+/// coderd's timing settings.
+#[derive(Clone, Debug)]
+pub struct CoderdSettings {
+    /// `AgentInactiveDisconnectTimeout`.
+    pub inactive_timeout: Duration,
+    /// An agent connection silent this long is closed (not recorded as a
+    /// disconnect: the status reads disconnected from `last_connected_at`).
+    pub agent_stale_after: Duration,
+    /// A running job without an update this long is failed as hung.
+    pub job_hang_timeout: Duration,
+    /// Deadline of a user-level exec dial.
+    pub dial_timeout: Duration,
+}
+
+/// The virtual clock: the world's elapsed time plus a fixed epoch. Never
+/// tokio's `Instant` (each runtime has its own origin, reset by a bounce)
+/// and never the wall clock.
+#[derive(Clone)]
+pub struct SimClock<N: Net> {
+    net: N,
+    epoch: Time,
+}
+
+impl<N: Net> SimClock<N> {
+    pub fn new(net: N, epoch: Time) -> SimClock<N> {
+        SimClock { net, epoch }
+    }
+}
+
+/// Bound on the re-sleeps of one `sleep_until` (each sleep normally ends it).
+const MAX_SLEEP_ROUNDS: u32 = 1000;
+
+impl<N: Net> Clock for SimClock<N> {
+    fn now(&self) -> Time {
+        self.epoch + self.net.elapsed()
+    }
+
+    fn sleep_until(&self, deadline: Time) -> LocalBoxFuture<'static, ()> {
+        let clock = self.clone();
+        Box::pin(async move {
+            for _ in 0..MAX_SLEEP_ROUNDS {
+                let now = clock.now();
+                if now >= deadline {
+                    return;
+                }
+                tokio::time::sleep(deadline.since(now)).await;
+            }
+        })
+    }
+}
+
+/// coderd's in-process state (lost with the process, unlike the database).
+#[derive(Default)]
+struct CoderdState {
+    /// The current connection generation of each connected agent.
+    agent_conns: BTreeMap<Uuid, u64>,
+    next_conn: u64,
+    /// When each running job last reported progress.
+    job_touched: BTreeMap<Uuid, Time>,
+    /// Build-log lines by build ID.
+    build_logs: BTreeMap<Uuid, Vec<(String, String)>>,
+    /// The per-chat workspace lock shared by create, start and stop.
+    chat_locks: BTreeMap<Uuid, Rc<Mutex<()>>>,
+    /// The last computed status of each agent of a latest build.
+    statuses: BTreeMap<Uuid, &'static str>,
+}
+
+/// Everything coderd owns.
+pub struct CoderdCore<N: Net> {
+    pub net: N,
+    pub store: Rc<MemStore>,
+    pub hooks: MemCoderd,
+    pub clock: SimClock<N>,
+    pub ids: SeedIds,
+    pub tracer: Tracer,
+    pub cloud: Cloud,
+    pub settings: CoderdSettings,
+    /// Chat names (as turns name them) → chat IDs.
+    pub chat_names: BTreeMap<String, Uuid>,
+    /// Template allowlists per chat (empty = every template).
+    pub allowlists: BTreeMap<Uuid, BTreeSet<Uuid>>,
+    state: RefCell<CoderdState>,
+}
+
+impl<N: Net> CoderdCore<N> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        net: N,
+        store: Rc<MemStore>,
+        epoch: Time,
+        ids: SeedIds,
+        tracer: Tracer,
+        cloud: Cloud,
+        settings: CoderdSettings,
+        chat_names: BTreeMap<String, Uuid>,
+        allowlists: BTreeMap<Uuid, BTreeSet<Uuid>>,
+    ) -> CoderdCore<N> {
+        let clock = SimClock::new(net.clone(), epoch);
+        let hooks = MemCoderd::new(store.clone(), Rc::new(clock.clone()), Rc::new(ids.clone()));
+        CoderdCore {
+            net,
+            store,
+            hooks,
+            clock,
+            ids,
+            tracer,
+            cloud,
+            settings,
+            chat_names,
+            allowlists,
+            state: RefCell::default(),
+        }
+    }
+
+    pub fn now(&self) -> Time {
+        self.clock.now()
+    }
+
+    /// Writes a trace event as coderd, now.
+    pub fn emit(&self, event: Event) {
+        self.tracer.emit(self.net.elapsed(), CODERD, event);
+    }
+
+    /// Traces the current state of a job (by job ID).
+    pub fn emit_job(&self, job_id: Uuid) {
+        let event = {
+            let t = self.store.tables();
+            let Some(job) = t.job(job_id) else { return };
+            let Some(build) = t.builds.iter().find(|b| b.job_id == job_id) else {
+                return;
+            };
+            let workspace = t
+                .workspace(build.workspace_id)
+                .map(|w| w.name.clone())
+                .unwrap_or_default();
+            Event::Job {
+                workspace,
+                build: id(build.id),
+                number: build.build_number,
+                transition: build.transition.as_str().to_string(),
+                status: job.status.as_str().to_string(),
+                error: job.error.clone(),
+                error_code: job.error_code.clone(),
+            }
+        };
+        self.emit(event);
+    }
+
+    /// The build-log lines coderd stored for a build, in order.
+    pub fn build_logs(&self, build_id: Uuid) -> Vec<(String, String)> {
+        self.state
+            .borrow()
+            .build_logs
+            .get(&build_id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn chat_lock(&self, chat_id: Uuid) -> Rc<Mutex<()>> {
+        self.state
+            .borrow_mut()
+            .chat_locks
+            .entry(chat_id)
+            .or_default()
+            .clone()
+    }
+
+    /// Finishes a job through the hooks unless it already ended (a job the
+    /// hang detector failed stays failed). Returns the agents created, or
+    /// `None` when the job was not running.
+    pub fn finish_job(
+        &self,
+        job_id: Uuid,
+        outcome: JobOutcome,
+    ) -> Option<Vec<chatsim_engine::model::WorkspaceAgent>> {
+        let running = self
+            .store
+            .tables()
+            .job(job_id)
+            .is_some_and(|j| j.status == JobStatus::Running);
+        if !running {
+            return None;
+        }
+        let agents = self.hooks.complete_job(job_id, outcome);
+        self.state.borrow_mut().job_touched.remove(&job_id);
+        self.emit_job(job_id);
+        Some(agents)
+    }
+
+    /// Finds a live workspace by `name` or `owner/name` (first in DB order).
+    pub fn find_workspace(&self, reference: &str) -> Option<Workspace> {
+        let t = self.store.tables();
+        let (owner, name) = match reference.split_once('/') {
+            Some((owner, name)) => (Some(owner), name),
+            None => (None, reference),
+        };
+        t.workspaces
+            .iter()
+            .filter(|w| !w.deleted && w.name == name)
+            .find(|w| owner.is_none_or(|o| t.user(w.owner_id).is_some_and(|u| u.username == o)))
+            .cloned()
+    }
+
+    /// Finds a template by name (first in DB order).
+    pub fn find_template(&self, name: &str) -> Option<Uuid> {
+        let t = self.store.tables();
+        t.templates
+            .iter()
+            .find(|tpl| !tpl.deleted && tpl.name == name)
+            .map(|tpl| tpl.id)
+    }
+}
+
+/// The trace-backed `Events` port.
+pub struct TraceEvents<'a, N: Net>(pub &'a CoderdCore<N>);
+
+impl<N: Net> Events for TraceEvents<'_, N> {
+    fn emit(&self, event: EngineEvent) {
+        let (kind, detail) = match event {
+            EngineEvent::ChatUpdated(chat) => (
+                "chat_updated",
+                format!(
+                    "chat={} workspace={:?} build={:?} agent={:?}",
+                    chat.id, chat.workspace_id, chat.build_id, chat.agent_id
+                ),
+            ),
+            EngineEvent::ChatStatusChange { chat_id } => {
+                ("chat_status_change", format!("chat={chat_id}"))
+            }
+            EngineEvent::Dial { agent_id } => ("dial", format!("agent={agent_id}")),
+            EngineEvent::Log { level, message } => ("log", format!("{level}: {message}")),
+        };
+        self.0.emit(Event::Engine {
+            kind: kind.to_string(),
+            detail,
+        });
+    }
+}
+
+/// The build hooks as the engine calls them: `MemCoderd`'s, with every
+/// enqueued job traced.
+impl<N: Net> Coderd for CoderdCore<N> {
+    fn create_workspace(
+        &self,
+        owner_id: Uuid,
+        request: &CreateWorkspaceRequest,
+    ) -> Result<CreatedWorkspace, HookError> {
+        let created = self.hooks.create_workspace(owner_id, request)?;
+        if let Some(build) = created.latest_build_id {
+            self.emit_build_job(build);
+        }
+        Ok(created)
+    }
+
+    fn start_workspace(
+        &self,
+        owner_id: Uuid,
+        workspace_id: Uuid,
+        parameters: &[chatsim_engine::model::BuildParameter],
+    ) -> Result<chatsim_engine::model::WorkspaceBuild, HookError> {
+        let build = self
+            .hooks
+            .start_workspace(owner_id, workspace_id, parameters)?;
+        self.emit_job(build.job_id);
+        Ok(build)
+    }
+
+    fn stop_workspace(
+        &self,
+        owner_id: Uuid,
+        workspace_id: Uuid,
+    ) -> Result<chatsim_engine::model::WorkspaceBuild, HookError> {
+        let build = self.hooks.stop_workspace(owner_id, workspace_id)?;
+        self.emit_job(build.job_id);
+        Ok(build)
+    }
+}
+
+impl<N: Net> CoderdCore<N> {
+    fn emit_build_job(&self, build_id: Uuid) {
+        let job = self.store.tables().build(build_id).map(|b| b.job_id);
+        if let Some(job) = job {
+            self.emit_job(job);
+        }
+    }
+
+    /// The clock as the engine's port.
+    pub fn clock_port(&self) -> &dyn Clock {
+        &self.clock
+    }
+
+    /// The ids as the engine's port.
+    pub fn ids_port(&self) -> &dyn Ids {
+        &self.ids
+    }
+}
+
+/// coderd's software: every API server and background loop, joined. The
+/// factory is called again on a bounce; the database survives.
+pub fn host<N: Net>(core: Rc<CoderdCore<N>>) -> HostFactory {
+    Box::new(move || {
+        let core = core.clone();
+        Box::pin(async move {
+            tokio::task::yield_now().await;
+            let (a, b, c, d) = futures::join!(
+                provisioner_api::serve(core.clone()),
+                agent_api::serve(core.clone()),
+                chat_api::serve(core.clone()),
+                monitors::run(core.clone()),
+            );
+            a.and(b).and(c).and(d)
+        })
+    })
+}
+
+/// Whether a job is still in flight.
+pub fn job_in_flight(store: &MemStore, job_id: Uuid) -> bool {
+    store
+        .get_provisioner_job_by_id(job_id)
+        .is_ok_and(|j| matches!(j.status, JobStatus::Pending | JobStatus::Running))
+}

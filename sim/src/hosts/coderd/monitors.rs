@@ -1,0 +1,119 @@
+//! coderd's background loops: the agent-status watcher (traces every change
+//! of the computed status of a latest build's agent), the hung-job detector,
+//! and the prebuild reconciler.
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::time::Duration;
+
+use chatsim_engine::memory::JobOutcome;
+use chatsim_engine::model::JobStatus;
+use tokio::time::MissedTickBehavior;
+use uuid::Uuid;
+
+use super::CoderdCore;
+use crate::trace::{id, Event};
+use crate::world::{HostResult, Net};
+
+const STATUS_INTERVAL: Duration = Duration::from_secs(1);
+const HANG_CHECK_INTERVAL: Duration = Duration::from_secs(10);
+const PREBUILD_INTERVAL: Duration = Duration::from_secs(30);
+
+pub(super) async fn run<N: Net>(core: Rc<CoderdCore<N>>) -> HostResult {
+    let mut status = tokio::time::interval(STATUS_INTERVAL);
+    let mut hang = tokio::time::interval(HANG_CHECK_INTERVAL);
+    let mut prebuilds = tokio::time::interval(PREBUILD_INTERVAL);
+    for timer in [&mut status, &mut hang, &mut prebuilds] {
+        timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    }
+    loop {
+        tokio::select! {
+            biased;
+            _ = status.tick() => watch_statuses(&core),
+            _ = hang.tick() => fail_hung_jobs(&core),
+            _ = prebuilds.tick() => reconcile_prebuilds(&core),
+        }
+    }
+}
+
+/// Traces each change of the computed status of every agent of every live
+/// workspace's latest build.
+fn watch_statuses<N: Net>(core: &CoderdCore<N>) {
+    let now = core.now();
+    let timeout = core.settings.inactive_timeout;
+    let current: BTreeMap<Uuid, (String, &'static str)> = {
+        let t = core.store.tables();
+        t.workspaces
+            .iter()
+            .filter(|w| !w.deleted)
+            .filter_map(|w| t.latest_build(w.id))
+            .flat_map(|b| t.agents_of_job(b.job_id))
+            .map(|a| (a.id, (a.name.clone(), a.status(now, timeout).as_str())))
+            .collect()
+    };
+    let mut changes = Vec::new();
+    {
+        let mut state = core.state.borrow_mut();
+        for (agent, (name, status)) in &current {
+            let before = state.statuses.insert(*agent, status);
+            if before != Some(status) {
+                changes.push(Event::AgentStatus {
+                    agent: id(*agent),
+                    name: name.clone(),
+                    from: before.unwrap_or("none").to_string(),
+                    to: status.to_string(),
+                });
+            }
+        }
+        state
+            .statuses
+            .retain(|agent, _| current.contains_key(agent));
+    }
+    changes.into_iter().for_each(|e| core.emit(e));
+}
+
+/// Fails every running job that has not reported for the hang timeout.
+fn fail_hung_jobs<N: Net>(core: &CoderdCore<N>) {
+    let now = core.now();
+    let timeout = core.settings.job_hang_timeout;
+    let hung: Vec<Uuid> = {
+        let t = core.store.tables();
+        let state = core.state.borrow();
+        t.jobs
+            .iter()
+            .filter(|j| j.status == JobStatus::Running)
+            .filter(|j| {
+                let touched = state
+                    .job_touched
+                    .get(&j.id)
+                    .copied()
+                    .or(j.started_at)
+                    .unwrap_or(j.created_at);
+                now.since(touched) >= timeout
+            })
+            .map(|j| j.id)
+            .collect()
+    };
+    let minutes = timeout.as_secs() / 60;
+    for job in hung {
+        let error = format!(
+            "Build has been detected as hung for {minutes} minutes and will be terminated."
+        );
+        core.finish_job(job, JobOutcome::Failed { error, code: None });
+    }
+}
+
+fn reconcile_prebuilds<N: Net>(core: &CoderdCore<N>) {
+    let wanted = core
+        .store
+        .tables()
+        .presets
+        .iter()
+        .any(|p| p.desired_prebuild_instances.unwrap_or(0) > 0);
+    if !wanted {
+        return;
+    }
+    for build in core.hooks.reconcile_prebuilds() {
+        core.emit_job(build.job_id);
+    }
+}

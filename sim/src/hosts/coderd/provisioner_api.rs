@@ -1,0 +1,161 @@
+//! coderd's provisioner daemon API: acquire a job, stream its log lines,
+//! commit its quota, complete or fail it. A job that stops reporting is
+//! failed by the hang detector (see `monitors`), as coderd's is.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use chatsim_engine::memory::JobOutcome;
+use chatsim_engine::model::Transition;
+use uuid::Uuid;
+
+use super::CoderdCore;
+use crate::hosts::within;
+use crate::proto::{
+    FrameConn, ProvRequest, ProvResponse, WireAgent, WireAgentSpec, WireJob, WireOutcome,
+    PROVISIONER_PORT,
+};
+use crate::trace::{id, Event};
+use crate::world::{HostResult, Listener, Net};
+
+/// A provisioner connection idle this long is closed (it polls every second).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub(super) async fn serve<N: Net>(core: Rc<CoderdCore<N>>) -> HostResult {
+    let listener = core.net.bind(PROVISIONER_PORT).await?;
+    loop {
+        let stream = listener.accept().await?;
+        tokio::task::spawn_local(session(core.clone(), stream));
+    }
+}
+
+async fn session<N: Net>(core: Rc<CoderdCore<N>>, stream: N::Stream) {
+    let mut conn = FrameConn::new(stream);
+    loop {
+        let request = match within(IDLE_TIMEOUT, conn.recv::<ProvRequest>()).await {
+            Ok(Some(request)) => request,
+            Ok(None) | Err(_) => return,
+        };
+        let response = handle(&core, request);
+        if conn.send(&response).await.is_err() {
+            return;
+        }
+    }
+}
+
+fn handle<N: Net>(core: &CoderdCore<N>, request: ProvRequest) -> ProvResponse {
+    match request {
+        ProvRequest::Acquire => ProvResponse::Job(acquire(core)),
+        ProvRequest::Log { job, stage, line } => log(core, job, stage, line),
+        ProvRequest::CommitQuota { job, daily_cost } => {
+            if !running(core, job) {
+                return not_running(job);
+            }
+            touch(core, job);
+            ProvResponse::Quota {
+                ok: core.hooks.commit_quota(job, daily_cost),
+            }
+        }
+        ProvRequest::Complete { job, outcome } => {
+            let outcome = match outcome {
+                WireOutcome::Succeeded => JobOutcome::Succeeded,
+                WireOutcome::Failed { error, code } => JobOutcome::Failed { error, code },
+            };
+            match core.finish_job(job, outcome) {
+                Some(agents) => ProvResponse::Completed {
+                    agents: agents
+                        .into_iter()
+                        .map(|a| WireAgent {
+                            id: a.id,
+                            name: a.name,
+                        })
+                        .collect(),
+                },
+                None => not_running(job),
+            }
+        }
+    }
+}
+
+fn not_running(job: Uuid) -> ProvResponse {
+    ProvResponse::Error {
+        message: format!("job {job} is not running"),
+    }
+}
+
+fn running<N: Net>(core: &CoderdCore<N>, job: Uuid) -> bool {
+    core.store
+        .tables()
+        .job(job)
+        .is_some_and(|j| j.status == chatsim_engine::model::JobStatus::Running)
+}
+
+fn touch<N: Net>(core: &CoderdCore<N>, job: Uuid) {
+    let now = core.now();
+    core.state.borrow_mut().job_touched.insert(job, now);
+}
+
+fn acquire<N: Net>(core: &CoderdCore<N>) -> Option<WireJob> {
+    let assignment = core.hooks.acquire_job()?;
+    touch(core, assignment.job_id);
+    core.emit_job(assignment.job_id);
+    let version = core
+        .store
+        .tables()
+        .build(assignment.build_id)
+        .map(|b| b.template_version_id)
+        .unwrap_or_default();
+    let daily_cost = match assignment.transition {
+        Transition::Start => assignment.plan.daily_cost,
+        _ => 0,
+    };
+    Some(WireJob {
+        job: assignment.job_id,
+        build: assignment.build_id,
+        workspace: assignment.workspace_id,
+        workspace_name: assignment.workspace_name,
+        transition: assignment.transition.as_str().to_string(),
+        version,
+        agents: assignment
+            .plan
+            .agents
+            .iter()
+            .map(|a| WireAgentSpec {
+                name: a.name.clone(),
+                external: a.external,
+                directory: a.directory.clone(),
+            })
+            .collect(),
+        daily_cost,
+        claimed_prebuild: assignment.claimed_prebuild,
+    })
+}
+
+fn log<N: Net>(core: &CoderdCore<N>, job: Uuid, stage: String, line: String) -> ProvResponse {
+    if !running(core, job) {
+        return not_running(job);
+    }
+    touch(core, job);
+    let build = core
+        .store
+        .tables()
+        .builds
+        .iter()
+        .find(|b| b.job_id == job)
+        .map(|b| b.id);
+    let Some(build) = build else {
+        return not_running(job);
+    };
+    core.state
+        .borrow_mut()
+        .build_logs
+        .entry(build)
+        .or_default()
+        .push((stage.clone(), line.clone()));
+    core.emit(Event::BuildLog {
+        build: id(build),
+        stage,
+        line,
+    });
+    ProvResponse::Ok
+}

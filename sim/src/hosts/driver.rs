@@ -1,0 +1,257 @@
+//! The chat driver: a turmoil client that plays the model. It runs the
+//! scripted turns in order (each not before its `at`), and between them any
+//! turn a fault handed it (a user action, injected parallel calls). Each
+//! turn is one connection to coderd's chat API; a [`TurnPolicy`] decides the
+//! calls — scripted here, a reference model later — and every call and
+//! response goes into the trace.
+//!
+//! The driver finishes once its turns are played and the harness says no
+//! fault can hand it more.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, VecDeque};
+use std::io;
+use std::rc::Rc;
+use std::time::Duration;
+
+use super::{connect_retrying, within, CODERD, DRIVER};
+use crate::config::{Call, Turn};
+use crate::proto::{unexpected, ChatRequest, ChatResponse, FrameConn, CHAT_PORT};
+use crate::trace::{Event, Tracer};
+use crate::world::{HostFuture, Net};
+
+const POLL: Duration = Duration::from_secs(1);
+const CONNECT_RETRY: Duration = Duration::from_secs(1);
+/// A turn connection silent this long (no result, no keepalive) is lost.
+const SILENCE_LIMIT: Duration = Duration::from_secs(30);
+const MAX_KEEPALIVES: u32 = 1_000_000;
+/// Bound on the driver's scheduling loop.
+const MAX_LOOPS: u64 = 100_000_000;
+
+/// Turns handed to the driver while it runs (user actions, injected calls).
+#[derive(Clone, Default)]
+pub struct Inbox(Rc<RefCell<VecDeque<Turn>>>);
+
+impl Inbox {
+    pub fn push(&self, turn: Turn) {
+        self.0.borrow_mut().push_back(turn);
+    }
+
+    fn pop(&self) -> Option<Turn> {
+        self.0.borrow_mut().pop_front()
+    }
+}
+
+/// A call's result as the model sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallResult {
+    pub content: String,
+    pub is_error: bool,
+}
+
+/// Decides a turn's calls: the first batch, then more after each result.
+/// A turn ends when no call is in flight and the policy has nothing to add.
+pub trait TurnPolicy {
+    fn next(&mut self, finished: Option<(&Call, &CallResult)>) -> Vec<Call>;
+}
+
+/// A scripted turn: its calls in order, one at a time or all at once.
+pub struct Scripted {
+    calls: VecDeque<Call>,
+    parallel: bool,
+}
+
+impl Scripted {
+    pub fn new(turn: &Turn) -> Scripted {
+        Scripted {
+            calls: turn.calls.iter().cloned().collect(),
+            parallel: turn.parallel,
+        }
+    }
+}
+
+impl TurnPolicy for Scripted {
+    fn next(&mut self, finished: Option<(&Call, &CallResult)>) -> Vec<Call> {
+        match (self.parallel, finished) {
+            (true, None) => self.calls.drain(..).collect(),
+            (true, Some(_)) => vec![],
+            (false, _) => self.calls.pop_front().into_iter().collect(),
+        }
+    }
+}
+
+/// What the driver is built from.
+pub struct DriverCtx<N: Net> {
+    pub net: N,
+    pub tracer: Tracer,
+    pub turns: Vec<Turn>,
+    pub inbox: Inbox,
+    /// Set by the harness once no fault remains that could add turns.
+    pub faults_done: Rc<Cell<bool>>,
+    pub turn_timeout: Duration,
+}
+
+/// The driver's software.
+pub fn client<N: Net>(ctx: DriverCtx<N>) -> HostFuture {
+    Box::pin(async move {
+        tokio::task::yield_now().await;
+        let mut scheduled: VecDeque<Turn> = ctx.turns.iter().cloned().collect();
+        let mut turn_no = 0;
+        for _ in 0..MAX_LOOPS {
+            if let Some(turn) = ctx.inbox.pop() {
+                run_turn(&ctx, turn_no, &turn).await;
+                turn_no += 1;
+                continue;
+            }
+            let now = ctx.net.elapsed();
+            match scheduled.front() {
+                Some(turn) if turn.at.is_none_or(|at| at.0 <= now) => {
+                    let turn = scheduled.pop_front().expect("front exists");
+                    run_turn(&ctx, turn_no, &turn).await;
+                    turn_no += 1;
+                }
+                Some(turn) => {
+                    let due = turn.at.map_or(now, |at| at.0);
+                    tokio::time::sleep((due - now).min(POLL)).await;
+                }
+                None if ctx.faults_done.get() => return Ok(()),
+                None => tokio::time::sleep(POLL).await,
+            }
+        }
+        Ok(())
+    })
+}
+
+fn emit<N: Net>(ctx: &DriverCtx<N>, event: Event) {
+    ctx.tracer.emit(ctx.net.elapsed(), DRIVER, event);
+}
+
+async fn run_turn<N: Net>(ctx: &DriverCtx<N>, turn_no: usize, turn: &Turn) {
+    if turn.calls.is_empty() {
+        // A pure wait: it only marks time.
+        return;
+    }
+    emit(
+        ctx,
+        Event::TurnStart {
+            chat: turn.chat.clone(),
+            turn: turn_no,
+        },
+    );
+    let mut policy = Scripted::new(turn);
+    let outcome = match within(ctx.turn_timeout, play(ctx, turn_no, turn, &mut policy)).await {
+        Ok(()) => "done".to_string(),
+        Err(err) if err.kind() == io::ErrorKind::TimedOut => "timeout".to_string(),
+        Err(err) => format!("lost: {err}"),
+    };
+    emit(
+        ctx,
+        Event::TurnEnd {
+            turn: turn_no,
+            outcome,
+        },
+    );
+}
+
+/// The next frame; a connection silent for [`SILENCE_LIMIT`] is lost.
+async fn recv_live<S>(conn: &mut FrameConn<S>) -> io::Result<Option<ChatResponse>>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    within(SILENCE_LIMIT, conn.recv::<ChatResponse>())
+        .await
+        .map_err(|err| match err.kind() {
+            io::ErrorKind::TimedOut => io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "turn connection went silent",
+            ),
+            _ => err,
+        })
+}
+
+/// The trace's rendering of a call's input.
+fn input_text(call: &Call) -> String {
+    match call {
+        Call::Tool { input, .. } => input.to_string(),
+        other => serde_json::to_string(other).unwrap_or_default(),
+    }
+}
+
+async fn play<N: Net>(
+    ctx: &DriverCtx<N>,
+    turn_no: usize,
+    turn: &Turn,
+    policy: &mut dyn TurnPolicy,
+) -> io::Result<()> {
+    let stream = connect_retrying(&ctx.net, CODERD, CHAT_PORT, CONNECT_RETRY, u32::MAX).await?;
+    let mut conn = FrameConn::new(stream);
+    let begin = ChatRequest::BeginTurn {
+        chat: turn.chat.clone(),
+        turn: turn_no,
+    };
+    conn.send(&begin).await?;
+    let mut outstanding: BTreeMap<usize, Call> = BTreeMap::new();
+    let mut next_id = 0;
+    let mut batch = policy.next(None);
+    loop {
+        for call in batch.drain(..) {
+            emit(
+                ctx,
+                Event::ToolCall {
+                    turn: turn_no,
+                    call: next_id,
+                    name: call.trace_name(),
+                    input: input_text(&call),
+                },
+            );
+            conn.send(&ChatRequest::Call {
+                id: next_id,
+                call: call.clone(),
+            })
+            .await?;
+            outstanding.insert(next_id, call);
+            next_id += 1;
+        }
+        if outstanding.is_empty() {
+            break;
+        }
+        let (id, result) = match recv_live(&mut conn).await? {
+            Some(ChatResponse::KeepAlive) => continue,
+            Some(ChatResponse::Result {
+                id,
+                content,
+                is_error,
+            }) => (id, CallResult { content, is_error }),
+            Some(other) => return Err(unexpected(format!("{other:?}"))),
+            None => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "coderd closed",
+                ))
+            }
+        };
+        let call = outstanding
+            .remove(&id)
+            .ok_or_else(|| unexpected(format!("result for unknown call {id}")))?;
+        emit(
+            ctx,
+            Event::ToolResult {
+                turn: turn_no,
+                call: id,
+                name: call.trace_name(),
+                is_error: result.is_error,
+                content: result.content.clone(),
+            },
+        );
+        batch = policy.next(Some((&call, &result)));
+    }
+    conn.send(&ChatRequest::EndTurn).await?;
+    for _ in 0..MAX_KEEPALIVES {
+        match recv_live(&mut conn).await? {
+            Some(ChatResponse::KeepAlive) => {}
+            Some(ChatResponse::TurnEnded) => return Ok(()),
+            other => return Err(unexpected(format!("{other:?}"))),
+        }
+    }
+    Err(unexpected("no end of turn"))
+}

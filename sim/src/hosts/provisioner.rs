@@ -1,0 +1,228 @@
+//! The provisioner daemon: polls coderd for jobs, runs init → plan → quota
+//! commit → apply with durations drawn from the seed, streams a log line per
+//! stage, and completes the job. A quota commit over budget fails the job
+//! with `INSUFFICIENT_QUOTA`; a provider error armed in the cloud fails it
+//! with that text and no code (even when the text mentions quota).
+//!
+//! When a start build succeeds it pushes a start command for each agent slot
+//! (external agents are only assigned: a user starts them); when a stop
+//! build succeeds it pushes a crash of each slot.
+
+use std::io;
+use std::time::Duration;
+
+use chatsim_engine::memory::INSUFFICIENT_QUOTA_MESSAGE;
+use chatsim_engine::model::INSUFFICIENT_QUOTA;
+use tokio::time::MissedTickBehavior;
+
+use super::{connect_retrying, within, CODERD};
+use crate::config::Settings;
+use crate::proto::{
+    unexpected, FrameConn, ProvRequest, ProvResponse, WireAgent, WireJob, WireOutcome,
+    PROVISIONER_PORT,
+};
+use crate::rng::SharedRng;
+use crate::world::{AgentAssignment, Cloud, ControlQueue, HostFactory, InfraCmd, Net, SlotKey};
+
+/// How often an idle provisioner asks for work.
+const POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// Deadline of one request to coderd; past it the connection is dropped.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+const RECONNECT_DELAY: Duration = Duration::from_secs(1);
+/// Bound on reconnects over a run (one per second is far below it).
+const MAX_SESSIONS: u32 = 1_000_000;
+
+/// What the provisioner host is built from.
+#[derive(Clone)]
+pub struct ProvisionerCtx<N: Net> {
+    pub net: N,
+    pub control: ControlQueue,
+    pub cloud: Cloud,
+    pub rng: SharedRng,
+    pub settings: Settings,
+}
+
+/// The provisioner's software (restartable: a bounce starts it afresh; the
+/// job it was running is left for coderd's hang detector).
+pub fn host<N: Net>(ctx: ProvisionerCtx<N>) -> HostFactory {
+    Box::new(move || {
+        let ctx = ctx.clone();
+        Box::pin(async move {
+            tokio::task::yield_now().await;
+            for _ in 0..MAX_SESSIONS {
+                let stream = connect_retrying(
+                    &ctx.net,
+                    CODERD,
+                    PROVISIONER_PORT,
+                    RECONNECT_DELAY,
+                    u32::MAX,
+                )
+                .await?;
+                // A session ends on any I/O error or deadline; reconnect.
+                let _ = session(&ctx, FrameConn::new(stream)).await;
+                tokio::time::sleep(RECONNECT_DELAY).await;
+            }
+            Ok(())
+        })
+    })
+}
+
+type Conn<N> = FrameConn<<N as Net>::Stream>;
+
+async fn request<N: Net>(conn: &mut Conn<N>, req: &ProvRequest) -> io::Result<ProvResponse> {
+    within(REQUEST_TIMEOUT, async {
+        conn.send(req).await?;
+        conn.recv::<ProvResponse>()
+            .await?
+            .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "coderd closed"))
+    })
+    .await
+}
+
+async fn session<N: Net>(ctx: &ProvisionerCtx<N>, mut conn: Conn<N>) -> io::Result<()> {
+    let mut poll = tokio::time::interval(POLL_INTERVAL);
+    poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        poll.tick().await;
+        match request::<N>(&mut conn, &ProvRequest::Acquire).await? {
+            ProvResponse::Job(None) => {}
+            ProvResponse::Job(Some(job)) => run_job(ctx, &mut conn, job).await?,
+            other => return Err(unexpected(format!("{other:?}"))),
+        }
+    }
+}
+
+async fn log<N: Net>(conn: &mut Conn<N>, job: &WireJob, stage: &str, line: &str) -> io::Result<()> {
+    let req = ProvRequest::Log {
+        job: job.job,
+        stage: stage.to_string(),
+        line: line.to_string(),
+    };
+    request::<N>(conn, &req).await.map(|_| ())
+}
+
+async fn run_job<N: Net>(
+    ctx: &ProvisionerCtx<N>,
+    conn: &mut Conn<N>,
+    job: WireJob,
+) -> io::Result<()> {
+    let s = &ctx.settings;
+    let (plan, apply) = if job.claimed_prebuild {
+        let d = ctx
+            .rng
+            .duration(s.claim_duration.min.0, s.claim_duration.max.0);
+        (d / 2, d / 2)
+    } else {
+        let plan = ctx
+            .rng
+            .duration(s.plan_duration.min.0, s.plan_duration.max.0);
+        let apply = ctx
+            .rng
+            .duration(s.apply_duration.min.0, s.apply_duration.max.0);
+        (plan, apply)
+    };
+    log::<N>(conn, &job, "init", "Initializing the backend...").await?;
+    tokio::time::sleep(plan).await;
+    let plan_line = format!("Plan: {} to {}.", job.agents.len(), job.transition);
+    log::<N>(conn, &job, "plan", &plan_line).await?;
+    if let Some(outcome) = commit_quota::<N>(conn, &job).await? {
+        return complete(ctx, conn, &job, outcome).await;
+    }
+    tokio::time::sleep(apply).await;
+    if let Some(failure) = ctx.cloud.take_failure(job.workspace) {
+        log::<N>(conn, &job, "apply", &format!("Error: {}", failure.error)).await?;
+        let outcome = WireOutcome::Failed {
+            error: failure.error,
+            code: None,
+        };
+        return complete(ctx, conn, &job, outcome).await;
+    }
+    log::<N>(conn, &job, "apply", "Apply complete!").await?;
+    complete(ctx, conn, &job, WireOutcome::Succeeded).await
+}
+
+/// Commits a start build's cost; `Some(failure)` when over budget.
+async fn commit_quota<N: Net>(
+    conn: &mut Conn<N>,
+    job: &WireJob,
+) -> io::Result<Option<WireOutcome>> {
+    if job.transition != "start" {
+        return Ok(None);
+    }
+    let req = ProvRequest::CommitQuota {
+        job: job.job,
+        daily_cost: job.daily_cost,
+    };
+    match request::<N>(conn, &req).await? {
+        ProvResponse::Quota { ok: true } => Ok(None),
+        ProvResponse::Quota { ok: false } => {
+            let line = format!("Error: {INSUFFICIENT_QUOTA_MESSAGE}");
+            log::<N>(conn, job, "plan", &line).await?;
+            Ok(Some(WireOutcome::Failed {
+                error: INSUFFICIENT_QUOTA_MESSAGE.to_string(),
+                code: Some(INSUFFICIENT_QUOTA.to_string()),
+            }))
+        }
+        // The job ended meanwhile (e.g. failed as hung): nothing to apply.
+        ProvResponse::Error { .. } => Err(io::Error::other("job gone")),
+        other => Err(unexpected(format!("{other:?}"))),
+    }
+}
+
+async fn complete<N: Net>(
+    ctx: &ProvisionerCtx<N>,
+    conn: &mut Conn<N>,
+    job: &WireJob,
+    outcome: WireOutcome,
+) -> io::Result<()> {
+    let succeeded = outcome == WireOutcome::Succeeded;
+    let req = ProvRequest::Complete {
+        job: job.job,
+        outcome,
+    };
+    let agents = match request::<N>(conn, &req).await? {
+        ProvResponse::Completed { agents } => agents,
+        ProvResponse::Error { .. } => return Ok(()),
+        other => return Err(unexpected(format!("{other:?}"))),
+    };
+    if succeeded {
+        push_slot_commands(ctx, job, &agents);
+    }
+    Ok(())
+}
+
+/// After a successful build: start (or assign) each created agent's slot,
+/// or crash every slot of a stopped workspace.
+fn push_slot_commands<N: Net>(ctx: &ProvisionerCtx<N>, job: &WireJob, agents: &[WireAgent]) {
+    if job.transition != "start" {
+        for spec in &job.agents {
+            let slot = SlotKey::new(job.workspace, &spec.name);
+            ctx.control.push(InfraCmd::CrashAgent { slot });
+        }
+        return;
+    }
+    for agent in agents {
+        let Some(spec) = job.agents.iter().find(|a| a.name == agent.name) else {
+            continue;
+        };
+        let slot = SlotKey::new(job.workspace, &agent.name);
+        let assignment = AgentAssignment {
+            agent_id: agent.id,
+            build_id: job.build,
+            directory: spec.directory.clone(),
+            behaviour: ctx.cloud.image(job.version, &agent.name),
+            seed: ctx.rng.u64(),
+        };
+        ctx.control.push(if spec.external {
+            InfraCmd::AssignAgent {
+                slot,
+                agent: assignment,
+            }
+        } else {
+            InfraCmd::StartAgent {
+                slot,
+                agent: assignment,
+            }
+        });
+    }
+}

@@ -1,0 +1,558 @@
+//! The harness: one world per run, driven step by step. Between steps it
+//! applies due faults, moves due delayed commands into the control queue,
+//! and drains the queue (first in, first out) into the world. The run ends
+//! as soon as the story is over — the driver finished, no fault or command
+//! pending — or fails at `max_duration`.
+
+use std::cell::Cell;
+use std::collections::{BTreeMap, VecDeque};
+use std::rc::Rc;
+use std::time::Duration;
+
+use chatsim_engine::memory::MemStore;
+use chatsim_engine::Time;
+use serde::Serialize;
+
+use crate::config::{RunConfig, ScheduledFault};
+use crate::faults::{Effect, FaultEnv};
+use crate::hosts::agent::{self, resolve_path, AgentCtx, HOME};
+use crate::hosts::coderd::{self, CoderdCore, CoderdSettings};
+use crate::hosts::driver::{self, DriverCtx, Inbox};
+use crate::hosts::provisioner::{self, ProvisionerCtx};
+use crate::hosts::{CODERD, DRIVER, PROVISIONER};
+use crate::rng::{SeedIds, SharedRng, Stream};
+use crate::setup;
+use crate::trace::{Event, Trace, Tracer};
+use crate::world::{
+    AgentAssignment, Cloud, ControlQueue, Infra, InfraCmd, SlotKey, SlotState, SlotTable,
+    TurmoilWorld,
+};
+
+/// The virtual epoch every run starts at: 2026-01-01T00:00:00Z.
+pub const EPOCH: Time = Time::from_secs(1_767_225_600);
+
+/// The host name the harness writes trace events as.
+pub const HARNESS: &str = "world";
+
+/// What a run produced.
+#[derive(Clone, Debug)]
+pub struct RunOutcome {
+    pub trace: Trace,
+    pub transport: &'static str,
+    /// Virtual time the run took.
+    pub elapsed: Duration,
+    /// `None` = the story ended; otherwise why the run failed.
+    pub error: Option<String>,
+    /// The database at the end.
+    pub summary: Summary,
+}
+
+impl RunOutcome {
+    /// The trace's stable hash.
+    pub fn hash(&self) -> String {
+        self.trace.hash()
+    }
+
+    pub fn is_ok(&self) -> bool {
+        self.error.is_none()
+    }
+}
+
+/// The database at the end of a run, in DB order.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Summary {
+    pub workspaces: Vec<WorkspaceSummary>,
+    pub chats: Vec<ChatSummary>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct WorkspaceSummary {
+    pub id: String,
+    pub owner: String,
+    pub name: String,
+    pub builds: Vec<BuildSummary>,
+    /// Agents of the latest build, with their computed status at the end.
+    pub agents: Vec<AgentSummary>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BuildSummary {
+    pub id: String,
+    pub number: i32,
+    pub transition: String,
+    pub status: String,
+    pub error: Option<String>,
+    pub error_code: Option<String>,
+    pub daily_cost: i64,
+    pub template_version: String,
+    /// Build-log lines coderd kept, as `<stage>: <line>`.
+    pub logs: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AgentSummary {
+    pub id: String,
+    pub name: String,
+    pub status: String,
+    pub lifecycle: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ChatSummary {
+    pub name: String,
+    pub workspace: Option<String>,
+    pub build: Option<String>,
+    pub agent: Option<String>,
+}
+
+/// Runs `config` on turmoil.
+pub fn run(config: &RunConfig) -> RunOutcome {
+    let s = &config.settings;
+    let world = TurmoilWorld::new(
+        config.seed,
+        TurmoilWorld::default_epoch(),
+        s.tick.0,
+        s.max_duration.0 + s.tick.0 * 4,
+    );
+    run_on(world, config)
+}
+
+/// Runs `config` on any world.
+pub fn run_on<W: Infra>(world: W, config: &RunConfig) -> RunOutcome {
+    let transport = world.transport();
+    match Harness::new(world, config) {
+        Ok(harness) => harness.run(),
+        Err(error) => {
+            let tracer = Tracer::new();
+            start_event(&tracer, transport, config);
+            let end = Event::RunEnd {
+                outcome: format!("error: {error}"),
+            };
+            tracer.emit(Duration::ZERO, HARNESS, end);
+            RunOutcome {
+                trace: tracer.snapshot(),
+                transport,
+                elapsed: Duration::ZERO,
+                error: Some(error),
+                summary: Summary::default(),
+            }
+        }
+    }
+}
+
+fn start_event(tracer: &Tracer, transport: &str, config: &RunConfig) {
+    let event = Event::RunStart {
+        transport: transport.to_string(),
+        seed: config.seed,
+        tick_ms: config.settings.tick.0.as_millis() as u64,
+    };
+    tracer.emit(Duration::ZERO, HARNESS, event);
+}
+
+struct Harness<W: Infra> {
+    world: W,
+    config: RunConfig,
+    tracer: Tracer,
+    control: ControlQueue,
+    slots: SlotTable,
+    cloud: Cloud,
+    coderd: Rc<CoderdCore<W::Net>>,
+    inbox: Inbox,
+    faults_done: Rc<Cell<bool>>,
+    schedule: VecDeque<ScheduledFault>,
+    /// Commands due later: (time, sequence, command).
+    delayed: Vec<(Duration, u64, InfraCmd)>,
+    next_seq: u64,
+    /// Timed cuts in force per link (a link heals when its count is 0).
+    cuts: BTreeMap<(String, String), u32>,
+}
+
+fn link_key(a: &str, b: &str) -> (String, String) {
+    if a <= b {
+        (a.to_string(), b.to_string())
+    } else {
+        (b.to_string(), a.to_string())
+    }
+}
+
+impl<W: Infra> Harness<W> {
+    fn new(mut world: W, config: &RunConfig) -> Result<Harness<W>, String> {
+        let tracer = Tracer::new();
+        start_event(&tracer, world.transport(), config);
+        let s = &config.settings;
+        let ids = SeedIds::new(config.seed);
+        let cloud = Cloud::default();
+        let built = setup::build(&config.world, &ids, &cloud)?;
+        let store = Rc::new(MemStore::from_tables(built.tables));
+        let net = world.net();
+        let settings = CoderdSettings {
+            inactive_timeout: s.agent_inactive_timeout.0,
+            agent_stale_after: s.agent_inactive_timeout.0,
+            job_hang_timeout: s.job_hang_timeout.0,
+            dial_timeout: s.dial_timeout.0,
+        };
+        let coderd = Rc::new(CoderdCore::new(
+            net.clone(),
+            store,
+            EPOCH,
+            ids,
+            tracer.clone(),
+            cloud.clone(),
+            settings,
+            built.chat_names,
+            built.allowlists,
+        ));
+        let control = ControlQueue::new();
+        world.add_host(CODERD, coderd::host(coderd.clone()));
+        let provisioner = ProvisionerCtx {
+            net: net.clone(),
+            control: control.clone(),
+            cloud: cloud.clone(),
+            rng: SharedRng::new(config.seed, Stream::Provisioner),
+            settings: s.clone(),
+        };
+        world.add_host(PROVISIONER, provisioner::host(provisioner));
+        let inbox = Inbox::default();
+        let faults_done = Rc::new(Cell::new(config.faults.is_empty()));
+        let driver = DriverCtx {
+            net,
+            tracer: tracer.clone(),
+            turns: config.turns.clone(),
+            inbox: inbox.clone(),
+            faults_done: faults_done.clone(),
+            turn_timeout: s.turn_timeout.0,
+        };
+        world.add_client(DRIVER, driver::client(driver));
+        let mut schedule = config.faults.clone();
+        schedule.sort_by_key(|f| f.at);
+        Ok(Harness {
+            world,
+            config: config.clone(),
+            tracer,
+            control,
+            slots: SlotTable::default(),
+            cloud,
+            coderd,
+            inbox,
+            faults_done,
+            schedule: schedule.into(),
+            delayed: Vec::new(),
+            next_seq: 0,
+            cuts: BTreeMap::new(),
+        })
+    }
+
+    fn emit(&self, event: Event) {
+        self.tracer.emit(self.world.elapsed(), HARNESS, event);
+    }
+
+    fn run(mut self) -> RunOutcome {
+        let max = self.config.settings.max_duration.0;
+        let mut driver_done = false;
+        let error = loop {
+            self.apply_due_faults();
+            self.release_due_commands();
+            while let Some(cmd) = self.control.pop() {
+                self.apply(cmd);
+            }
+            let nothing_pending = self.schedule.is_empty() && self.delayed.is_empty();
+            self.faults_done.set(nothing_pending);
+            if driver_done && nothing_pending && self.control.is_empty() {
+                break None;
+            }
+            if self.world.elapsed() >= max {
+                break Some(format!("the story was not over after {max:?}"));
+            }
+            match self.world.step() {
+                Ok(done) => driver_done = done,
+                Err(err) => break Some(err),
+            }
+        };
+        let outcome = match &error {
+            None => "ok".to_string(),
+            Some(err) => format!("error: {err}"),
+        };
+        self.emit(Event::RunEnd { outcome });
+        RunOutcome {
+            trace: self.tracer.snapshot(),
+            transport: self.world.transport(),
+            elapsed: self.world.elapsed(),
+            error,
+            summary: summarize(&self.coderd),
+        }
+    }
+
+    fn apply_due_faults(&mut self) {
+        let now = self.world.elapsed();
+        while self.schedule.front().is_some_and(|f| f.at.0 <= now) {
+            let scheduled = self.schedule.pop_front().expect("front exists");
+            let env = FaultEnv {
+                coderd: &self.coderd,
+                cloud: &self.cloud,
+                inbox: &self.inbox,
+            };
+            let fault = &scheduled.fault;
+            match fault.apply(&env) {
+                Ok(effects) => {
+                    self.emit(Event::Fault {
+                        name: fault.name(),
+                        params: fault.params(),
+                    });
+                    for effect in effects {
+                        match effect {
+                            Effect::Now(cmd) => self.control.push(cmd),
+                            Effect::After(delay, cmd) => {
+                                self.delayed.push((now + delay, self.next_seq, cmd));
+                                self.next_seq += 1;
+                            }
+                        }
+                    }
+                }
+                Err(reason) => self.emit(Event::FaultSkipped {
+                    name: fault.name(),
+                    reason,
+                }),
+            }
+        }
+    }
+
+    fn release_due_commands(&mut self) {
+        let now = self.world.elapsed();
+        self.delayed.sort_by_key(|(at, seq, _)| (*at, *seq));
+        let due = self
+            .delayed
+            .iter()
+            .take_while(|(at, _, _)| *at <= now)
+            .count();
+        for (_, _, cmd) in self.delayed.drain(..due) {
+            self.control.push(cmd);
+        }
+    }
+
+    fn infra(&self, action: &str, target: String) {
+        self.emit(Event::Infra {
+            action: action.to_string(),
+            target,
+        });
+    }
+
+    fn apply(&mut self, cmd: InfraCmd) {
+        match cmd {
+            InfraCmd::StartAgent { slot, agent } => self.assign(&slot, agent, true),
+            InfraCmd::AssignAgent { slot, agent } => self.assign(&slot, agent, false),
+            InfraCmd::CrashAgent { slot } => self.crash(slot.host_name(), "crash_agent"),
+            InfraCmd::BounceAgent { slot } => {
+                let (state, _) = self.slots.get_or_create(&slot);
+                if state.assignment.borrow().is_none() {
+                    self.infra("bounce_agent_skipped", slot.host_name());
+                    return;
+                }
+                self.start_slot(&state, "bounce_agent");
+            }
+            InfraCmd::WedgeAgent { slot, wedged } => {
+                let (state, _) = self.slots.get_or_create(&slot);
+                state.wedged.set(wedged);
+                let action = if wedged {
+                    "wedge_agent"
+                } else {
+                    "unwedge_agent"
+                };
+                self.infra(action, slot.host_name());
+            }
+            InfraCmd::BreakNextAgentStart { slot } => {
+                let (state, _) = self.slots.get_or_create(&slot);
+                state.break_next_start.set(true);
+                self.infra("break_next_agent_start", slot.host_name());
+            }
+            InfraCmd::WriteFile {
+                slot,
+                path,
+                content,
+            } => {
+                let (state, _) = self.slots.get_or_create(&slot);
+                let directory = state
+                    .assignment
+                    .borrow()
+                    .as_ref()
+                    .map_or(HOME.to_string(), |a| a.directory.clone());
+                let full = resolve_path(&directory, &path);
+                state.disk.borrow_mut().insert(full.clone(), content);
+                self.infra("write_file", format!("{}:{full}", slot.host_name()));
+            }
+            InfraCmd::Crash(host) => self.crash(host, "crash"),
+            InfraCmd::Bounce(host) => {
+                if self.world.is_registered(&host) {
+                    self.world.bounce(&host);
+                    self.infra("bounce", host);
+                } else {
+                    self.infra("bounce_skipped", host);
+                }
+            }
+            InfraCmd::Partition(a, b) => {
+                let done = self.world.partition(&a, &b);
+                self.count_cut(done, &a, &b);
+                self.link("partition", done, a, b);
+            }
+            InfraCmd::Hold(a, b) => {
+                let done = self.world.hold(&a, &b);
+                self.count_cut(done, &a, &b);
+                self.link("hold", done, a, b);
+            }
+            InfraCmd::Repair(a, b) => {
+                self.cuts.remove(&link_key(&a, &b));
+                let done = self.world.repair(&a, &b);
+                self.link("repair", done, a, b);
+            }
+            InfraCmd::Heal(a, b) => {
+                let key = link_key(&a, &b);
+                let left = match self.cuts.get_mut(&key) {
+                    Some(n) => {
+                        *n = n.saturating_sub(1);
+                        *n
+                    }
+                    None => return,
+                };
+                if left > 0 {
+                    self.infra("heal_deferred", format!("{a}<->{b}"));
+                    return;
+                }
+                self.cuts.remove(&key);
+                let done = self.world.repair(&a, &b);
+                self.link("repair", done, a, b);
+            }
+        }
+    }
+
+    fn count_cut(&mut self, done: bool, a: &str, b: &str) {
+        if done {
+            *self.cuts.entry(link_key(a, b)).or_default() += 1;
+        }
+    }
+
+    fn link(&self, action: &str, done: bool, a: String, b: String) {
+        let action = if done {
+            action.to_string()
+        } else {
+            format!("{action}_skipped")
+        };
+        self.infra(&action, format!("{a}<->{b}"));
+    }
+
+    fn crash(&mut self, host: String, action: &str) {
+        if self.world.is_registered(&host) {
+            self.world.crash(&host);
+            self.infra(action, host);
+        } else {
+            self.infra(&format!("{action}_skipped"), host);
+        }
+    }
+
+    /// Records a start's assignment in its slot (and starts the agent).
+    fn assign(&mut self, slot: &SlotKey, mut agent: AgentAssignment, start: bool) {
+        let (state, _) = self.slots.get_or_create(slot);
+        if state.break_next_start.replace(false) {
+            agent.behaviour.never_connects = true;
+        }
+        if state.assignment.borrow().is_none() {
+            let mut disk = state.disk.borrow_mut();
+            for (path, content) in &agent.behaviour.files {
+                disk.entry(resolve_path(&agent.directory, path))
+                    .or_insert_with(|| content.clone());
+            }
+        }
+        *state.assignment.borrow_mut() = Some(agent);
+        if start {
+            self.start_slot(&state, "start_agent");
+        } else {
+            self.infra("assign_agent", slot.host_name());
+        }
+    }
+
+    /// Starts a slot's host: registered at its first start, bounced after.
+    fn start_slot(&mut self, state: &Rc<SlotState>, action: &str) {
+        let host = state.key.host_name();
+        if self.world.is_registered(&host) {
+            self.world.bounce(&host);
+        } else {
+            let ctx = AgentCtx {
+                net: self.world.net(),
+                slot: state.clone(),
+                heartbeat_interval: self.config.settings.agent_heartbeat_interval.0,
+            };
+            self.world.add_host(&host, agent::host(ctx));
+        }
+        self.infra(action, host);
+    }
+}
+
+/// The database at the end of a run.
+fn summarize<N: crate::world::Net>(core: &CoderdCore<N>) -> Summary {
+    let now = core.now();
+    let timeout = core.settings.inactive_timeout;
+    let t = core.store.tables();
+    let workspaces = t
+        .workspaces
+        .iter()
+        .map(|w| {
+            let mut builds: Vec<_> = t.builds.iter().filter(|b| b.workspace_id == w.id).collect();
+            builds.sort_by_key(|b| b.build_number);
+            let builds = builds
+                .into_iter()
+                .map(|b| {
+                    let job = t.job(b.job_id);
+                    BuildSummary {
+                        id: b.id.to_string(),
+                        number: b.build_number,
+                        transition: b.transition.as_str().to_string(),
+                        status: job.map(|j| j.status.as_str()).unwrap_or("").to_string(),
+                        error: job.and_then(|j| j.error.clone()),
+                        error_code: job.and_then(|j| j.error_code.clone()),
+                        daily_cost: b.daily_cost,
+                        template_version: b.template_version_id.to_string(),
+                        logs: core
+                            .build_logs(b.id)
+                            .into_iter()
+                            .map(|(stage, line)| format!("{stage}: {line}"))
+                            .collect(),
+                    }
+                })
+                .collect();
+            let agents = t
+                .latest_build(w.id)
+                .map(|b| t.agents_of_job(b.job_id))
+                .unwrap_or_default()
+                .into_iter()
+                .map(|a| AgentSummary {
+                    id: a.id.to_string(),
+                    name: a.name.clone(),
+                    status: a.status(now, timeout).as_str().to_string(),
+                    lifecycle: a.lifecycle_state.as_str().to_string(),
+                })
+                .collect();
+            WorkspaceSummary {
+                id: w.id.to_string(),
+                owner: t
+                    .user(w.owner_id)
+                    .map(|u| u.username.clone())
+                    .unwrap_or_default(),
+                name: w.name.clone(),
+                builds,
+                agents,
+            }
+        })
+        .collect();
+    let chats = core
+        .chat_names
+        .iter()
+        .filter_map(|(name, id)| {
+            let chat = t.chats.iter().find(|c| c.id == *id)?;
+            Some(ChatSummary {
+                name: name.clone(),
+                workspace: chat.workspace_id.map(|w| w.to_string()),
+                build: chat.build_id.map(|b| b.to_string()),
+                agent: chat.agent_id.map(|a| a.to_string()),
+            })
+        })
+        .collect();
+    Summary { workspaces, chats }
+}

@@ -1,0 +1,333 @@
+//! The trace: one JSON line per event with its virtual time, in the order
+//! the events happened. Same seed and transport → byte-identical trace; the
+//! stable hash (FNV-1a 64 over the bytes) names a trace in one short string,
+//! and [`Trace::first_difference`] points at the first line two runs differ.
+//!
+//! Wall time never enters a trace.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::rc::Rc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+/// One event. Serialized as `{"t":"<secs.millis>","host":…,"ev":"<kind>",…}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "ev", rename_all = "snake_case")]
+pub enum Event {
+    /// First line: what ran, on which transport.
+    RunStart {
+        transport: String,
+        seed: u64,
+        tick_ms: u64,
+    },
+    /// Last line: how the run ended (`ok` or the error).
+    RunEnd { outcome: String },
+    /// A scheduled fault took effect.
+    Fault { name: String, params: Value },
+    /// A scheduled fault had nothing to act on (e.g. its workspace does not exist).
+    FaultSkipped { name: String, reason: String },
+    /// The outer loop changed the infrastructure (crash, bounce, partition, …).
+    Infra { action: String, target: String },
+    /// The driver began a turn.
+    TurnStart { chat: String, turn: usize },
+    /// The driver finished a turn (`done`, `timeout`, `lost: <error>`).
+    TurnEnd { turn: usize, outcome: String },
+    /// The driver sent a call (a tool, or a user API call named `api.<kind>`).
+    ToolCall {
+        turn: usize,
+        call: usize,
+        name: String,
+        input: String,
+    },
+    /// The response the driver received.
+    ToolResult {
+        turn: usize,
+        call: usize,
+        name: String,
+        is_error: bool,
+        content: String,
+    },
+    /// A provisioner job changed state, as coderd recorded it.
+    Job {
+        workspace: String,
+        build: String,
+        number: i32,
+        transition: String,
+        status: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error_code: Option<String>,
+    },
+    /// A build-log line coderd stored for a build.
+    BuildLog {
+        build: String,
+        stage: String,
+        line: String,
+    },
+    /// coderd accepted an agent connection.
+    AgentConnect { agent: String, name: String },
+    /// coderd lost an agent connection: `eof` (recorded as `disconnected_at`)
+    /// or `stale` (no heartbeat within the deadline; not recorded).
+    AgentDisconnect { agent: String, reason: String },
+    /// An agent reported a lifecycle state.
+    AgentLifecycle { agent: String, state: String },
+    /// The computed status of an agent of a latest build changed.
+    AgentStatus {
+        agent: String,
+        name: String,
+        from: String,
+        to: String,
+    },
+    /// coderd's dialer finished a dial (`ok`, `error`, or `abandoned` when
+    /// its caller gave up first).
+    Dial {
+        agent: String,
+        outcome: String,
+        attempts: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// `OnChatUpdated` fired with this binding.
+    ChatUpdated {
+        chat: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        workspace: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        build: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agent: Option<String>,
+    },
+    /// An event the engine emitted through the `Events` port.
+    Engine { kind: String, detail: String },
+}
+
+impl Event {
+    /// The `ev` tag.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::RunStart { .. } => "run_start",
+            Event::RunEnd { .. } => "run_end",
+            Event::Fault { .. } => "fault",
+            Event::FaultSkipped { .. } => "fault_skipped",
+            Event::Infra { .. } => "infra",
+            Event::TurnStart { .. } => "turn_start",
+            Event::TurnEnd { .. } => "turn_end",
+            Event::ToolCall { .. } => "tool_call",
+            Event::ToolResult { .. } => "tool_result",
+            Event::Job { .. } => "job",
+            Event::BuildLog { .. } => "build_log",
+            Event::AgentConnect { .. } => "agent_connect",
+            Event::AgentDisconnect { .. } => "agent_disconnect",
+            Event::AgentLifecycle { .. } => "agent_lifecycle",
+            Event::AgentStatus { .. } => "agent_status",
+            Event::Dial { .. } => "dial",
+            Event::ChatUpdated { .. } => "chat_updated",
+            Event::Engine { .. } => "engine",
+        }
+    }
+}
+
+/// A parsed trace line.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Virtual time since the start of the run, `<secs>.<millis>`.
+    pub t: String,
+    pub host: String,
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+impl Record {
+    /// The virtual time as a duration.
+    pub fn at(&self) -> Duration {
+        parse_time(&self.t).unwrap_or_default()
+    }
+}
+
+/// Formats a virtual time as the trace writes it.
+pub fn format_time(at: Duration) -> String {
+    let ms = at.as_millis();
+    format!("{}.{:03}", ms / 1000, ms % 1000)
+}
+
+fn parse_time(text: &str) -> Option<Duration> {
+    let (secs, millis) = text.split_once('.')?;
+    Some(Duration::from_millis(
+        secs.parse::<u64>().ok()? * 1000 + millis.parse::<u64>().ok()?,
+    ))
+}
+
+/// A UUID as traces write it.
+pub fn id(uuid: Uuid) -> String {
+    uuid.to_string()
+}
+
+/// An optional UUID as traces write it.
+pub fn opt_id(uuid: Option<Uuid>) -> Option<String> {
+    uuid.map(id)
+}
+
+/// The writer every host shares (one thread, so `Rc`).
+#[derive(Clone, Default)]
+pub struct Tracer {
+    lines: Rc<RefCell<Vec<String>>>,
+}
+
+impl Tracer {
+    pub fn new() -> Tracer {
+        Tracer::default()
+    }
+
+    /// Appends one event at virtual time `at`.
+    pub fn emit(&self, at: Duration, host: &str, event: Event) {
+        let record = Record {
+            t: format_time(at),
+            host: host.to_string(),
+            event,
+        };
+        let line = serde_json::to_string(&record).expect("trace records serialize");
+        self.lines.borrow_mut().push(line);
+    }
+
+    /// A copy of everything written so far.
+    pub fn snapshot(&self) -> Trace {
+        Trace {
+            lines: self.lines.borrow().clone(),
+        }
+    }
+}
+
+/// A finished trace.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Trace {
+    lines: Vec<String>,
+}
+
+/// Where two traces first differ (1-based line; `None` = that trace ended).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Difference {
+    pub line: usize,
+    pub left: Option<String>,
+    pub right: Option<String>,
+}
+
+impl fmt::Display for Difference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let show = |l: &Option<String>| l.clone().unwrap_or_else(|| "<end of trace>".into());
+        write!(
+            f,
+            "first difference at line {}:\n  - {}\n  + {}",
+            self.line,
+            show(&self.left),
+            show(&self.right)
+        )
+    }
+}
+
+impl Trace {
+    pub fn from_lines(lines: Vec<String>) -> Trace {
+        Trace { lines }
+    }
+
+    pub fn lines(&self) -> &[String] {
+        &self.lines
+    }
+
+    /// The trace as JSON lines, each ending in `\n`.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        for line in &self.lines {
+            out.push_str(line);
+            out.push('\n');
+        }
+        out
+    }
+
+    /// FNV-1a 64 over [`Trace::text`], as 16 hex digits.
+    pub fn hash(&self) -> String {
+        format!("{:016x}", fnv1a64(self.text().as_bytes()))
+    }
+
+    /// The first line where `self` and `other` differ, if any.
+    pub fn first_difference(&self, other: &Trace) -> Option<Difference> {
+        let longest = self.lines.len().max(other.lines.len());
+        (0..longest)
+            .find(|&i| self.lines.get(i) != other.lines.get(i))
+            .map(|i| Difference {
+                line: i + 1,
+                left: self.lines.get(i).cloned(),
+                right: other.lines.get(i).cloned(),
+            })
+    }
+
+    /// Every line parsed back (a line that does not parse is skipped).
+    pub fn records(&self) -> Vec<Record> {
+        self.lines
+            .iter()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// The events of one kind (the `ev` tag), in order.
+    pub fn of_kind(&self, kind: &str) -> Vec<Record> {
+        self.records()
+            .into_iter()
+            .filter(|r| r.event.kind() == kind)
+            .collect()
+    }
+}
+
+/// FNV-1a, 64 bit.
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    bytes
+        .iter()
+        .fold(OFFSET, |hash, &b| (hash ^ u64::from(b)).wrapping_mul(PRIME))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv_matches_reference_vectors() {
+        assert_eq!(fnv1a64(b""), 0xcbf29ce484222325);
+        assert_eq!(fnv1a64(b"a"), 0xaf63dc4c8601ec8c);
+        assert_eq!(fnv1a64(b"foobar"), 0x85944171f73967e8);
+    }
+
+    #[test]
+    fn records_round_trip_and_differences_are_located() {
+        let tracer = Tracer::new();
+        tracer.emit(
+            Duration::from_millis(1500),
+            "coderd",
+            Event::AgentDisconnect {
+                agent: "a".into(),
+                reason: "eof".into(),
+            },
+        );
+        let trace = tracer.snapshot();
+        assert_eq!(
+            trace.lines()[0],
+            r#"{"t":"1.500","host":"coderd","ev":"agent_disconnect","agent":"a","reason":"eof"}"#
+        );
+        let record = &trace.records()[0];
+        assert_eq!(record.at(), Duration::from_millis(1500));
+        assert_eq!(record.event.kind(), "agent_disconnect");
+
+        let mut other = trace.lines().to_vec();
+        other.push("extra".into());
+        let diff = trace.first_difference(&Trace::from_lines(other)).unwrap();
+        assert_eq!(diff.line, 2);
+        assert_eq!(diff.left, None);
+        assert!(trace.first_difference(&trace.clone()).is_none());
+        assert_eq!(trace.hash().len(), 16);
+    }
+}

@@ -1,0 +1,187 @@
+//! The world: the two small traits host code is written against, the control
+//! queue the outer loop drains between steps, and the harness-owned agent
+//! slots.
+//!
+//! - [`Net`] is what a host sees: `connect(name, port)`, `bind(port)` and
+//!   the virtual time. Hosts never name turmoil.
+//! - [`Infra`] is what the outer loop drives: add, crash and bounce hosts,
+//!   partition, hold and repair links, step the world.
+//!
+//! [`TurmoilWorld`] implements both on turmoil; a faster in-memory transport
+//! can implement them later without touching any host.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+
+mod cloud;
+mod slots;
+mod turmoil;
+
+pub use self::turmoil::{TurmoilNet, TurmoilWorld, TRANSPORT_TURMOIL};
+pub use cloud::{Cloud, ProviderFailure};
+pub use slots::{AgentAssignment, SlotKey, SlotState, SlotTable};
+
+/// What a host's software returns; an `Err` fails the whole run.
+pub type HostResult = Result<(), Box<dyn std::error::Error>>;
+/// A host's (or client's) software.
+pub type HostFuture = Pin<Box<dyn Future<Output = HostResult>>>;
+/// Builds a host's software; called again on every bounce.
+pub type HostFactory = Box<dyn Fn() -> HostFuture>;
+
+/// The network as a host sees it.
+pub trait Net: Clone + 'static {
+    type Stream: AsyncRead + AsyncWrite + Unpin + 'static;
+    type Listener: Listener<Stream = Self::Stream>;
+
+    /// Opens a stream to `host:port`. An unknown host is `NotFound` at once,
+    /// a running host with nothing bound is `ConnectionRefused` at once, a
+    /// crashed host never answers.
+    fn connect(&self, host: &str, port: u16) -> impl Future<Output = io::Result<Self::Stream>>;
+
+    /// Binds a listener on this host.
+    fn bind(&self, port: u16) -> impl Future<Output = io::Result<Self::Listener>>;
+
+    /// Virtual time since the run began.
+    fn elapsed(&self) -> Duration;
+}
+
+/// A bound listener.
+pub trait Listener: 'static {
+    type Stream;
+    fn accept(&self) -> impl Future<Output = io::Result<Self::Stream>>;
+}
+
+/// The infrastructure as the outer loop drives it.
+pub trait Infra {
+    type Net: Net;
+
+    /// The network handle hosts are built with.
+    fn net(&self) -> Self::Net;
+    /// The transport's name, recorded in every trace.
+    fn transport(&self) -> &'static str;
+    /// Registers a host and starts its software.
+    fn add_host(&mut self, name: &str, factory: HostFactory);
+    /// Registers a client: the run is over when every client has finished.
+    fn add_client(&mut self, name: &str, client: HostFuture);
+    fn is_registered(&self, name: &str) -> bool;
+    /// Stops a host's software; its sockets close.
+    fn crash(&mut self, name: &str);
+    /// Restarts a host's software from its factory.
+    fn bounce(&mut self, name: &str);
+    /// Drops every message between two hosts until repaired. Returns false
+    /// when either host is not registered (nothing to partition).
+    fn partition(&mut self, a: &str, b: &str) -> bool;
+    /// Holds every message between two hosts until repaired.
+    fn hold(&mut self, a: &str, b: &str) -> bool;
+    /// Heals a partition or hold; held messages are delivered.
+    fn repair(&mut self, a: &str, b: &str) -> bool;
+    /// Virtual time since the run began.
+    fn elapsed(&self) -> Duration;
+    /// Advances the world one tick. `Ok(true)` once every client finished.
+    fn step(&mut self) -> Result<bool, String>;
+}
+
+/// A command for the outer loop, applied between two steps (one tick after
+/// it was pushed), first in first out.
+#[derive(Clone, Debug, PartialEq)]
+pub enum InfraCmd {
+    /// A start build succeeded: record the agent's assignment in its slot
+    /// and (re)start the slot's host.
+    StartAgent {
+        slot: SlotKey,
+        agent: AgentAssignment,
+    },
+    /// An external agent was provisioned: record its assignment only; a user
+    /// starts it by hand.
+    AssignAgent {
+        slot: SlotKey,
+        agent: AgentAssignment,
+    },
+    /// Kill the slot's agent process (a stop build, an OOM).
+    CrashAgent {
+        slot: SlotKey,
+    },
+    /// Restart the slot's agent process with its current assignment.
+    BounceAgent {
+        slot: SlotKey,
+    },
+    /// Stall (or un-stall) the slot's agent process.
+    WedgeAgent {
+        slot: SlotKey,
+        wedged: bool,
+    },
+    /// The slot's next start provisions an agent that never connects.
+    BreakNextAgentStart {
+        slot: SlotKey,
+    },
+    /// Write a file on the slot's disk (it survives restarts).
+    WriteFile {
+        slot: SlotKey,
+        path: String,
+        content: String,
+    },
+    Crash(String),
+    Bounce(String),
+    Partition(String, String),
+    Hold(String, String),
+    /// Heals the link now, whatever cut it.
+    Repair(String, String),
+    /// Ends one timed cut: the link heals when no other cut of it remains.
+    Heal(String, String),
+}
+
+impl fmt::Display for InfraCmd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InfraCmd::StartAgent { slot, .. } => write!(f, "start {}", slot.host_name()),
+            InfraCmd::AssignAgent { slot, .. } => write!(f, "assign {}", slot.host_name()),
+            InfraCmd::CrashAgent { slot } => write!(f, "crash {}", slot.host_name()),
+            InfraCmd::BounceAgent { slot } => write!(f, "bounce {}", slot.host_name()),
+            InfraCmd::WedgeAgent { slot, wedged } => {
+                let verb = if *wedged { "wedge" } else { "unwedge" };
+                write!(f, "{verb} {}", slot.host_name())
+            }
+            InfraCmd::BreakNextAgentStart { slot } => write!(f, "break {}", slot.host_name()),
+            InfraCmd::WriteFile { slot, path, .. } => {
+                write!(f, "write {} {path}", slot.host_name())
+            }
+            InfraCmd::Crash(h) => write!(f, "crash {h}"),
+            InfraCmd::Bounce(h) => write!(f, "bounce {h}"),
+            InfraCmd::Partition(a, b) => write!(f, "partition {a}<->{b}"),
+            InfraCmd::Hold(a, b) => write!(f, "hold {a}<->{b}"),
+            InfraCmd::Repair(a, b) => write!(f, "repair {a}<->{b}"),
+            InfraCmd::Heal(a, b) => write!(f, "heal {a}<->{b}"),
+        }
+    }
+}
+
+/// The control queue: hosts (the provisioner) and the fault schedule push,
+/// the outer loop drains between steps.
+#[derive(Clone, Default)]
+pub struct ControlQueue(Rc<RefCell<VecDeque<InfraCmd>>>);
+
+impl ControlQueue {
+    pub fn new() -> ControlQueue {
+        ControlQueue::default()
+    }
+
+    pub fn push(&self, cmd: InfraCmd) {
+        self.0.borrow_mut().push_back(cmd);
+    }
+
+    pub fn pop(&self) -> Option<InfraCmd> {
+        self.0.borrow_mut().pop_front()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.borrow().is_empty()
+    }
+}

@@ -1,0 +1,164 @@
+//! [`Net`] and [`Infra`] on turmoil 0.7.2: one `Sim` per run, seeded, fixed
+//! epoch, stepped by the harness.
+
+use std::cell::Cell;
+use std::collections::BTreeSet;
+use std::io;
+use std::rc::Rc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use turmoil::net::{TcpListener, TcpStream};
+
+use super::{HostFactory, HostFuture, Infra, Listener, Net};
+
+/// The transport name traces record.
+pub const TRANSPORT_TURMOIL: &str = "turmoil";
+
+/// The network inside a turmoil host.
+#[derive(Clone)]
+pub struct TurmoilNet {
+    /// The outer loop's time, for code running between steps (where
+    /// `turmoil::sim_elapsed()` has no current host).
+    outer_now: Rc<Cell<Duration>>,
+}
+
+impl Net for TurmoilNet {
+    type Stream = TcpStream;
+    type Listener = TcpListener;
+
+    async fn connect(&self, host: &str, port: u16) -> io::Result<TcpStream> {
+        TcpStream::connect((host, port)).await
+    }
+
+    async fn bind(&self, port: u16) -> io::Result<TcpListener> {
+        TcpListener::bind(("0.0.0.0", port)).await
+    }
+
+    fn elapsed(&self) -> Duration {
+        turmoil::sim_elapsed().unwrap_or_else(|| self.outer_now.get())
+    }
+}
+
+impl Listener for TcpListener {
+    type Stream = TcpStream;
+
+    async fn accept(&self) -> io::Result<TcpStream> {
+        TcpListener::accept(self).await.map(|(stream, _)| stream)
+    }
+}
+
+/// A turmoil simulation driven step by step.
+pub struct TurmoilWorld {
+    sim: turmoil::Sim<'static>,
+    registered: BTreeSet<String>,
+    outer_now: Rc<Cell<Duration>>,
+}
+
+impl TurmoilWorld {
+    /// A world seeded with `seed`, starting at the fixed `epoch`, stepping
+    /// `tick` at a time, allowed to run for `duration`.
+    pub fn new(seed: u64, epoch: SystemTime, tick: Duration, duration: Duration) -> TurmoilWorld {
+        let sim = turmoil::Builder::new()
+            .rng_seed(seed)
+            .epoch(epoch)
+            .tick_duration(tick)
+            .simulation_duration(duration)
+            .build();
+        TurmoilWorld {
+            sim,
+            registered: BTreeSet::new(),
+            outer_now: Rc::default(),
+        }
+    }
+
+    /// The default epoch: 2026-01-01T00:00:00Z.
+    pub fn default_epoch() -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_767_225_600)
+    }
+
+    fn both_registered(&self, a: &str, b: &str) -> bool {
+        a != b && self.registered.contains(a) && self.registered.contains(b)
+    }
+}
+
+impl Infra for TurmoilWorld {
+    type Net = TurmoilNet;
+
+    fn net(&self) -> TurmoilNet {
+        TurmoilNet {
+            outer_now: self.outer_now.clone(),
+        }
+    }
+
+    fn transport(&self) -> &'static str {
+        TRANSPORT_TURMOIL
+    }
+
+    fn add_host(&mut self, name: &str, factory: HostFactory) {
+        assert!(
+            self.registered.insert(name.to_string()),
+            "host {name} registered twice"
+        );
+        self.sim.host(name, factory);
+    }
+
+    fn add_client(&mut self, name: &str, client: HostFuture) {
+        assert!(
+            self.registered.insert(name.to_string()),
+            "host {name} registered twice"
+        );
+        self.sim.client(name, client);
+    }
+
+    fn is_registered(&self, name: &str) -> bool {
+        self.registered.contains(name)
+    }
+
+    fn crash(&mut self, name: &str) {
+        if self.registered.contains(name) {
+            self.sim.crash(name);
+        }
+    }
+
+    fn bounce(&mut self, name: &str) {
+        if self.registered.contains(name) {
+            self.sim.bounce(name);
+        }
+    }
+
+    fn partition(&mut self, a: &str, b: &str) -> bool {
+        let ok = self.both_registered(a, b);
+        if ok {
+            self.sim.partition(a, b);
+        }
+        ok
+    }
+
+    fn hold(&mut self, a: &str, b: &str) -> bool {
+        let ok = self.both_registered(a, b);
+        if ok {
+            self.sim.hold(a, b);
+        }
+        ok
+    }
+
+    fn repair(&mut self, a: &str, b: &str) -> bool {
+        let ok = self.both_registered(a, b);
+        if ok {
+            // `release` heals the link and delivers held messages; on a
+            // partitioned link nothing is held, so it is a plain repair.
+            self.sim.release(a, b);
+        }
+        ok
+    }
+
+    fn elapsed(&self) -> Duration {
+        self.sim.elapsed()
+    }
+
+    fn step(&mut self) -> Result<bool, String> {
+        let result = self.sim.step().map_err(|e| e.to_string());
+        self.outer_now.set(self.sim.elapsed());
+        result
+    }
+}
