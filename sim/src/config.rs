@@ -113,6 +113,9 @@ pub struct Settings {
     pub apply_duration: DurRange,
     /// How long the build of a claimed prebuild takes.
     pub claim_duration: DurRange,
+    /// turmoil's `enable_random_order`: hosts are polled in a seeded random
+    /// order each step (a fuzz option; the trace's first line says so).
+    pub random_host_order: bool,
 }
 
 impl Default for Settings {
@@ -128,6 +131,7 @@ impl Default for Settings {
             plan_duration: DurRange::new(Dur::secs(2), Dur::secs(6)),
             apply_duration: DurRange::new(Dur::secs(5), Dur::secs(20)),
             claim_duration: DurRange::new(Dur::secs(1), Dur::secs(2)),
+            random_host_order: false,
         }
     }
 }

@@ -27,6 +27,7 @@ pub mod rng;
 pub mod run;
 pub mod scenario;
 mod setup;
+pub mod stories;
 pub mod trace;
 pub mod world;
 

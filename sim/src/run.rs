@@ -25,7 +25,7 @@ use crate::setup;
 use crate::trace::{Event, Trace, Tracer};
 use crate::world::{
     AgentAssignment, Cloud, ControlQueue, Infra, InfraCmd, SlotKey, SlotState, SlotTable,
-    TurmoilWorld,
+    TurmoilConfig, TurmoilWorld,
 };
 
 /// The virtual epoch every run starts at: 2026-01-01T00:00:00Z.
@@ -108,12 +108,13 @@ pub struct ChatSummary {
 /// Runs `config` on turmoil.
 pub fn run(config: &RunConfig) -> RunOutcome {
     let s = &config.settings;
-    let world = TurmoilWorld::new(
-        config.seed,
-        TurmoilWorld::default_epoch(),
-        s.tick.0,
-        s.max_duration.0 + s.tick.0 * 4,
-    );
+    let world = TurmoilWorld::new(TurmoilConfig {
+        seed: config.seed,
+        epoch: TurmoilWorld::default_epoch(),
+        tick: s.tick.0,
+        duration: s.max_duration.0 + s.tick.0 * 4,
+        random_order: s.random_host_order,
+    });
     run_on(world, config)
 }
 
@@ -145,6 +146,7 @@ fn start_event(tracer: &Tracer, transport: &str, config: &RunConfig) {
         transport: transport.to_string(),
         seed: config.seed,
         tick_ms: config.settings.tick.0.as_millis() as u64,
+        random_order: config.settings.random_host_order,
     };
     tracer.emit(Duration::ZERO, HARNESS, event);
 }
@@ -184,7 +186,6 @@ impl<W: Infra> Harness<W> {
         let cloud = Cloud::default();
         let built = setup::build(&config.world, &ids, &cloud)?;
         let store = Rc::new(MemStore::from_tables(built.tables));
-        let net = world.net();
         let settings = CoderdSettings {
             inactive_timeout: s.agent_inactive_timeout.0,
             agent_stale_after: s.agent_inactive_timeout.0,
@@ -192,7 +193,7 @@ impl<W: Infra> Harness<W> {
             dial_timeout: s.dial_timeout.0,
         };
         let coderd = Rc::new(CoderdCore::new(
-            net.clone(),
+            world.net(CODERD),
             store,
             EPOCH,
             ids,
@@ -205,7 +206,7 @@ impl<W: Infra> Harness<W> {
         let control = ControlQueue::new();
         world.add_host(CODERD, coderd::host(coderd.clone()));
         let provisioner = ProvisionerCtx {
-            net: net.clone(),
+            net: world.net(PROVISIONER),
             control: control.clone(),
             cloud: cloud.clone(),
             rng: SharedRng::new(config.seed, Stream::Provisioner),
@@ -215,7 +216,7 @@ impl<W: Infra> Harness<W> {
         let inbox = Inbox::default();
         let faults_done = Rc::new(Cell::new(config.faults.is_empty()));
         let driver = DriverCtx {
-            net,
+            net: world.net(DRIVER),
             tracer: tracer.clone(),
             turns: config.turns.clone(),
             inbox: inbox.clone(),
@@ -475,7 +476,7 @@ impl<W: Infra> Harness<W> {
             self.world.bounce(&host);
         } else {
             let ctx = AgentCtx {
-                net: self.world.net(),
+                net: self.world.net(&host),
                 slot: state.clone(),
                 heartbeat_interval: self.config.settings.agent_heartbeat_interval.0,
             };

@@ -23,6 +23,9 @@ pub enum Event {
         transport: String,
         seed: u64,
         tick_ms: u64,
+        /// Hosts polled in a seeded random order (a fuzz option).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        random_order: bool,
     },
     /// Last line: how the run ended (`ok` or the error).
     RunEnd { outcome: String },

@@ -98,7 +98,7 @@ async fn run<N: Net>(ctx: AgentCtx<N>) -> crate::world::HostResult {
         // The process runs but never reaches coderd or the tailnet.
         std::future::pending::<()>().await;
     }
-    tokio::task::spawn_local(serve_dials(ctx.clone(), assignment.clone()));
+    ctx.net.spawn(serve_dials(ctx.clone(), assignment.clone()));
     tokio::time::sleep(connect_delay).await;
     for _ in 0..MAX_SESSIONS {
         wait_unwedged(&ctx.slot).await;
@@ -195,7 +195,8 @@ async fn serve_dials<N: Net>(ctx: AgentCtx<N>, a: AgentAssignment) {
         let Ok(stream) = listener.accept().await else {
             return;
         };
-        tokio::task::spawn_local(serve_dial(ctx.slot.clone(), a.clone(), stream));
+        ctx.net
+            .spawn(serve_dial(ctx.slot.clone(), a.clone(), stream));
     }
 }
 

@@ -25,7 +25,7 @@ mod cloud;
 mod slots;
 mod turmoil;
 
-pub use self::turmoil::{TurmoilNet, TurmoilWorld, TRANSPORT_TURMOIL};
+pub use self::turmoil::{TurmoilConfig, TurmoilNet, TurmoilWorld, TRANSPORT_TURMOIL};
 pub use cloud::{Cloud, ProviderFailure};
 pub use slots::{AgentAssignment, SlotKey, SlotState, SlotTable};
 
@@ -51,6 +51,10 @@ pub trait Net: Clone + 'static {
 
     /// Virtual time since the run began.
     fn elapsed(&self) -> Duration;
+
+    /// Runs a task as part of this host: it dies with the host (a crash or
+    /// bounce ends it).
+    fn spawn(&self, task: impl Future<Output = ()> + 'static);
 }
 
 /// A bound listener.
@@ -63,8 +67,9 @@ pub trait Listener: 'static {
 pub trait Infra {
     type Net: Net;
 
-    /// The network handle hosts are built with.
-    fn net(&self) -> Self::Net;
+    /// The network handle of host `host` (its connects come from there,
+    /// its spawned tasks belong to it).
+    fn net(&self, host: &str) -> Self::Net;
     /// The transport's name, recorded in every trace.
     fn transport(&self) -> &'static str;
     /// Registers a host and starts its software.

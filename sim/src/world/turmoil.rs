@@ -37,6 +37,12 @@ impl Net for TurmoilNet {
     fn elapsed(&self) -> Duration {
         turmoil::sim_elapsed().unwrap_or_else(|| self.outer_now.get())
     }
+
+    fn spawn(&self, task: impl std::future::Future<Output = ()> + 'static) {
+        // Each turmoil host has its own runtime and LocalSet: a task spawned
+        // from inside a host dies with it.
+        tokio::task::spawn_local(task);
+    }
 }
 
 impl Listener for TcpListener {
@@ -47,6 +53,20 @@ impl Listener for TcpListener {
     }
 }
 
+/// How a turmoil world is built.
+#[derive(Clone, Debug)]
+pub struct TurmoilConfig {
+    /// turmoil's `rng_seed` (link latencies, tokio's select order).
+    pub seed: u64,
+    /// The fixed start of virtual time (turmoil defaults to the wall clock).
+    pub epoch: SystemTime,
+    pub tick: Duration,
+    /// How long the world may run (turmoil's `simulation_duration`).
+    pub duration: Duration,
+    /// Poll hosts in a seeded random order each step.
+    pub random_order: bool,
+}
+
 /// A turmoil simulation driven step by step.
 pub struct TurmoilWorld {
     sim: turmoil::Sim<'static>,
@@ -55,15 +75,18 @@ pub struct TurmoilWorld {
 }
 
 impl TurmoilWorld {
-    /// A world seeded with `seed`, starting at the fixed `epoch`, stepping
-    /// `tick` at a time, allowed to run for `duration`.
-    pub fn new(seed: u64, epoch: SystemTime, tick: Duration, duration: Duration) -> TurmoilWorld {
-        let sim = turmoil::Builder::new()
-            .rng_seed(seed)
-            .epoch(epoch)
-            .tick_duration(tick)
-            .simulation_duration(duration)
-            .build();
+    /// A world per `config`.
+    pub fn new(config: TurmoilConfig) -> TurmoilWorld {
+        let mut builder = turmoil::Builder::new();
+        builder
+            .rng_seed(config.seed)
+            .epoch(config.epoch)
+            .tick_duration(config.tick)
+            .simulation_duration(config.duration);
+        if config.random_order {
+            builder.enable_random_order();
+        }
+        let sim = builder.build();
         TurmoilWorld {
             sim,
             registered: BTreeSet::new(),
@@ -84,7 +107,7 @@ impl TurmoilWorld {
 impl Infra for TurmoilWorld {
     type Net = TurmoilNet;
 
-    fn net(&self) -> TurmoilNet {
+    fn net(&self, _host: &str) -> TurmoilNet {
         TurmoilNet {
             outer_now: self.outer_now.clone(),
         }

@@ -122,3 +122,110 @@ pub fn print_trace(outcome: &RunOutcome) {
         println!("{line}");
     }
 }
+
+/// Results of calls named `name` (`api.exec`, a tool name …): (seconds, is_error, content).
+pub fn results(outcome: &RunOutcome, name: &str) -> Vec<(f64, bool, String)> {
+    kind(outcome, "tool_result")
+        .into_iter()
+        .filter_map(|r| match &r.event {
+            chatsim::Event::ToolResult {
+                name: n,
+                is_error,
+                content,
+                ..
+            } if n == name => Some((r.at().as_secs_f64(), *is_error, content.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The workspace's summary at the end of the run.
+pub fn ws_summary<'a>(outcome: &'a RunOutcome, name: &str) -> &'a chatsim::run::WorkspaceSummary {
+    outcome
+        .summary
+        .workspaces
+        .iter()
+        .find(|w| w.name == name)
+        .unwrap_or_else(|| panic!("no workspace {name}"))
+}
+
+/// Times of the first record matching `pred`.
+pub fn first_at(outcome: &RunOutcome, pred: impl Fn(&chatsim::Event) -> bool) -> Option<f64> {
+    outcome
+        .trace
+        .records()
+        .into_iter()
+        .find(|r| pred(&r.event))
+        .map(|r| r.at().as_secs_f64())
+}
+
+/// How long agent `name` read `disconnected` in one stretch, the longest.
+pub fn longest_disconnect(outcome: &RunOutcome, name: &str, end: f64) -> f64 {
+    let mut longest = 0.0f64;
+    let mut since: Option<f64> = None;
+    for (at, to) in statuses(outcome, name) {
+        match (to.as_str(), since) {
+            ("disconnected", None) => since = Some(at),
+            ("disconnected", Some(_)) => {}
+            (_, Some(start)) => {
+                longest = longest.max(at - start);
+                since = None;
+            }
+            (_, None) => {}
+        }
+    }
+    if let Some(start) = since {
+        longest = longest.max(end - start);
+    }
+    longest
+}
+
+/// Runs and fails the test (printing the trace) if the run errored. With
+/// `CHATSIM_TRACE` set, prints the trace anyway.
+pub fn run_ok(config: &RunConfig) -> RunOutcome {
+    let outcome = chatsim::run(config);
+    if std::env::var_os("CHATSIM_TRACE").is_some() {
+        print_trace(&outcome);
+    }
+    if !outcome.is_ok() {
+        print_trace(&outcome);
+        panic!("run failed: {:?}", outcome.error);
+    }
+    outcome
+}
+
+pub fn exec(command: &str) -> Call {
+    Call::Exec {
+        command: command.into(),
+    }
+}
+
+pub fn stop_and_wait() -> Vec<Call> {
+    vec![
+        Call::StopWorkspace {
+            workspace: WS.into(),
+        },
+        Call::WaitBuild {
+            workspace: WS.into(),
+        },
+    ]
+}
+
+pub fn start_and_wait(parameters: &[(&str, &str)]) -> Vec<Call> {
+    vec![
+        Call::StartWorkspace {
+            workspace: WS.into(),
+            parameters: parameters
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        },
+        Call::WaitBuild {
+            workspace: WS.into(),
+        },
+    ]
+}
+
+pub fn ws_fault_target() -> (String, String) {
+    (WS.to_string(), "main".to_string())
+}

@@ -43,7 +43,7 @@ pub(super) async fn serve<N: Net>(core: Rc<CoderdCore<N>>) -> HostResult {
     let listener = core.net.bind(CHAT_PORT).await?;
     loop {
         let stream = listener.accept().await?;
-        tokio::task::spawn_local(session(core.clone(), stream));
+        core.net.spawn(session(core.clone(), stream));
     }
 }
 

@@ -1,0 +1,110 @@
+//! Ready-made stories: small, named [`RunConfig`]s used by tests, examples
+//! and benchmarks.
+
+use std::collections::BTreeMap;
+
+use crate::config::*;
+use crate::faults::Fault;
+
+/// One user `alice`, one template `dev` (agent `main`, cost `cost`), one
+/// chat `main`; the organization's Everyone group grants `quota`.
+pub fn one_user_world(cost: i64, quota: i64) -> WorldSpec {
+    WorldSpec {
+        organizations: vec![OrgSpec {
+            name: DEFAULT_ORG.into(),
+            everyone_quota: quota,
+        }],
+        users: vec![UserSpec {
+            name: "alice".into(),
+            organization: DEFAULT_ORG.into(),
+            roles: vec!["member".into()],
+            quota: 0,
+        }],
+        templates: vec![TemplateSpec {
+            name: "dev".into(),
+            organization: DEFAULT_ORG.into(),
+            display_name: "Development".into(),
+            description: "A Linux dev box".into(),
+            require_active_version: false,
+            deprecated: false,
+            versions: vec![VersionSpec {
+                name: "v1".into(),
+                parameters: vec![],
+                presets: vec![],
+                agents: vec![AgentDef::named("main")],
+                daily_cost: cost,
+            }],
+        }],
+        chats: vec![ChatSpec {
+            name: "main".into(),
+            owner: "alice".into(),
+            allowed_templates: vec![],
+            parent: None,
+        }],
+        chat_workspace_ttl: String::new(),
+    }
+}
+
+/// The OOM story (~30 virtual minutes): create `ws1` and bind the chat;
+/// the agent dies of OOM at 5 min while the workspace keeps running; a
+/// command at 7 min hangs until its dial deadline; the user stops the
+/// workspace at 10 min and starts it at 15 min; the command works again.
+pub fn oom_story(seed: u64) -> RunConfig {
+    let ws = || "ws1".to_string();
+    let chat = "main";
+    let exec = |c: &str| Call::Exec {
+        command: c.to_string(),
+    };
+    RunConfig {
+        seed,
+        settings: Settings::default(),
+        world: one_user_world(0, 0),
+        faults: vec![ScheduledFault {
+            at: Dur::mins(5),
+            fault: Fault::AgentOom {
+                workspace: ws(),
+                agent: "main".into(),
+            },
+        }],
+        turns: vec![
+            Turn::new(
+                chat,
+                vec![
+                    Call::tool("list_templates", serde_json::json!({})),
+                    Call::CreateWorkspace {
+                        template: "dev".into(),
+                        name: ws(),
+                        parameters: BTreeMap::new(),
+                        preset: None,
+                    },
+                    Call::WaitBuild { workspace: ws() },
+                    Call::BindChat { workspace: ws() },
+                    exec("echo ready"),
+                ],
+            ),
+            Turn::new(chat, vec![exec("echo still-there")]).at(Dur::mins(7)),
+            Turn::new(
+                chat,
+                vec![
+                    Call::StopWorkspace { workspace: ws() },
+                    Call::WaitBuild { workspace: ws() },
+                ],
+            )
+            .at(Dur::mins(10)),
+            Turn::new(
+                chat,
+                vec![
+                    Call::StartWorkspace {
+                        workspace: ws(),
+                        parameters: BTreeMap::new(),
+                    },
+                    Call::WaitBuild { workspace: ws() },
+                    Call::BindChat { workspace: ws() },
+                    exec("echo back"),
+                ],
+            )
+            .at(Dur::mins(15)),
+            Turn::wait_until(chat, Dur::mins(30)),
+        ],
+    }
+}
