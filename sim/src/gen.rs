@@ -28,10 +28,7 @@ pub fn mixed(seed: u64) -> RunConfig {
     let faults = faults(&mut rng, external);
     RunConfig {
         seed,
-        settings: Settings {
-            max_duration: Dur::mins(40),
-            ..Settings::default()
-        },
+        settings: Settings::default(),
         world,
         faults,
         turns,

@@ -4,7 +4,6 @@
 //! Reading is cancel-safe (bytes already read stay in the frame buffer), so
 //! a `recv` can sit in a `select!` beside timers.
 
-use std::collections::BTreeMap;
 use std::io;
 
 use serde::de::DeserializeOwned;
@@ -283,9 +282,6 @@ pub enum ChatResponse {
 
 /// How often coderd tells a turn's driver it is still working.
 pub const CHAT_KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// A map serialized with sorted keys (for JSON bodies built by hand).
-pub type SortedMap = BTreeMap<String, serde_json::Value>;
 
 #[cfg(test)]
 mod tests {

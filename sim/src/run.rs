@@ -181,6 +181,7 @@ impl<W: Infra> Harness<W> {
     fn new(mut world: W, config: &RunConfig) -> Result<Harness<W>, String> {
         let tracer = Tracer::new();
         start_event(&tracer, world.transport(), config);
+        setup::validate(config)?;
         let s = &config.settings;
         let ids = SeedIds::new(config.seed);
         let cloud = Cloud::default();
@@ -470,8 +471,10 @@ impl<W: Infra> Harness<W> {
     }
 
     /// Starts a slot's host: registered at its first start, bounced after.
+    /// A (re)started process is not stalled.
     fn start_slot(&mut self, state: &Rc<SlotState>, action: &str) {
         let host = state.key.host_name();
+        state.wedged.set(false);
         if self.world.is_registered(&host) {
             self.world.bounce(&host);
         } else {

@@ -10,7 +10,8 @@ use chatsim_engine::model::*;
 use chatsim_engine::ports::Ids;
 use uuid::Uuid;
 
-use crate::config::{TemplateSpec, VersionSpec, WorldSpec};
+use crate::config::{RunConfig, TemplateSpec, VersionSpec, WorldSpec};
+use crate::faults::Fault;
 use crate::hosts::coderd::own_group_name;
 use crate::world::Cloud;
 
@@ -19,6 +20,41 @@ pub struct Setup {
     pub tables: Tables,
     pub chat_names: BTreeMap<String, Uuid>,
     pub allowlists: BTreeMap<Uuid, BTreeSet<Uuid>>,
+}
+
+/// Checks what the world cannot: settings that make sense together, and
+/// turns and faults that name chats the world has.
+pub fn validate(config: &RunConfig) -> Result<(), String> {
+    let s = &config.settings;
+    if s.tick.0.is_zero() {
+        return Err("settings.tick must be positive".into());
+    }
+    if s.agent_heartbeat_interval.0.is_zero()
+        || s.agent_heartbeat_interval.0 >= s.agent_inactive_timeout.0
+    {
+        return Err(format!(
+            "settings.agent_heartbeat_interval ({}) must be positive and shorter than agent_inactive_timeout ({})",
+            s.agent_heartbeat_interval, s.agent_inactive_timeout
+        ));
+    }
+    let known = |chat: &str| config.world.chats.iter().any(|c| c.name == chat);
+    for (i, turn) in config.turns.iter().enumerate() {
+        if !known(&turn.chat) {
+            return Err(format!("turns[{i}]: unknown chat {:?}", turn.chat));
+        }
+    }
+    for (i, f) in config.faults.iter().enumerate() {
+        let chat = match &f.fault {
+            Fault::ParallelToolCalls { chat, .. } | Fault::UserRestartsWorkspace { chat, .. } => {
+                chat
+            }
+            _ => continue,
+        };
+        if !known(chat) {
+            return Err(format!("faults[{i}]: unknown chat {chat:?}"));
+        }
+    }
+    Ok(())
 }
 
 /// Builds the tables for `spec`, drawing IDs from `ids`.

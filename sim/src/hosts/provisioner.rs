@@ -121,7 +121,12 @@ async fn run_job<N: Net>(
             .duration(s.apply_duration.min.0, s.apply_duration.max.0);
         (plan, apply)
     };
-    log::<N>(conn, &job, "init", "Initializing the backend...").await?;
+    let init = if job.claimed_prebuild {
+        "Claiming a prebuilt workspace: its resources exist."
+    } else {
+        "Initializing the backend..."
+    };
+    log::<N>(conn, &job, "init", init).await?;
     tokio::time::sleep(plan).await;
     let plan_line = format!("Plan: {} to {}.", job.agents.len(), job.transition);
     log::<N>(conn, &job, "plan", &plan_line).await?;

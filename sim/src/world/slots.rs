@@ -93,18 +93,4 @@ impl SlotTable {
         self.0.borrow_mut().insert(key.clone(), slot.clone());
         (slot, true)
     }
-
-    /// The slot currently assigned `agent_id`, if any.
-    pub fn find_agent(&self, agent_id: Uuid) -> Option<Rc<SlotState>> {
-        self.0
-            .borrow()
-            .values()
-            .find(|s| {
-                s.assignment
-                    .borrow()
-                    .as_ref()
-                    .is_some_and(|a| a.agent_id == agent_id)
-            })
-            .cloned()
-    }
 }

@@ -11,6 +11,9 @@ use turmoil::net::{TcpListener, TcpStream};
 
 use super::{HostFactory, HostFuture, Infra, Listener, Net};
 
+/// turmoil's per-socket buffer and listener backlog (its default is 64).
+const TCP_CAPACITY: usize = 4096;
+
 /// The transport name traces record.
 pub const TRANSPORT_TURMOIL: &str = "turmoil";
 
@@ -82,7 +85,11 @@ impl TurmoilWorld {
             .rng_seed(config.seed)
             .epoch(config.epoch)
             .tick_duration(config.tick)
-            .simulation_duration(config.duration);
+            .simulation_duration(config.duration)
+            // A listener's backlog is this many queued connections; turmoil
+            // panics beyond it. A long hold that releases many queued dials
+            // at once must not reach it.
+            .tcp_capacity(TCP_CAPACITY);
         if config.random_order {
             builder.enable_random_order();
         }

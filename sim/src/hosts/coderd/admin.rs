@@ -3,9 +3,13 @@
 //! change a user's quota. Faults use these; they never write rows
 //! themselves.
 
-use chatsim_engine::model::{Group, TemplateVersion, TemplateVersionParameter};
+use chatsim_engine::memory::Tables;
+use chatsim_engine::model::{
+    Group, Preset, PresetParameter, TemplateVersion, TemplateVersionParameter,
+};
 use chatsim_engine::ports::Ids;
 use serde_json::{json, Value};
+use uuid::Uuid;
 
 use super::CoderdCore;
 use crate::world::Net;
@@ -59,6 +63,15 @@ impl<N: Net> CoderdCore<N> {
             .find_template(template)
             .ok_or_else(|| format!("template {template:?} not found"))?;
         let new_id = self.ids.new_uuid();
+        let old_presets = {
+            let t = self.store.tables();
+            let active = t.template(template_id).map(|tpl| tpl.active_version_id);
+            t.presets
+                .iter()
+                .filter(|p| Some(p.template_version_id) == active)
+                .count()
+        };
+        let preset_ids: Vec<_> = (0..old_presets).map(|_| self.ids.new_uuid()).collect();
         let old_id = self.store.edit(|t| {
             let old_id = t.template(template_id)?.active_version_id;
             let old = t.template_version(old_id)?.clone();
@@ -82,6 +95,7 @@ impl<N: Net> CoderdCore<N> {
                     ..TemplateVersionParameter::default()
                 });
             }
+            copy_presets(t, old_id, new_id, &preset_ids);
             t.template_versions.push(TemplateVersion {
                 id: new_id,
                 name: format!("v{}", count + 1),
@@ -139,6 +153,34 @@ impl<N: Net> CoderdCore<N> {
             }
             Ok(json!({ "user": user, "allowance": allowance }))
         })
+    }
+}
+
+/// Copies a version's presets (and their parameter values) to a new
+/// version, under the given new IDs (one per preset, in DB order).
+fn copy_presets(t: &mut Tables, from: Uuid, to: Uuid, new_ids: &[Uuid]) {
+    let old: Vec<Preset> = t
+        .presets
+        .iter()
+        .filter(|p| p.template_version_id == from)
+        .cloned()
+        .collect();
+    for (preset, &id) in old.into_iter().zip(new_ids) {
+        let values: Vec<PresetParameter> = t
+            .preset_parameters
+            .iter()
+            .filter(|p| p.preset_id == preset.id)
+            .map(|p| PresetParameter {
+                preset_id: id,
+                ..p.clone()
+            })
+            .collect();
+        t.preset_parameters.extend(values);
+        t.presets.push(Preset {
+            id,
+            template_version_id: to,
+            ..preset
+        });
     }
 }
 

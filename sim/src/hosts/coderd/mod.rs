@@ -15,7 +15,7 @@ use chatsim_engine::memory::{JobOutcome, MemCoderd, MemStore};
 use chatsim_engine::model::{JobStatus, Workspace};
 use chatsim_engine::ports::{
     Clock, Coderd, CreateWorkspaceRequest, CreatedWorkspace, Event as EngineEvent, Events,
-    HookError, Ids, LocalBoxFuture, Store,
+    HookError, Ids, LocalBoxFuture,
 };
 use chatsim_engine::Time;
 use futures::lock::Mutex;
@@ -351,11 +351,4 @@ pub fn host<N: Net>(core: Rc<CoderdCore<N>>) -> HostFactory {
             a.and(b).and(c).and(d)
         })
     })
-}
-
-/// Whether a job is still in flight.
-pub fn job_in_flight(store: &MemStore, job_id: Uuid) -> bool {
-    store
-        .get_provisioner_job_by_id(job_id)
-        .is_ok_and(|j| matches!(j.status, JobStatus::Pending | JobStatus::Running))
 }
