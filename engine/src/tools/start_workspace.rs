@@ -2,14 +2,15 @@
 //! stopped, wait for the build and the agent, and tell the model how it went.
 //!
 //! The flow, top to bottom (spec 2 §1.2):
-//! 1. no start hook → text error;
-//! 2. take the per-chat lock for the whole call;
-//! 3–5. chat → workspace → latest build → its job;
-//! 6. a pending/running build is joined (waited for) instead of starting a
-//!    second one; a succeeded start means "already running";
-//! 7–8. as the owner, call coderd's start hook (parameters sorted by name);
-//! 9–14. bind the chat, wait for the build and the agent, annotate an
-//!    automatic update to the active version, fire `OnChatUpdated` again.
+//! - step 1: no start hook → text error;
+//! - step 2: take the per-chat lock for the whole call;
+//! - steps 3–5: chat → workspace → latest build → its job;
+//! - step 6: a pending/running build is joined (waited for) instead of
+//!   starting a second one; a succeeded start means "already running";
+//! - steps 7–8: as the owner, call coderd's start hook (parameters sorted
+//!   by name);
+//! - steps 9–14: bind the chat, wait for the build and the agent, annotate
+//!   an automatic update to the active version, fire `OnChatUpdated` again.
 //!
 //! The chat/workspace/build lookups are shared with `stop_workspace`, whose
 //! spec says they are "exactly as start".
