@@ -1,0 +1,1 @@
+//! Connection-layer tests on the in-memory store, FakeDialer and ManualClock.
