@@ -121,6 +121,10 @@ impl<'e> WorkspaceContext<'e> {
     /// cleared and the stale connection handed back for release.
     fn lookup_cache(&self) -> (Option<(ConnHandle, Option<Uuid>)>, Option<ConnHandle>) {
         let mut state = self.state.borrow_mut();
+        assert!(
+            state.conn.is_none() || state.cached_workspace_id.is_some(),
+            "a cached connection always has its workspace"
+        );
         if state.cached_workspace_id == state.chat.workspace_id {
             if let Some(conn) = state.conn.clone() {
                 let agent_id = state.agent.as_ref().map(|a| a.id);
@@ -145,8 +149,10 @@ impl<'e> WorkspaceContext<'e> {
                 _ => state.agent = None,
             }
         }
-        // Unreachable with a synchronous store (nothing can interleave), but
-        // kept as upstream bounds it.
+        // A retry happens when persisting the binding returns a row whose
+        // workspace moved (a tool rebound the chat without OnChatUpdated);
+        // the second attempt resolves for the new workspace (trusting the
+        // just-written binding; lazy validation corrects it).
         for _ in 0..RESOLVE_ATTEMPTS {
             let chat = self.chat_with_workspace()?;
             let workspace_id = chat.workspace_id.expect("chat_with_workspace checked it");
@@ -375,6 +381,7 @@ impl<'e> WorkspaceContext<'e> {
 
     /// Step 11: the first writer wins; a connection that lost is released.
     fn install(&self, conn: Box<dyn AgentConn>, workspace_id: Uuid) -> ConnHandle {
+        debug_assert!(self.workspace_matches(workspace_id));
         let fresh: ConnHandle = Rc::from(conn);
         let (conn, loser) = {
             let mut state = self.state.borrow_mut();

@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use futures::future::join;
 
-use super::{err_text, secs, Harness};
+use super::{connected, err_text, secs, Harness};
 use crate::chat::{
     ChatSettings, ANCESTOR_CHAT_IDS_HEADER, CHAT_ID_HEADER, CONNECTOR_NOT_CONFIGURED, NO_WORKSPACE,
     NO_WORKSPACE_AGENT, WORKSPACE_CHANGED_WHILE_CONNECTING,
@@ -21,8 +21,8 @@ fn a_fresh_dial_is_cached_and_reused_and_released_with_the_turn() {
     let h = Harness::new();
     let (_, _, agent) = h.running();
     let turn = h.turn();
-    let first = h.world.run(turn.get_workspace_conn()).ok().expect("conn");
-    let second = h.world.run(turn.get_workspace_conn()).ok().expect("conn");
+    let first = connected(h.world.run(turn.get_workspace_conn()));
+    let second = connected(h.world.run(turn.get_workspace_conn()));
     assert!(Rc::ptr_eq(&first, &second));
     assert_eq!(h.dialed(), vec![agent.id]);
     assert_eq!(
@@ -46,7 +46,7 @@ fn resolution_persists_the_build_and_agent_binding() {
     let h = Harness::new();
     let (_, ws, agent) = h.running();
     let turn = h.turn();
-    h.world.run(turn.get_workspace_conn()).ok().expect("conn");
+    connected(h.world.run(turn.get_workspace_conn()));
     let chat = h.world.chat_row();
     let build = h
         .world
@@ -87,7 +87,7 @@ fn no_workspace_is_the_resolver_text_and_a_workspace_bound_mid_turn_is_found() {
     );
     // A tool binds a workspace without telling the turn: the chat is re-read.
     let (_, _, agent) = h.running_on(template);
-    h.world.run(turn.get_workspace_conn()).ok().expect("conn");
+    connected(h.world.run(turn.get_workspace_conn()));
     assert_eq!(h.dialed(), vec![agent.id]);
 }
 
@@ -133,7 +133,7 @@ fn a_missing_bound_agent_is_re_resolved_silently_and_other_errors_are_logged() {
     let (_, _, agent) = h.running();
     h.bind_agent(uuid::Uuid::from_u128(0xdead));
     let turn = h.turn();
-    h.world.run(turn.get_workspace_conn()).ok().expect("conn");
+    connected(h.world.run(turn.get_workspace_conn()));
     assert_eq!(h.dialed(), vec![agent.id]);
     assert!(!h.has_log("agent binding lookup failed"));
     assert_eq!(h.world.chat_row().agent_id, Some(agent.id));
@@ -147,7 +147,7 @@ fn a_missing_bound_agent_is_re_resolved_silently_and_other_errors_are_logged() {
         StoreError::Other("db down".into()),
     );
     let turn = h.turn();
-    h.world.run(turn.get_workspace_conn()).ok().expect("conn");
+    connected(h.world.run(turn.get_workspace_conn()));
     assert!(h.has_log("agent binding lookup failed, re-resolving: db down"));
     assert_eq!(h.dialed(), vec![agent.id]);
 }
@@ -158,7 +158,7 @@ fn a_bound_agent_is_trusted_without_a_latest_check() {
     let (_, _, agent) = h.running();
     h.bind_agent(agent.id);
     let turn = h.turn();
-    h.world.run(turn.get_workspace_conn()).ok().expect("conn");
+    connected(h.world.run(turn.get_workspace_conn()));
     assert_eq!(
         h.world
             .store
@@ -175,10 +175,10 @@ fn a_cache_hit_re_reads_the_agent_and_redials_when_it_reads_disconnected() {
         .dialer
         .plans(agent.id, vec![DialPlan::Succeed, DialPlan::Succeed]);
     let turn = h.turn();
-    let first = h.world.run(turn.get_workspace_conn()).ok().expect("conn");
+    let first = connected(h.world.run(turn.get_workspace_conn()));
     drop(first);
     h.world.disconnect_agent(agent.id);
-    h.world.run(turn.get_workspace_conn()).ok().expect("conn");
+    connected(h.world.run(turn.get_workspace_conn()));
     assert_eq!(h.dialed(), vec![agent.id, agent.id]);
     assert_eq!(
         h.world.dialer.open_connections(),
@@ -195,12 +195,12 @@ fn a_cache_hit_redials_after_a_heartbeat_gap_beyond_the_inactive_timeout() {
         .dialer
         .plans(agent.id, vec![DialPlan::Succeed, DialPlan::Succeed]);
     let turn = h.turn();
-    drop(h.world.run(turn.get_workspace_conn()).ok().expect("conn"));
+    drop(connected(h.world.run(turn.get_workspace_conn())));
     h.world.advance(secs(30));
-    h.world.run(turn.get_workspace_conn()).ok().expect("conn");
+    connected(h.world.run(turn.get_workspace_conn()));
     assert_eq!(h.dialed().len(), 1, "30 s of silence still reads connected");
     h.world.advance(secs(1));
-    h.world.run(turn.get_workspace_conn()).ok().expect("conn");
+    connected(h.world.run(turn.get_workspace_conn()));
     assert_eq!(h.dialed().len(), 2);
 }
 
@@ -209,14 +209,14 @@ fn a_cache_hit_trusts_the_cache_when_the_agent_read_fails() {
     let h = Harness::new();
     let (_, _, agent) = h.running();
     let turn = h.turn();
-    drop(h.world.run(turn.get_workspace_conn()).ok().expect("conn"));
+    drop(connected(h.world.run(turn.get_workspace_conn())));
     h.world.disconnect_agent(agent.id);
     h.world.store.fail_times(
         Query::GetWorkspaceAgentById,
         1,
         StoreError::Other("db down".into()),
     );
-    h.world.run(turn.get_workspace_conn()).ok().expect("conn");
+    connected(h.world.run(turn.get_workspace_conn()));
     assert_eq!(h.dialed(), vec![agent.id]);
     assert!(h.has_log("failed to re-fetch agent for status check: db down"));
 }
@@ -231,9 +231,9 @@ fn a_cached_never_connected_agent_is_never_dropped() {
     let agent = h.world.agents(ws)[0].clone();
     h.world.dialer.plan(agent.id, DialPlan::Succeed);
     let turn = h.turn();
-    drop(h.world.run(turn.get_workspace_conn()).ok().expect("conn"));
+    drop(connected(h.world.run(turn.get_workspace_conn())));
     h.world.advance(secs(600)); // status: timeout
-    h.world.run(turn.get_workspace_conn()).ok().expect("conn");
+    connected(h.world.run(turn.get_workspace_conn()));
     assert_eq!(h.dialed().len(), 1);
 }
 
@@ -250,7 +250,7 @@ fn a_stale_binding_switches_after_the_validation_delay_and_persists_the_new_bind
     h.world.dialer.plan(new.id, DialPlan::Succeed);
     let turn = h.turn();
     let start = h.world.now();
-    let conn = h.world.run(turn.get_workspace_conn()).ok().expect("conn");
+    let conn = connected(h.world.run(turn.get_workspace_conn()));
     assert_eq!(h.elapsed(start), secs(5));
     assert_eq!(h.dialed(), vec![old.id, new.id]);
     let chat = h.world.chat_row();
@@ -262,7 +262,7 @@ fn a_stale_binding_switches_after_the_validation_delay_and_persists_the_new_bind
     assert_eq!(h.world.dialer.open_connections(), 1);
     // The switched agent is cached: the next call is a cache hit.
     drop(conn);
-    h.world.run(turn.get_workspace_conn()).ok().expect("conn");
+    connected(h.world.run(turn.get_workspace_conn()));
     assert_eq!(h.dialed().len(), 2);
 }
 
@@ -276,7 +276,7 @@ fn a_slow_dial_of_the_latest_agent_keeps_waiting_after_validation() {
         .plan(agent.id, DialPlan::SucceedAfter(secs(12)));
     let turn = h.turn();
     let start = h.world.now();
-    h.world.run(turn.get_workspace_conn()).ok().expect("conn");
+    connected(h.world.run(turn.get_workspace_conn()));
     assert_eq!(h.elapsed(start), secs(12));
     assert_eq!(h.dialed(), vec![agent.id]);
     assert_eq!(
@@ -301,7 +301,7 @@ fn a_failed_validation_lookup_keeps_waiting_on_the_original_dial() {
         StoreError::Other("db down".into()),
     );
     let turn = h.turn();
-    h.world.run(turn.get_workspace_conn()).ok().expect("conn");
+    connected(h.world.run(turn.get_workspace_conn()));
     assert_eq!(h.dialed(), vec![agent.id]);
 }
 
@@ -355,7 +355,7 @@ fn a_fast_failure_whose_retry_succeeds_connects() {
         ],
     );
     let turn = h.turn();
-    h.world.run(turn.get_workspace_conn()).ok().expect("conn");
+    connected(h.world.run(turn.get_workspace_conn()));
     assert_eq!(h.dialed(), vec![agent.id, agent.id]);
 }
 
@@ -370,7 +370,7 @@ fn a_fast_failure_on_a_stale_agent_dials_the_latest_and_persists_it() {
         .plan(old.id, DialPlan::Fail("connection refused".into()));
     h.world.dialer.plan(new.id, DialPlan::Succeed);
     let turn = h.turn();
-    h.world.run(turn.get_workspace_conn()).ok().expect("conn");
+    connected(h.world.run(turn.get_workspace_conn()));
     assert_eq!(h.dialed(), vec![old.id, new.id]);
     let chat = h.world.chat_row();
     assert_eq!(
@@ -530,7 +530,7 @@ fn concurrent_callers_share_one_connection_and_the_loser_is_released() {
     let (a, b) = h
         .world
         .run(join(turn.get_workspace_conn(), turn.get_workspace_conn()));
-    let (a, b) = (a.ok().expect("conn"), b.ok().expect("conn"));
+    let (a, b) = (connected(a), connected(b));
     assert!(Rc::ptr_eq(&a, &b), "first writer wins");
     assert_eq!(h.dialed(), vec![agent.id, agent.id]);
     assert_eq!(h.world.dialer.open_connections(), 1);
@@ -546,7 +546,7 @@ fn a_root_chat_sends_a_null_ancestor_header() {
     let h = Harness::new();
     h.running();
     let turn = h.turn();
-    h.world.run(turn.get_workspace_conn()).ok().expect("conn");
+    connected(h.world.run(turn.get_workspace_conn()));
     assert_eq!(
         h.headers.borrow().clone(),
         vec![vec![
@@ -567,7 +567,7 @@ fn a_child_chat_sends_its_parent_as_the_ancestor_list() {
         .store
         .edit(|t| t.chat_mut(chat).expect("chat").parent_chat_id = Some(parent));
     let turn = h.turn();
-    h.world.run(turn.get_workspace_conn()).ok().expect("conn");
+    connected(h.world.run(turn.get_workspace_conn()));
     assert_eq!(
         h.headers.borrow()[0][1],
         (
@@ -585,7 +585,7 @@ fn on_chat_updated_drops_the_cached_connection_and_publishes_a_status_change() {
         .dialer
         .plans(agent.id, vec![DialPlan::Succeed, DialPlan::Succeed]);
     let turn = h.turn();
-    drop(h.world.run(turn.get_workspace_conn()).ok().expect("conn"));
+    drop(connected(h.world.run(turn.get_workspace_conn())));
     assert_eq!(h.world.dialer.open_connections(), 1);
     switch_workspace(&h, &turn, ws);
     assert_eq!(h.world.dialer.open_connections(), 0);
@@ -596,7 +596,7 @@ fn on_chat_updated_drops_the_cached_connection_and_publishes_a_status_change() {
     assert!(events
         .iter()
         .any(|e| matches!(e, Event::ChatUpdated(c) if c.workspace_id == Some(ws))));
-    h.world.run(turn.get_workspace_conn()).ok().expect("conn");
+    connected(h.world.run(turn.get_workspace_conn()));
     assert_eq!(h.dialed().len(), 2, "re-resolved and re-dialed");
 }
 
@@ -620,4 +620,32 @@ fn custom_settings_change_the_dial_bounds() {
     assert_eq!(h.elapsed(start), secs(10));
     let dials = h.world.dialer.dials();
     assert_eq!(dials[1].at, start + secs(2));
+}
+
+#[test]
+fn a_binding_moved_behind_the_turns_back_is_re_resolved_for_the_new_workspace() {
+    let h = Harness::new();
+    let template = h.world.template("t").create();
+    let (_, ws1, a1) = h.running_on(template.clone());
+    let (_, ws2, a2) = h.running_on(template);
+    h.world.dialer.plan(a1.id, DialPlan::Hang);
+    h.world
+        .store
+        .update_chat_workspace_binding(h.world.chat, Some(ws1), None, None)
+        .expect("bind");
+    let turn = h.turn();
+    // A tool rebinds the chat in the DB without firing OnChatUpdated.
+    h.world
+        .store
+        .update_chat_workspace_binding(h.world.chat, Some(ws2), None, None)
+        .expect("bind");
+    // The first resolution persists ws1's agent onto the moved chat and
+    // sees the move; the retry trusts that (stale) binding, as upstream
+    // does, and lazy validation replaces it after 5 s.
+    let start = h.world.now();
+    connected(h.world.run(turn.get_workspace_conn()));
+    assert_eq!(h.dialed(), vec![a1.id, a2.id]);
+    assert_eq!(h.elapsed(start), secs(5));
+    assert_eq!(turn.current_chat().workspace_id, Some(ws2));
+    assert_eq!(h.world.chat_row().agent_id, Some(a2.id));
 }

@@ -221,3 +221,11 @@ pub(super) fn err_text(result: Result<ConnHandle, ConnError>) -> String {
 pub(super) fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }
+
+/// The connection of an attempt that must succeed.
+pub(super) fn connected(result: Result<ConnHandle, ConnError>) -> ConnHandle {
+    match result {
+        Ok(conn) => conn,
+        Err(err) => panic!("expected a connection, got: {err}"),
+    }
+}

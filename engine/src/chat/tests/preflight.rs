@@ -2,7 +2,7 @@
 //! external agent that is still the latest fails before any dial; every
 //! other case dials.
 
-use super::{err_text, secs, Harness};
+use super::{connected, err_text, secs, Harness};
 use crate::chat::DIAL_TIMEOUT;
 use crate::memory::Query;
 use crate::ports::StoreError;
@@ -68,7 +68,7 @@ fn a_connecting_external_agent_dials() {
     let agent = h.world.agents(ws)[0].clone();
     h.world.dialer.plan(agent.id, DialPlan::Succeed);
     let turn = h.turn();
-    h.world.run(turn.get_workspace_conn()).ok().expect("conn");
+    connected(h.world.run(turn.get_workspace_conn()));
     assert_eq!(h.dialed(), vec![agent.id]);
 }
 
@@ -112,7 +112,7 @@ fn a_stale_external_binding_never_short_circuits() {
     h.world.dialer.plan(new.id, DialPlan::Succeed);
     let turn = h.turn();
     let start = h.world.now();
-    h.world.run(turn.get_workspace_conn()).ok().expect("conn");
+    connected(h.world.run(turn.get_workspace_conn()));
     assert_eq!(h.dialed(), vec![old.id, new.id]);
     assert_eq!(h.elapsed(start), secs(5));
     assert_eq!(h.world.chat_row().agent_id, Some(new.id));
@@ -146,6 +146,6 @@ fn a_disconnected_normal_agent_always_dials() {
     h.world.disconnect_agent(agent.id);
     h.world.dialer.plan(agent.id, DialPlan::Succeed);
     let turn = h.turn();
-    h.world.run(turn.get_workspace_conn()).ok().expect("conn");
+    connected(h.world.run(turn.get_workspace_conn()));
     assert_eq!(h.dialed(), vec![agent.id]);
 }

@@ -3,7 +3,7 @@
 
 use futures::future::join;
 
-use super::{err_text, secs, Harness};
+use super::{connected, err_text, secs, Harness};
 use crate::chat::{
     ChatSettings, AGENT_DISCONNECTED, AGENT_NEVER_CONNECTED, DIAL_TIMEOUT, NO_WORKSPACE_AGENT,
 };
@@ -213,10 +213,7 @@ fn a_timed_out_dial_clears_the_cache_so_the_next_call_dials_afresh() {
         DIAL_TIMEOUT
     );
     h.world.connect_agent(agent.id);
-    h.world
-        .run(turn.get_workspace_conn())
-        .ok()
-        .expect("retry connects");
+    connected(h.world.run(turn.get_workspace_conn()));
     assert_eq!(h.dialed(), vec![agent.id, agent.id]);
 }
 
@@ -242,7 +239,7 @@ fn a_dial_finishing_at_the_deadline_is_used_anyway() {
         .plan(agent.id, DialPlan::SucceedAfter(secs(30)));
     let turn = h.turn();
     let start = h.world.now();
-    h.world.run(turn.get_workspace_conn()).ok().expect("conn");
+    connected(h.world.run(turn.get_workspace_conn()));
     assert_eq!(h.elapsed(start), secs(30));
     assert_eq!(h.world.dialer.open_connections(), 1);
 }

@@ -1,6 +1,6 @@
 //! The workspace tools and the turn's tool dispatcher.
 
-use super::{secs, Harness};
+use super::{connected, secs, Harness};
 use crate::chat::{ChatRuntime, DIAL_TIMEOUT, NO_WORKSPACE};
 use crate::ports::{AgentContext, ContextFile, ExecOutput};
 use crate::testkit::DialPlan;
@@ -93,7 +93,7 @@ fn a_canceled_turn_stops_a_command_on_a_cached_connection() {
     let h = Harness::new();
     h.running();
     let turn = h.turn();
-    h.world.run(turn.get_workspace_conn()).ok().expect("conn");
+    connected(h.world.run(turn.get_workspace_conn()));
     h.world.cancel.cancel();
     assert_eq!(
         h.world
