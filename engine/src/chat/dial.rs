@@ -40,10 +40,7 @@ pub(crate) async fn dial_with_lazy_validation(
     workspace_id: Uuid,
 ) -> Result<DialResult, ConnError> {
     let clock = env.clock();
-    if let Some(err) = ctx.err(clock) {
-        return Err(ConnError::Ctx(err));
-    }
-    let mut original = env.dial(dialer, agent_id);
+    let mut original = start_dial(env, dialer, ctx, agent_id)?;
     let delay = clock.sleep(env.settings.dial_validation_delay);
     let early = ctx
         .race(clock, async {
@@ -62,6 +59,19 @@ pub(crate) async fn dial_with_lazy_validation(
         Ok(Early::ValidationDue) => {
             after_validation_delay(env, dialer, ctx, original, agent_id, workspace_id).await
         }
+    }
+}
+
+/// Starts a dial unless the context already ended.
+fn start_dial(
+    env: &ChatEnv,
+    dialer: &dyn AgentDialer,
+    ctx: &Ctx,
+    agent_id: Uuid,
+) -> Result<DialFuture, ConnError> {
+    match ctx.err(env.clock()) {
+        Some(err) => Err(ConnError::Ctx(err)),
+        None => Ok(env.dial(dialer, agent_id)),
     }
 }
 
@@ -139,10 +149,7 @@ async fn dial_once(
     agent_id: Uuid,
     was_switched: bool,
 ) -> Result<DialResult, ConnError> {
-    if let Some(err) = ctx.err(env.clock()) {
-        return Err(ConnError::Ctx(err));
-    }
-    let mut dial = env.dial(dialer, agent_id);
+    let mut dial = start_dial(env, dialer, ctx, agent_id)?;
     match ctx.race(env.clock(), &mut dial).await {
         Ok(Ok(conn)) => Ok(connected(conn, agent_id, was_switched)),
         Ok(Err(err)) => Err(ConnError::Dial(err.0).lazy()),

@@ -3,9 +3,11 @@
 //! `{"path"}` → `{"content"}`. A connection failure is returned as a text
 //! error with the connection layer's text unchanged (spec 3 §3.1).
 
+use std::future::Future;
+
 use serde::Deserialize;
 
-use super::workspace_context::WorkspaceContext;
+use super::workspace_context::{ConnHandle, WorkspaceContext};
 use crate::ctx::Ctx;
 use crate::gojson::Value;
 use crate::ports::Clock;
@@ -89,15 +91,8 @@ async fn execute(
     if args.command.trim().is_empty() {
         return Err(ToolResponse::text_error(COMMAND_REQUIRED));
     }
-    let conn = workspace
-        .get_workspace_conn(ctx)
-        .await
-        .map_err(|err| ToolResponse::text_error(err.to_string()))?;
-    let output = ctx
-        .race(clock, conn.execute(&args.command))
-        .await
-        .map_err(|err| ToolResponse::text_error(err.to_string()))?
-        .map_err(ToolResponse::text_error)?;
+    let conn = connect(workspace, ctx).await?;
+    let output = finish(ctx, clock, conn.execute(&args.command)).await?;
     Ok(ToolResponse::json(&Value::Struct(vec![
         ("output", Value::from(output.output)),
         ("exit_code", Value::from(output.exit_code)),
@@ -114,17 +109,31 @@ async fn read_file(
     if args.path.trim().is_empty() {
         return Err(ToolResponse::text_error(PATH_REQUIRED));
     }
-    let conn = workspace
-        .get_workspace_conn(ctx)
-        .await
-        .map_err(|err| ToolResponse::text_error(err.to_string()))?;
-    let content = ctx
-        .race(clock, conn.read_file(&args.path))
-        .await
-        .map_err(|err| ToolResponse::text_error(err.to_string()))?
-        .map_err(ToolResponse::text_error)?;
+    let conn = connect(workspace, ctx).await?;
+    let content = finish(ctx, clock, conn.read_file(&args.path)).await?;
     Ok(ToolResponse::json(&Value::Struct(vec![(
         "content",
         Value::from(content),
     )])))
+}
+
+/// The turn's connection; a failure is the layer's text, unchanged.
+async fn connect(workspace: &WorkspaceContext<'_>, ctx: &Ctx) -> Result<ConnHandle, ToolResponse> {
+    workspace
+        .get_workspace_conn(ctx)
+        .await
+        .map_err(|err| ToolResponse::text_error(err.to_string()))
+}
+
+/// Runs an agent call under the turn's context; the context's or the
+/// agent's error text becomes a text error.
+async fn finish<T>(
+    ctx: &Ctx,
+    clock: &dyn Clock,
+    call: impl Future<Output = Result<T, String>>,
+) -> Result<T, ToolResponse> {
+    ctx.race(clock, call)
+        .await
+        .map_err(|err| ToolResponse::text_error(err.to_string()))?
+        .map_err(ToolResponse::text_error)
 }

@@ -225,10 +225,7 @@ fn a_cache_hit_trusts_the_cache_when_the_agent_read_fails() {
 fn a_cached_never_connected_agent_is_never_dropped() {
     let h = Harness::new();
     let template = h.world.template("t").create();
-    let (ws, _) = h
-        .world
-        .workspace(&template, Transition::Start, JobStatus::Succeeded);
-    let agent = h.world.agents(ws)[0].clone();
+    let (_, agent) = h.started(&template);
     h.world.dialer.plan(agent.id, DialPlan::Succeed);
     let turn = h.turn();
     drop(connected(h.world.run(turn.get_workspace_conn())));

@@ -167,6 +167,14 @@ impl Harness {
         (template, ws, agent)
     }
 
+    /// A started workspace bound to the chat whose agent never connected.
+    pub fn started(&self, template: &TemplateIds) -> (Uuid, WorkspaceAgent) {
+        let (ws, _) = self
+            .world
+            .workspace(template, Transition::Start, JobStatus::Succeeded);
+        (ws, self.world.agents(ws)[0].clone())
+    }
+
     /// A newer start build of the workspace; its (connected) agent.
     pub fn rebuild(&self, template: &TemplateIds, ws: Uuid) -> (WorkspaceBuild, WorkspaceAgent) {
         let build = self.world.add_build(

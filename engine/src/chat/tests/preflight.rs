@@ -41,12 +41,7 @@ fn an_offline_external_agent_fails_in_preflight_without_a_dial() {
 fn a_timed_out_external_agent_fails_in_preflight_even_by_default() {
     let h = Harness::new();
     let template = h.world.template("ext").external().create();
-    let (ws, _) = h.world.workspace(
-        &template,
-        crate::model::Transition::Start,
-        crate::model::JobStatus::Succeeded,
-    );
-    let agent = h.world.agents(ws)[0].clone();
+    let (_, agent) = h.started(&template);
     h.world.advance(secs(121));
     h.world.dialer.plan(agent.id, DialPlan::Forbidden);
     let turn = h.turn();
@@ -60,12 +55,7 @@ fn a_timed_out_external_agent_fails_in_preflight_even_by_default() {
 fn a_connecting_external_agent_dials() {
     let h = Harness::new();
     let template = h.world.template("ext").external().create();
-    let (ws, _) = h.world.workspace(
-        &template,
-        crate::model::Transition::Start,
-        crate::model::JobStatus::Succeeded,
-    );
-    let agent = h.world.agents(ws)[0].clone();
+    let (_, agent) = h.started(&template);
     h.world.dialer.plan(agent.id, DialPlan::Succeed);
     let turn = h.turn();
     connected(h.world.run(turn.get_workspace_conn()));
@@ -76,12 +66,7 @@ fn a_connecting_external_agent_dials() {
 fn a_connecting_external_agent_that_times_out_gets_the_external_text() {
     let h = Harness::new();
     let template = h.world.template("ext").external().create();
-    let (ws, _) = h.world.workspace(
-        &template,
-        crate::model::Transition::Start,
-        crate::model::JobStatus::Succeeded,
-    );
-    let agent = h.world.agents(ws)[0].clone();
+    let (_, agent) = h.started(&template);
     h.world.dialer.plan(agent.id, DialPlan::Hang);
     let turn = h.turn();
     let start = h.world.now();

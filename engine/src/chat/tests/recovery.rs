@@ -152,10 +152,7 @@ fn a_never_connected_timeout_agent_is_soft_by_default_and_never_connected_with_t
             ..ChatSettings::default()
         });
         let template = h.world.template("t").create();
-        let (ws, _) = h
-            .world
-            .workspace(&template, Transition::Start, JobStatus::Succeeded);
-        let agent = h.world.agents(ws)[0].clone();
+        let (_, agent) = h.started(&template);
         h.world.advance(secs(121)); // connection timeout 120 s passed
         h.world.dialer.plan(agent.id, DialPlan::Hang);
         assert_eq!(attempt(&h), (expected.to_string(), secs(30)));
@@ -173,10 +170,7 @@ fn a_connecting_agent_is_the_soft_text_even_with_the_setting() {
         ..ChatSettings::default()
     });
     let template = h.world.template("t").create();
-    let (ws, _) = h
-        .world
-        .workspace(&template, Transition::Start, JobStatus::Succeeded);
-    let agent = h.world.agents(ws)[0].clone();
+    let (_, agent) = h.started(&template);
     h.world.dialer.plan(agent.id, DialPlan::Hang);
     assert_eq!(attempt(&h).0, DIAL_TIMEOUT);
 }
