@@ -456,7 +456,9 @@ mod tests {
         let (world, build) = pending_build();
         let env = world.env();
         let missing = Uuid::from_u128(0xdead);
-        let err = world.run(wait_for_build(&env, &env.ctx, missing)).unwrap_err();
+        let err = world
+            .run(wait_for_build(&env, &env.ctx, missing))
+            .unwrap_err();
         assert_eq!(err.to_string(), "get build: sql: no rows in result set");
         world.store.fail(
             Query::GetProvisionerJobById,
@@ -560,9 +562,10 @@ mod tests {
     #[test]
     fn fast_failing_dials_retry_every_two_seconds_and_the_deadline_wins_at_two_minutes() {
         let (world, _, agent) = running_agent();
-        world
-            .dialer
-            .plan(agent.id, DialPlan::Fail("dial tcp: connection refused".into()));
+        world.dialer.plan(
+            agent.id,
+            DialPlan::Fail("dial tcp: connection refused".into()),
+        );
         let env = world.env();
         let start = world.now();
         let keys = world.run(wait_for_agent_ready(
@@ -582,7 +585,9 @@ mod tests {
         assert_eq!(offsets.last(), Some(&118));
         // Phase 2 never ran.
         assert_eq!(
-            world.store.calls(Query::GetWorkspaceAgentLifecycleStateById),
+            world
+                .store
+                .calls(Query::GetWorkspaceAgentLifecycleStateById),
             0
         );
     }
@@ -670,7 +675,9 @@ mod tests {
             first_connected_at: Some(world.now()),
             ..agent
         };
-        world.dialer.plan(agent.id, DialPlan::Fail("offline".into()));
+        world
+            .dialer
+            .plan(agent.id, DialPlan::Fail("offline".into()));
         let env = world.env();
         let keys = world.run(wait_for_agent_ready(
             &env,
@@ -688,7 +695,9 @@ mod tests {
     fn the_raw_dial_error_stays_when_the_external_check_cannot_tell() {
         let (world, _, agent) = running_agent();
         make_external(&world, &agent);
-        world.dialer.plan(agent.id, DialPlan::Fail("offline".into()));
+        world
+            .dialer
+            .plan(agent.id, DialPlan::Fail("offline".into()));
         world.store.fail(
             Query::GetWorkspaceResourceById,
             StoreError::Other("db down".into()),
@@ -788,7 +797,9 @@ mod tests {
         // 0, 2 s: errors; 4 s: created; 6 s: starting; 8 s: ready.
         assert_eq!(elapsed(&world, start), secs(8));
         assert_eq!(
-            world.store.calls(Query::GetWorkspaceAgentLifecycleStateById),
+            world
+                .store
+                .calls(Query::GetWorkspaceAgentLifecycleStateById),
             5
         );
     }
@@ -814,7 +825,9 @@ mod tests {
         );
         assert_eq!(elapsed(&world, start), secs(20) + STARTUP_SCRIPT_TIMEOUT);
         assert_eq!(
-            world.store.calls(Query::GetWorkspaceAgentLifecycleStateById),
+            world
+                .store
+                .calls(Query::GetWorkspaceAgentLifecycleStateById),
             300
         );
     }

@@ -222,11 +222,31 @@ impl ToolEnv<'_> {
 pub const INVALID_PARAMETERS_PREFIX: &str = "invalid parameters: ";
 
 /// Decodes tool input as Go's `json.Unmarshal` into the args struct would:
-/// unknown fields ignored, missing fields zero. Empty input reads as `{}`.
+/// unknown fields ignored, missing fields zero. Empty input and `null` read
+/// as `{}`; any other non-object (which serde would accept as a tuple
+/// struct, e.g. `[]`) is refused, as Go refuses it.
 pub fn decode_args<T: DeserializeOwned>(input: &str) -> Result<T, ToolResponse> {
     let input = if input.trim().is_empty() { "{}" } else { input };
-    serde_json::from_str(input)
-        .map_err(|err| ToolResponse::text_error(format!("{INVALID_PARAMETERS_PREFIX}{err}")))
+    let invalid =
+        |err: String| ToolResponse::text_error(format!("{INVALID_PARAMETERS_PREFIX}{err}"));
+    let value: serde_json::Value =
+        serde_json::from_str(input).map_err(|err| invalid(err.to_string()))?;
+    let value = match value {
+        serde_json::Value::Null => serde_json::Value::Object(serde_json::Map::new()),
+        serde_json::Value::Object(_) => value,
+        other => {
+            let kind = match other {
+                serde_json::Value::Array(_) => "array",
+                serde_json::Value::String(_) => "string",
+                serde_json::Value::Number(_) => "number",
+                _ => "bool",
+            };
+            return Err(invalid(format!(
+                "json: cannot unmarshal {kind} into an object"
+            )));
+        }
+    };
+    serde_json::from_value(value).map_err(|err| invalid(err.to_string()))
 }
 
 /// `responseErrorResult`: `error`, `detail?`, `validations?` as a Go map.
@@ -349,5 +369,13 @@ mod tests {
         assert!(err.is_error);
         assert!(err.content.starts_with(INVALID_PARAMETERS_PREFIX));
         assert!(decode_args::<Args>("").is_ok());
+        assert!(decode_args::<Args>("null").is_ok());
+        for input in ["[]", "\"x\"", "1", "true"] {
+            let err = decode_args::<Args>(input).unwrap_err();
+            assert!(
+                err.content.starts_with(INVALID_PARAMETERS_PREFIX),
+                "{input}"
+            );
+        }
     }
 }
