@@ -41,6 +41,9 @@ pub use build_wait::{
     AGENT_CONNECT_TIMEOUT, AGENT_RETRY_INTERVAL, BUILD_POLL_INTERVAL, BUILD_TIMEOUT,
     STARTUP_SCRIPT_POLL_INTERVAL, STARTUP_SCRIPT_TIMEOUT,
 };
+pub use chat::{
+    ChatPorts, ChatRuntime, ChatSettings, ConnError, ConnHandle, ContextRefresh, Turn, TurnContext,
+};
 pub use ctx::{Cancel, Ctx, CtxError, Ticker};
 pub use goid::{go_quote, parse_uuid};
 pub use names::{generated_workspace_name, name_valid};

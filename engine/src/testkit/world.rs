@@ -226,6 +226,36 @@ impl World {
         })
     }
 
+    /// Runs any future (e.g. several tool calls joined) while the test
+    /// provisioner and agents do their work.
+    pub fn drive<T>(&self, future: impl Future<Output = T>) -> T {
+        self.run(async {
+            let background = pin!(self.background());
+            match select(pin!(future), background).await {
+                Either::Left((value, _)) => value,
+                Either::Right(_) => unreachable!("the background never ends"),
+            }
+        })
+    }
+
+    /// Runs a tool call beside a scripted story (a user canceling, an agent
+    /// becoming ready, a test holding a lock); the story's end does not end
+    /// the call.
+    pub fn call_while(
+        &self,
+        tool: impl Future<Output = ToolResponse>,
+        story: impl Future<Output = ()>,
+    ) -> ToolResponse {
+        self.drive(async { futures::future::join(tool, story).await.0 })
+    }
+
+    /// Cancels the turn after `after` of virtual time (a story for
+    /// `call_while`).
+    pub async fn cancel_after(&self, after: Duration) {
+        self.clock.sleep(after).await;
+        self.cancel.cancel();
+    }
+
     /// The provisioner and agent loop: every second, run pending jobs and
     /// move agents along their scripts.
     pub async fn background(&self) {

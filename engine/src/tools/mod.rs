@@ -230,15 +230,27 @@ pub fn decode_args<T: DeserializeOwned>(input: &str) -> Result<T, ToolResponse> 
         ToolResponse::text_error(format!("{INVALID_PARAMETERS_PREFIX}{err}"))
     };
     let input = if input.trim().is_empty() { "{}" } else { input };
-    let mut value: serde_json::Value = serde_json::from_str(input).map_err(invalid)?;
-    if let serde_json::Value::Object(fields) = &mut value {
-        let folded = std::mem::take(fields)
-            .into_iter()
-            .map(|(key, v)| (key.to_lowercase(), v))
-            .collect();
-        *fields = folded;
-    }
-    serde_json::from_value(value).map_err(invalid)
+    let fields = match serde_json::from_str(input).map_err(invalid)? {
+        // Go leaves the args struct zero for `null`.
+        serde_json::Value::Null => serde_json::Map::new(),
+        serde_json::Value::Object(fields) => fields,
+        other => {
+            let kind = match other {
+                serde_json::Value::Array(_) => "array",
+                serde_json::Value::String(_) => "string",
+                serde_json::Value::Number(_) => "number",
+                _ => "bool",
+            };
+            return Err(ToolResponse::text_error(format!(
+                "{INVALID_PARAMETERS_PREFIX}json: cannot unmarshal {kind} into an object of tool arguments"
+            )));
+        }
+    };
+    let folded = fields
+        .into_iter()
+        .map(|(key, v)| (key.to_lowercase(), v))
+        .collect();
+    serde_json::from_value(serde_json::Value::Object(folded)).map_err(invalid)
 }
 
 /// `responseErrorResult`: `error`, `detail?`, `validations?` as a Go map.
@@ -372,5 +384,10 @@ mod tests {
         assert!(err.is_error);
         assert!(err.content.starts_with(INVALID_PARAMETERS_PREFIX));
         assert!(decode_args::<Args>("").is_ok());
+        assert!(decode_args::<Args>("null").is_ok());
+        assert_eq!(
+            decode_args::<Args>("[]").unwrap_err().content,
+            "invalid parameters: json: cannot unmarshal array into an object of tool arguments"
+        );
     }
 }
