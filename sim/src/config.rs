@@ -116,6 +116,25 @@ pub struct Settings {
     /// turmoil's `enable_random_order`: hosts are polled in a seeded random
     /// order each step (a fuzz option; the trace's first line says so).
     pub random_host_order: bool,
+    /// The chat runtime's recovery gate: the minimum confirmed disconnect
+    /// before stop/start advice (0 = any disconnected agent).
+    pub recovery_threshold: Dur,
+    /// Whether a never-connected (`timeout`) agent gets stop/start advice
+    /// after a dial timeout.
+    pub never_connected_recovery: bool,
+    /// When a turn pulls AGENTS.md and skills from the workspace.
+    pub context_refresh: ContextRefresh,
+}
+
+/// When the chat runtime pulls the workspace context.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContextRefresh {
+    /// On every turn of a chat with a workspace (the default).
+    #[default]
+    EveryTurn,
+    /// Only when the history has no instruction files or the agent changed.
+    OnAgentChange,
 }
 
 impl Default for Settings {
@@ -132,6 +151,9 @@ impl Default for Settings {
             apply_duration: DurRange::new(Dur::secs(5), Dur::secs(20)),
             claim_duration: DurRange::new(Dur::secs(1), Dur::secs(2)),
             random_host_order: false,
+            recovery_threshold: Dur::secs(90),
+            never_connected_recovery: false,
+            context_refresh: ContextRefresh::EveryTurn,
         }
     }
 }
@@ -483,7 +505,10 @@ pub enum Call {
     BindChat {
         workspace: String,
     },
-    /// Runs a command on the chat's bound agent through coderd's dialer.
+    /// The user runs a command on the chat's bound agent through coderd's
+    /// dialer directly (no chat runtime: no cache, no lazy validation, no
+    /// recovery texts) — a probe of what the agent serves. The model's
+    /// command tool is `Call::Tool { name: "execute", … }`.
     Exec {
         command: String,
     },

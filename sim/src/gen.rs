@@ -155,6 +155,7 @@ fn turns(rng: &mut ChaCha8Rng, external: bool) -> Vec<Turn> {
         });
     }
     let use_it = vec![
+        Call::tool("execute", json!({ "command": "echo hello" })),
         Call::Exec {
             command: "echo hello".into(),
         },
@@ -176,9 +177,7 @@ fn turns(rng: &mut ChaCha8Rng, external: bool) -> Vec<Turn> {
         Call::WaitBuild { workspace: ws() },
         Call::BindChat { workspace: ws() },
         Call::tool("start_workspace", json!({})),
-        Call::Exec {
-            command: "cat AGENTS.md".into(),
-        },
+        Call::tool("read_file", json!({ "path": "/home/coder/AGENTS.md" })),
     ];
     vec![
         discover,
@@ -188,9 +187,7 @@ fn turns(rng: &mut ChaCha8Rng, external: bool) -> Vec<Turn> {
             CHAT,
             vec![
                 Call::Inspect { workspace: ws() },
-                Call::Exec {
-                    command: "cat AGENTS.md".into(),
-                },
+                Call::tool("execute", json!({ "command": "cat AGENTS.md" })),
             ],
         )
         .at(secs(rng, 200, 300)),
@@ -266,9 +263,7 @@ fn fault(rng: &mut ChaCha8Rng, external: bool) -> Fault {
             calls: vec![
                 Call::tool("start_workspace", json!({})),
                 Call::tool("stop_workspace", json!({})),
-                Call::Exec {
-                    command: "echo parallel".into(),
-                },
+                Call::tool("execute", json!({ "command": "echo parallel" })),
             ],
         },
         13 => Fault::UserRestartsWorkspace {

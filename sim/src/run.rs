@@ -13,7 +13,9 @@ use chatsim_engine::memory::MemStore;
 use chatsim_engine::Time;
 use serde::Serialize;
 
-use crate::config::{RunConfig, ScheduledFault};
+use chatsim_engine::chat::{ChatSettings, ContextRefresh as EngineRefresh};
+
+use crate::config::{ContextRefresh, RunConfig, ScheduledFault};
 use crate::faults::{Effect, FaultEnv};
 use crate::hosts::agent::{self, resolve_path, AgentCtx, HOME};
 use crate::hosts::coderd::{self, CoderdCore, CoderdSettings};
@@ -151,6 +153,21 @@ fn start_event(tracer: &Tracer, transport: &str, config: &RunConfig) {
     tracer.emit(Duration::ZERO, HARNESS, event);
 }
 
+/// The chat runtime's settings for a run.
+fn chat_settings(s: &crate::config::Settings) -> ChatSettings {
+    ChatSettings {
+        dial_timeout: s.dial_timeout.0,
+        recovery_threshold: s.recovery_threshold.0,
+        never_connected_recovery: s.never_connected_recovery,
+        context_refresh: match s.context_refresh {
+            ContextRefresh::EveryTurn => EngineRefresh::EveryTurn,
+            ContextRefresh::OnAgentChange => EngineRefresh::OnAgentChange,
+        },
+        agent_inactive_disconnect_timeout: s.agent_inactive_timeout.0,
+        ..ChatSettings::default()
+    }
+}
+
 struct Harness<W: Infra> {
     world: W,
     config: RunConfig,
@@ -201,6 +218,7 @@ impl<W: Infra> Harness<W> {
             tracer.clone(),
             cloud.clone(),
             settings,
+            chat_settings(s),
             built.chat_names,
             built.allowlists,
         ));

@@ -46,19 +46,25 @@ pub fn one_user_world(cost: i64, quota: i64) -> WorldSpec {
 }
 
 /// The OOM story (~30 virtual minutes): create `ws1` and bind the chat;
-/// the agent dies of OOM at 5 min while the workspace keeps running; a
-/// command at 7 min hangs until its dial deadline; the user stops the
-/// workspace at 10 min and starts it at 15 min; the command works again.
+/// the agent dies of OOM at 5 min while the workspace keeps running; the
+/// model's `execute` at 7 min times out its dial and — the agent being
+/// disconnected for over 90 s — gets the stop/start advice; it stops the
+/// workspace at 10 min and starts it at 15 min; `execute` works again.
 pub fn oom_story(seed: u64) -> RunConfig {
     let ws = || "ws1".to_string();
     let chat = "main";
-    let exec = |c: &str| Call::Exec {
-        command: c.to_string(),
-    };
+    let exec = |c: &str| Call::tool("execute", serde_json::json!({ "command": c }));
     RunConfig {
         seed,
         settings: Settings::default(),
-        world: one_user_world(0, 0),
+        world: {
+            let mut world = one_user_world(0, 0);
+            world.templates[0].versions[0].agents[0]
+                .behaviour
+                .files
+                .insert("AGENTS.md".into(), "Run `make test` first.\n".into());
+            world
+        },
         faults: vec![ScheduledFault {
             at: Dur::mins(5),
             fault: Fault::AgentOom {

@@ -105,6 +105,15 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         agent: Option<String>,
     },
+    /// The chat runtime built the turn's workspace context (`begin`) or
+    /// pulled it mid-turn after `OnChatUpdated` (`mid_turn`).
+    TurnContext {
+        chat: String,
+        turn: usize,
+        phase: String,
+        /// The system-prompt text (instruction, then the skill index).
+        prompt: String,
+    },
     /// An event the engine emitted through the `Events` port.
     Engine { kind: String, detail: String },
 }
@@ -130,6 +139,7 @@ impl Event {
             Event::AgentStatus { .. } => "agent_status",
             Event::Dial { .. } => "dial",
             Event::ChatUpdated { .. } => "chat_updated",
+            Event::TurnContext { .. } => "turn_context",
             Event::Engine { .. } => "engine",
         }
     }

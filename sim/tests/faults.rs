@@ -1,12 +1,13 @@
 //! One story per fault of the catalog: the action → what coderd observed →
 //! the row → what a call returns, asserted on the trace and the final
-//! database. The tools are stubs until they land, so these stories use the
-//! user API (create/start/stop, bind, exec); they do not depend on tool
-//! texts.
+//! database. User calls (create/start/stop, bind, exec) set the stage; the
+//! model's calls (`execute`, `read_file`) go through the engine's chat
+//! runtime, so the texts the model would read are checked too.
 
 mod common;
 
-use chatsim::{Call, Event, Fault, Turn};
+use chatsim::{Call, Dur, Event, Fault, Turn};
+use chatsim_engine::chat::{AGENT_DISCONNECTED, DIAL_TIMEOUT};
 use common::*;
 
 /// ws1 is created and bound by ~30 s; the agent is ready well before 60 s.
@@ -20,37 +21,56 @@ fn main_agent() -> (String, String) {
     ws_fault_target()
 }
 
+fn advises_restart(text: &str) -> bool {
+    text.contains("call stop_workspace to stop the workspace, then start_workspace")
+}
+
+fn infra_at(outcome: &chatsim::RunOutcome, wanted: &str) -> Option<f64> {
+    first_at(
+        outcome,
+        |e| matches!(e, Event::Infra { action, .. } if action == wanted),
+    )
+}
+
+fn eof_disconnects(outcome: &chatsim::RunOutcome) -> usize {
+    kind(outcome, "agent_disconnect")
+        .iter()
+        .filter(|r| matches!(&r.event, Event::AgentDisconnect { reason, .. } if reason == "eof"))
+        .count()
+}
+
+fn first_status(outcome: &chatsim::RunOutcome, name: &str, status: &str) -> f64 {
+    statuses(outcome, name)
+        .into_iter()
+        .find(|(_, to)| to == status)
+        .unwrap_or_else(|| panic!("{name} never read {status}"))
+        .0
+}
+
 #[test]
 fn agent_oom_is_recorded_at_once_while_the_workspace_still_runs() {
     let (workspace, agent) = main_agent();
     let turns = vec![
-        at(Turn::new(CHAT, vec![exec("echo hi")]), 90),
-        wait_until(180),
+        at(
+            Turn::new(CHAT, vec![execute("echo hi"), exec("echo hi")]),
+            90,
+        ),
+        at(Turn::new(CHAT, vec![execute("echo hi")]), 200),
     ];
     let outcome = run_ok(&story(
         turns,
         vec![(60, Fault::AgentOom { workspace, agent })],
     ));
 
-    let crash = first_at(
-        &outcome,
-        |e| matches!(e, Event::Infra { action, .. } if action == "crash_agent"),
-    )
-    .expect("the agent was crashed");
+    let crash = infra_at(&outcome, "crash_agent").expect("the agent was crashed");
     let eof = first_at(
         &outcome,
         |e| matches!(e, Event::AgentDisconnect { reason, .. } if reason == "eof"),
     )
     .expect("coderd saw the disconnect");
     assert_eq!(eof, crash, "end of stream is read in the step of the crash");
-    let down = statuses(&outcome, "main")
-        .into_iter()
-        .find(|(_, to)| to == "disconnected")
-        .expect("agent reads disconnected");
-    assert!(
-        down.0 <= crash + 1.0,
-        "disconnected at once, not after the inactive timeout"
-    );
+    let down = first_status(&outcome, "main", "disconnected");
+    assert!(down <= crash + 1.0, "disconnected at once: {down}");
     let ws = ws_summary(&outcome, WS);
     let latest = ws.builds.last().unwrap();
     assert_eq!(
@@ -62,6 +82,11 @@ fn agent_oom_is_recorded_at_once_while_the_workspace_still_runs() {
     let (at, is_error, text) = results(&outcome, "api.exec").pop().unwrap();
     assert!(is_error && text.contains("timed out"), "{text}");
     assert!(at >= 90.0 + 30.0);
+    // The model: the soft text while the disconnect is younger than 90 s,
+    // then the stop/start advice.
+    let executes = results(&outcome, "execute");
+    assert_eq!(executes[0].2, DIAL_TIMEOUT, "at {}", executes[0].0);
+    assert_eq!(executes[1].2, AGENT_DISCONNECTED, "at {}", executes[1].0);
 }
 
 #[test]
@@ -70,17 +95,30 @@ fn agent_respawn_blip_never_reads_disconnected_for_the_recovery_threshold() {
     let fault = Fault::AgentRespawn {
         workspace,
         agent,
-        down_for: chatsim::Dur::secs(5),
+        down_for: Dur::secs(5),
     };
-    let outcome = run_ok(&story(vec![wait_until(200)], vec![(60, fault)]));
-    let connects = kind(&outcome, "agent_connect").len();
-    assert_eq!(connects, 2, "connected, then reconnected after the respawn");
+    let turns = vec![
+        at(Turn::new(CHAT, vec![execute("echo during")]), 62),
+        at(Turn::new(CHAT, vec![execute("echo after")]), 120),
+        wait_until(200),
+    ];
+    let outcome = run_ok(&story(turns, vec![(60, fault)]));
+    assert_eq!(
+        kind(&outcome, "agent_connect").len(),
+        2,
+        "connected, then reconnected after the respawn"
+    );
     assert_eq!(kind(&outcome, "agent_disconnect").len(), 1);
     let longest = longest_disconnect(&outcome, "main", 200.0);
     assert!(longest > 0.0, "the blip is visible");
     assert!(longest < 15.0, "disconnected for {longest}s");
-    assert!(longest < 90.0);
     assert_eq!(ws_summary(&outcome, WS).agents[0].status, "connected");
+    let executes = results(&outcome, "execute");
+    assert!(
+        executes.iter().all(|(_, _, text)| !advises_restart(text)),
+        "{executes:?}"
+    );
+    assert!(executes[1].2.contains("after"), "{}", executes[1].2);
 }
 
 #[test]
@@ -89,30 +127,32 @@ fn agent_wedged_stops_heartbeats_and_hangs_dials() {
     let fault = Fault::AgentWedged {
         workspace,
         agent,
-        duration: Some(chatsim::Dur::secs(120)),
+        duration: Some(Dur::secs(200)),
     };
     let turns = vec![
         at(Turn::new(CHAT, vec![exec("echo hi")]), 110),
-        wait_until(300),
+        at(Turn::new(CHAT, vec![execute("echo hi")]), 160),
+        wait_until(400),
     ];
     let outcome = run_ok(&story(turns, vec![(60, fault)]));
-    assert!(
-        kind(&outcome, "agent_disconnect").iter().all(
-            |r| matches!(&r.event, Event::AgentDisconnect { reason, .. } if reason == "stale")
-        ),
-        "a stalled process is never seen to exit"
+    assert_eq!(
+        eof_disconnects(&outcome),
+        0,
+        "a stalled process never exits"
     );
-    let down = statuses(&outcome, "main")
-        .into_iter()
-        .find(|(_, to)| to == "disconnected")
-        .expect("reads disconnected");
     assert!(
-        down.0 > 60.0 + 20.0 && down.0 < 60.0 + 45.0,
-        "after the inactive timeout: {}",
-        down.0
+        !kind(&outcome, "agent_disconnect").is_empty(),
+        "coderd drops the silent connection"
+    );
+    let down = first_status(&outcome, "main", "disconnected");
+    assert!(
+        down > 60.0 + 20.0 && down < 60.0 + 45.0,
+        "after the inactive timeout: {down}"
     );
     let (_, is_error, text) = results(&outcome, "api.exec").pop().unwrap();
     assert!(is_error && text.contains("timed out"), "dial hangs: {text}");
+    let (at, _, text) = results(&outcome, "execute").pop().unwrap();
+    assert_eq!(text, AGENT_DISCONNECTED, "silent for over 90 s at {at}");
     let back = statuses(&outcome, "main");
     assert_eq!(
         back.last().unwrap().1,
@@ -127,20 +167,14 @@ fn agent_that_never_connects_reads_timeout() {
     let turns = vec![
         at(Turn::new(CHAT, stop_and_wait()), 60),
         at(Turn::new(CHAT, start_and_wait(&[])), 100),
-        wait_until(300),
+        at(Turn::new(CHAT, vec![execute("echo hi")]), 300),
     ];
-    let outcome = run_ok(&story(
-        turns,
-        vec![(90, Fault::AgentNeverConnects { workspace, agent })],
-    ));
+    let fault = Fault::AgentNeverConnects { workspace, agent };
+    let outcome = run_ok(&story(turns, vec![(90, fault)]));
     let ws = ws_summary(&outcome, WS);
     assert_eq!(ws.builds.len(), 3);
     assert_eq!(ws.agents[0].status, "timeout");
-    let timeout_at = statuses(&outcome, "main")
-        .into_iter()
-        .find(|(_, to)| to == "timeout")
-        .unwrap()
-        .0;
+    let timeout_at = first_status(&outcome, "main", "timeout");
     assert!(
         timeout_at > 100.0 + 120.0,
         "after the 120 s connection timeout: {timeout_at}"
@@ -149,6 +183,11 @@ fn agent_that_never_connects_reads_timeout() {
         kind(&outcome, "agent_connect").len(),
         1,
         "only the first build's agent connected"
+    );
+    let (_, _, text) = results(&outcome, "execute").pop().unwrap();
+    assert_eq!(
+        text, DIAL_TIMEOUT,
+        "no stop/start advice for a never-connected agent by default"
     );
 }
 
@@ -166,25 +205,25 @@ fn external_story(started_at: Option<u64>) -> chatsim::RunOutcome {
         agent: "ext".into(),
     };
     let faults = started_at.map(|at| (at, fault)).into_iter().collect();
-    let turns = vec![create_and_bind(), wait_until(300)];
+    let turns = vec![
+        create_and_bind(),
+        at(Turn::new(CHAT, vec![execute("echo hi")]), 300),
+    ];
     run_ok(&config(5, external_world(), turns, faults))
 }
 
 #[test]
 fn external_agent_never_started_reads_timeout() {
     let outcome = external_story(None);
-    assert!(first_at(
-        &outcome,
-        |e| matches!(e, Event::Infra { action, .. } if action == "assign_agent")
-    )
-    .is_some());
-    assert!(first_at(
-        &outcome,
-        |e| matches!(e, Event::Infra { action, .. } if action == "start_agent")
-    )
-    .is_none());
+    assert!(infra_at(&outcome, "assign_agent").is_some());
+    assert!(infra_at(&outcome, "start_agent").is_none());
     assert!(kind(&outcome, "agent_connect").is_empty());
     assert_eq!(ws_summary(&outcome, WS).agents[0].status, "timeout");
+    let (_, _, text) = results(&outcome, "execute").pop().unwrap();
+    assert!(
+        text.contains("externally managed agent that has not connected yet"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -197,6 +236,8 @@ fn external_agent_started_late_connects() {
         .map(|(_, s)| s)
         .collect();
     assert_eq!(seen, ["connecting", "timeout", "connected"]);
+    let (_, is_error, text) = results(&outcome, "execute").pop().unwrap();
+    assert!(!is_error && text.contains("hi"), "{text}");
 }
 
 #[test]
@@ -205,35 +246,19 @@ fn partition_between_coderd_and_agent_reads_disconnected_after_the_inactive_time
     let fault = Fault::Partition {
         a: "coderd".into(),
         b: format!("agent:{ws}/{agent}"),
-        duration: Some(chatsim::Dur::secs(90)),
+        duration: Some(Dur::secs(90)),
     };
     let outcome = run_ok(&story(vec![wait_until(260)], vec![(60, fault)]));
-    assert!(
-        !kind(&outcome, "agent_disconnect")
-            .iter()
-            .any(|r| matches!(&r.event, Event::AgentDisconnect { reason, .. } if reason == "eof")),
-        "nothing crashed"
-    );
+    assert_eq!(eof_disconnects(&outcome), 0, "nothing crashed");
     let seen = statuses(&outcome, "main");
-    let down = seen
-        .iter()
-        .find(|(_, s)| s == "disconnected")
-        .expect("disconnected")
-        .0;
+    let down = first_status(&outcome, "main", "disconnected");
     assert!(down > 60.0 + 20.0 && down < 60.0 + 45.0, "{down}");
     assert_eq!(
         seen.last().unwrap().1,
         "connected",
         "reconnects after the repair"
     );
-    assert!(
-        first_at(
-            &outcome,
-            |e| matches!(e, Event::Infra { action, .. } if action == "repair")
-        )
-        .unwrap()
-            >= 150.0
-    );
+    assert!(infra_at(&outcome, "repair").unwrap() >= 150.0);
 }
 
 #[test]
@@ -259,11 +284,7 @@ fn hold_delays_messages_and_delivers_them_on_repair() {
     ];
     let outcome = run_ok(&story(vec![wait_until(260)], faults));
     let seen = statuses(&outcome, "main");
-    let down = seen
-        .iter()
-        .find(|(_, s)| s == "disconnected")
-        .expect("silent agent")
-        .0;
+    let down = first_status(&outcome, "main", "disconnected");
     assert!(down > 80.0 && down < 130.0, "{down}");
     let up = seen.iter().rev().find(|(_, s)| s == "connected").unwrap().0;
     assert!(up >= 130.0, "connected again after the repair: {up}");
@@ -272,7 +293,7 @@ fn hold_delays_messages_and_delivers_them_on_repair() {
 #[test]
 fn provisioner_crash_mid_job_leaves_the_job_to_the_hang_detector() {
     let fault = Fault::ProvisionerCrash {
-        restart_after: Some(chatsim::Dur::secs(10)),
+        restart_after: Some(Dur::secs(10)),
     };
     let turns = vec![create_and_bind(), wait_until(420)];
     let outcome = run_ok(&config(9, world(0, 0), turns, vec![(5, fault)]));
@@ -289,7 +310,11 @@ fn provisioner_crash_mid_job_leaves_the_job_to_the_hang_detector() {
     )
     .unwrap();
     assert!(failed_at >= 300.0, "{failed_at}");
-    assert!(first_at(&outcome, |e| matches!(e, Event::Infra { action, target } if action == "bounce" && target == "provisioner")).is_some());
+    assert!(first_at(
+        &outcome,
+        |e| matches!(e, Event::Infra { action, target } if action == "bounce" && target == "provisioner")
+    )
+    .is_some());
 }
 
 fn build_failure(error: &str) -> chatsim::RunOutcome {
@@ -337,7 +362,13 @@ fn quota_exhausted_fails_the_next_start_at_the_commit() {
     let turns = vec![
         create_and_bind(),
         at(Turn::new(CHAT, stop_and_wait()), 60),
-        at(Turn::new(CHAT, start_and_wait(&[])), 120),
+        at(
+            Turn::new(
+                CHAT,
+                vec![Call::tool("start_workspace", serde_json::json!({}))],
+            ),
+            120,
+        ),
     ];
     let fault = Fault::QuotaExhausted {
         user: "alice".into(),
@@ -352,6 +383,13 @@ fn quota_exhausted_fails_the_next_start_at_the_commit() {
     assert_eq!(last.error.as_deref(), Some("insufficient quota"));
     assert_eq!(last.error_code.as_deref(), Some("INSUFFICIENT_QUOTA"));
     assert!(last.logs.iter().any(|l| l.contains("insufficient quota")));
+    // The tool reads the job's code: the structured quota result.
+    let (_, is_error, text) = results(&outcome, "start_workspace").pop().unwrap();
+    assert!(!is_error);
+    assert!(
+        text.contains(r#""error_code":"INSUFFICIENT_QUOTA""#),
+        "{text}"
+    );
 }
 
 #[test]
@@ -434,7 +472,7 @@ fn require_active_version_decides_which_version_a_start_uses() {
 }
 
 #[test]
-fn context_file_edit_is_served_on_the_next_read() {
+fn context_file_edit_is_served_on_the_next_read_and_the_next_turn() {
     let mut w = world(0, 0);
     w.templates[0].versions[0].agents[0]
         .behaviour
@@ -447,18 +485,34 @@ fn context_file_edit_is_served_on_the_next_read() {
         path: "AGENTS.md".into(),
         content: "new rules\n".into(),
     };
+    let read = || {
+        Call::tool(
+            "read_file",
+            serde_json::json!({ "path": "/home/coder/AGENTS.md" }),
+        )
+    };
     let turns = vec![
         create_and_bind(),
         at(Turn::new(CHAT, vec![exec("cat AGENTS.md")]), 60),
-        at(
-            Turn::new(CHAT, vec![exec("cat /home/coder/AGENTS.md")]),
-            120,
-        ),
+        at(Turn::new(CHAT, vec![read()]), 120),
     ];
     let outcome = run_ok(&config(2, w, turns, vec![(90, fault)]));
-    let reads = results(&outcome, "api.exec");
-    assert!(reads[0].2.contains("old rules"), "{}", reads[0].2);
-    assert!(reads[1].2.contains("new rules"), "{}", reads[1].2);
+    let (_, _, before) = results(&outcome, "api.exec").pop().unwrap();
+    assert!(before.contains("old rules"), "{before}");
+    let (_, _, after) = results(&outcome, "read_file").pop().unwrap();
+    assert!(after.contains("new rules"), "{after}");
+    // The chat runtime pulls the context every turn: the turn after the
+    // edit is prompted with the new file.
+    let prompts = prompts(&outcome);
+    let begin = |n: usize| {
+        prompts
+            .iter()
+            .find(|(t, phase, _)| *t == n && phase == "begin")
+            .map(|(_, _, p)| p.clone())
+            .unwrap()
+    };
+    assert!(begin(1).contains("old rules"), "{}", begin(1));
+    assert!(begin(2).contains("new rules"), "{}", begin(2));
 }
 
 #[test]
@@ -466,23 +520,27 @@ fn parallel_tool_calls_run_concurrently_in_one_turn() {
     let fault = Fault::ParallelToolCalls {
         chat: CHAT.into(),
         calls: vec![
-            exec("sleep 20"),
-            exec("sleep 20"),
+            execute("sleep 20"),
+            execute("sleep 20"),
             Call::tool("list_templates", serde_json::json!({})),
         ],
     };
     let outcome = run_ok(&story(vec![wait_until(200)], vec![(60, fault)]));
     let records = outcome.trace.records();
-    let calls: Vec<f64> = records
-        .iter()
-        .filter(|r| matches!(&r.event, Event::ToolCall { turn: 1, .. }))
-        .map(|r| r.at().as_secs_f64())
-        .collect();
-    let done: Vec<f64> = records
-        .iter()
-        .filter(|r| matches!(&r.event, Event::ToolResult { turn: 1, .. }))
-        .map(|r| r.at().as_secs_f64())
-        .collect();
+    let times = |want: &str| -> Vec<f64> {
+        records
+            .iter()
+            .filter(|r| r.event.kind() == want)
+            .filter(|r| {
+                matches!(
+                    &r.event,
+                    Event::ToolCall { turn: 1, .. } | Event::ToolResult { turn: 1, .. }
+                )
+            })
+            .map(|r| r.at().as_secs_f64())
+            .collect()
+    };
+    let (calls, done) = (times("tool_call"), times("tool_result"));
     assert_eq!((calls.len(), done.len()), (3, 3));
     assert!(
         calls.iter().all(|&c| c < done[0]),
@@ -498,27 +556,29 @@ fn user_restart_leaves_the_chat_bound_to_an_agent_of_an_older_build() {
         chat: CHAT.into(),
         workspace: WS.into(),
     };
-    let turns = vec![
-        at(
-            Turn::new(
-                CHAT,
-                vec![Call::Inspect {
-                    workspace: WS.into(),
-                }],
-            ),
-            200,
-        ),
-        wait_until(260),
-    ];
+    let inspect = || Call::Inspect {
+        workspace: WS.into(),
+    };
+    let turns = vec![at(
+        Turn::new(CHAT, vec![inspect(), execute("echo hi"), inspect()]),
+        200,
+    )];
     let outcome = run_ok(&story(turns, vec![(60, fault)]));
-    let (_, _, text) = results(&outcome, "api.inspect").pop().unwrap();
-    let inspect: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(inspect["latest_build"]["number"], 3);
-    let bound = inspect["chat"]["agent_id"].as_str().unwrap();
-    let latest = inspect["agents"][0]["id"].as_str().unwrap();
+    let inspections: Vec<serde_json::Value> = results(&outcome, "api.inspect")
+        .into_iter()
+        .map(|(_, _, text)| serde_json::from_str(&text).unwrap())
+        .collect();
+    let before = &inspections[0];
+    assert_eq!(before["latest_build"]["number"], 3);
+    let latest = before["agents"][0]["id"].as_str().unwrap();
+    assert_eq!(before["agents"][0]["status"], "connected");
     assert_ne!(
-        bound, latest,
+        before["chat"]["agent_id"].as_str().unwrap(),
+        latest,
         "the chat still names the first build's agent"
     );
-    assert_eq!(inspect["agents"][0]["status"], "connected");
+    // The chat runtime's lazy validation finds the new agent and rebinds.
+    let (_, is_error, text) = results(&outcome, "execute").pop().unwrap();
+    assert!(!is_error && text.contains("hi"), "{text}");
+    assert_eq!(inspections[1]["chat"]["agent_id"].as_str().unwrap(), latest);
 }

@@ -194,10 +194,32 @@ pub fn run_ok(config: &RunConfig) -> RunOutcome {
     outcome
 }
 
+/// The user's direct probe of the bound agent (no chat runtime).
 pub fn exec(command: &str) -> Call {
     Call::Exec {
         command: command.into(),
     }
+}
+
+/// The model's `execute` tool (through the chat runtime).
+pub fn execute(command: &str) -> Call {
+    Call::tool("execute", serde_json::json!({ "command": command }))
+}
+
+/// Prompts the chat runtime built, as (turn, phase, prompt).
+pub fn prompts(outcome: &RunOutcome) -> Vec<(usize, String, String)> {
+    kind(outcome, "turn_context")
+        .into_iter()
+        .filter_map(|r| match r.event {
+            chatsim::Event::TurnContext {
+                turn,
+                phase,
+                prompt,
+                ..
+            } => Some((turn, phase, prompt)),
+            _ => None,
+        })
+        .collect()
 }
 
 pub fn stop_and_wait() -> Vec<Call> {

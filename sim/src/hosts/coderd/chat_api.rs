@@ -1,19 +1,24 @@
-//! coderd's chat API: the driver opens one connection per turn, sends
-//! `BeginTurn`, then calls (several in flight run concurrently, as parallel
-//! tool calls in one model message do), then `EndTurn`. Tool calls run the
-//! engine's tools inside coderd, where the chat runtime lives; user calls
-//! run coderd's own API handlers (`user_api`).
+//! coderd's chat API, where the chat runtime lives. The driver opens one
+//! connection per turn: `BeginTurn`, then calls (several in flight run
+//! concurrently, as parallel tool calls in one model message do), then
+//! `EndTurn`.
 //!
-//! The per-turn state ([`TurnCtx`]) is where the chat runtime's per-turn
-//! workspace context belongs; a turn that loses its driver still runs its
-//! calls to the end, as a server-side chat does.
+//! Each turn is an engine [`Turn`] of the chat's [`ChatRuntime`]: `begin`
+//! builds the workspace context (traced as `turn_context`), tool calls go
+//! through `call_tool` (the five lifecycle tools and `execute` /
+//! `read_file`, with the turn's `OnChatUpdated`), and after each call the
+//! mid-turn context pull runs as it would before the next model step. User
+//! calls run coderd's own API handlers (`user_api`). A turn that loses its
+//! driver still runs its calls to the end, as a server-side chat does.
 
-use std::collections::BTreeSet;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::Duration;
 
-use chatsim_engine::model::Chat;
-use chatsim_engine::tools::{self, ToolEnv, ToolResponse};
+use chatsim_engine::chat::{ChatPorts, ChatRuntime, Turn};
+use chatsim_engine::ports::Coderd;
+use chatsim_engine::tools::ToolResponse;
 use chatsim_engine::{Cancel, Ctx};
 use futures::future::LocalBoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
@@ -26,33 +31,63 @@ use crate::hosts::within;
 use crate::proto::{
     ChatRequest, ChatResponse, FrameReader, FrameWriter, CHAT_KEEPALIVE, CHAT_PORT,
 };
-use crate::trace::{opt_id, Event};
+use crate::trace::Event;
 use crate::world::{HostResult, Listener, Net};
 
 /// How long a new connection may take to begin its turn.
 const BEGIN_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// One turn of one chat, shared by the turn's calls.
-pub struct TurnCtx {
-    pub chat_id: Uuid,
-    /// Fires when the user stops the chat (cancels every call of the turn).
-    pub cancel: Cancel,
-}
+/// The chat runtimes of this coderd process (per-chat state such as the
+/// workspace lock lives here and dies with the process).
+type Runtimes = Rc<RefCell<BTreeMap<Uuid, Rc<ChatRuntime>>>>;
 
 pub(super) async fn serve<N: Net>(core: Rc<CoderdCore<N>>) -> HostResult {
     let listener = core.net.bind(CHAT_PORT).await?;
+    let runtimes: Runtimes = Rc::default();
     loop {
         let stream = listener.accept().await?;
-        core.net.spawn(session(core.clone(), stream));
+        core.net
+            .spawn(session(core.clone(), runtimes.clone(), stream));
     }
 }
 
-type Running = FuturesUnordered<LocalBoxFuture<'static, (usize, ToolResponse)>>;
+/// The chat's runtime, created on its first turn.
+fn runtime<N: Net>(
+    core: &Rc<CoderdCore<N>>,
+    runtimes: &Runtimes,
+    chat_id: Uuid,
+) -> Rc<ChatRuntime> {
+    runtimes
+        .borrow_mut()
+        .entry(chat_id)
+        .or_insert_with(|| {
+            let coderd: Rc<dyn Coderd> = core.clone();
+            let ports = ChatPorts {
+                store: core.store.clone(),
+                coderd: Some(coderd),
+                dialer: Some(Rc::new(SimDialer::new(
+                    core.net.clone(),
+                    core.store.clone(),
+                    core.tracer.clone(),
+                ))),
+                clock: Rc::new(core.clock.clone()),
+                ids: Rc::new(core.ids.clone()),
+                events: Rc::new(TraceEvents::new(core.tracer.clone(), core.net.clone())),
+            };
+            let mut settings = core.chat_settings.clone();
+            settings.allowed_template_ids =
+                core.allowlists.get(&chat_id).cloned().unwrap_or_default();
+            Rc::new(ChatRuntime::new(ports, settings, chat_id))
+        })
+        .clone()
+}
 
-async fn session<N: Net>(core: Rc<CoderdCore<N>>, stream: N::Stream) {
+type Running<'t> = FuturesUnordered<LocalBoxFuture<'t, (usize, ToolResponse)>>;
+
+async fn session<N: Net>(core: Rc<CoderdCore<N>>, runtimes: Runtimes, stream: N::Stream) {
     let (r, w) = tokio::io::split(stream);
     let (mut reader, mut writer) = (FrameReader::new(r), FrameWriter::new(w));
-    let (chat, turn) = match within(BEGIN_TIMEOUT, reader.recv::<ChatRequest>()).await {
+    let (chat, turn_no) = match within(BEGIN_TIMEOUT, reader.recv::<ChatRequest>()).await {
         Ok(Some(ChatRequest::BeginTurn { chat, turn })) => (chat, turn),
         _ => return,
     };
@@ -61,12 +96,28 @@ async fn session<N: Net>(core: Rc<CoderdCore<N>>, stream: N::Stream) {
         let _ = writer.send(&ChatResponse::Error { message }).await;
         return;
     };
-    let _ = turn;
-    let ctx = Rc::new(TurnCtx {
-        chat_id,
-        cancel: Cancel::new(),
+    let runtime = runtime(&core, &runtimes, chat_id);
+    let turn = match runtime.turn(Ctx::new(Cancel::new())) {
+        Ok(turn) => turn,
+        Err(err) => {
+            let message = err.to_string();
+            let _ = writer.send(&ChatResponse::Error { message }).await;
+            return;
+        }
+    };
+    let context = turn.begin().await;
+    core.emit(Event::TurnContext {
+        chat: chat.clone(),
+        turn: turn_no,
+        phase: "begin".into(),
+        prompt: context.system_prompt(),
     });
-    let mut running: Running = FuturesUnordered::new();
+    let turn_ref = TurnRef {
+        chat: &chat,
+        turn_no,
+        turn: &turn,
+    };
+    let mut running: Running<'_> = FuturesUnordered::new();
     let (mut ending, mut connected) = (false, true);
     let mut keepalive = tokio::time::interval(CHAT_KEEPALIVE);
     keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -75,7 +126,7 @@ async fn session<N: Net>(core: Rc<CoderdCore<N>>, stream: N::Stream) {
             if connected {
                 let _ = writer.send(&ChatResponse::TurnEnded).await;
             }
-            return;
+            break;
         }
         tokio::select! {
             biased;
@@ -89,7 +140,7 @@ async fn session<N: Net>(core: Rc<CoderdCore<N>>, stream: N::Stream) {
             }
             frame = reader.recv::<ChatRequest>(), if !ending => match frame {
                 Ok(Some(ChatRequest::Call { id, call })) => {
-                    running.push(Box::pin(run_call(core.clone(), ctx.clone(), id, call)));
+                    running.push(Box::pin(run_call(&core, turn_ref, id, call)));
                 }
                 Ok(Some(ChatRequest::EndTurn)) => ending = true,
                 Ok(Some(ChatRequest::BeginTurn { .. })) => {}
@@ -103,71 +154,42 @@ async fn session<N: Net>(core: Rc<CoderdCore<N>>, stream: N::Stream) {
             }
         }
     }
+    drop(running);
+    turn.close();
+}
+
+/// What a call needs of its turn.
+#[derive(Clone, Copy)]
+pub(super) struct TurnRef<'t> {
+    pub chat: &'t str,
+    pub turn_no: usize,
+    pub turn: &'t Turn<'t>,
 }
 
 async fn run_call<N: Net>(
-    core: Rc<CoderdCore<N>>,
-    ctx: Rc<TurnCtx>,
+    core: &CoderdCore<N>,
+    turn: TurnRef<'_>,
     id: usize,
     call: Call,
 ) -> (usize, ToolResponse) {
     let response = match call {
-        Call::Tool { name, input } => run_tool(&core, &ctx, &name, &input).await,
-        other => user_api::run(&core, &ctx, other).await,
+        Call::Tool { name, input } => {
+            let input = resolve_refs(core, &input);
+            turn.turn.call_tool(&name, &input).await
+        }
+        other => user_api::run(core, turn, other).await,
     };
-    (id, response)
-}
-
-/// Runs an engine tool for the chat with every port wired to coderd.
-async fn run_tool<N: Net>(
-    core: &Rc<CoderdCore<N>>,
-    ctx: &TurnCtx,
-    name: &str,
-    input: &Value,
-) -> ToolResponse {
-    let chat = match core
-        .store
-        .tables()
-        .chats
-        .iter()
-        .find(|c| c.id == ctx.chat_id)
-    {
-        Some(chat) => chat.clone(),
-        None => return ToolResponse::text_error(format!("chat {} not found", ctx.chat_id)),
-    };
-    let input = resolve_refs(core, input);
-    let lock = core.chat_lock(ctx.chat_id);
-    let dialer = SimDialer::new(core.net.clone(), core.store.clone(), core.tracer.clone());
-    let events = TraceEvents(core);
-    let on_chat_updated = |c: &Chat| core.emit(chat_updated_event(c));
-    let no_allowlist = BTreeSet::new();
-    let env = ToolEnv {
-        store: core.store.as_ref(),
-        coderd: Some(core.as_ref()),
-        dialer: Some(&dialer),
-        clock: &core.clock,
-        ids: &core.ids,
-        events: &events,
-        chat_id: chat.id,
-        organization_id: chat.organization_id,
-        owner_id: chat.owner_id,
-        allowed_template_ids: Some(core.allowlists.get(&chat.id).unwrap_or(&no_allowlist)),
-        agent_inactive_disconnect_timeout: core.settings.inactive_timeout,
-        workspace_mu: Some(&lock),
-        on_chat_updated: Some(&on_chat_updated),
-        ctx: Ctx::new(ctx.cancel.clone()),
-    };
-    tools::call(&env, name, &input).await
-}
-
-/// The trace event of an `OnChatUpdated`.
-pub fn chat_updated_event(chat: &Chat) -> Event {
-    Event::ChatUpdated {
-        chat: chat.id.to_string(),
-        workspace: opt_id(chat.workspace_id),
-        build: opt_id(chat.build_id),
-        agent: opt_id(chat.agent_id),
+    // The next model step would start here: a pull that `OnChatUpdated`
+    // marked happens now, once.
+    if let Some(context) = turn.turn.before_model_step().await {
+        core.emit(Event::TurnContext {
+            chat: turn.chat.to_string(),
+            turn: turn.turn_no,
+            phase: "mid_turn".into(),
+            prompt: context.system_prompt(),
+        });
     }
+    (id, response)
 }
 
 /// The model's input as JSON text, with `{{template:NAME}}`,

@@ -14,7 +14,6 @@ use chatsim_engine::ports::{
     AgentConn, AgentContext, AgentDialer, ContextFile, DialError, ExecOutput, LocalBoxFuture,
     SkillMeta,
 };
-use futures::lock::Mutex;
 use uuid::Uuid;
 
 use crate::hosts::{is_retryable, CODERD};
@@ -110,7 +109,7 @@ async fn attempt_once<N: Net>(
     net: &N,
     store: &MemStore,
     agent: Uuid,
-) -> Result<SimAgentConn<N::Stream>, Attempt> {
+) -> Result<SimAgentConn<N>, Attempt> {
     let host = agent_host(store, agent).ok_or_else(|| Attempt::Retry("agent not found".into()))?;
     let stream = match net.connect(&host, AGENT_DIAL_PORT).await {
         Ok(stream) => stream,
@@ -124,7 +123,10 @@ async fn attempt_once<N: Net>(
         .map_err(|e| retry(&e.to_string()))?;
     match conn.recv::<DialResponse>().await {
         Ok(Some(DialResponse::Welcome)) => Ok(SimAgentConn {
-            conn: Mutex::new(conn),
+            net: net.clone(),
+            host,
+            agent,
+            _dial: conn,
         }),
         Ok(Some(DialResponse::UnknownAgent)) => Err(retry("peer does not run this agent")),
         Ok(_) => Err(retry("connection closed during handshake")),
@@ -165,16 +167,38 @@ impl<N: Net> Drop for DialGuard<N> {
     }
 }
 
-/// A live connection to an agent. Dropping it closes the stream.
-pub struct SimAgentConn<S> {
-    conn: Mutex<FrameConn<S>>,
+/// A live connection to an agent, like a tailnet connection: each request
+/// opens its own stream (as each command is its own session), so requests
+/// run concurrently. The dial's stream stays open for the connection's life;
+/// dropping the connection closes it.
+pub struct SimAgentConn<N: Net> {
+    net: N,
+    host: String,
+    agent: Uuid,
+    _dial: FrameConn<N::Stream>,
 }
 
-impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static> SimAgentConn<S> {
+impl<N: Net> SimAgentConn<N> {
     async fn request(&self, request: DialRequest) -> Result<DialResponse, String> {
-        let mut conn = self.conn.lock().await;
         let exchange = async {
-            conn.send(&request).await.map_err(|e| e.to_string())?;
+            let stream = self
+                .net
+                .connect(&self.host, AGENT_DIAL_PORT)
+                .await
+                .map_err(|e| format!("agent connection lost: {e}"))?;
+            let mut conn = FrameConn::new(stream);
+            let send = |e: std::io::Error| e.to_string();
+            conn.send(&DialRequest::Hello { agent: self.agent })
+                .await
+                .map_err(send)?;
+            match conn.recv::<DialResponse>().await {
+                Ok(Some(DialResponse::Welcome)) => {}
+                Ok(Some(DialResponse::UnknownAgent)) => {
+                    return Err("agent connection lost: peer does not run this agent".into())
+                }
+                _ => return Err("agent connection lost".to_string()),
+            }
+            conn.send(&request).await.map_err(send)?;
             match conn.recv::<DialResponse>().await {
                 Ok(Some(DialResponse::Error { message })) => Err(message),
                 Ok(Some(response)) => Ok(response),
@@ -188,9 +212,7 @@ impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static> SimAgent
     }
 }
 
-impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static> AgentConn
-    for SimAgentConn<S>
-{
+impl<N: Net> AgentConn for SimAgentConn<N> {
     fn execute<'a>(&'a self, command: &'a str) -> LocalBoxFuture<'a, Result<ExecOutput, String>> {
         Box::pin(async move {
             let request = DialRequest::Exec {

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use std::time::Duration;
 
+use chatsim_engine::chat::ChatSettings;
 use chatsim_engine::memory::{JobOutcome, MemCoderd, MemStore};
 use chatsim_engine::model::{JobStatus, Workspace};
 use chatsim_engine::ports::{
@@ -18,7 +19,6 @@ use chatsim_engine::ports::{
     HookError, Ids, LocalBoxFuture,
 };
 use chatsim_engine::Time;
-use futures::lock::Mutex;
 use uuid::Uuid;
 
 use crate::rng::SeedIds;
@@ -99,8 +99,6 @@ struct CoderdState {
     job_touched: BTreeMap<Uuid, Time>,
     /// Build-log lines by build ID.
     build_logs: BTreeMap<Uuid, Vec<(String, String)>>,
-    /// The per-chat workspace lock shared by create, start and stop.
-    chat_locks: BTreeMap<Uuid, Rc<Mutex<()>>>,
     /// The last computed status of each agent of a latest build.
     statuses: BTreeMap<Uuid, &'static str>,
 }
@@ -117,6 +115,8 @@ pub struct CoderdCore<N: Net> {
     pub settings: CoderdSettings,
     /// Chat names (as turns name them) → chat IDs.
     pub chat_names: BTreeMap<String, Uuid>,
+    /// The chat runtime's settings (the allowlist is set per chat).
+    pub chat_settings: ChatSettings,
     /// Template allowlists per chat (empty = every template).
     pub allowlists: BTreeMap<Uuid, BTreeSet<Uuid>>,
     state: RefCell<CoderdState>,
@@ -132,6 +132,7 @@ impl<N: Net> CoderdCore<N> {
         tracer: Tracer,
         cloud: Cloud,
         settings: CoderdSettings,
+        chat_settings: ChatSettings,
         chat_names: BTreeMap<String, Uuid>,
         allowlists: BTreeMap<Uuid, BTreeSet<Uuid>>,
     ) -> CoderdCore<N> {
@@ -146,6 +147,7 @@ impl<N: Net> CoderdCore<N> {
             tracer,
             cloud,
             settings,
+            chat_settings,
             chat_names,
             allowlists,
             state: RefCell::default(),
@@ -196,15 +198,6 @@ impl<N: Net> CoderdCore<N> {
             .unwrap_or_default()
     }
 
-    fn chat_lock(&self, chat_id: Uuid) -> Rc<Mutex<()>> {
-        self.state
-            .borrow_mut()
-            .chat_locks
-            .entry(chat_id)
-            .or_default()
-            .clone()
-    }
-
     /// Finishes a job through the hooks unless it already ended (a job the
     /// hang detector failed stays failed). Returns the agents created, or
     /// `None` when the job was not running.
@@ -251,29 +244,47 @@ impl<N: Net> CoderdCore<N> {
     }
 }
 
-/// The trace-backed `Events` port.
-pub struct TraceEvents<'a, N: Net>(pub &'a CoderdCore<N>);
+/// The trace-backed `Events` port: `ChatUpdated` becomes a
+/// `chat_updated` record, everything else an `engine` record.
+pub struct TraceEvents<N: Net> {
+    tracer: Tracer,
+    net: N,
+}
 
-impl<N: Net> Events for TraceEvents<'_, N> {
+impl<N: Net> TraceEvents<N> {
+    pub fn new(tracer: Tracer, net: N) -> TraceEvents<N> {
+        TraceEvents { tracer, net }
+    }
+}
+
+impl<N: Net> Events for TraceEvents<N> {
     fn emit(&self, event: EngineEvent) {
-        let (kind, detail) = match event {
-            EngineEvent::ChatUpdated(chat) => (
-                "chat_updated",
-                format!(
-                    "chat={} workspace={:?} build={:?} agent={:?}",
-                    chat.id, chat.workspace_id, chat.build_id, chat.agent_id
-                ),
-            ),
-            EngineEvent::ChatStatusChange { chat_id } => {
-                ("chat_status_change", format!("chat={chat_id}"))
-            }
-            EngineEvent::Dial { agent_id } => ("dial", format!("agent={agent_id}")),
-            EngineEvent::Log { level, message } => ("log", format!("{level}: {message}")),
+        let record = match event {
+            EngineEvent::ChatUpdated(chat) => chat_updated_event(&chat),
+            EngineEvent::ChatStatusChange { chat_id } => Event::Engine {
+                kind: "chat_status_change".into(),
+                detail: format!("chat={chat_id}"),
+            },
+            EngineEvent::Dial { agent_id } => Event::Engine {
+                kind: "dial_start".into(),
+                detail: format!("agent={agent_id}"),
+            },
+            EngineEvent::Log { level, message } => Event::Engine {
+                kind: "log".into(),
+                detail: format!("{level}: {message}"),
+            },
         };
-        self.0.emit(Event::Engine {
-            kind: kind.to_string(),
-            detail,
-        });
+        self.tracer.emit(self.net.elapsed(), CODERD, record);
+    }
+}
+
+/// The trace event of an `OnChatUpdated`.
+pub fn chat_updated_event(chat: &chatsim_engine::model::Chat) -> Event {
+    Event::ChatUpdated {
+        chat: chat.id.to_string(),
+        workspace: crate::trace::opt_id(chat.workspace_id),
+        build: crate::trace::opt_id(chat.build_id),
+        agent: crate::trace::opt_id(chat.agent_id),
     }
 }
 

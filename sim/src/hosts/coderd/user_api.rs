@@ -12,7 +12,7 @@ use chatsim_engine::tools::ToolResponse;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
-use super::chat_api::{chat_updated_event, TurnCtx};
+use super::chat_api::TurnRef;
 use super::{CoderdCore, SimDialer};
 use crate::config::Call;
 use crate::world::Net;
@@ -24,13 +24,18 @@ const BUILD_WAIT_LIMIT: Duration = Duration::from_secs(10 * 60);
 /// Text of an exec whose dial did not finish within the dial timeout.
 pub const EXEC_DIAL_TIMEOUT: &str = "connection to the workspace agent timed out";
 
-pub(super) async fn run<N: Net>(core: &CoderdCore<N>, ctx: &TurnCtx, call: Call) -> ToolResponse {
+pub(super) async fn run<N: Net>(
+    core: &CoderdCore<N>,
+    turn: TurnRef<'_>,
+    call: Call,
+) -> ToolResponse {
+    let chat_id = turn.turn.current_chat().id;
     let Some(owner) = core
         .store
         .tables()
         .chats
         .iter()
-        .find(|c| c.id == ctx.chat_id)
+        .find(|c| c.id == chat_id)
         .map(|c| c.owner_id)
     else {
         return ToolResponse::text_error("chat not found");
@@ -60,9 +65,9 @@ pub(super) async fn run<N: Net>(core: &CoderdCore<N>, ctx: &TurnCtx, call: Call)
             hook_result(core.stop_workspace(owner, ws))
         }),
         Call::WaitBuild { workspace } => wait_build(core, &workspace).await,
-        Call::BindChat { workspace } => bind_chat(core, ctx, &workspace),
-        Call::Exec { command } => exec(core, ctx, &command).await,
-        Call::Inspect { workspace } => inspect(core, ctx, &workspace),
+        Call::BindChat { workspace } => bind_chat(core, turn, &workspace),
+        Call::Exec { command } => exec(core, chat_id, &command).await,
+        Call::Inspect { workspace } => inspect(core, chat_id, &workspace),
     };
     match result {
         Ok(value) => ToolResponse::text(value.to_string()),
@@ -198,7 +203,9 @@ fn latest_chat_agent<N: Net>(core: &CoderdCore<N>, ws: uuid::Uuid) -> Option<Wor
     find_chat_agent(&agents).ok()
 }
 
-fn bind_chat<N: Net>(core: &CoderdCore<N>, ctx: &TurnCtx, name: &str) -> Result<Value, String> {
+/// Binds the chat and tells the running turn, as `OnChatUpdated` does.
+fn bind_chat<N: Net>(core: &CoderdCore<N>, turn: TurnRef<'_>, name: &str) -> Result<Value, String> {
+    let chat_id = turn.turn.current_chat().id;
     let ws = core
         .find_workspace(name)
         .ok_or_else(|| format!("workspace {name:?} not found"))?;
@@ -210,9 +217,9 @@ fn bind_chat<N: Net>(core: &CoderdCore<N>, ctx: &TurnCtx, name: &str) -> Result<
     let agent = latest_chat_agent(core, ws.id).map(|a| a.id);
     let chat = core
         .store
-        .update_chat_workspace_binding(ctx.chat_id, Some(ws.id), build, agent)
+        .update_chat_workspace_binding(chat_id, Some(ws.id), build, agent)
         .map_err(|e| format!("bind chat: {e}"))?;
-    core.emit(chat_updated_event(&chat));
+    turn.turn.on_chat_updated(&chat);
     Ok(binding(&chat))
 }
 
@@ -224,10 +231,14 @@ fn binding(chat: &chatsim_engine::model::Chat) -> Value {
     })
 }
 
-async fn exec<N: Net>(core: &CoderdCore<N>, ctx: &TurnCtx, command: &str) -> Result<Value, String> {
+async fn exec<N: Net>(
+    core: &CoderdCore<N>,
+    chat_id: uuid::Uuid,
+    command: &str,
+) -> Result<Value, String> {
     let chat = core
         .store
-        .get_chat_by_id(ctx.chat_id)
+        .get_chat_by_id(chat_id)
         .map_err(|e| format!("load chat: {e}"))?;
     let agent = chat
         .agent_id
@@ -243,7 +254,7 @@ async fn exec<N: Net>(core: &CoderdCore<N>, ctx: &TurnCtx, command: &str) -> Res
     Ok(json!({ "output": output.output, "exit_code": output.exit_code }))
 }
 
-fn inspect<N: Net>(core: &CoderdCore<N>, ctx: &TurnCtx, name: &str) -> Result<Value, String> {
+fn inspect<N: Net>(core: &CoderdCore<N>, chat_id: uuid::Uuid, name: &str) -> Result<Value, String> {
     let ws = core
         .find_workspace(name)
         .ok_or_else(|| format!("workspace {name:?} not found"))?;
@@ -253,7 +264,7 @@ fn inspect<N: Net>(core: &CoderdCore<N>, ctx: &TurnCtx, name: &str) -> Result<Va
     let chat = t
         .chats
         .iter()
-        .find(|c| c.id == ctx.chat_id)
+        .find(|c| c.id == chat_id)
         .ok_or_else(|| "chat not found".to_string())?;
     let latest = t
         .latest_build(ws.id)
