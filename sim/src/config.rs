@@ -2,6 +2,45 @@
 //! when, and what the chat driver does. Every type is serde-friendly (a
 //! scenario file is exactly a serialized [`RunConfig`]); durations are
 //! written as human strings (`"90s"`, `"2m"`, `"1h30m"`, `"250ms"`).
+//!
+//! In TOML (every omitted field takes its default):
+//!
+//! ```toml
+//! seed = 7
+//!
+//! [settings]
+//! agent_inactive_timeout = "30s"
+//!
+//! [world]
+//! users = [{ name = "alice", quota = 10 }]
+//! chats = [{ name = "main", owner = "alice" }]
+//!
+//! [[world.templates]]
+//! name = "dev"
+//! [[world.templates.versions]]
+//! name = "v1"
+//! daily_cost = 5
+//! agents = [{ name = "main", behaviour = { files = { "AGENTS.md" = "Be brief." } } }]
+//!
+//! [[faults]]
+//! at = "5m"
+//! fault = "agent_oom"
+//! workspace = "ws1"
+//! agent = "main"
+//!
+//! [[turns]]
+//! chat = "main"
+//! calls = [
+//!   { call = "create_workspace", template = "dev", name = "ws1" },
+//!   { call = "wait_build", workspace = "ws1" },
+//!   { call = "bind_chat", workspace = "ws1" },
+//! ]
+//!
+//! [[turns]]
+//! at = "7m"
+//! chat = "main"
+//! calls = [{ call = "tool", name = "execute", input = { command = "make test" } }]
+//! ```
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -412,13 +451,27 @@ pub struct ChatSpec {
     pub parent: Option<String>,
 }
 
-/// A fault and when it happens.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A fault and when it happens: `at` beside the fault's own fields (`fault`
+/// names it). Unknown fields are rejected.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ScheduledFault {
     /// Virtual time since the start of the run.
     pub at: Dur,
     #[serde(flatten)]
     pub fault: Fault,
+}
+
+impl<'de> Deserialize<'de> for ScheduledFault {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut fields = serde_json::Map::deserialize(deserializer)?;
+        let at = fields
+            .remove("at")
+            .ok_or_else(|| D::Error::missing_field("at"))?;
+        let at = Dur::deserialize(at).map_err(D::Error::custom)?;
+        let fault = Fault::deserialize(Value::Object(fields)).map_err(D::Error::custom)?;
+        Ok(ScheduledFault { at, fault })
+    }
 }
 
 /// One turn of the chat driver: calls one after another, or all at once
@@ -539,5 +592,49 @@ impl Call {
             name: name.to_string(),
             input,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The module documentation's example parses as documented.
+    #[test]
+    fn the_documented_toml_example_parses() {
+        let doc: String = include_str!("config.rs")
+            .lines()
+            .skip_while(|l| !l.starts_with("//! ```toml"))
+            .skip(1)
+            .take_while(|l| !l.starts_with("//! ```"))
+            .map(|l| l.trim_start_matches("//!").trim_start_matches(' '))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let config: RunConfig = toml::from_str(&doc).expect("the example parses");
+        assert_eq!(config.seed, 7);
+        assert_eq!(config.world.organizations[0].name, DEFAULT_ORG);
+        assert_eq!(config.world.users[0].roles, ["member"]);
+        let agent = &config.world.templates[0].versions[0].agents[0];
+        assert_eq!(agent.connection_timeout, Dur::secs(120));
+        assert_eq!(agent.behaviour.files["AGENTS.md"], "Be brief.");
+        assert_eq!(config.faults[0].at, Dur::mins(5));
+        assert!(matches!(config.faults[0].fault, Fault::AgentOom { .. }));
+        assert_eq!(config.turns[0].calls.len(), 3);
+        assert_eq!(config.turns[1].at, Some(Dur::mins(7)));
+        assert_eq!(config.settings.tick, Dur::millis(100));
+    }
+
+    #[test]
+    fn unknown_fault_fields_are_rejected() {
+        let bad = "seed = 1\n[world]\nusers = []\nchats = []\n[[faults]]\nat = \"1m\"\nfault = \"agent_oom\"\nworkspace = \"w\"\nagent = \"a\"\nextra = 1\n";
+        let err = toml::from_str::<RunConfig>(bad).unwrap_err().to_string();
+        assert!(err.contains("extra"), "{err}");
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected() {
+        let bad = "seed = 1\nbogus = 2\n[world]\nusers = []\nchats = []\n";
+        let err = toml::from_str::<RunConfig>(bad).unwrap_err().to_string();
+        assert!(err.contains("bogus"), "{err}");
     }
 }

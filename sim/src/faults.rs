@@ -23,7 +23,7 @@ use crate::world::{Cloud, InfraCmd, Net, ProviderFailure, SlotKey};
 /// A fault. Workspaces are named `name` or `owner/name`; hosts are
 /// `coderd`, `provisioner`, `driver` or `agent:<workspace>/<agent>`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "fault", rename_all = "snake_case")]
+#[serde(tag = "fault", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Fault {
     /// The agent process is killed (out of memory) while the workspace
     /// keeps running. coderd reads end-of-stream at once and records
