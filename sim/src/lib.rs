@@ -2,15 +2,23 @@
 //! fuzzing) around chatsim-engine.
 //!
 //! A run is a [`RunConfig`] — a seed, a [`WorldSpec`], a fault schedule and
-//! the chat driver's turns — played by [`run`] on turmoil into a
+//! the chat driver's turns — played by [`run()`] on turmoil into a
 //! [`RunOutcome`]: the trace (one JSON line per event, stable hash), the
 //! database at the end, and how the run ended. Same seed, same trace, byte
 //! for byte.
 //!
-//! Rooms: [`world`] (the `Net`/`Infra` traits, turmoil, the control queue,
-//! agent slots), [`hosts`] (coderd, provisioner, agents, driver), [`faults`]
-//! (the catalog), [`trace`], [`gen`] (a seed → a mixed-fault run), and the
-//! harness in [`run`].
+//! Rooms: [`config`] (the run's serde types), [`world`] (the `Net`/`Infra`
+//! traits, turmoil, the control queue, agent slots, the cloud), [`hosts`]
+//! (coderd, provisioner, agents, driver), [`proto`] (the wire), [`faults`]
+//! (the catalog), [`trace`], [`gen`] (a seed → a mixed-fault run),
+//! [`stories`] (ready-made runs), and the harness in [`mod@run`].
+//!
+//! ```no_run
+//! let outcome = chatsim::run(&chatsim::stories::oom_story(7));
+//! assert!(outcome.is_ok());
+//! print!("{}", outcome.trace.text()); // one JSON line per event
+//! println!("{}", outcome.hash());      // FNV-1a 64 of those lines
+//! ```
 
 #[cfg(not(tokio_unstable))]
 compile_error!(

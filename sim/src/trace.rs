@@ -3,7 +3,10 @@
 //! stable hash (FNV-1a 64 over the bytes) names a trace in one short string,
 //! and [`Trace::first_difference`] points at the first line two runs differ.
 //!
-//! Wall time never enters a trace.
+//! Lines are in the order events happened in the simulation. Hosts run one
+//! after another within a tick, so two lines of different hosts in one tick
+//! may carry times slightly out of order; within one host times never go
+//! back. Wall time never enters a trace.
 
 use std::cell::RefCell;
 use std::fmt;

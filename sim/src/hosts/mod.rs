@@ -1,4 +1,4 @@
-//! The hosts: each a real protocol over the world's [`Net`](crate::world::Net).
+//! The hosts: each a real protocol over the world's [`Net`] trait.
 //!
 //! - [`coderd`] owns the database, runs the engine's tools for the chat
 //!   driver, serves the provisioner and agent APIs, dials agents.
