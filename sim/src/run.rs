@@ -283,10 +283,15 @@ impl<W: Infra> Harness<W> {
             if self.world.elapsed() >= max {
                 break Some(format!("the story was not over after {max:?}"));
             }
+            let before = self.world.elapsed();
             match self.world.step() {
                 Ok(done) => driver_done = done,
                 Err(err) => break Some(err),
             }
+            assert!(
+                self.world.elapsed() > before,
+                "a step must advance virtual time"
+            );
         };
         let outcome = match &error {
             None => "ok".to_string(),
@@ -356,7 +361,40 @@ impl<W: Infra> Harness<W> {
         });
     }
 
+    /// Applies one command of the control queue to the world.
     fn apply(&mut self, cmd: InfraCmd) {
+        match cmd {
+            InfraCmd::Crash(host) => self.crash(host, "crash"),
+            InfraCmd::Bounce(host) => {
+                if self.world.is_registered(&host) {
+                    self.world.bounce(&host);
+                    self.infra("bounce", host);
+                } else {
+                    self.infra("bounce_skipped", host);
+                }
+            }
+            InfraCmd::Partition(a, b) => {
+                let done = self.world.partition(&a, &b);
+                self.count_cut(done, &a, &b);
+                self.link("partition", done, a, b);
+            }
+            InfraCmd::Hold(a, b) => {
+                let done = self.world.hold(&a, &b);
+                self.count_cut(done, &a, &b);
+                self.link("hold", done, a, b);
+            }
+            InfraCmd::Repair(a, b) => {
+                self.cuts.remove(&link_key(&a, &b));
+                let done = self.world.repair(&a, &b);
+                self.link("repair", done, a, b);
+            }
+            InfraCmd::Heal(a, b) => self.heal(a, b),
+            slot_cmd => self.apply_to_slot(slot_cmd),
+        }
+    }
+
+    /// Applies a command that acts on an agent slot.
+    fn apply_to_slot(&mut self, cmd: InfraCmd) {
         match cmd {
             InfraCmd::StartAgent { slot, agent } => self.assign(&slot, agent, true),
             InfraCmd::AssignAgent { slot, agent } => self.assign(&slot, agent, false),
@@ -399,48 +437,24 @@ impl<W: Infra> Harness<W> {
                 state.disk.borrow_mut().insert(full.clone(), content);
                 self.infra("write_file", format!("{}:{full}", slot.host_name()));
             }
-            InfraCmd::Crash(host) => self.crash(host, "crash"),
-            InfraCmd::Bounce(host) => {
-                if self.world.is_registered(&host) {
-                    self.world.bounce(&host);
-                    self.infra("bounce", host);
-                } else {
-                    self.infra("bounce_skipped", host);
-                }
-            }
-            InfraCmd::Partition(a, b) => {
-                let done = self.world.partition(&a, &b);
-                self.count_cut(done, &a, &b);
-                self.link("partition", done, a, b);
-            }
-            InfraCmd::Hold(a, b) => {
-                let done = self.world.hold(&a, &b);
-                self.count_cut(done, &a, &b);
-                self.link("hold", done, a, b);
-            }
-            InfraCmd::Repair(a, b) => {
-                self.cuts.remove(&link_key(&a, &b));
-                let done = self.world.repair(&a, &b);
-                self.link("repair", done, a, b);
-            }
-            InfraCmd::Heal(a, b) => {
-                let key = link_key(&a, &b);
-                let left = match self.cuts.get_mut(&key) {
-                    Some(n) => {
-                        *n = n.saturating_sub(1);
-                        *n
-                    }
-                    None => return,
-                };
-                if left > 0 {
-                    self.infra("heal_deferred", format!("{a}<->{b}"));
-                    return;
-                }
-                self.cuts.remove(&key);
-                let done = self.world.repair(&a, &b);
-                self.link("repair", done, a, b);
-            }
+            other => unreachable!("not a slot command: {other}"),
         }
+    }
+
+    /// Ends one timed cut of a link; the link heals when none is left.
+    fn heal(&mut self, a: String, b: String) {
+        let key = link_key(&a, &b);
+        let Some(count) = self.cuts.get_mut(&key) else {
+            return;
+        };
+        *count = count.saturating_sub(1);
+        if *count > 0 {
+            self.infra("heal_deferred", format!("{a}<->{b}"));
+            return;
+        }
+        self.cuts.remove(&key);
+        let done = self.world.repair(&a, &b);
+        self.link("repair", done, a, b);
     }
 
     fn count_cut(&mut self, done: bool, a: &str, b: &str) {
