@@ -232,25 +232,84 @@ pub fn decode_args<T: DeserializeOwned>(input: &str) -> Result<T, ToolResponse> 
     let input = if input.trim().is_empty() { "{}" } else { input };
     let fields = match serde_json::from_str(input).map_err(invalid)? {
         // Go leaves the args struct zero for `null`.
-        serde_json::Value::Null => serde_json::Map::new(),
-        serde_json::Value::Object(fields) => fields,
-        other => {
-            let kind = match other {
-                serde_json::Value::Array(_) => "array",
-                serde_json::Value::String(_) => "string",
-                serde_json::Value::Number(_) => "number",
-                _ => "bool",
-            };
+        TopLevel::Null => Vec::new(),
+        TopLevel::Object(fields) => fields,
+        TopLevel::Other(kind) => {
             return Err(ToolResponse::text_error(format!(
                 "{INVALID_PARAMETERS_PREFIX}json: cannot unmarshal {kind} into an object of tool arguments"
             )));
         }
     };
-    let folded = fields
-        .into_iter()
-        .map(|(key, v)| (key.to_lowercase(), v))
-        .collect();
+    // In input order, so a later key (in any case) overwrites an earlier one.
+    let mut folded = serde_json::Map::new();
+    for (key, value) in fields {
+        folded.insert(key.to_lowercase(), value);
+    }
     serde_json::from_value(serde_json::Value::Object(folded)).map_err(invalid)
+}
+
+/// The top level of a tool input, an object's keys kept in input order
+/// (`serde_json::Map` would sort them).
+enum TopLevel {
+    Null,
+    Object(Vec<(String, serde_json::Value)>),
+    /// Any other JSON kind: `array`, `string`, `number` or `bool`.
+    Other(&'static str),
+}
+
+impl<'de> serde::Deserialize<'de> for TopLevel {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+        struct TopLevelVisitor;
+
+        impl<'de> Visitor<'de> for TopLevelVisitor {
+            type Value = TopLevel;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+
+            fn visit_unit<E>(self) -> Result<TopLevel, E> {
+                Ok(TopLevel::Null)
+            }
+
+            fn visit_bool<E>(self, _: bool) -> Result<TopLevel, E> {
+                Ok(TopLevel::Other("bool"))
+            }
+
+            fn visit_i64<E>(self, _: i64) -> Result<TopLevel, E> {
+                Ok(TopLevel::Other("number"))
+            }
+
+            fn visit_u64<E>(self, _: u64) -> Result<TopLevel, E> {
+                Ok(TopLevel::Other("number"))
+            }
+
+            fn visit_f64<E>(self, _: f64) -> Result<TopLevel, E> {
+                Ok(TopLevel::Other("number"))
+            }
+
+            fn visit_str<E>(self, _: &str) -> Result<TopLevel, E> {
+                Ok(TopLevel::Other("string"))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<TopLevel, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(TopLevel::Other("array"))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TopLevel, A::Error> {
+                let mut fields = Vec::new();
+                while let Some(entry) = map.next_entry::<String, serde_json::Value>()? {
+                    fields.push(entry);
+                }
+                Ok(TopLevel::Object(fields))
+            }
+        }
+
+        deserializer.deserialize_any(TopLevelVisitor)
+    }
 }
 
 /// `responseErrorResult`: `error`, `detail?`, `validations?` as a Go map.
