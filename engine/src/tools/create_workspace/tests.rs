@@ -236,6 +236,11 @@ fn step_3_an_unparseable_template_id_quotes_gos_uuid_error() {
             "invalid template_id: invalid urn prefix: \"urn:uid:x\"",
         ),
         ("  ü  ", "invalid template_id: invalid UUID length: 2"),
+        (
+            // 45 bytes whose ninth byte starts `é`: Go's %q shows that byte.
+            "urn:uuidé6ba7b810-9dad-11d1-80b4-00c04fd430c",
+            "invalid template_id: invalid urn prefix: \"urn:uuid\\xc3\"",
+        ),
     ];
     for (raw, want) in cases {
         let input = serde_json::json!({ "template_id": raw }).to_string();
