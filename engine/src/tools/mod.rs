@@ -243,9 +243,25 @@ pub fn decode_args<T: DeserializeOwned>(input: &str) -> Result<T, ToolResponse> 
     // In input order, so a later key (in any case) overwrites an earlier one.
     let mut folded = serde_json::Map::new();
     for (key, value) in fields {
-        folded.insert(key.to_lowercase(), value);
+        folded.insert(fold_key(&key), value);
     }
     serde_json::from_value(serde_json::Value::Object(folded)).map_err(invalid)
+}
+
+/// A JSON key folded for matching the (lower-case ASCII) field names the way
+/// Go's decoder does: every rune becomes `ToUpper(ToLower(r))`, compared
+/// here in lower case. The only non-ASCII runes that fold onto ASCII letters
+/// are U+0130 and U+0131 (I), U+017F (S) and U+212A (K); any other rune
+/// stays as it is and matches no field.
+fn fold_key(key: &str) -> String {
+    key.chars()
+        .map(|c| match c {
+            '\u{130}' | '\u{131}' => 'i',
+            '\u{17f}' => 's',
+            '\u{212a}' => 'k',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect()
 }
 
 /// The top level of a tool input, an object's keys kept in input order
@@ -439,6 +455,23 @@ mod tests {
         assert_eq!(shouted.template_id, "c");
         let repeated: Named = decode_args(r#"{"template_id":"a","template_id":"b"}"#).unwrap();
         assert_eq!(repeated.template_id, "b");
+        #[derive(serde::Deserialize, Debug, PartialEq)]
+        struct Preset {
+            #[serde(default)]
+            preset_id: String,
+            #[serde(default)]
+            kind: String,
+        }
+        // Go's fold: the long s folds to S, the Kelvin sign to K.
+        let folded: Preset =
+            decode_args("{\"pre\u{17f}et_id\":\"p\",\"\u{212a}ind\":\"k\"}").unwrap();
+        assert_eq!(
+            folded,
+            Preset {
+                preset_id: "p".into(),
+                kind: "k".into()
+            }
+        );
         let err = decode_args::<Args>("{not json").unwrap_err();
         assert!(err.is_error);
         assert!(err.content.starts_with(INVALID_PARAMETERS_PREFIX));

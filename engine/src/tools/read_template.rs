@@ -727,6 +727,25 @@ mod tests {
     }
 
     #[test]
+    fn keys_match_the_field_by_gos_unicode_folding() {
+        // Go folds each key rune with ToUpper(ToLower(r)): the dotted and
+        // the dotless i both fold to I.
+        let world = World::new();
+        bare(&world);
+        for key in ["TEMPLATE_\u{130}D", "template_\u{131}d"] {
+            let input = serde_json::json!({ key: TEMPLATE_ID }).to_string();
+            let response = call(&world, &input);
+            assert!(!response.is_error, "{key}: {}", response.content);
+        }
+        // A key that folds to no field is ignored.
+        let input = serde_json::json!({ "template_\u{e9}d": TEMPLATE_ID }).to_string();
+        assert_eq!(
+            call(&world, &input),
+            ToolResponse::text_error("template_id is required")
+        );
+    }
+
+    #[test]
     fn option_numbers_are_decoded_exactly_and_reprinted_in_gos_shortest_form() {
         // Go parses a JSON number into the nearest float64; the re-encoded
         // option must print that float's shortest form.
