@@ -2,7 +2,7 @@
 //! whole flow top to bottom. This module holds the envelope and the shared
 //! plumbing of spec 1 §1.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use futures::lock::Mutex;
@@ -240,12 +240,45 @@ pub fn decode_args<T: DeserializeOwned>(input: &str) -> Result<T, ToolResponse> 
             )));
         }
     };
-    // In input order, so a later key (in any case) overwrites an earlier one.
+    // In input order, so a later key (in any case) overwrites an earlier one,
+    // except where Go's decoder keeps what an earlier key decoded: a null has
+    // no effect on a string or a number, and a second object is decoded into
+    // the same map (merged).
     let mut folded = serde_json::Map::new();
     for (key, value) in fields {
-        folded.insert(fold_key(&key), value);
+        let key = fold_key(&key);
+        match (folded.get_mut(&key), value) {
+            (Some(serde_json::Value::Object(earlier)), serde_json::Value::Object(later)) => {
+                earlier.extend(later);
+            }
+            (
+                Some(
+                    serde_json::Value::String(_)
+                    | serde_json::Value::Number(_)
+                    | serde_json::Value::Bool(_),
+                ),
+                serde_json::Value::Null,
+            ) => {}
+            (_, value) => {
+                folded.insert(key, value);
+            }
+        }
     }
     serde_json::from_value(serde_json::Value::Object(folded)).map_err(invalid)
+}
+
+/// Deserializes a `map[string]string` argument as Go does: a `null` value
+/// reads as `""` (null into a string has no effect on the zero value).
+pub(crate) fn go_string_map<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<BTreeMap<String, String>>, D::Error> {
+    let map: Option<BTreeMap<String, Option<String>>> =
+        serde::Deserialize::deserialize(deserializer)?;
+    Ok(map.map(|map| {
+        map.into_iter()
+            .map(|(name, value)| (name, value.unwrap_or_default()))
+            .collect()
+    }))
 }
 
 /// A JSON key folded for matching the (lower-case ASCII) field names the way

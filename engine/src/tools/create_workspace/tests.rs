@@ -1102,6 +1102,42 @@ fn step_16_parameters_are_forwarded_sorted_by_name() {
     assert_eq!(names, ["Arch=arm", "region=eu", "zone=b"]);
 }
 
+#[test]
+fn step_16_parameters_decode_as_gos_json_does() {
+    // A null value reads as "" (null into a string has no effect), and a
+    // repeated `parameters` object is decoded into the same map (merged).
+    let world = World::new();
+    let template = world.template("go").create();
+    let recorder = Recorder::new(&world);
+    let input = format!(
+        r#"{{"template_id":"{}","name":"dev","parameters":{{"zone":null,"region":"eu"}},"Parameters":{{"arch":"arm","region":"us"}}}}"#,
+        template.template
+    );
+    let response = create_with(&world, &recorder, &input);
+    assert!(!response.is_error, "{}", response.content);
+    let names: Vec<String> = recorder.requests()[0]
+        .rich_parameter_values
+        .iter()
+        .map(|p| format!("{}={}", p.name, p.value))
+        .collect();
+    assert_eq!(names, ["arch=arm", "region=us", "zone="]);
+}
+
+#[test]
+fn a_later_null_leaves_an_earlier_string_argument_as_go_does() {
+    // Go: "unmarshaling a JSON null into any other Go value has no effect".
+    let world = World::new();
+    let template = world.template("go").create();
+    let recorder = Recorder::new(&world);
+    let input = format!(
+        r#"{{"template_id":"{}","name":"dev","NAME":null}}"#,
+        template.template
+    );
+    let response = create_with(&world, &recorder, &input);
+    assert!(!response.is_error, "{}", response.content);
+    assert_eq!(recorder.requests()[0].name, "dev");
+}
+
 // ===========================================================================
 // Step 17: the create hook and its name-conflict retry (§3.9)
 // ===========================================================================
