@@ -162,6 +162,18 @@ fn the_definition_carries_the_primary_description_and_one_required_field() {
     assert!(def.description.ends_with(
         "If the chat already has a workspace that is building or running, the existing workspace is returned."
     ));
+    assert_eq!(
+        def.description,
+        "Create a new workspace from a template only when workspace-backed file inspection, \
+         command execution, or file editing is required, or when the user explicitly asks for \
+         one. Do not use this as a default first step for requests answerable from conversation \
+         context, provider tools, or external MCP tools. Requires a template_id (from \
+         list_templates). Optionally provide a name and parameter values (from read_template). If \
+         no name is given, one will be generated. Provide a preset_id (from read_template) to \
+         apply preset parameters and potentially claim a prebuilt workspace for faster startup. \
+         This tool is idempotent. If the chat already has a workspace that is building or \
+         running, the existing workspace is returned."
+    );
     let fields: Vec<(&str, &str, bool)> = def
         .properties
         .iter()
@@ -179,6 +191,21 @@ fn the_definition_carries_the_primary_description_and_one_required_field() {
     assert_eq!(
         def.properties[0].description,
         "The UUIDv4 of the template to create the workspace from. Obtain this from list_templates."
+    );
+    assert_eq!(
+        def.properties[1].description,
+        "The name of the workspace to create. If not provided, a random name will be generated."
+    );
+    assert_eq!(
+        def.properties[2].description,
+        "Key-value pairs of template parameters to use when creating the workspace. Obtain \
+         available parameters from read_template."
+    );
+    assert_eq!(
+        def.properties[3].description,
+        "The UUIDv4 of a template version preset to use. Obtain available presets from \
+         read_template. When provided, the preset's parameters are applied automatically and the \
+         workspace may claim a prebuilt instance for faster startup."
     );
     assert_eq!(
         def.input_schema().get("required").unwrap().to_json(),
