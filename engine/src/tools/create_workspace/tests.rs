@@ -1080,6 +1080,42 @@ fn step_14_a_preset_with_a_ready_prebuild_is_claimed_with_the_same_result_shape(
 }
 
 #[test]
+fn step_14_a_preset_of_another_template_is_refused_by_coderd_and_never_claimed() {
+    // The tool forwards any parseable preset_id; version membership is
+    // coderd's check (spec 1 §3.3 step 14), so a ready prebuild of another
+    // template must not be handed out.
+    let world = World::new();
+    let go = world.template("go").create();
+    let py = world.template("py").preset("fast", &[], Some(1)).create();
+    let preset = py.presets[0];
+    let input = format!(
+        r#"{{"template_id":"{}","name":"dev","preset_id":"{preset}"}}"#,
+        go.template
+    );
+    let env = world.env();
+    let response = world.drive(async {
+        world.coderd.reconcile_prebuilds();
+        world.clock.sleep(secs(30)).await; // the pool member builds and gets ready
+        run(&env, &input).await
+    });
+    assert_eq!(
+        json(&response),
+        format!(
+            r#"{{"detail":"preset {preset} does not belong to the template's active version","error":"Preset does not belong to the template version.","validations":[{{"field":"template_version_preset_id","detail":"preset {preset} does not belong to the template's active version"}}]}}"#
+        )
+    );
+    let tables = world.store.tables();
+    assert!(
+        tables
+            .workspaces
+            .iter()
+            .all(|w| w.owner_id == PREBUILDS_USER_ID),
+        "nothing created, nothing claimed"
+    );
+    assert_eq!(world.chat_row().workspace_id, None);
+}
+
+#[test]
 fn step_15_names_are_trimmed_kept_when_valid_and_generated_otherwise() {
     let world = World::new();
     let template = world.template("go-dev").create();
