@@ -343,7 +343,8 @@ mod tests {
         let resource = agent.resource_id.expect("resource");
         world.store.edit(|t| {
             let row = t.resources.iter_mut().find(|r| r.id == resource).unwrap();
-            row.type_ = EXTERNAL_AGENT_RESOURCE_TYPE.to_string();
+            // The spec's resource type, spelled out: detection keys off it.
+            row.type_ = "coder_external_agent".to_string();
         });
     }
 

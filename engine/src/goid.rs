@@ -43,29 +43,72 @@ fn parse_hex(digits: &[u8]) -> Option<Uuid> {
     Some(Uuid::from_bytes(bytes))
 }
 
-/// Go's `%q` of a byte string: double-quoted with Go escapes.
+/// Go's `%q` of a byte string (`strconv.Quote`): double-quoted; each byte
+/// of invalid UTF-8 as `\xNN`; `"` and `\` backslash-escaped; characters Go
+/// does not consider printable as `\a`…`\v`, `\xNN`, `\uNNNN` or `\UNNNNNNNN`.
 pub fn go_quote(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
     let mut out = String::from("\"");
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                c if go_is_print(c) => out.push(c),
+                '\u{7}' => out.push_str("\\a"),
+                '\u{8}' => out.push_str("\\b"),
+                '\u{c}' => out.push_str("\\f"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '\u{b}' => out.push_str("\\v"),
+                c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                    out.push_str(&format!("\\x{:02x}", c as u32));
+                }
+                c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
+                c => out.push_str(&format!("\\U{:08x}", c as u32)),
             }
-            c => out.push(c),
+        }
+        for byte in chunk.invalid() {
+            out.push_str(&format!("\\x{byte:02x}"));
         }
     }
     out.push('"');
     out
+}
+
+/// `strconv.IsPrint`, approximated without Unicode category tables: ASCII
+/// space and every character that is not a control, a space or separator
+/// other than U+0020, a common format character (Cf) or private use (Co).
+/// (Unassigned code points, which Go also escapes, are printed.)
+fn go_is_print(c: char) -> bool {
+    if c == ' ' {
+        return true;
+    }
+    let n = c as u32;
+    let format = matches!(
+        n,
+        0xad | 0x600..=0x605
+            | 0x61c
+            | 0x6dd
+            | 0x70f
+            | 0x8e2
+            | 0x180e
+            | 0x200b..=0x200f
+            | 0x202a..=0x202e
+            | 0x2060..=0x2064
+            | 0x2066..=0x206f
+            | 0xfeff
+            | 0xfff9..=0xfffb
+            | 0x110bd
+            | 0x110cd
+            | 0x13430..=0x1343f
+            | 0x1bca0..=0x1bca3
+            | 0x1d173..=0x1d17a
+            | 0xe0001
+            | 0xe0020..=0xe007f
+    );
+    let private_use = matches!(n, 0xe000..=0xf8ff | 0xf0000..=0xffffd | 0x100000..=0x10fffd);
+    !(c.is_control() || c.is_whitespace() || format || private_use)
 }
 
 #[cfg(test)]
@@ -111,5 +154,26 @@ mod tests {
             Err("invalid UUID format".into())
         );
         assert_eq!(parse_uuid(""), Err("invalid UUID length: 0".into()));
+    }
+
+    #[test]
+    fn the_urn_prefix_is_quoted_byte_for_byte_like_gos_percent_q() {
+        // The nine bytes may cut a multi-byte character: Go's %q prints the
+        // stray byte as \xNN, never as U+FFFD.
+        let tail = "x".repeat(35);
+        assert_eq!(
+            parse_uuid(&format!("urn:uuid\u{e9}{tail}")),
+            Err("invalid urn prefix: \"urn:uuid\\xc3\"".into())
+        );
+        // Characters Go does not consider printable are escaped.
+        assert_eq!(
+            parse_uuid(&format!("urn:\u{a0}uid:{}", "y".repeat(35))),
+            Err("invalid urn prefix: \"urn:\\u00a0uid\"".into())
+        );
+        assert_eq!(
+            parse_uuid(&format!("urn:\u{7f}\u{1}\tid:{}", "z".repeat(35))),
+            Err("invalid urn prefix: \"urn:\\x7f\\x01\\tid\"".into())
+        );
+        assert_eq!(go_quote("é \"q\" \\".as_bytes()), "\"é \\\"q\\\" \\\\\"");
     }
 }

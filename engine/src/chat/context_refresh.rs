@@ -167,18 +167,19 @@ impl Turn<'_> {
     }
 
     async fn resolve_turn_context(&self) -> TurnContext {
-        let Some(history) = load_history(self.env()) else {
-            return TurnContext::default();
-        };
         if self.current_chat().workspace_id.is_none() {
             return TurnContext::default();
         }
-        // The cheap metadata refresh (no dial).
+        // The cheap metadata refresh (no dial), once per turn whatever the
+        // context refresh does.
         let current = self
             .workspace
             .ensure_workspace_agent()
             .ok()
             .map(|(_, a)| a.id);
+        let Some(history) = load_history(self.env()) else {
+            return TurnContext::default();
+        };
         if !pull_needed(self.env(), &history, current) {
             return TurnContext::from_history(&history);
         }

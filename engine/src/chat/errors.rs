@@ -169,4 +169,52 @@ mod tests {
         );
         assert!(ConnError::Ctx(CtxError::Canceled).is_ctx());
     }
+
+    #[test]
+    fn every_sentinel_prints_the_spec_text_byte_for_byte() {
+        let cases = [
+            (ConnError::NotConfigured, "workspace agent connector is not configured"),
+            (
+                ConnError::NoWorkspace,
+                "no workspace is associated with this chat. Use the create_workspace tool to create one",
+            ),
+            (
+                ConnError::NoAgent,
+                "workspace has no running agent: the workspace is likely stopped. Use the start_workspace tool to start it",
+            ),
+            (
+                ConnError::WorkspaceChangedWhileConnecting,
+                "chat workspace changed while connecting",
+            ),
+            (
+                ConnError::WorkspaceChangedWhileResolving,
+                "chat workspace changed while resolving agent",
+            ),
+            (
+                ConnError::AgentDisconnected,
+                "workspace agent has been disconnected for at least 90 seconds and cannot execute tools. To recover, call stop_workspace to stop the workspace, then start_workspace to start it again",
+            ),
+            (
+                ConnError::AgentNeverConnected,
+                "workspace agent never connected and its connection timeout has elapsed, so it cannot execute tools. To recover, call stop_workspace to stop the workspace, then start_workspace to start it again",
+            ),
+            (
+                ConnError::DialTimeout,
+                "connection to the workspace agent timed out. The agent may still be reachable on the next attempt.",
+            ),
+            (
+                ConnError::Ctx(CtxError::DeadlineExceeded).lazy(),
+                "dial with lazy validation: context deadline exceeded",
+            ),
+        ];
+        for (err, want) in cases {
+            assert_eq!(err.to_string(), want);
+        }
+        // The match target is never printed, but its text is the spec's.
+        assert_eq!(
+            EXTERNAL_AGENT_UNAVAILABLE,
+            "external workspace agent unavailable"
+        );
+        assert_eq!(FIND_CHAT_AGENT_PREFIX, "find chat agent: ");
+    }
 }

@@ -493,13 +493,26 @@ impl Coderd for MemCoderd {
             }
             let mut preset_params = Vec::new();
             if let Some(preset_id) = request.template_version_preset_id {
-                let exists = t.presets.iter().any(|p| p.id == preset_id);
-                if !exists {
+                let Some(preset) = t.presets.iter().find(|p| p.id == preset_id) else {
                     return Err(bad_request(
                         "Preset not found.",
                         vec![Validation {
                             field: "template_version_preset_id".to_string(),
                             detail: format!("preset {preset_id} does not exist"),
+                        }],
+                    ));
+                };
+                // Version membership is coderd's check too (spec 1 §3.3
+                // step 14): a preset of another version is never applied or
+                // claimed.
+                if preset.template_version_id != template.active_version_id {
+                    return Err(bad_request(
+                        "Preset does not belong to the template version.",
+                        vec![Validation {
+                            field: "template_version_preset_id".to_string(),
+                            detail: format!(
+                                "preset {preset_id} does not belong to the template's active version"
+                            ),
                         }],
                     ));
                 }

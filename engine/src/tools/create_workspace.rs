@@ -93,7 +93,7 @@ struct Args {
     template_id: Option<String>,
     #[serde(default)]
     name: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::go_string_map")]
     parameters: Option<BTreeMap<String, String>>,
     #[serde(default)]
     preset_id: Option<String>,

@@ -2,7 +2,7 @@
 //! whole flow top to bottom. This module holds the envelope and the shared
 //! plumbing of spec 1 §1.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use futures::lock::Mutex;
@@ -232,25 +232,133 @@ pub fn decode_args<T: DeserializeOwned>(input: &str) -> Result<T, ToolResponse> 
     let input = if input.trim().is_empty() { "{}" } else { input };
     let fields = match serde_json::from_str(input).map_err(invalid)? {
         // Go leaves the args struct zero for `null`.
-        serde_json::Value::Null => serde_json::Map::new(),
-        serde_json::Value::Object(fields) => fields,
-        other => {
-            let kind = match other {
-                serde_json::Value::Array(_) => "array",
-                serde_json::Value::String(_) => "string",
-                serde_json::Value::Number(_) => "number",
-                _ => "bool",
-            };
+        TopLevel::Null => Vec::new(),
+        TopLevel::Object(fields) => fields,
+        TopLevel::Other(kind) => {
             return Err(ToolResponse::text_error(format!(
                 "{INVALID_PARAMETERS_PREFIX}json: cannot unmarshal {kind} into an object of tool arguments"
             )));
         }
     };
-    let folded = fields
-        .into_iter()
-        .map(|(key, v)| (key.to_lowercase(), v))
-        .collect();
+    // In input order, so a later key (in any case) overwrites an earlier one,
+    // except where Go's decoder keeps what an earlier key decoded: a null has
+    // no effect on a string or a number, and a second object is decoded into
+    // the same map (merged).
+    let mut folded = serde_json::Map::new();
+    for (key, value) in fields {
+        let key = fold_key(&key);
+        match (folded.get_mut(&key), value) {
+            (Some(serde_json::Value::Object(earlier)), serde_json::Value::Object(later)) => {
+                earlier.extend(later);
+            }
+            (
+                Some(
+                    serde_json::Value::String(_)
+                    | serde_json::Value::Number(_)
+                    | serde_json::Value::Bool(_),
+                ),
+                serde_json::Value::Null,
+            ) => {}
+            (_, value) => {
+                folded.insert(key, value);
+            }
+        }
+    }
     serde_json::from_value(serde_json::Value::Object(folded)).map_err(invalid)
+}
+
+/// Deserializes a `map[string]string` argument as Go does: a `null` value
+/// reads as `""` (null into a string has no effect on the zero value).
+pub(crate) fn go_string_map<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<BTreeMap<String, String>>, D::Error> {
+    let map: Option<BTreeMap<String, Option<String>>> =
+        serde::Deserialize::deserialize(deserializer)?;
+    Ok(map.map(|map| {
+        map.into_iter()
+            .map(|(name, value)| (name, value.unwrap_or_default()))
+            .collect()
+    }))
+}
+
+/// A JSON key folded for matching the (lower-case ASCII) field names the way
+/// Go's decoder does: every rune becomes `ToUpper(ToLower(r))`, compared
+/// here in lower case. The only non-ASCII runes that fold onto ASCII letters
+/// are U+0130 and U+0131 (I), U+017F (S) and U+212A (K); any other rune
+/// stays as it is and matches no field.
+fn fold_key(key: &str) -> String {
+    key.chars()
+        .map(|c| match c {
+            '\u{130}' | '\u{131}' => 'i',
+            '\u{17f}' => 's',
+            '\u{212a}' => 'k',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect()
+}
+
+/// The top level of a tool input, an object's keys kept in input order
+/// (`serde_json::Map` would sort them).
+enum TopLevel {
+    Null,
+    Object(Vec<(String, serde_json::Value)>),
+    /// Any other JSON kind: `array`, `string`, `number` or `bool`.
+    Other(&'static str),
+}
+
+impl<'de> serde::Deserialize<'de> for TopLevel {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+        struct TopLevelVisitor;
+
+        impl<'de> Visitor<'de> for TopLevelVisitor {
+            type Value = TopLevel;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+
+            fn visit_unit<E>(self) -> Result<TopLevel, E> {
+                Ok(TopLevel::Null)
+            }
+
+            fn visit_bool<E>(self, _: bool) -> Result<TopLevel, E> {
+                Ok(TopLevel::Other("bool"))
+            }
+
+            fn visit_i64<E>(self, _: i64) -> Result<TopLevel, E> {
+                Ok(TopLevel::Other("number"))
+            }
+
+            fn visit_u64<E>(self, _: u64) -> Result<TopLevel, E> {
+                Ok(TopLevel::Other("number"))
+            }
+
+            fn visit_f64<E>(self, _: f64) -> Result<TopLevel, E> {
+                Ok(TopLevel::Other("number"))
+            }
+
+            fn visit_str<E>(self, _: &str) -> Result<TopLevel, E> {
+                Ok(TopLevel::Other("string"))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<TopLevel, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(TopLevel::Other("array"))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TopLevel, A::Error> {
+                let mut fields = Vec::new();
+                while let Some(entry) = map.next_entry::<String, serde_json::Value>()? {
+                    fields.push(entry);
+                }
+                Ok(TopLevel::Object(fields))
+            }
+        }
+
+        deserializer.deserialize_any(TopLevelVisitor)
+    }
 }
 
 /// `responseErrorResult`: `error`, `detail?`, `validations?` as a Go map.
@@ -380,6 +488,23 @@ mod tests {
         assert_eq!(shouted.template_id, "c");
         let repeated: Named = decode_args(r#"{"template_id":"a","template_id":"b"}"#).unwrap();
         assert_eq!(repeated.template_id, "b");
+        #[derive(serde::Deserialize, Debug, PartialEq)]
+        struct Preset {
+            #[serde(default)]
+            preset_id: String,
+            #[serde(default)]
+            kind: String,
+        }
+        // Go's fold: the long s folds to S, the Kelvin sign to K.
+        let folded: Preset =
+            decode_args("{\"pre\u{17f}et_id\":\"p\",\"\u{212a}ind\":\"k\"}").unwrap();
+        assert_eq!(
+            folded,
+            Preset {
+                preset_id: "p".into(),
+                kind: "k".into()
+            }
+        );
         let err = decode_args::<Args>("{not json").unwrap_err();
         assert!(err.is_error);
         assert!(err.content.starts_with(INVALID_PARAMETERS_PREFIX));

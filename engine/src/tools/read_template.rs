@@ -710,4 +710,64 @@ mod tests {
         let extra = format!(r#"{{"template_id":"{TEMPLATE_ID}","page":"ignored"}}"#);
         assert!(!call(&world, &extra).is_error);
     }
+
+    #[test]
+    fn a_template_id_repeated_in_another_case_takes_the_later_value_as_go_does() {
+        // Go's decoder matches keys to fields case-insensitively and walks
+        // the object in input order, so the later spelling wins.
+        let world = World::new();
+        bare(&world);
+        let later_bad = format!(r#"{{"template_id":"{TEMPLATE_ID}","Template_ID":"not-a-uuid"}}"#);
+        assert_eq!(
+            call(&world, &later_bad),
+            ToolResponse::text_error("invalid template_id: invalid UUID length: 10")
+        );
+        let later_good = format!(r#"{{"TEMPLATE_ID":"not-a-uuid","template_id":"{TEMPLATE_ID}"}}"#);
+        assert!(!call(&world, &later_good).is_error);
+    }
+
+    #[test]
+    fn keys_match_the_field_by_gos_unicode_folding() {
+        // Go folds each key rune with ToUpper(ToLower(r)): the dotted and
+        // the dotless i both fold to I.
+        let world = World::new();
+        bare(&world);
+        for key in ["TEMPLATE_\u{130}D", "template_\u{131}d"] {
+            let input = serde_json::json!({ key: TEMPLATE_ID }).to_string();
+            let response = call(&world, &input);
+            assert!(!response.is_error, "{key}: {}", response.content);
+        }
+        // A key that folds to no field is ignored.
+        let input = serde_json::json!({ "template_\u{e9}d": TEMPLATE_ID }).to_string();
+        assert_eq!(
+            call(&world, &input),
+            ToolResponse::text_error("template_id is required")
+        );
+    }
+
+    #[test]
+    fn option_numbers_are_decoded_exactly_and_reprinted_in_gos_shortest_form() {
+        // Go parses a JSON number into the nearest float64; the re-encoded
+        // option must print that float's shortest form.
+        let world = World::new();
+        let ids = world
+            .template("nums")
+            .parameter_row(TemplateVersionParameter {
+                name: "n".into(),
+                type_: "number".into(),
+                options: r#"[{"value":1.2042364963206905e39,"name":"big","neg":-0,"tiny":2.5e-7}]"#
+                    .into(),
+                ..TemplateVersionParameter::default()
+            })
+            .create();
+        let response = read(&world, &ids);
+        assert!(!response.is_error, "{}", response.content);
+        assert!(
+            response.content.contains(
+                r#""options":[{"name":"big","neg":-0,"tiny":2.5e-7,"value":1.2042364963206905e+39}]"#
+            ),
+            "{}",
+            response.content
+        );
+    }
 }

@@ -72,7 +72,7 @@ pub fn definition() -> ToolDefinition {
 /// `StartWorkspaceArgs`. Unknown fields (a `preset_id`, say) are ignored.
 #[derive(Debug, Default, Deserialize)]
 struct StartArgs {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::go_string_map")]
     parameters: Option<BTreeMap<String, String>>,
 }
 
@@ -613,6 +613,32 @@ mod tests {
                 name: "region".into(),
                 value: "eu".into()
             }]
+        );
+    }
+
+    #[test]
+    fn a_null_parameter_value_reaches_the_hook_as_an_empty_string() {
+        // Go decodes null into a map's string value as "".
+        let world = World::new();
+        let template = world
+            .template("t")
+            .parameter("region", false, "us")
+            .create();
+        world.workspace(&template, Transition::Stop, JobStatus::Succeeded);
+        let recorder = RecordingCoderd {
+            inner: &world.coderd,
+            seen: RefCell::default(),
+        };
+        let mut env = world.env();
+        env.coderd = Some(&recorder);
+        let response = world.call(run(&env, r#"{"parameters":{"region":null}}"#));
+        assert!(!response.is_error, "{}", response.content);
+        assert_eq!(
+            *recorder.seen.borrow(),
+            [vec![BuildParameter {
+                name: "region".into(),
+                value: String::new()
+            }]]
         );
     }
 

@@ -70,6 +70,10 @@ fn no_dialer_is_the_connector_text() {
         err_text(h.world.run(turn.get_workspace_conn())),
         CONNECTOR_NOT_CONFIGURED
     );
+    assert_eq!(
+        CONNECTOR_NOT_CONFIGURED,
+        "workspace agent connector is not configured"
+    );
 }
 
 #[test]
@@ -487,6 +491,10 @@ fn a_workspace_change_during_both_dials_is_the_changed_while_connecting_text() {
     };
     let (result, ()) = h.world.run(join(turn.get_workspace_conn(), script));
     assert_eq!(err_text(result), WORKSPACE_CHANGED_WHILE_CONNECTING);
+    assert_eq!(
+        WORKSPACE_CHANGED_WHILE_CONNECTING,
+        "chat workspace changed while connecting"
+    );
     assert_eq!(h.dialed(), vec![agents[0], agents[1]]);
     assert_eq!(h.world.dialer.open_connections(), 0, "both dials released");
 }
@@ -645,4 +653,129 @@ fn a_binding_moved_behind_the_turns_back_is_re_resolved_for_the_new_workspace() 
     assert_eq!(h.elapsed(start), secs(5));
     assert_eq!(turn.current_chat().workspace_id, Some(ws2));
     assert_eq!(h.world.chat_row().agent_id, Some(a2.id));
+}
+
+/// A store where, right after each write of the chat's build/agent binding,
+/// another tool rebinds the chat to the next workspace of a list (agent
+/// cleared); the resolver sees that row, as it would see the other tool's
+/// OnChatUpdated.
+struct RebindingStore {
+    inner: std::rc::Rc<crate::memory::MemStore>,
+    next: std::cell::RefCell<Vec<uuid::Uuid>>,
+}
+
+macro_rules! delegate {
+    ($($name:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)*) => {
+        $(fn $name(&self, $($arg: $ty),*) -> $ret { self.inner.$name($($arg),*) })*
+    };
+}
+
+impl Store for RebindingStore {
+    fn update_chat_build_agent_binding(
+        &self,
+        chat_id: uuid::Uuid,
+        build_id: Option<uuid::Uuid>,
+        agent_id: Option<uuid::Uuid>,
+    ) -> crate::ports::StoreResult<Chat> {
+        let written = self
+            .inner
+            .update_chat_build_agent_binding(chat_id, build_id, agent_id)?;
+        let next = {
+            let mut next = self.next.borrow_mut();
+            (!next.is_empty()).then(|| next.remove(0))
+        };
+        match next {
+            Some(ws) => self
+                .inner
+                .update_chat_workspace_binding(chat_id, Some(ws), None, None),
+            None => Ok(written),
+        }
+    }
+
+    delegate! {
+        get_authorization_user_roles(user_id: uuid::Uuid) -> crate::ports::StoreResult<Vec<String>>;
+        get_chat_by_id(chat_id: uuid::Uuid) -> crate::ports::StoreResult<Chat>;
+        update_chat_workspace_binding(chat_id: uuid::Uuid, workspace_id: Option<uuid::Uuid>, build_id: Option<uuid::Uuid>, agent_id: Option<uuid::Uuid>) -> crate::ports::StoreResult<Chat>;
+        get_template_by_id(template_id: uuid::Uuid) -> crate::ports::StoreResult<crate::model::Template>;
+        get_templates_with_filter(filter: &crate::ports::TemplateFilter) -> crate::ports::StoreResult<Vec<crate::model::Template>>;
+        get_workspace_unique_owner_count_by_template_ids(template_ids: &[uuid::Uuid]) -> crate::ports::StoreResult<Vec<(uuid::Uuid, i64)>>;
+        get_template_version_by_id(version_id: uuid::Uuid) -> crate::ports::StoreResult<crate::model::TemplateVersion>;
+        get_template_version_parameters(version_id: uuid::Uuid) -> crate::ports::StoreResult<Vec<crate::model::TemplateVersionParameter>>;
+        get_presets_by_template_version_id(version_id: uuid::Uuid) -> crate::ports::StoreResult<Vec<crate::model::Preset>>;
+        get_preset_parameters_by_template_version_id(version_id: uuid::Uuid) -> crate::ports::StoreResult<Vec<crate::model::PresetParameter>>;
+        get_workspace_by_id(workspace_id: uuid::Uuid) -> crate::ports::StoreResult<crate::model::Workspace>;
+        get_latest_workspace_build_by_workspace_id(workspace_id: uuid::Uuid) -> crate::ports::StoreResult<crate::model::WorkspaceBuild>;
+        get_workspace_build_by_id(build_id: uuid::Uuid) -> crate::ports::StoreResult<crate::model::WorkspaceBuild>;
+        get_provisioner_job_by_id(job_id: uuid::Uuid) -> crate::ports::StoreResult<crate::model::ProvisionerJob>;
+        get_workspace_agents_in_latest_build_by_workspace_id(workspace_id: uuid::Uuid) -> crate::ports::StoreResult<Vec<crate::model::WorkspaceAgent>>;
+        get_workspace_agent_by_id(agent_id: uuid::Uuid) -> crate::ports::StoreResult<crate::model::WorkspaceAgent>;
+        get_workspace_agent_lifecycle_state_by_id(agent_id: uuid::Uuid) -> crate::ports::StoreResult<crate::model::LifecycleState>;
+        get_workspace_resource_by_id(resource_id: uuid::Uuid) -> crate::ports::StoreResult<crate::model::WorkspaceResource>;
+        get_quota_consumed_for_user(owner_id: uuid::Uuid, organization_id: uuid::Uuid) -> crate::ports::StoreResult<i64>;
+        get_quota_allowance_for_user(user_id: uuid::Uuid, organization_id: uuid::Uuid) -> crate::ports::StoreResult<i64>;
+        get_chat_workspace_ttl() -> crate::ports::StoreResult<String>;
+        get_chat_messages_for_prompt(chat_id: uuid::Uuid) -> crate::ports::StoreResult<Vec<crate::model::ChatMessage>>;
+        insert_chat_message(chat_id: uuid::Uuid, role: &str, content: &str, now: crate::time::Time) -> crate::ports::StoreResult<crate::model::ChatMessage>;
+    }
+}
+
+/// A turn over `h`'s world whose store rebinds the chat to `rebinds`, one
+/// per binding write.
+fn rebinding_runtime(h: &Harness, rebinds: Vec<uuid::Uuid>) -> crate::chat::ChatRuntime {
+    let world = &h.world;
+    let store: Rc<dyn Store> = Rc::new(RebindingStore {
+        inner: world.store.clone(),
+        next: std::cell::RefCell::new(rebinds),
+    });
+    let ports = crate::chat::ChatPorts {
+        store,
+        coderd: None,
+        dialer: Some(Rc::new(world.dialer.clone())),
+        clock: Rc::new(world.clock.clone()),
+        ids: world.ids.clone(),
+        events: world.events.clone(),
+    };
+    crate::chat::ChatRuntime::new(ports, ChatSettings::default(), world.chat)
+}
+
+#[test]
+fn a_chat_rebound_during_both_resolutions_is_the_changed_while_resolving_text() {
+    let h = Harness::new();
+    let template = h.world.template("t").create();
+    let (_, ws1, _) = h.running_on(template.clone());
+    let (_, ws2, _) = h.running_on(template.clone());
+    let (_, ws3, _) = h.running_on(template);
+    h.world
+        .store
+        .update_chat_workspace_binding(h.world.chat, Some(ws1), None, None)
+        .expect("bind");
+    // Each binding write is followed by a rebind: ws1 → ws2, then ws2 → ws3.
+    let runtime = rebinding_runtime(&h, vec![ws2, ws3]);
+    let turn = runtime
+        .turn(crate::ctx::Ctx::new(h.world.cancel.clone()))
+        .expect("turn");
+    assert_eq!(
+        err_text(h.world.run(turn.get_workspace_conn())),
+        "chat workspace changed while resolving agent"
+    );
+    assert!(h.dialed().is_empty(), "nothing is dialed");
+}
+
+#[test]
+fn a_chat_rebound_during_one_resolution_resolves_for_the_new_workspace() {
+    let h = Harness::new();
+    let template = h.world.template("t").create();
+    let (_, ws1, _) = h.running_on(template.clone());
+    let (_, ws2, a2) = h.running_on(template);
+    h.world
+        .store
+        .update_chat_workspace_binding(h.world.chat, Some(ws1), None, None)
+        .expect("bind");
+    let runtime = rebinding_runtime(&h, vec![ws2]);
+    let turn = runtime
+        .turn(crate::ctx::Ctx::new(h.world.cancel.clone()))
+        .expect("turn");
+    connected(h.world.run(turn.get_workspace_conn()));
+    assert_eq!(h.dialed(), vec![a2.id]);
+    assert_eq!(h.world.chat_row().workspace_id, Some(ws2));
 }

@@ -342,6 +342,22 @@ fn a_history_read_error_skips_the_refresh() {
 }
 
 #[test]
+fn the_metadata_refresh_runs_at_the_start_of_the_turn_even_when_the_history_cannot_be_read() {
+    // Spec 3 §2.3: every turn with a workspace refreshes the agent binding
+    // once (no dial), whatever happens to the context refresh.
+    let h = Harness::new();
+    let (_, _, agent) = h.running();
+    assert_eq!(h.world.chat_row().agent_id, None);
+    h.world.store.fail(
+        Query::GetChatMessagesForPrompt,
+        StoreError::Other("db down".into()),
+    );
+    assert_eq!(begin(&h), TurnContext::default());
+    assert_eq!(h.world.chat_row().agent_id, Some(agent.id));
+    assert!(h.dialed().is_empty());
+}
+
+#[test]
 fn a_persist_failure_still_uses_the_fresh_instruction() {
     let h = Harness::new();
     let (_, _, agent) = h.running();

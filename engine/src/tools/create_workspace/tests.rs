@@ -162,6 +162,18 @@ fn the_definition_carries_the_primary_description_and_one_required_field() {
     assert!(def.description.ends_with(
         "If the chat already has a workspace that is building or running, the existing workspace is returned."
     ));
+    assert_eq!(
+        def.description,
+        "Create a new workspace from a template only when workspace-backed file inspection, \
+         command execution, or file editing is required, or when the user explicitly asks for \
+         one. Do not use this as a default first step for requests answerable from conversation \
+         context, provider tools, or external MCP tools. Requires a template_id (from \
+         list_templates). Optionally provide a name and parameter values (from read_template). If \
+         no name is given, one will be generated. Provide a preset_id (from read_template) to \
+         apply preset parameters and potentially claim a prebuilt workspace for faster startup. \
+         This tool is idempotent. If the chat already has a workspace that is building or \
+         running, the existing workspace is returned."
+    );
     let fields: Vec<(&str, &str, bool)> = def
         .properties
         .iter()
@@ -179,6 +191,21 @@ fn the_definition_carries_the_primary_description_and_one_required_field() {
     assert_eq!(
         def.properties[0].description,
         "The UUIDv4 of the template to create the workspace from. Obtain this from list_templates."
+    );
+    assert_eq!(
+        def.properties[1].description,
+        "The name of the workspace to create. If not provided, a random name will be generated."
+    );
+    assert_eq!(
+        def.properties[2].description,
+        "Key-value pairs of template parameters to use when creating the workspace. Obtain \
+         available parameters from read_template."
+    );
+    assert_eq!(
+        def.properties[3].description,
+        "The UUIDv4 of a template version preset to use. Obtain available presets from \
+         read_template. When provided, the preset's parameters are applied automatically and the \
+         workspace may claim a prebuilt instance for faster startup."
     );
     assert_eq!(
         def.input_schema().get("required").unwrap().to_json(),
@@ -236,6 +263,11 @@ fn step_3_an_unparseable_template_id_quotes_gos_uuid_error() {
             "invalid template_id: invalid urn prefix: \"urn:uid:x\"",
         ),
         ("  ü  ", "invalid template_id: invalid UUID length: 2"),
+        (
+            // 45 bytes whose ninth byte starts `é`: Go's %q shows that byte.
+            "urn:uuidé6ba7b810-9dad-11d1-80b4-00c04fd430c",
+            "invalid template_id: invalid urn prefix: \"urn:uuid\\xc3\"",
+        ),
     ];
     for (raw, want) in cases {
         let input = serde_json::json!({ "template_id": raw }).to_string();
@@ -1048,6 +1080,42 @@ fn step_14_a_preset_with_a_ready_prebuild_is_claimed_with_the_same_result_shape(
 }
 
 #[test]
+fn step_14_a_preset_of_another_template_is_refused_by_coderd_and_never_claimed() {
+    // The tool forwards any parseable preset_id; version membership is
+    // coderd's check (spec 1 §3.3 step 14), so a ready prebuild of another
+    // template must not be handed out.
+    let world = World::new();
+    let go = world.template("go").create();
+    let py = world.template("py").preset("fast", &[], Some(1)).create();
+    let preset = py.presets[0];
+    let input = format!(
+        r#"{{"template_id":"{}","name":"dev","preset_id":"{preset}"}}"#,
+        go.template
+    );
+    let env = world.env();
+    let response = world.drive(async {
+        world.coderd.reconcile_prebuilds();
+        world.clock.sleep(secs(30)).await; // the pool member builds and gets ready
+        run(&env, &input).await
+    });
+    assert_eq!(
+        json(&response),
+        format!(
+            r#"{{"detail":"preset {preset} does not belong to the template's active version","error":"Preset does not belong to the template version.","validations":[{{"field":"template_version_preset_id","detail":"preset {preset} does not belong to the template's active version"}}]}}"#
+        )
+    );
+    let tables = world.store.tables();
+    assert!(
+        tables
+            .workspaces
+            .iter()
+            .all(|w| w.owner_id == PREBUILDS_USER_ID),
+        "nothing created, nothing claimed"
+    );
+    assert_eq!(world.chat_row().workspace_id, None);
+}
+
+#[test]
 fn step_15_names_are_trimmed_kept_when_valid_and_generated_otherwise() {
     let world = World::new();
     let template = world.template("go-dev").create();
@@ -1095,6 +1163,42 @@ fn step_16_parameters_are_forwarded_sorted_by_name() {
         .map(|p| format!("{}={}", p.name, p.value))
         .collect();
     assert_eq!(names, ["Arch=arm", "region=eu", "zone=b"]);
+}
+
+#[test]
+fn step_16_parameters_decode_as_gos_json_does() {
+    // A null value reads as "" (null into a string has no effect), and a
+    // repeated `parameters` object is decoded into the same map (merged).
+    let world = World::new();
+    let template = world.template("go").create();
+    let recorder = Recorder::new(&world);
+    let input = format!(
+        r#"{{"template_id":"{}","name":"dev","parameters":{{"zone":null,"region":"eu"}},"Parameters":{{"arch":"arm","region":"us"}}}}"#,
+        template.template
+    );
+    let response = create_with(&world, &recorder, &input);
+    assert!(!response.is_error, "{}", response.content);
+    let names: Vec<String> = recorder.requests()[0]
+        .rich_parameter_values
+        .iter()
+        .map(|p| format!("{}={}", p.name, p.value))
+        .collect();
+    assert_eq!(names, ["arch=arm", "region=us", "zone="]);
+}
+
+#[test]
+fn a_later_null_leaves_an_earlier_string_argument_as_go_does() {
+    // Go: "unmarshaling a JSON null into any other Go value has no effect".
+    let world = World::new();
+    let template = world.template("go").create();
+    let recorder = Recorder::new(&world);
+    let input = format!(
+        r#"{{"template_id":"{}","name":"dev","NAME":null}}"#,
+        template.template
+    );
+    let response = create_with(&world, &recorder, &input);
+    assert!(!response.is_error, "{}", response.content);
+    assert_eq!(recorder.requests()[0].name, "dev");
 }
 
 // ===========================================================================
