@@ -2,13 +2,18 @@
 //! fuzzing) around chatsim-engine.
 //!
 //! A run is a [`RunConfig`] — a seed, a [`WorldSpec`], a fault schedule and
-//! the chat driver's turns — played by [`run()`] on turmoil into a
+//! the chat driver's turns — played on a [`Transport`] into a
 //! [`RunOutcome`]: the trace (one JSON line per event, stable hash), the
-//! database at the end, and how the run ended. Same seed, same trace, byte
-//! for byte.
+//! database at the end, and how the run ended. [`run()`] uses turmoil (the
+//! default: one runtime per host, a 100 ms tick); [`run_fast()`] one paused
+//! tokio runtime that jumps from timer to timer, ten times faster and
+//! more. Same seed and transport, same trace, byte for byte; the same
+//! config on the two transports tells the same story
+//! ([`Trace::story`]), only timings differ.
 //!
 //! Rooms: [`config`] (the run's serde types), [`world`] (the `Net`/`Infra`
-//! traits, turmoil, the control queue, agent slots, the cloud), [`hosts`]
+//! traits, turmoil and fast worlds, the control queue, agent slots, the
+//! cloud), [`hosts`]
 //! (coderd, provisioner, agents, driver), [`proto`] (the wire), [`faults`]
 //! (the catalog), [`trace`], [`gen`] (a seed → a mixed-fault run),
 //! [`stories`] (ready-made runs), and the harness in [`mod@run`].
@@ -16,6 +21,8 @@
 //! ```no_run
 //! let outcome = chatsim::run(&chatsim::stories::oom_story(7));
 //! assert!(outcome.is_ok());
+//! let fast = chatsim::run_fast(&chatsim::stories::oom_story(7));
+//! assert_eq!(fast.trace.story(), outcome.trace.story());
 //! print!("{}", outcome.trace.text()); // one JSON line per event
 //! println!("{}", outcome.hash());      // FNV-1a 64 of those lines
 //! ```
@@ -44,5 +51,6 @@ pub use config::{
     RunConfig, ScheduledFault, Settings, TemplateSpec, Turn, UserSpec, VersionSpec, WorldSpec,
 };
 pub use faults::Fault;
-pub use run::{run, run_on, RunOutcome, Summary, EPOCH};
+pub use run::{run, run_fast, run_on, run_with, RunOutcome, Summary, EPOCH};
 pub use trace::{Difference, Event, Record, Trace};
+pub use world::Transport;

@@ -24,6 +24,8 @@ pub enum Stream {
     Generator = 4,
     /// Seeds of agent processes (one sub-seed per start).
     Agents = 5,
+    /// Message latencies of the fast transport.
+    Network = 6,
 }
 
 /// A seeded random stream.

@@ -289,12 +289,88 @@ impl Trace {
             .collect()
     }
 
+    /// The story the model and the user saw, without the clock: one line
+    /// per call response (keyed by turn and call, so parallel calls that
+    /// finish in another order still compare equal; times masked by
+    /// [`mask_times`]), one per turn end, and the run's outcome. Two
+    /// transports telling the same story give equal stories even though
+    /// their timings differ.
+    pub fn story(&self) -> Vec<String> {
+        let mut calls = std::collections::BTreeMap::new();
+        let mut lines = Vec::new();
+        for record in self.records() {
+            match record.event {
+                Event::ToolResult {
+                    turn,
+                    call,
+                    name,
+                    is_error,
+                    content,
+                } => {
+                    let status = if is_error { "error" } else { "ok" };
+                    let line = format!("{name} {status}: {}", mask_times(&content));
+                    calls.insert((turn, call), line);
+                }
+                Event::TurnEnd { turn, outcome } => {
+                    calls.insert((turn, usize::MAX), format!("end: {outcome}"));
+                }
+                Event::RunEnd { outcome } => lines.push(format!("run: {outcome}")),
+                _ => {}
+            }
+        }
+        let mut story: Vec<String> = calls
+            .into_iter()
+            .map(|((turn, call), line)| match call {
+                usize::MAX => format!("turn {turn} {line}"),
+                call => format!("turn {turn} call {call} {line}"),
+            })
+            .collect();
+        story.extend(lines);
+        story
+    }
+
     /// The events of one kind (the `ev` tag), in order.
     pub fn of_kind(&self, kind: &str) -> Vec<Record> {
         self.records()
             .into_iter()
             .filter(|r| r.event.kind() == kind)
             .collect()
+    }
+}
+
+/// JSON keys whose values are times, masked in [`Trace::story`]: any key
+/// ending in `_at` (an RFC 3339 timestamp). No tool response carries one
+/// today; the mask keeps the comparison about the story, not the clock,
+/// should one appear.
+pub const TIME_KEY_SUFFIX: &str = "_at";
+
+/// What [`Trace::story`] writes in place of a masked value.
+pub const MASKED: &str = "<time>";
+
+/// A response's text with time-valued JSON fields masked (text that is not
+/// JSON is kept as it is).
+pub fn mask_times(content: &str) -> String {
+    fn walk(value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                for (key, v) in map.iter_mut() {
+                    if key.ends_with(TIME_KEY_SUFFIX) && !v.is_null() {
+                        *v = Value::String(MASKED.to_string());
+                    } else {
+                        walk(v);
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    match serde_json::from_str::<Value>(content) {
+        Ok(mut value @ (Value::Object(_) | Value::Array(_))) => {
+            walk(&mut value);
+            value.to_string()
+        }
+        _ => content.to_string(),
     }
 }
 
@@ -316,6 +392,42 @@ mod tests {
         assert_eq!(fnv1a64(b""), 0xcbf29ce484222325);
         assert_eq!(fnv1a64(b"a"), 0xaf63dc4c8601ec8c);
         assert_eq!(fnv1a64(b"foobar"), 0x85944171f73967e8);
+    }
+
+    #[test]
+    fn time_fields_are_masked_and_other_text_kept() {
+        assert_eq!(
+            mask_times(r#"{"a":{"created_at":"2026-01-01T00:00:00Z","n":1},"b_at":null}"#),
+            r#"{"a":{"created_at":"<time>","n":1},"b_at":null}"#
+        );
+        assert_eq!(mask_times("plain text at 12:00"), "plain text at 12:00");
+    }
+
+    #[test]
+    fn the_story_keys_calls_by_turn_and_call() {
+        let tracer = Tracer::new();
+        let result = |call: usize, content: &str| Event::ToolResult {
+            turn: 0,
+            call,
+            name: "execute".into(),
+            is_error: false,
+            content: content.into(),
+        };
+        tracer.emit(Duration::from_millis(5), "driver", result(1, "second"));
+        tracer.emit(Duration::from_millis(9), "driver", result(0, "first"));
+        let end = Event::TurnEnd {
+            turn: 0,
+            outcome: "done".into(),
+        };
+        tracer.emit(Duration::from_millis(9), "driver", end);
+        assert_eq!(
+            tracer.snapshot().story(),
+            [
+                "turn 0 call 0 execute ok: first",
+                "turn 0 call 1 execute ok: second",
+                "turn 0 end: done"
+            ]
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
+use chatsim::Transport;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -26,23 +27,35 @@ enum Command {
         /// The first seed.
         #[arg(long, default_value_t = 0)]
         first: u64,
+        /// The transport: `turmoil` (the default) or `fast`.
+        #[arg(long, default_value_t = Transport::Turmoil)]
+        transport: Transport,
     },
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
-        Command::Determinism { seeds, first } => determinism(first, seeds),
+        Command::Determinism {
+            seeds,
+            first,
+            transport,
+        } => determinism(first, seeds, transport),
     }
 }
 
-fn determinism(first: u64, seeds: u64) -> ExitCode {
+/// The command that replays one generated seed.
+fn replay_line(seed: u64, transport: Transport) -> String {
+    format!("replay: chatsim determinism --first {seed} --seeds 1 --transport {transport}")
+}
+
+fn determinism(first: u64, seeds: u64, transport: Transport) -> ExitCode {
     let (mut passed, mut failed) = (0u64, 0u64);
     for seed in first..first.saturating_add(seeds) {
         let config = chatsim::gen::mixed(seed);
         let wall = Instant::now();
-        let a = chatsim::run(&config);
+        let a = chatsim::run_with(&config, transport);
         let wall_a = wall.elapsed();
-        let b = chatsim::run(&config);
+        let b = chatsim::run_with(&config, transport);
         let wall_b = wall.elapsed() - wall_a;
         let virtual_secs = a.elapsed.as_secs_f64();
         let (wall_a, wall_b) = (wall_a.as_secs_f64(), wall_b.as_secs_f64());
@@ -55,20 +68,23 @@ fn determinism(first: u64, seeds: u64) -> ExitCode {
             None => {
                 passed += 1;
                 println!(
-                    "seed {seed}: match {} ({} lines, {status}) virtual {virtual_secs:.1}s wall {wall_a:.3}s/{wall_b:.3}s ratio {:.0}x/{:.0}x",
+                    "seed {seed}: match {} ({} lines, {status}, {transport}) virtual {virtual_secs:.1}s wall {wall_a:.4}s/{wall_b:.4}s ratio {:.0}x/{:.0}x",
                     a.hash(),
                     a.trace.lines().len(),
                     ratio(wall_a),
                     ratio(wall_b),
                 );
+                if a.error.is_some() {
+                    println!("  {}", replay_line(seed, transport));
+                }
             }
             Some(diff) => {
                 failed += 1;
                 println!(
-                    "seed {seed}: MISMATCH {} vs {} ({} transport)\n{diff}",
+                    "seed {seed}: MISMATCH {} vs {} ({transport} transport)\n{diff}\n  {}",
                     a.hash(),
                     b.hash(),
-                    a.transport
+                    replay_line(seed, transport)
                 );
             }
         }

@@ -7,8 +7,9 @@
 //! - [`Infra`] is what the outer loop drives: add, crash and bounce hosts,
 //!   partition, hold and repair links, step the world.
 //!
-//! [`TurmoilWorld`] implements both on turmoil; a faster in-memory transport
-//! can implement them later without touching any host.
+//! [`TurmoilWorld`] implements both on turmoil (one runtime per host, a
+//! fixed tick); [`FastWorld`] on one paused tokio runtime that jumps from
+//! timer to timer. Hosts cannot tell them apart; [`Transport`] names them.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -17,16 +18,20 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::str::FromStr;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
 mod cloud;
+mod fast;
 mod slots;
 mod turmoil;
 
 pub use self::turmoil::{TurmoilConfig, TurmoilNet, TurmoilWorld, TRANSPORT_TURMOIL};
 pub use cloud::{Cloud, ProviderFailure};
+pub use fast::{FastConfig, FastListener, FastNet, FastStream, FastWorld, TRANSPORT_FAST};
 pub use slots::{AgentAssignment, SlotKey, SlotState, SlotTable};
 
 /// What a host's software returns; an `Err` fails the whole run.
@@ -92,6 +97,56 @@ pub trait Infra {
     fn elapsed(&self) -> Duration;
     /// Advances the world one tick. `Ok(true)` once every client finished.
     fn step(&mut self) -> Result<bool, String>;
+    /// Advances the world towards `deadline` (virtual time since the start):
+    /// a world that can skip idle time runs until then, or until a host
+    /// pushes into `control` or the last client finishes, whichever is
+    /// first. A ticking world (the default) advances one tick.
+    fn step_until(&mut self, deadline: Duration, control: &ControlQueue) -> Result<bool, String> {
+        let _ = (deadline, control);
+        self.step()
+    }
+}
+
+/// The two transports a run can use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Transport {
+    /// turmoil: one runtime per host, stepped every tick (the default).
+    #[default]
+    Turmoil,
+    /// One paused tokio runtime that jumps from timer to timer.
+    Fast,
+}
+
+impl Transport {
+    pub const ALL: [Transport; 2] = [Transport::Turmoil, Transport::Fast];
+
+    /// The name traces and replay lines use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Turmoil => TRANSPORT_TURMOIL,
+            Transport::Fast => TRANSPORT_FAST,
+        }
+    }
+}
+
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Transport {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Transport, String> {
+        match text {
+            TRANSPORT_TURMOIL => Ok(Transport::Turmoil),
+            TRANSPORT_FAST => Ok(Transport::Fast),
+            other => Err(format!(
+                "unknown transport {other:?} (known: {TRANSPORT_TURMOIL}, {TRANSPORT_FAST})"
+            )),
+        }
+    }
 }
 
 /// A command for the outer loop, applied between two steps (one tick after
@@ -169,9 +224,16 @@ impl fmt::Display for InfraCmd {
 }
 
 /// The control queue: hosts (the provisioner) and the fault schedule push,
-/// the outer loop drains between steps.
+/// the outer loop drains between steps. A world that skips idle time ends
+/// its step when something is pushed ([`ControlQueue::poll_pushed`]).
 #[derive(Clone, Default)]
-pub struct ControlQueue(Rc<RefCell<VecDeque<InfraCmd>>>);
+pub struct ControlQueue(Rc<RefCell<QueueState>>);
+
+#[derive(Default)]
+struct QueueState {
+    commands: VecDeque<InfraCmd>,
+    waker: Option<Waker>,
+}
 
 impl ControlQueue {
     pub fn new() -> ControlQueue {
@@ -179,14 +241,31 @@ impl ControlQueue {
     }
 
     pub fn push(&self, cmd: InfraCmd) {
-        self.0.borrow_mut().push_back(cmd);
+        let mut state = self.0.borrow_mut();
+        state.commands.push_back(cmd);
+        let waker = state.waker.take();
+        drop(state);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
     }
 
     pub fn pop(&self) -> Option<InfraCmd> {
-        self.0.borrow_mut().pop_front()
+        self.0.borrow_mut().commands.pop_front()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.borrow().is_empty()
+        self.0.borrow().commands.is_empty()
+    }
+
+    /// Ready when a command is waiting; otherwise wakes `cx` at the next push.
+    pub fn poll_pushed(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut state = self.0.borrow_mut();
+        if state.commands.is_empty() {
+            state.waker = Some(cx.waker().clone());
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
     }
 }

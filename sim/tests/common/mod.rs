@@ -5,7 +5,8 @@ use chatsim::{
     AgentDef, Call, ChatSpec, Dur, RunConfig, ScheduledFault, Settings, TemplateSpec, Turn,
     UserSpec, VersionSpec, WorldSpec,
 };
-use chatsim::{Fault, Record, RunOutcome};
+use chatsim::{Fault, Record, RunOutcome, Transport};
+use std::cell::{Cell, RefCell};
 
 pub const CHAT: &str = "main";
 pub const WS: &str = "ws1";
@@ -180,10 +181,62 @@ pub fn longest_disconnect(outcome: &RunOutcome, name: &str, end: f64) -> f64 {
     longest
 }
 
-/// Runs and fails the test (printing the trace) if the run errored. With
-/// `CHATSIM_TRACE` set, prints the trace anyway.
+thread_local! {
+    /// The transport `run_ok` uses (turmoil unless `on_both_transports` says).
+    static TRANSPORT: Cell<Transport> = const { Cell::new(Transport::Turmoil) };
+    /// The stories `run_ok` told on this transport, in order.
+    static STORIES: RefCell<Vec<Vec<String>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Names the transport of a failing run in the test output.
+struct Announce(Transport);
+
+impl Drop for Announce {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("(this failure is on the {} transport)", self.0);
+        }
+    }
+}
+
+/// Runs a test's body once per transport, then checks that each run told
+/// the same story on both (`Trace::story`: the responses the model and the
+/// user saw, times masked).
+pub fn on_both_transports(body: impl Fn()) {
+    let mut told = Vec::new();
+    for transport in Transport::ALL {
+        TRANSPORT.with(|t| t.set(transport));
+        STORIES.with(|s| s.borrow_mut().clear());
+        let announce = Announce(transport);
+        body();
+        drop(announce);
+        told.push(STORIES.with(|s| s.take()));
+    }
+    TRANSPORT.with(|t| t.set(Transport::Turmoil));
+    assert_same_stories(&told[0], &told[1]);
+}
+
+/// Panics at the first line where two lists of stories differ.
+pub fn assert_same_stories(turmoil: &[Vec<String>], fast: &[Vec<String>]) {
+    assert_eq!(turmoil.len(), fast.len(), "as many runs on both transports");
+    for (run, (a, b)) in turmoil.iter().zip(fast).enumerate() {
+        let longest = a.len().max(b.len());
+        if let Some(i) = (0..longest).find(|&i| a.get(i) != b.get(i)) {
+            panic!(
+                "run {run} tells another story on the fast transport at line {}:\n  turmoil: {:?}\n  fast:    {:?}",
+                i + 1,
+                a.get(i),
+                b.get(i)
+            );
+        }
+    }
+}
+
+/// Runs (on the current transport) and fails the test (printing the trace)
+/// if the run errored. With `CHATSIM_TRACE` set, prints the trace anyway.
 pub fn run_ok(config: &RunConfig) -> RunOutcome {
-    let outcome = chatsim::run(config);
+    let outcome = chatsim::run_with(config, TRANSPORT.with(Cell::get));
+    STORIES.with(|s| s.borrow_mut().push(outcome.trace.story()));
     if std::env::var_os("CHATSIM_TRACE").is_some() {
         print_trace(&outcome);
     }

@@ -1,0 +1,967 @@
+//! [`Net`] and [`Infra`] on one paused, seeded, current-thread tokio
+//! runtime: the fast transport.
+//!
+//! - **Time** is tokio's paused clock: when every task waits, the runtime
+//!   jumps straight to the next timer (auto-advance). There is no tick;
+//!   idle virtual time costs nothing. Hosts read the world's time
+//!   ([`FastNet::elapsed`]: the paused clock minus the world's origin),
+//!   never a runtime's own origin.
+//! - **A host** is a group of tasks in one `LocalSet`: its software (the
+//!   factory's future) and everything it spawns through [`Net::spawn`]. A
+//!   crash aborts the group and unbinds its ports; a bounce aborts it and
+//!   starts the factory again. A host whose software returns `Ok` has
+//!   exited (its tasks end too); one that returns `Err` fails the run; a
+//!   panic in any task fails the run, naming the host.
+//! - **A link** (one per pair of hosts, made on first use) carries
+//!   in-memory pipe pairs — like `tokio::io::duplex`, but each write is a
+//!   segment with its own seeded delivery time, so latency, loss and hold
+//!   act per message as turmoil's do: a partition drops what is in flight
+//!   and what is sent (a closed stream's end-of-stream too), and — as
+//!   turmoil's TCP never resends — a direction that lost a segment stays
+//!   silent after the repair; a hold keeps segments until the repair,
+//!   which delivers them at once.
+//! - **Dials** reproduce turmoil's outcomes: an unknown host is `NotFound`
+//!   at once, a running host with nothing bound is `ConnectionRefused` at
+//!   once, a crashed host never answers. A connection is established one
+//!   latency later; a partition loses the request (`ConnectionRefused`, as
+//!   turmoil reports a dropped SYN), a hold delays it until the repair.
+//! - **Stepping**: [`Infra::step_until`] runs the runtime until the
+//!   harness's next deadline (a fault, a delayed command) or until a host
+//!   pushes a command into the control queue, whichever comes first.
+//!
+//! Everything runs on one thread in an order fixed by the seed: the
+//! runtime's `rng_seed` (tokio's own choices), and one ChaCha stream for
+//! message latencies.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, VecDeque};
+use std::future::Future;
+use std::io;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::rc::{Rc, Weak};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use futures::FutureExt;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::runtime::{RngSeed, Runtime, UnhandledPanic};
+use tokio::task::{AbortHandle, LocalSet};
+use tokio::time::{Instant, Sleep};
+
+use super::{ControlQueue, HostFactory, HostFuture, HostResult, Infra, Listener, Net};
+use crate::rng::{stream, Stream};
+
+/// The transport name traces record.
+pub const TRANSPORT_FAST: &str = "fast";
+
+/// Bytes a pipe buffers before its writer waits (a TCP window).
+const PIPE_CAPACITY: usize = 256 * 1024;
+/// A host's task list is pruned of finished tasks when it grows past this.
+const TASK_PRUNE_AT: usize = 64;
+
+/// How a fast world is built.
+#[derive(Clone, Debug)]
+pub struct FastConfig {
+    /// Seeds tokio's runtime RNG and the latency stream.
+    pub seed: u64,
+    /// One-way latency of each message, drawn uniformly (millisecond
+    /// resolution) from this range.
+    pub min_latency: Duration,
+    pub max_latency: Duration,
+}
+
+impl FastConfig {
+    /// The defaults: latency 1–50 ms per message.
+    pub fn new(seed: u64) -> FastConfig {
+        FastConfig {
+            seed,
+            min_latency: Duration::from_millis(1),
+            max_latency: Duration::from_millis(50),
+        }
+    }
+}
+
+// ---- the shared world --------------------------------------------------------
+
+enum Kind {
+    Host(Rc<HostFactory>),
+    Client,
+}
+
+struct HostEntry {
+    kind: Kind,
+    running: bool,
+    /// Bumped on every start: a late exit of an older run is ignored.
+    generation: u64,
+    tasks: Vec<AbortHandle>,
+    listeners: BTreeMap<u16, Rc<Backlog>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Healthy,
+    Partitioned,
+    Held,
+}
+
+/// One link between two hosts: its state and its live pipes.
+struct Link {
+    mode: Cell<Mode>,
+    pipes: RefCell<Vec<Weak<Pipe>>>,
+    /// Dials waiting for a hold to end.
+    waiters: RefCell<Vec<Waker>>,
+}
+
+impl Link {
+    fn new() -> Link {
+        Link {
+            mode: Cell::new(Mode::Healthy),
+            pipes: RefCell::new(Vec::new()),
+            waiters: RefCell::new(Vec::new()),
+        }
+    }
+
+    fn add_pipe(&self, pipe: &Rc<Pipe>) {
+        let mut pipes = self.pipes.borrow_mut();
+        if pipes.len() >= 16 && pipes.len().is_power_of_two() {
+            pipes.retain(|p| p.strong_count() > 0);
+        }
+        pipes.push(Rc::downgrade(pipe));
+    }
+
+    fn live_pipes(&self) -> Vec<Rc<Pipe>> {
+        let mut pipes = self.pipes.borrow_mut();
+        pipes.retain(|p| p.strong_count() > 0);
+        pipes.iter().filter_map(Weak::upgrade).collect()
+    }
+
+    fn set_mode(&self, mode: Mode, now: Instant) {
+        self.mode.set(mode);
+        for pipe in self.live_pipes() {
+            pipe.on_mode(mode, now);
+        }
+        if mode != Mode::Held {
+            self.waiters.borrow_mut().drain(..).for_each(Waker::wake);
+        }
+    }
+}
+
+struct Shared {
+    /// The paused clock when the world was built: virtual time zero.
+    origin: Instant,
+    /// Inside a step the paused clock is current; between steps (harness
+    /// code, outside the runtime) the last step's end is.
+    in_step: Cell<bool>,
+    outer_now: Cell<Duration>,
+    hosts: RefCell<BTreeMap<String, HostEntry>>,
+    links: RefCell<BTreeMap<(String, String), Rc<Link>>>,
+    rng: RefCell<ChaCha8Rng>,
+    latency_ms: (u64, u64),
+    /// Why the run failed (a host's `Err`, a panic).
+    error: RefCell<Option<String>>,
+    clients_running: Cell<usize>,
+    /// The step in progress, woken when a client ends or a host fails.
+    step_waker: RefCell<Option<Waker>>,
+}
+
+impl Shared {
+    fn elapsed(&self) -> Duration {
+        self.now() - self.origin
+    }
+
+    /// The paused clock inside a step; the last step's end between steps
+    /// (outside the runtime tokio's clock would read the wall clock).
+    fn now(&self) -> Instant {
+        if self.in_step.get() {
+            Instant::now()
+        } else {
+            self.origin + self.outer_now.get()
+        }
+    }
+
+    fn latency(&self) -> Duration {
+        let (lo, hi) = self.latency_ms;
+        let ms = if hi <= lo {
+            lo
+        } else {
+            self.rng.borrow_mut().gen_range(lo..=hi)
+        };
+        Duration::from_millis(ms)
+    }
+
+    fn link(&self, a: &str, b: &str) -> Rc<Link> {
+        let key = if a <= b {
+            (a.to_string(), b.to_string())
+        } else {
+            (b.to_string(), a.to_string())
+        };
+        self.links
+            .borrow_mut()
+            .entry(key)
+            .or_insert_with(|| Rc::new(Link::new()))
+            .clone()
+    }
+
+    fn fail(&self, error: String) {
+        let mut slot = self.error.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(error);
+        }
+        drop(slot);
+        self.wake_step();
+    }
+
+    fn wake_step(&self) {
+        if let Some(waker) = self.step_waker.borrow_mut().take() {
+            waker.wake();
+        }
+    }
+
+    fn track(&self, host: &str, task: AbortHandle) {
+        let mut hosts = self.hosts.borrow_mut();
+        let Some(entry) = hosts.get_mut(host) else {
+            task.abort();
+            return;
+        };
+        if !entry.running {
+            task.abort();
+            return;
+        }
+        if entry.tasks.len() >= TASK_PRUNE_AT && entry.tasks.len().is_power_of_two() {
+            entry.tasks.retain(|t| !t.is_finished());
+        }
+        entry.tasks.push(task);
+    }
+
+    /// Stops a host's software: aborts its tasks, unbinds its ports and
+    /// drops the connections waiting in its backlogs.
+    fn stop(&self, name: &str) {
+        let (tasks, listeners) = {
+            let mut hosts = self.hosts.borrow_mut();
+            let Some(entry) = hosts.get_mut(name) else {
+                return;
+            };
+            if !entry.running {
+                return;
+            }
+            entry.running = false;
+            if matches!(entry.kind, Kind::Client) {
+                self.clients_running.set(self.clients_running.get() - 1);
+            }
+            (
+                std::mem::take(&mut entry.tasks),
+                std::mem::take(&mut entry.listeners),
+            )
+        };
+        tasks.iter().for_each(AbortHandle::abort);
+        for backlog in listeners.into_values() {
+            backlog.close();
+        }
+    }
+
+    /// The software of a host (generation `generation`) returned.
+    fn exited(&self, name: &str, generation: u64, result: HostResult) {
+        let current = self
+            .hosts
+            .borrow()
+            .get(name)
+            .is_some_and(|e| e.running && e.generation == generation);
+        if !current {
+            return;
+        }
+        if let Err(err) = result {
+            self.fail(format!("host {name} failed: {err}"));
+        }
+        self.stop(name);
+        self.wake_step();
+    }
+
+    fn status(&self, host: &str) -> Option<bool> {
+        self.hosts.borrow().get(host).map(|e| e.running)
+    }
+
+    fn backlog(&self, host: &str, port: u16) -> Option<Rc<Backlog>> {
+        let hosts = self.hosts.borrow();
+        let entry = hosts.get(host)?;
+        entry
+            .listeners
+            .get(&port)
+            .filter(|_| entry.running)
+            .cloned()
+    }
+}
+
+// ---- the network as a host sees it ---------------------------------------------
+
+/// The network inside a fast-world host.
+#[derive(Clone)]
+pub struct FastNet {
+    host: Rc<str>,
+    shared: Rc<Shared>,
+}
+
+impl Net for FastNet {
+    type Stream = FastStream;
+    type Listener = FastListener;
+
+    async fn connect(&self, host: &str, port: u16) -> io::Result<FastStream> {
+        let shared = &self.shared;
+        match shared.status(host) {
+            None => return Err(io::Error::new(io::ErrorKind::NotFound, "host not found")),
+            Some(false) => std::future::pending::<()>().await,
+            Some(true) => {}
+        }
+        if shared.backlog(host, port).is_none() {
+            return Err(connection_refused());
+        }
+        // The connection request crosses the link: a partition loses it
+        // (turmoil then refuses the dial at once), a hold delays it.
+        let link = shared.link(&self.host, host);
+        if link.mode.get() == Mode::Partitioned {
+            return Err(connection_refused());
+        }
+        tokio::time::sleep(shared.latency()).await;
+        wait_for_link(&link).await?;
+        match shared.status(host) {
+            None | Some(false) => std::future::pending::<()>().await,
+            Some(true) => {}
+        }
+        let backlog = shared.backlog(host, port).ok_or_else(connection_refused)?;
+        let (client, server) = FastStream::pair(shared, &link);
+        backlog.push(server);
+        Ok(client)
+    }
+
+    async fn bind(&self, port: u16) -> io::Result<FastListener> {
+        let mut hosts = self.shared.hosts.borrow_mut();
+        let entry = hosts
+            .get_mut(&*self.host)
+            .filter(|e| e.running)
+            .ok_or_else(|| io::Error::other("host is not running"))?;
+        if entry.listeners.contains_key(&port) {
+            return Err(io::Error::new(
+                io::ErrorKind::AddrInUse,
+                format!("port {port} is bound"),
+            ));
+        }
+        let backlog = Rc::new(Backlog::default());
+        entry.listeners.insert(port, backlog.clone());
+        Ok(FastListener {
+            shared: self.shared.clone(),
+            host: self.host.clone(),
+            port,
+            backlog,
+        })
+    }
+
+    fn elapsed(&self) -> Duration {
+        self.shared.elapsed()
+    }
+
+    fn spawn(&self, task: impl Future<Output = ()> + 'static) {
+        let task = catching(self.shared.clone(), self.host.to_string(), task);
+        let handle = tokio::task::spawn_local(task);
+        self.shared.track(&self.host, handle.abort_handle());
+    }
+}
+
+/// Runs `task`; a panic in it fails the run (naming the host) instead of
+/// unwinding through the runtime.
+async fn catching(shared: Rc<Shared>, host: String, task: impl Future<Output = ()>) {
+    if let Err(panic) = AssertUnwindSafe(task).catch_unwind().await {
+        let message = panic_message(&*panic);
+        shared.fail(format!("host {host} panicked: {message}"));
+    }
+}
+
+fn connection_refused() -> io::Error {
+    io::Error::new(io::ErrorKind::ConnectionRefused, "connection refused")
+}
+
+/// Waits while the link is held; a partition loses the request.
+async fn wait_for_link(link: &Link) -> io::Result<()> {
+    std::future::poll_fn(|cx| match link.mode.get() {
+        Mode::Healthy => Poll::Ready(Ok(())),
+        Mode::Partitioned => Poll::Ready(Err(connection_refused())),
+        Mode::Held => {
+            link.waiters.borrow_mut().push(cx.waker().clone());
+            Poll::Pending
+        }
+    })
+    .await
+}
+
+/// Connections waiting to be accepted on one port.
+#[derive(Default)]
+pub struct Backlog {
+    queue: RefCell<VecDeque<FastStream>>,
+    waker: RefCell<Option<Waker>>,
+    closed: Cell<bool>,
+}
+
+impl Backlog {
+    fn push(&self, stream: FastStream) {
+        self.queue.borrow_mut().push_back(stream);
+        if let Some(waker) = self.waker.borrow_mut().take() {
+            waker.wake();
+        }
+    }
+
+    fn close(&self) {
+        self.closed.set(true);
+        let queued = std::mem::take(&mut *self.queue.borrow_mut());
+        drop(queued);
+        if let Some(waker) = self.waker.borrow_mut().take() {
+            waker.wake();
+        }
+    }
+}
+
+/// A bound port.
+pub struct FastListener {
+    shared: Rc<Shared>,
+    host: Rc<str>,
+    port: u16,
+    backlog: Rc<Backlog>,
+}
+
+impl Listener for FastListener {
+    type Stream = FastStream;
+
+    async fn accept(&self) -> io::Result<FastStream> {
+        std::future::poll_fn(|cx| {
+            if let Some(stream) = self.backlog.queue.borrow_mut().pop_front() {
+                return Poll::Ready(Ok(stream));
+            }
+            if self.backlog.closed.get() {
+                return Poll::Ready(Err(io::Error::other("listener closed")));
+            }
+            *self.backlog.waker.borrow_mut() = Some(cx.waker().clone());
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+impl Drop for FastListener {
+    fn drop(&mut self) {
+        let mut hosts = self.shared.hosts.borrow_mut();
+        if let Some(entry) = hosts.get_mut(&*self.host) {
+            let ours = entry
+                .listeners
+                .get(&self.port)
+                .is_some_and(|b| Rc::ptr_eq(b, &self.backlog));
+            if ours {
+                entry.listeners.remove(&self.port);
+            }
+        }
+        drop(hosts);
+        self.backlog.close();
+    }
+}
+
+// ---- streams -------------------------------------------------------------------
+
+struct Segment {
+    data: Vec<u8>,
+    pos: usize,
+    due: Instant,
+    held: bool,
+    /// End of stream.
+    fin: bool,
+}
+
+#[derive(Default)]
+struct PipeState {
+    segments: VecDeque<Segment>,
+    bytes: usize,
+    last_due: Option<Instant>,
+    reader_waker: Option<Waker>,
+    writer_waker: Option<Waker>,
+    /// The writer sent its end of stream (or dropped its end).
+    write_closed: bool,
+    /// The reader read the end of stream.
+    read_eof: bool,
+    /// The reading end is gone: writes fail.
+    reader_gone: bool,
+    /// A segment was lost to a partition. turmoil's TCP never resends, so
+    /// nothing after the hole is ever delivered: the pipe is silent for
+    /// good (no error either side).
+    lost: bool,
+}
+
+/// One direction of a connection.
+struct Pipe {
+    shared: Rc<Shared>,
+    link: Rc<Link>,
+    state: RefCell<PipeState>,
+}
+
+impl Pipe {
+    fn new(shared: &Rc<Shared>, link: &Rc<Link>) -> Rc<Pipe> {
+        let pipe = Rc::new(Pipe {
+            shared: shared.clone(),
+            link: link.clone(),
+            state: RefCell::new(PipeState::default()),
+        });
+        link.add_pipe(&pipe);
+        pipe
+    }
+
+    /// Sends a segment: lost on a partitioned link (and every later one
+    /// with it), held on a held one, otherwise due one latency from now
+    /// (never before an earlier one).
+    fn send(&self, data: Vec<u8>, fin: bool) {
+        let mode = self.link.mode.get();
+        let mut st = self.state.borrow_mut();
+        if mode == Mode::Partitioned {
+            st.lost = true;
+        }
+        if st.lost {
+            return;
+        }
+        let now = self.shared.now();
+        let latency = self.shared.latency();
+        let due = st
+            .last_due
+            .map_or(now + latency, |last| last.max(now + latency));
+        st.last_due = Some(due);
+        st.bytes += data.len();
+        st.segments.push_back(Segment {
+            data,
+            pos: 0,
+            due,
+            held: mode == Mode::Held,
+            fin,
+        });
+        if let Some(waker) = st.reader_waker.take() {
+            waker.wake();
+        }
+    }
+
+    /// The link changed: a partition loses what is in flight, a hold keeps
+    /// it, a repair delivers what was held now.
+    fn on_mode(&self, mode: Mode, now: Instant) {
+        let mut st = self.state.borrow_mut();
+        match mode {
+            Mode::Partitioned => {
+                let before = st.segments.len();
+                st.segments.retain(|s| !s.held && s.due <= now);
+                if st.segments.len() != before {
+                    st.lost = true;
+                    st.bytes = st.segments.iter().map(|s| s.data.len() - s.pos).sum();
+                    st.last_due = st.segments.back().map(|s| s.due);
+                }
+            }
+            Mode::Held => {
+                for seg in st.segments.iter_mut().filter(|s| s.due > now) {
+                    seg.held = true;
+                }
+            }
+            Mode::Healthy => {
+                let mut released = false;
+                for seg in st.segments.iter_mut().filter(|s| s.held) {
+                    seg.held = false;
+                    seg.due = now;
+                    released = true;
+                }
+                if released {
+                    st.last_due = Some(now);
+                }
+            }
+        }
+        let wake = [st.reader_waker.take(), st.writer_waker.take()];
+        drop(st);
+        wake.into_iter().flatten().for_each(Waker::wake);
+    }
+}
+
+/// A connection's end: reads one pipe, writes the other.
+pub struct FastStream {
+    rx: Rc<Pipe>,
+    tx: Rc<Pipe>,
+    timer: Option<Pin<Box<Sleep>>>,
+}
+
+impl FastStream {
+    fn pair(shared: &Rc<Shared>, link: &Rc<Link>) -> (FastStream, FastStream) {
+        let (a_to_b, b_to_a) = (Pipe::new(shared, link), Pipe::new(shared, link));
+        let a = FastStream {
+            rx: b_to_a.clone(),
+            tx: a_to_b.clone(),
+            timer: None,
+        };
+        let b = FastStream {
+            rx: a_to_b,
+            tx: b_to_a,
+            timer: None,
+        };
+        (a, b)
+    }
+
+    /// Waits on the timer until `due`; `true` when it has passed.
+    fn wait_until(&mut self, due: Instant, cx: &mut Context<'_>) -> bool {
+        let timer = match &mut self.timer {
+            Some(timer) => {
+                if timer.deadline() != due {
+                    timer.as_mut().reset(due);
+                }
+                timer
+            }
+            None => self.timer.insert(Box::pin(tokio::time::sleep_until(due))),
+        };
+        timer.as_mut().poll(cx).is_ready()
+    }
+}
+
+impl AsyncRead for FastStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        loop {
+            let now = this.rx.shared.now();
+            let rx = this.rx.clone();
+            let mut st = rx.state.borrow_mut();
+            if st.read_eof {
+                return Poll::Ready(Ok(()));
+            }
+            let mut copied = 0;
+            let mut wait_for = None;
+            while buf.remaining() > 0 {
+                let Some(seg) = st.segments.front_mut() else {
+                    break;
+                };
+                if seg.held {
+                    break;
+                }
+                if seg.due > now {
+                    wait_for = Some(seg.due);
+                    break;
+                }
+                if seg.fin {
+                    if copied == 0 {
+                        st.segments.pop_front();
+                        st.read_eof = true;
+                        return Poll::Ready(Ok(()));
+                    }
+                    break;
+                }
+                let n = (seg.data.len() - seg.pos).min(buf.remaining());
+                buf.put_slice(&seg.data[seg.pos..seg.pos + n]);
+                seg.pos += n;
+                copied += n;
+                if seg.pos == seg.data.len() {
+                    st.segments.pop_front();
+                }
+            }
+            if copied > 0 {
+                st.bytes -= copied;
+                if let Some(waker) = st.writer_waker.take() {
+                    waker.wake();
+                }
+                return Poll::Ready(Ok(()));
+            }
+            st.reader_waker = Some(cx.waker().clone());
+            drop(st);
+            match wait_for {
+                Some(due) if this.wait_until(due, cx) => continue,
+                _ => return Poll::Pending,
+            }
+        }
+    }
+}
+
+impl AsyncWrite for FastStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let tx = &self.tx;
+        {
+            let mut st = tx.state.borrow_mut();
+            if st.write_closed {
+                return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+            }
+            if st.lost || tx.link.mode.get() == Mode::Partitioned {
+                // Into the void (`send` records the loss).
+                drop(st);
+                tx.send(Vec::new(), false);
+                return Poll::Ready(Ok(data.len()));
+            }
+            if st.reader_gone {
+                return Poll::Ready(Err(io::ErrorKind::ConnectionReset.into()));
+            }
+            if st.bytes >= PIPE_CAPACITY {
+                st.writer_waker = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+        }
+        tx.send(data.to_vec(), false);
+        Poll::Ready(Ok(data.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        close_write(&self.tx);
+        Poll::Ready(Ok(()))
+    }
+}
+
+fn close_write(tx: &Pipe) {
+    let already = std::mem::replace(&mut tx.state.borrow_mut().write_closed, true);
+    if !already {
+        tx.send(Vec::new(), true);
+    }
+}
+
+impl Drop for FastStream {
+    fn drop(&mut self) {
+        close_write(&self.tx);
+        let mut st = self.rx.state.borrow_mut();
+        st.reader_gone = true;
+        st.segments.clear();
+        st.bytes = 0;
+        if let Some(waker) = st.writer_waker.take() {
+            waker.wake();
+        }
+    }
+}
+
+// ---- the world -------------------------------------------------------------------
+
+/// A fast world: every host in one paused tokio runtime.
+pub struct FastWorld {
+    // Field order is drop order: tasks go before the runtime.
+    local: LocalSet,
+    rt: Runtime,
+    shared: Rc<Shared>,
+}
+
+impl FastWorld {
+    /// A world per `config`.
+    pub fn new(config: FastConfig) -> FastWorld {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .rng_seed(RngSeed::from_bytes(&config.seed.to_le_bytes()))
+            .build()
+            .expect("a current-thread runtime builds");
+        let mut local = LocalSet::new();
+        local.unhandled_panic(UnhandledPanic::ShutdownRuntime);
+        let origin = rt.block_on(async { Instant::now() });
+        let shared = Rc::new(Shared {
+            origin,
+            in_step: Cell::new(false),
+            outer_now: Cell::new(Duration::ZERO),
+            hosts: RefCell::new(BTreeMap::new()),
+            links: RefCell::new(BTreeMap::new()),
+            rng: RefCell::new(stream(config.seed, Stream::Network)),
+            latency_ms: (
+                config.min_latency.as_millis() as u64,
+                config.max_latency.as_millis() as u64,
+            ),
+            error: RefCell::new(None),
+            clients_running: Cell::new(0),
+            step_waker: RefCell::new(None),
+        });
+        FastWorld { local, rt, shared }
+    }
+
+    fn register(&mut self, name: &str, kind: Kind) {
+        let entry = HostEntry {
+            kind,
+            running: false,
+            generation: 0,
+            tasks: Vec::new(),
+            listeners: BTreeMap::new(),
+        };
+        let fresh = self
+            .shared
+            .hosts
+            .borrow_mut()
+            .insert(name.to_string(), entry)
+            .is_none();
+        assert!(fresh, "host {name} registered twice");
+    }
+
+    /// Starts a host's software (its factory's next future).
+    fn start(&mut self, name: &str) {
+        let (factory, generation) = {
+            let mut hosts = self.shared.hosts.borrow_mut();
+            let entry = hosts.get_mut(name).expect("registered");
+            let Kind::Host(factory) = &entry.kind else {
+                return;
+            };
+            entry.running = true;
+            entry.generation += 1;
+            (factory.clone(), entry.generation)
+        };
+        let software = factory();
+        self.spawn_main(name, generation, software);
+    }
+
+    fn spawn_main(&mut self, name: &str, generation: u64, software: HostFuture) {
+        let shared = self.shared.clone();
+        let owner = name.to_string();
+        let task = catching(shared.clone(), owner.clone(), async move {
+            let result = software.await;
+            shared.exited(&owner, generation, result);
+        });
+        let handle = self.local.spawn_local(task);
+        self.shared.track(name, handle.abort_handle());
+    }
+
+    /// Runs the runtime until `deadline` (virtual time) or until `stop`
+    /// says so. Returns whether every client has finished.
+    fn run_until(
+        &mut self,
+        deadline: Duration,
+        control: Option<&ControlQueue>,
+    ) -> Result<bool, String> {
+        if let Some(error) = self.shared.error.borrow().clone() {
+            return Err(error);
+        }
+        let shared = self.shared.clone();
+        let now = shared.outer_now.get();
+        let deadline = shared.origin + deadline.max(now + Duration::from_millis(1));
+        let clients_done_before = shared.clients_running.get() == 0;
+        let step = async {
+            let mut sleep = std::pin::pin!(tokio::time::sleep_until(deadline));
+            std::future::poll_fn(|cx| {
+                let interrupted = shared.error.borrow().is_some()
+                    || (!clients_done_before && shared.clients_running.get() == 0)
+                    || control.is_some_and(|c| c.poll_pushed(cx).is_ready());
+                if interrupted || sleep.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(());
+                }
+                *shared.step_waker.borrow_mut() = Some(cx.waker().clone());
+                Poll::Pending
+            })
+            .await;
+            Instant::now() - shared.origin
+        };
+        self.shared.in_step.set(true);
+        let ran = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            self.rt.block_on(self.local.run_until(step))
+        }));
+        self.shared.in_step.set(false);
+        self.shared.step_waker.borrow_mut().take();
+        match ran {
+            Ok(now) => self.shared.outer_now.set(now),
+            Err(panic) => {
+                let message = panic_message(&*panic);
+                self.shared.fail(format!("a host panicked: {message}"));
+            }
+        }
+        match self.shared.error.borrow().clone() {
+            Some(error) => Err(error),
+            None => Ok(self.shared.clients_running.get() == 0),
+        }
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic".to_string()
+    }
+}
+
+impl Infra for FastWorld {
+    type Net = FastNet;
+
+    fn net(&self, host: &str) -> FastNet {
+        FastNet {
+            host: Rc::from(host),
+            shared: self.shared.clone(),
+        }
+    }
+
+    fn transport(&self) -> &'static str {
+        TRANSPORT_FAST
+    }
+
+    fn add_host(&mut self, name: &str, factory: HostFactory) {
+        self.register(name, Kind::Host(Rc::new(factory)));
+        self.start(name);
+    }
+
+    fn add_client(&mut self, name: &str, client: HostFuture) {
+        self.register(name, Kind::Client);
+        let generation = {
+            let mut hosts = self.shared.hosts.borrow_mut();
+            let entry = hosts.get_mut(name).expect("registered");
+            entry.running = true;
+            entry.generation = 1;
+            entry.generation
+        };
+        self.shared
+            .clients_running
+            .set(self.shared.clients_running.get() + 1);
+        self.spawn_main(name, generation, client);
+    }
+
+    fn is_registered(&self, name: &str) -> bool {
+        self.shared.hosts.borrow().contains_key(name)
+    }
+
+    fn crash(&mut self, name: &str) {
+        self.shared.stop(name);
+    }
+
+    fn bounce(&mut self, name: &str) {
+        if self.is_registered(name) {
+            self.shared.stop(name);
+            self.start(name);
+        }
+    }
+
+    fn partition(&mut self, a: &str, b: &str) -> bool {
+        self.set_link(a, b, Mode::Partitioned)
+    }
+
+    fn hold(&mut self, a: &str, b: &str) -> bool {
+        self.set_link(a, b, Mode::Held)
+    }
+
+    fn repair(&mut self, a: &str, b: &str) -> bool {
+        self.set_link(a, b, Mode::Healthy)
+    }
+
+    fn elapsed(&self) -> Duration {
+        self.shared.outer_now.get()
+    }
+
+    fn step(&mut self) -> Result<bool, String> {
+        let next = self.shared.outer_now.get() + Duration::from_millis(1);
+        self.run_until(next, None)
+    }
+
+    fn step_until(&mut self, deadline: Duration, control: &ControlQueue) -> Result<bool, String> {
+        self.run_until(deadline, Some(control))
+    }
+}
+
+impl FastWorld {
+    fn set_link(&mut self, a: &str, b: &str, mode: Mode) -> bool {
+        let ok = a != b && self.is_registered(a) && self.is_registered(b);
+        if ok {
+            let now = self.shared.origin + self.shared.outer_now.get();
+            self.shared.link(a, b).set_mode(mode, now);
+        }
+        ok
+    }
+}
