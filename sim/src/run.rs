@@ -318,6 +318,10 @@ impl<W: Infra> Harness<W> {
                 self.apply(cmd);
             }
             let nothing_pending = self.schedule.is_empty() && self.delayed.is_empty();
+            if nothing_pending && !self.faults_done.replace(true) {
+                // The driver may be waiting for turns that can no longer come.
+                self.inbox.wake();
+            }
             self.faults_done.set(nothing_pending);
             if driver_done && nothing_pending && self.control.is_empty() {
                 break None;

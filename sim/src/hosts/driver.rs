@@ -14,13 +14,17 @@ use std::io;
 use std::rc::Rc;
 use std::time::Duration;
 
+use tokio::sync::Notify;
+
 use super::{connect_retrying, within, CODERD, DRIVER};
 use crate::config::{Call, Turn};
 use crate::proto::{unexpected, ChatRequest, ChatResponse, FrameConn, CHAT_PORT};
 use crate::trace::{Event, Tracer};
 use crate::world::{HostFuture, Net};
 
-const POLL: Duration = Duration::from_secs(1);
+/// With no turn scheduled, how long the driver waits before looking again
+/// (the inbox wakes it sooner).
+const IDLE_WAIT: Duration = Duration::from_secs(3600);
 const CONNECT_RETRY: Duration = Duration::from_secs(1);
 /// A turn connection silent this long (no result, no keepalive) is lost.
 const SILENCE_LIMIT: Duration = Duration::from_secs(30);
@@ -29,16 +33,32 @@ const MAX_KEEPALIVES: u32 = 1_000_000;
 const MAX_LOOPS: u64 = 100_000_000;
 
 /// Turns handed to the driver while it runs (user actions, injected calls).
+/// Pushing (or [`Inbox::wake`]) wakes a waiting driver, so it never polls.
 #[derive(Clone, Default)]
-pub struct Inbox(Rc<RefCell<VecDeque<Turn>>>);
+pub struct Inbox(Rc<RefCell<VecDeque<Turn>>>, Rc<Notify>);
 
 impl Inbox {
     pub fn push(&self, turn: Turn) {
         self.0.borrow_mut().push_back(turn);
+        self.wake();
+    }
+
+    /// Wakes the driver to look again (e.g. no fault can add turns now).
+    pub fn wake(&self) {
+        self.1.notify_waiters();
     }
 
     fn pop(&self) -> Option<Turn> {
         self.0.borrow_mut().pop_front()
+    }
+
+    /// Waits until woken or for `limit`, whichever is first.
+    async fn wait(&self, limit: Duration) {
+        tokio::select! {
+            biased;
+            _ = self.1.notified() => {}
+            _ = tokio::time::sleep(limit) => {}
+        }
     }
 }
 
@@ -112,10 +132,10 @@ pub fn client<N: Net>(ctx: DriverCtx<N>) -> HostFuture {
                 }
                 Some(turn) => {
                     let due = turn.at.map_or(now, |at| at.0);
-                    tokio::time::sleep((due - now).min(POLL)).await;
+                    ctx.inbox.wait(due - now).await;
                 }
                 None if ctx.faults_done.get() => return Ok(()),
-                None => tokio::time::sleep(POLL).await,
+                None => ctx.inbox.wait(IDLE_WAIT).await,
             }
         }
         Ok(())

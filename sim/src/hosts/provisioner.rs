@@ -1,4 +1,5 @@
-//! The provisioner daemon: polls coderd for jobs, runs init → plan → quota
+//! The provisioner daemon: asks coderd for jobs (a long poll: coderd answers
+//! as soon as a job is posted, or "none" after a while), runs init → plan → quota
 //! commit → apply with durations drawn from the seed, streams a log line per
 //! stage, and completes the job. A quota commit over budget fails the job
 //! with `INSUFFICIENT_QUOTA`; a provider error armed in the cloud fails it
@@ -24,7 +25,8 @@ use crate::proto::{
 use crate::rng::SharedRng;
 use crate::world::{AgentAssignment, Cloud, ControlQueue, HostFactory, InfraCmd, Net, SlotKey};
 
-/// How often an idle provisioner asks for work.
+/// The least spacing of two acquires (each one waits on coderd until a job
+/// is posted or its long poll ends).
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// Deadline of one request to coderd; past it the connection is dropped.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);

@@ -955,6 +955,22 @@ impl Infra for FastWorld {
     }
 }
 
+impl Drop for FastWorld {
+    /// Host factories hold `FastNet`s, which hold the shared world that
+    /// holds the factories: clear the registry so the cycle does not leak
+    /// (the tasks go with the `LocalSet` right after).
+    fn drop(&mut self) {
+        let names: Vec<String> = self.shared.hosts.borrow().keys().cloned().collect();
+        for name in &names {
+            self.shared.stop(name);
+        }
+        let hosts = std::mem::take(&mut *self.shared.hosts.borrow_mut());
+        drop(hosts);
+        let links = std::mem::take(&mut *self.shared.links.borrow_mut());
+        drop(links);
+    }
+}
+
 impl FastWorld {
     fn set_link(&mut self, a: &str, b: &str, mode: Mode) -> bool {
         let ok = a != b && self.is_registered(a) && self.is_registered(b);

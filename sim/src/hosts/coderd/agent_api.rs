@@ -9,7 +9,8 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use chatsim_engine::model::LifecycleState;
+use chatsim_engine::model::{AgentStatus, LifecycleState, WorkspaceAgent};
+use chatsim_engine::Time;
 use tokio::time::Instant;
 use uuid::Uuid;
 
@@ -97,14 +98,25 @@ fn connect<N: Net>(core: &CoderdCore<N>, agent: Uuid) -> Option<u64> {
         agent: id(agent),
         name,
     });
+    core.poke_statuses();
     Some(generation)
+}
+
+/// Records contact now; pokes the status watcher when the agent did not
+/// read connected (a heartbeat after silence brings it back).
+fn contact<N: Net>(core: &CoderdCore<N>, row: &mut WorkspaceAgent, now: Time) {
+    let was = row.status(now, core.settings.inactive_timeout);
+    row.last_connected_at = Some(now);
+    if was != AgentStatus::Connected {
+        core.poke_statuses();
+    }
 }
 
 fn heartbeat<N: Net>(core: &CoderdCore<N>, agent: Uuid) -> AgentDown {
     let now = core.now();
     core.store.edit(|t| {
         if let Some(row) = t.agent_mut(agent) {
-            row.last_connected_at = Some(now);
+            contact(core, row, now);
         }
     });
     AgentDown::Ack
@@ -117,7 +129,7 @@ fn lifecycle<N: Net>(core: &CoderdCore<N>, agent: Uuid, state: &str) -> AgentDow
     let now = core.now();
     let changed = core.store.edit(|t| {
         let row = t.agent_mut(agent)?;
-        row.last_connected_at = Some(now);
+        contact(core, row, now);
         let changed = row.lifecycle_state != state;
         row.lifecycle_state = state;
         Some(changed)
@@ -157,4 +169,5 @@ fn disconnect<N: Net>(core: &CoderdCore<N>, agent: Uuid, generation: u64) {
         agent: id(agent),
         reason: "eof".into(),
     });
+    core.poke_statuses();
 }

@@ -11,6 +11,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use std::time::Duration;
 
+use tokio::sync::Notify;
+
 use chatsim_engine::chat::ChatSettings;
 use chatsim_engine::memory::{JobOutcome, MemCoderd, MemStore};
 use chatsim_engine::model::{JobStatus, Workspace};
@@ -120,6 +122,10 @@ pub struct CoderdCore<N: Net> {
     /// Template allowlists per chat (empty = every template).
     pub allowlists: BTreeMap<Uuid, BTreeSet<Uuid>>,
     state: RefCell<CoderdState>,
+    /// A job changed state (`provisioner job posted`): wakes waiting acquires.
+    jobs_posted: Notify,
+    /// Rows an agent's status depends on changed: wakes the status watcher.
+    statuses_dirty: Notify,
 }
 
 impl<N: Net> CoderdCore<N> {
@@ -151,7 +157,14 @@ impl<N: Net> CoderdCore<N> {
             chat_names,
             allowlists,
             state: RefCell::default(),
+            jobs_posted: Notify::new(),
+            statuses_dirty: Notify::new(),
         }
+    }
+
+    /// Tells the status watcher that agent or build rows changed.
+    pub fn poke_statuses(&self) {
+        self.statuses_dirty.notify_waiters();
     }
 
     pub fn now(&self) -> Time {
@@ -163,8 +176,11 @@ impl<N: Net> CoderdCore<N> {
         self.tracer.emit(self.net.elapsed(), CODERD, event);
     }
 
-    /// Traces the current state of a job (by job ID).
+    /// Traces the current state of a job (by job ID), and tells whoever
+    /// waits on jobs (acquires, the status watcher).
     pub fn emit_job(&self, job_id: Uuid) {
+        self.jobs_posted.notify_waiters();
+        self.poke_statuses();
         let event = {
             let t = self.store.tables();
             let Some(job) = t.job(job_id) else { return };

@@ -1,13 +1,21 @@
 //! coderd's background loops: the agent-status watcher (traces every change
 //! of the computed status of a latest build's agent), the hung-job detector,
 //! and the prebuild reconciler.
+//!
+//! The status watcher does no per-second polling: a status changes either
+//! when a row changes (a connection, a disconnect, a heartbeat or
+//! lifecycle report after silence, a build — each pokes the watcher) or
+//! when time crosses a threshold (an agent's connection timeout, its
+//! inactive timeout since the last contact), which the watcher computes
+//! and sleeps until. Changes are traced at the instant they happen.
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::Duration;
 
 use chatsim_engine::memory::JobOutcome;
-use chatsim_engine::model::JobStatus;
+use chatsim_engine::model::{JobStatus, WorkspaceAgent};
+use chatsim_engine::Time;
 use tokio::time::MissedTickBehavior;
 use uuid::Uuid;
 
@@ -15,25 +23,88 @@ use super::CoderdCore;
 use crate::trace::{id, Event};
 use crate::world::{HostResult, Net};
 
-const STATUS_INTERVAL: Duration = Duration::from_secs(1);
 const HANG_CHECK_INTERVAL: Duration = Duration::from_secs(10);
 const PREBUILD_INTERVAL: Duration = Duration::from_secs(30);
+/// A time-driven status change happens just after its threshold (the
+/// status compares with `>`): the watcher wakes this much later.
+const PAST_THRESHOLD: Duration = Duration::from_millis(1);
+/// Bound on the watcher's rounds (one per change; far beyond any run).
+const MAX_WATCH_ROUNDS: u64 = 1 << 40;
 
 pub(super) async fn run<N: Net>(core: Rc<CoderdCore<N>>) -> HostResult {
-    let mut status = tokio::time::interval(STATUS_INTERVAL);
+    futures::join!(status_watcher(&core), periodic(&core));
+    Ok(())
+}
+
+async fn periodic<N: Net>(core: &CoderdCore<N>) {
     let mut hang = tokio::time::interval(HANG_CHECK_INTERVAL);
     let mut prebuilds = tokio::time::interval(PREBUILD_INTERVAL);
-    for timer in [&mut status, &mut hang, &mut prebuilds] {
+    for timer in [&mut hang, &mut prebuilds] {
         timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
     }
     loop {
         tokio::select! {
             biased;
-            _ = status.tick() => watch_statuses(&core),
-            _ = hang.tick() => fail_hung_jobs(&core),
-            _ = prebuilds.tick() => reconcile_prebuilds(&core),
+            _ = hang.tick() => fail_hung_jobs(core),
+            _ = prebuilds.tick() => reconcile_prebuilds(core),
         }
     }
+}
+
+/// Traces status changes as rows change and as thresholds pass.
+async fn status_watcher<N: Net>(core: &CoderdCore<N>) {
+    for _ in 0..MAX_WATCH_ROUNDS {
+        let dirty = core.statuses_dirty.notified();
+        let mut dirty = std::pin::pin!(dirty);
+        dirty.as_mut().enable();
+        watch_statuses(core);
+        match next_status_change(core) {
+            Some(at) => {
+                let wait = at.since(core.now()) + PAST_THRESHOLD;
+                tokio::select! {
+                    biased;
+                    _ = dirty => {}
+                    _ = tokio::time::sleep(wait) => {}
+                }
+            }
+            None => dirty.await,
+        }
+    }
+}
+
+/// When an agent's status next changes with time alone (no row change):
+/// past its connection timeout, or past its inactive timeout.
+fn next_change(a: &WorkspaceAgent, now: Time, inactive_timeout: Duration) -> Option<Time> {
+    let threshold = match a.first_connected_at {
+        None if a.connection_timeout_seconds > 0 => {
+            let timeout = Duration::from_secs(a.connection_timeout_seconds as u64);
+            a.created_at + timeout
+        }
+        None => return None,
+        Some(_) => {
+            let last = a.last_connected_at.unwrap_or(Time::ZERO);
+            if a.disconnected_at.unwrap_or(Time::ZERO) >= last {
+                return None;
+            }
+            last + inactive_timeout
+        }
+    };
+    (threshold >= now).then_some(threshold)
+}
+
+/// When the status of an agent of a live workspace's latest build next
+/// changes with time alone.
+fn next_status_change<N: Net>(core: &CoderdCore<N>) -> Option<Time> {
+    let now = core.now();
+    let timeout = core.settings.inactive_timeout;
+    let t = core.store.tables();
+    t.workspaces
+        .iter()
+        .filter(|w| !w.deleted)
+        .filter_map(|w| t.latest_build(w.id))
+        .flat_map(|b| t.agents_of_job(b.job_id))
+        .filter_map(|a| next_change(&a, now, timeout))
+        .min()
 }
 
 /// Traces each change of the computed status of every agent of every live

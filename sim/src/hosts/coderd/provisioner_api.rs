@@ -1,6 +1,12 @@
 //! coderd's provisioner daemon API: acquire a job, stream its log lines,
 //! commit its quota, complete or fail it. A job that stops reporting is
 //! failed by the hang detector (see `monitors`), as coderd's is.
+//!
+//! Acquiring is a long poll, as coderd's `AcquireJobWithCancel` is: with no
+//! pending job the request waits until a job is posted (coderd's acquirer
+//! listens for `provisioner job posted`), or answers "no job" after
+//! [`ACQUIRE_WAIT`] so the daemon asks again. An idle daemon costs one
+//! round trip per [`ACQUIRE_WAIT`], not one per poll interval.
 
 use std::rc::Rc;
 use std::time::Duration;
@@ -18,8 +24,12 @@ use crate::proto::{
 use crate::trace::{id, Event};
 use crate::world::{HostResult, Listener, Net};
 
-/// A provisioner connection idle this long is closed (it polls every second).
+/// A provisioner connection idle this long is closed (an idle daemon asks
+/// for a job every [`ACQUIRE_WAIT`]).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long an acquire waits for a job to be posted (below the daemon's
+/// request timeout).
+pub const ACQUIRE_WAIT: Duration = Duration::from_secs(20);
 
 pub(super) async fn serve<N: Net>(core: Rc<CoderdCore<N>>) -> HostResult {
     let listener = core.net.bind(PROVISIONER_PORT).await?;
@@ -36,12 +46,38 @@ async fn session<N: Net>(core: Rc<CoderdCore<N>>, stream: N::Stream) {
             Ok(Some(request)) => request,
             Ok(None) | Err(_) => return,
         };
-        let response = handle(&core, request);
+        let response = match request {
+            ProvRequest::Acquire => ProvResponse::Job(acquire_waiting(&core).await),
+            other => handle(&core, other),
+        };
         if conn.send(&response).await.is_err() {
             return;
         }
     }
 }
+
+/// Acquires a job, waiting up to [`ACQUIRE_WAIT`] for one to be posted.
+async fn acquire_waiting<N: Net>(core: &CoderdCore<N>) -> Option<WireJob> {
+    let deadline = tokio::time::Instant::now() + ACQUIRE_WAIT;
+    // Bounded: each round either acquires, or waits for a posting.
+    for _ in 0..MAX_ACQUIRE_ROUNDS {
+        let posted = core.jobs_posted.notified();
+        let mut posted = std::pin::pin!(posted);
+        posted.as_mut().enable();
+        if let Some(job) = acquire(core) {
+            return Some(job);
+        }
+        tokio::select! {
+            biased;
+            _ = posted => {}
+            _ = tokio::time::sleep_until(deadline) => return acquire(core),
+        }
+    }
+    acquire(core)
+}
+
+/// Bound on the postings one acquire sees before answering.
+const MAX_ACQUIRE_ROUNDS: u32 = 1000;
 
 fn handle<N: Net>(core: &CoderdCore<N>, request: ProvRequest) -> ProvResponse {
     match request {
