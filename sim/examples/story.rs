@@ -1,5 +1,5 @@
 //! Prints the trace of a ready-made story:
-//! `cargo run -p chatsim --example story -- oom [seed] [turmoil|fast]`.
+//! `cargo run -p chatsim --example story -- oom|quota|parallel|churn [seed] [turmoil|fast]`.
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -15,8 +15,11 @@ fn main() {
     };
     let config = match name.as_str() {
         "oom" => chatsim::stories::oom_story(seed),
+        "quota" => chatsim::stories::quota_story(seed),
+        "parallel" => chatsim::stories::parallel_create_story(seed),
+        "churn" => chatsim::stories::churn_story(seed, 10, std::time::Duration::from_secs(7200)),
         other => {
-            eprintln!("unknown story {other:?} (known: oom)");
+            eprintln!("unknown story {other:?} (known: oom, quota, parallel, churn)");
             std::process::exit(2);
         }
     };

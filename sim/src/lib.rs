@@ -16,7 +16,8 @@
 //! cloud), [`hosts`]
 //! (coderd, provisioner, agents, driver), [`proto`] (the wire), [`faults`]
 //! (the catalog), [`trace`], [`gen`] (a seed → a mixed-fault run),
-//! [`stories`] (ready-made runs), and the harness in [`mod@run`].
+//! [`stories`] (ready-made runs), the harness in [`mod@run`], and
+//! [`bench`] (`chatsim bench`).
 //!
 //! ```no_run
 //! let outcome = chatsim::run(&chatsim::stories::oom_story(7));
@@ -32,6 +33,7 @@ compile_error!(
     "chatsim needs --cfg tokio_unstable (set in .cargo/config.toml; do not override RUSTFLAGS)"
 );
 
+pub mod bench;
 pub mod config;
 pub mod faults;
 pub mod gen;

@@ -19,29 +19,3 @@ fn determinism_ends_with_the_tally_and_exits_zero_when_all_match() {
             && lines[0].contains(" ratio ")
     );
 }
-
-#[test]
-fn determinism_runs_on_the_fast_transport_and_says_so() {
-    let output = Command::new(env!("CARGO_BIN_EXE_chatsim"))
-        .args(["determinism", "--seeds", "2", "--transport", "fast"])
-        .output()
-        .expect("runs");
-    let stdout = String::from_utf8(output.stdout).unwrap();
-    assert!(output.status.success(), "{stdout}");
-    assert!(
-        stdout.lines().next().unwrap().contains(", fast)"),
-        "{stdout}"
-    );
-    assert_eq!(stdout.lines().last(), Some("2 passed, 0 failed"));
-}
-
-#[test]
-fn an_unknown_transport_is_refused() {
-    let output = Command::new(env!("CARGO_BIN_EXE_chatsim"))
-        .args(["determinism", "--transport", "carrier-pigeon"])
-        .output()
-        .expect("runs");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8(output.stderr).unwrap();
-    assert!(stderr.contains("unknown transport"), "{stderr}");
-}

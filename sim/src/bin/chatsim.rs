@@ -1,8 +1,9 @@
 //! The `chatsim` command line: thin, every command calls the library.
 
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use chatsim::bench::{self, BenchOptions, Budget, Mode};
 use chatsim::Transport;
 use clap::{Parser, Subcommand};
 
@@ -31,6 +32,49 @@ enum Command {
         #[arg(long, default_value_t = Transport::Turmoil)]
         transport: Transport,
     },
+    /// Measures the reference stories on both transports, against turmoil's
+    /// 1 ms default tick and the pure engine, plus fuzz throughput; each
+    /// measurement in its own child process.
+    Bench {
+        /// Print one JSON object instead of the table.
+        #[arg(long)]
+        json: bool,
+        /// Also measure how cost grows with workspaces (1, 10, 50) and
+        /// virtual time (30 min, 2 h, 24 h) on each transport.
+        #[arg(long)]
+        scaling: bool,
+        /// Only these stories (repeatable; default: the reference stories).
+        #[arg(long = "story")]
+        stories: Vec<String>,
+        /// Repeat each measurement for at least this long (ms).
+        #[arg(long, default_value_t = 2000)]
+        min_wall_ms: u64,
+        /// Measure fuzz throughput for at least this long (ms).
+        #[arg(long, default_value_t = 5000)]
+        fuzz_wall_ms: u64,
+        /// A scaling cell expected to run longer (s) is estimated instead.
+        #[arg(long, default_value_t = 60)]
+        scaling_cell_limit_secs: u64,
+        /// Run the turmoil-1ms baseline over whole stories (minutes for
+        /// the 2-hour churn) instead of their first 31 virtual minutes.
+        #[arg(long)]
+        naive_full: bool,
+    },
+    /// One bench measurement in this process (the bench's child).
+    #[command(name = "bench-child", hide = true)]
+    BenchChild {
+        #[arg(long)]
+        story: String,
+        #[arg(long)]
+        mode: String,
+        #[arg(long)]
+        min_wall_ms: u64,
+        #[arg(long)]
+        max_runs: u32,
+        /// Stop each run at this virtual time (0 = the whole story).
+        #[arg(long, default_value_t = 0)]
+        virtual_cap_secs: u64,
+    },
 }
 
 fn main() -> ExitCode {
@@ -40,6 +84,85 @@ fn main() -> ExitCode {
             first,
             transport,
         } => determinism(first, seeds, transport),
+        Command::Bench {
+            json,
+            scaling,
+            stories,
+            min_wall_ms,
+            fuzz_wall_ms,
+            scaling_cell_limit_secs,
+            naive_full,
+        } => {
+            let mut options = BenchOptions {
+                scaling,
+                scaling_cell_limit: Duration::from_secs(scaling_cell_limit_secs),
+                ..BenchOptions::default()
+            };
+            if !stories.is_empty() {
+                options.stories = stories;
+            }
+            options.budget.min_wall = Duration::from_millis(min_wall_ms);
+            options.fuzz_budget.min_wall = Duration::from_millis(fuzz_wall_ms);
+            if naive_full {
+                options.naive_budget.virtual_cap = None;
+            }
+            bench(&options, json)
+        }
+        Command::BenchChild {
+            story,
+            mode,
+            min_wall_ms,
+            max_runs,
+            virtual_cap_secs,
+        } => {
+            let budget = Budget {
+                min_wall: Duration::from_millis(min_wall_ms),
+                max_runs,
+                virtual_cap: (virtual_cap_secs > 0).then(|| Duration::from_secs(virtual_cap_secs)),
+            };
+            bench_child(&story, &mode, budget)
+        }
+    }
+}
+
+fn bench(options: &BenchOptions, json: bool) -> ExitCode {
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(err) => {
+            eprintln!("cannot find my own binary: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let started = Instant::now();
+    let mut progress = |what: &str| eprintln!("bench: {what}");
+    match bench::run_bench(&exe, options, &mut progress) {
+        Ok(report) => {
+            if json {
+                println!("{}", report.json());
+            } else {
+                print!("{}", report.table());
+            }
+            eprintln!("bench: done in {:.1} s", started.elapsed().as_secs_f64());
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("bench failed: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn bench_child(story: &str, mode: &str, budget: Budget) -> ExitCode {
+    let measured = Mode::parse(mode).and_then(|mode| bench::measure(story, mode, budget));
+    match measured {
+        Ok(m) => {
+            println!("{}", serde_json::to_string(&m).expect("serializes"));
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("{err}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -1,0 +1,739 @@
+//! `chatsim bench`: how fast the reference stories run on each transport,
+//! against turmoil's naive default (a 1 ms tick) and the pure engine (the
+//! practical limit), plus fuzz throughput and how cost grows with
+//! workspaces and virtual time.
+//!
+//! Every measurement runs in its own child process (the bench re-invokes
+//! its binary with a hidden subcommand, [`measure`] runs there), so the
+//! peak RSS each child reads from `/proc/self/status` (`VmHWM`) is that
+//! story's alone, and one story's heap never slows another. Children run
+//! one after another, each on one thread: ratios are per core.
+//!
+//! Wall-clock reads live here and in the CLI only — never inside a run or a
+//! trace.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::config::{Dur, RunConfig, Turn};
+use crate::run::run_with;
+use crate::world::Transport;
+use crate::{gen, stories};
+
+pub mod engine;
+
+/// The hidden subcommand a child runs.
+pub const CHILD_COMMAND: &str = "bench-child";
+
+/// The reference stories, in table order.
+pub const REFERENCE_STORIES: [&str; 4] = ["oom", "quota", "parallel_create", "churn"];
+/// A one-minute story for smoke tests of the bench itself.
+pub const SMOKE_STORY: &str = "smoke";
+/// How long a fuzz case's schedule is (a generated seed, waited out to it).
+pub const FUZZ_CASE_DURATION: Duration = Duration::from_secs(30 * 60);
+/// The scaling grid: workspaces × virtual durations (churn stories).
+pub const SCALING_WORKSPACES: [usize; 3] = [1, 10, 50];
+pub const SCALING_DURATIONS: [Duration; 3] = [
+    Duration::from_secs(30 * 60),
+    Duration::from_secs(2 * 3600),
+    Duration::from_secs(24 * 3600),
+];
+
+/// How a story is run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// The fast transport.
+    Fast,
+    /// turmoil at chatsim's default tick (100 ms).
+    Turmoil,
+    /// turmoil at its own default tick (1 ms): the naive baseline.
+    #[serde(rename = "turmoil-1ms")]
+    TurmoilTick1ms,
+    /// The same calls on the pure engine (testkit world, manual clock).
+    Engine,
+    /// Generated seeds of [`FUZZ_CASE_DURATION`] on the fast transport.
+    Fuzz,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Fast => "fast",
+            Mode::Turmoil => "turmoil",
+            Mode::TurmoilTick1ms => "turmoil-1ms",
+            Mode::Engine => "engine",
+            Mode::Fuzz => "fuzz",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Mode, String> {
+        [
+            Mode::Fast,
+            Mode::Turmoil,
+            Mode::TurmoilTick1ms,
+            Mode::Engine,
+            Mode::Fuzz,
+        ]
+        .into_iter()
+        .find(|m| m.name() == text)
+        .ok_or_else(|| format!("unknown bench mode {text:?}"))
+    }
+}
+
+/// A story by name: a reference story, [`SMOKE_STORY`], or
+/// `churn-<workspaces>x<seconds>s` (the scaling grid).
+pub fn story_config(name: &str, seed: u64) -> Result<RunConfig, String> {
+    Ok(match name {
+        "oom" => stories::oom_story(seed),
+        "quota" => stories::quota_story(seed),
+        "parallel_create" => stories::parallel_create_story(seed),
+        "churn" => stories::churn_story(seed, 10, Duration::from_secs(2 * 3600)),
+        SMOKE_STORY => smoke_story(seed),
+        other => {
+            let (workspaces, duration) = parse_churn(other)?;
+            stories::churn_story(seed, workspaces, duration)
+        }
+    })
+}
+
+/// The name of a scaling cell's story.
+pub fn churn_name(workspaces: usize, duration: Duration) -> String {
+    format!("churn-{workspaces}x{}s", duration.as_secs())
+}
+
+fn parse_churn(name: &str) -> Result<(usize, Duration), String> {
+    let unknown = || format!("unknown story {name:?}");
+    let rest = name.strip_prefix("churn-").ok_or_else(unknown)?;
+    let (workspaces, secs) = rest.split_once('x').ok_or_else(unknown)?;
+    let secs = secs.strip_suffix('s').ok_or_else(unknown)?;
+    let workspaces: usize = workspaces.parse().map_err(|_| unknown())?;
+    let secs: u64 = secs.parse().map_err(|_| unknown())?;
+    if workspaces == 0 || secs < 600 {
+        return Err(unknown());
+    }
+    Ok((workspaces, Duration::from_secs(secs)))
+}
+
+fn smoke_story(seed: u64) -> RunConfig {
+    let mut config = stories::parallel_create_story(seed);
+    config.turns.truncate(1);
+    config.turns.push(Turn::wait_until("main", Dur::secs(60)));
+    config
+}
+
+fn engine_run(name: &str) -> Result<engine::EngineRun, String> {
+    Ok(match name {
+        "oom" => engine::oom(),
+        "quota" => engine::quota(),
+        "parallel_create" => engine::parallel_create(),
+        SMOKE_STORY => engine::smoke(),
+        "churn" => engine::churn(10, Duration::from_secs(2 * 3600)),
+        other => {
+            let (workspaces, duration) = parse_churn(other)?;
+            engine::churn(workspaces, duration)
+        }
+    })
+}
+
+/// A generated fuzz case: seed `seed`'s mixed-fault run, waited out to
+/// [`FUZZ_CASE_DURATION`].
+pub fn fuzz_case(seed: u64) -> RunConfig {
+    let mut config = gen::mixed(seed);
+    let chat = config
+        .turns
+        .last()
+        .map(|t| t.chat.clone())
+        .unwrap_or_default();
+    config
+        .turns
+        .push(Turn::wait_until(&chat, Dur(FUZZ_CASE_DURATION)));
+    config
+}
+
+/// How long a child measures.
+#[derive(Clone, Copy, Debug)]
+pub struct Budget {
+    /// Repeat runs until this much wall time has passed…
+    pub min_wall: Duration,
+    /// …or this many runs are done (at least one run always).
+    pub max_runs: u32,
+    /// Stop each run at this virtual time (the story's first part):
+    /// turmoil at a 1 ms tick needs minutes for a 2-hour story, and its
+    /// cost per virtual second is flat (it is ticks × hosts).
+    pub virtual_cap: Option<Duration>,
+}
+
+/// The error of a run stopped at its virtual cap.
+const NOT_OVER: &str = "the story was not over after";
+
+/// What a child measured.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Measurement {
+    pub story: String,
+    pub mode: Mode,
+    pub runs: u32,
+    /// Virtual time of one run (the mean over runs).
+    pub virtual_seconds: f64,
+    /// Wall time of one run (the median over runs).
+    pub wall_seconds: f64,
+    /// `virtual_seconds / wall_seconds`.
+    pub realtime_ratio: f64,
+    /// The child's peak resident set (`VmHWM`), if the OS reports it.
+    pub peak_rss_bytes: Option<u64>,
+    /// Fuzz mode: cases per second on this one core.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cases_per_sec: Option<f64>,
+    /// The runs stopped at the budget's virtual cap (the story's first
+    /// `virtual_seconds` only).
+    #[serde(default)]
+    pub truncated: bool,
+}
+
+/// Runs `story` in `mode` in this process (what a child does).
+pub fn measure(story: &str, mode: Mode, budget: Budget) -> Result<Measurement, String> {
+    let mut walls = Vec::new();
+    let mut virtual_total = 0.0;
+    let started = Instant::now();
+    let mut seed = 0u64;
+    let mut truncated = false;
+    while walls.is_empty()
+        || (started.elapsed() < budget.min_wall && (walls.len() as u32) < budget.max_runs)
+    {
+        let wall = Instant::now();
+        let (virtual_time, cut) = run_once(story, mode, seed, budget.virtual_cap)?;
+        walls.push(wall.elapsed().as_secs_f64());
+        virtual_total += virtual_time.as_secs_f64();
+        truncated |= cut;
+        seed += 1;
+    }
+    let runs = walls.len() as u32;
+    let total_wall: f64 = walls.iter().sum();
+    walls.sort_by(f64::total_cmp);
+    let wall_seconds = walls[walls.len() / 2].max(1e-9);
+    let virtual_seconds = virtual_total / f64::from(runs);
+    Ok(Measurement {
+        story: story.to_string(),
+        mode,
+        runs,
+        virtual_seconds,
+        wall_seconds,
+        realtime_ratio: virtual_seconds / wall_seconds,
+        peak_rss_bytes: peak_rss_bytes(),
+        cases_per_sec: (mode == Mode::Fuzz).then(|| f64::from(runs) / total_wall.max(1e-9)),
+        truncated,
+    })
+}
+
+/// One run: its virtual time, and whether it stopped at `cap`.
+fn run_once(
+    story: &str,
+    mode: Mode,
+    seed: u64,
+    cap: Option<Duration>,
+) -> Result<(Duration, bool), String> {
+    let (mut config, transport) = match mode {
+        Mode::Engine => {
+            let run = engine_run(story)?;
+            if run.tool_calls == 0 {
+                return Err(format!("{story} on the engine made no tool call"));
+            }
+            return Ok((run.virtual_time, false));
+        }
+        Mode::Fuzz => (fuzz_case(seed), Transport::Fast),
+        Mode::Fast => (story_config(story, seed)?, Transport::Fast),
+        Mode::Turmoil => (story_config(story, seed)?, Transport::Turmoil),
+        Mode::TurmoilTick1ms => {
+            let mut config = story_config(story, seed)?;
+            config.settings.tick = Dur::millis(1);
+            (config, Transport::Turmoil)
+        }
+    };
+    let capped = cap.filter(|&cap| cap < config.settings.max_duration.0);
+    if let Some(cap) = capped {
+        config.settings.max_duration = Dur(cap);
+    }
+    let outcome = run_with(&config, transport);
+    match outcome.error {
+        Some(err) if capped.is_some() && err.starts_with(NOT_OVER) => Ok((outcome.elapsed, true)),
+        // A fuzz case may find a bug; the bench measures speed, not verdicts.
+        Some(err) if mode != Mode::Fuzz => Err(format!(
+            "{story} (seed {seed}) failed on {transport}: {err}"
+        )),
+        _ => Ok((outcome.elapsed, false)),
+    }
+}
+
+/// This process's peak resident set size (`VmHWM` in `/proc/self/status`).
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+// ---- the parent --------------------------------------------------------------
+
+/// The naive baseline runs at most the first this-many virtual minutes of
+/// a story (the 30-minute stories whole).
+pub const NAIVE_VIRTUAL_CAP: Duration = Duration::from_secs(31 * 60);
+
+/// What `chatsim bench` runs.
+#[derive(Clone, Debug)]
+pub struct BenchOptions {
+    /// Stories to measure (default: the reference stories).
+    pub stories: Vec<String>,
+    /// Per measurement.
+    pub budget: Budget,
+    /// Budget of the naive turmoil-1ms baseline (one run is slow).
+    pub naive_budget: Budget,
+    /// Budget of the fuzz throughput measurement.
+    pub fuzz_budget: Budget,
+    /// Also measure the scaling grid.
+    pub scaling: bool,
+    /// A scaling cell expected to take longer than this is estimated from
+    /// the cell before it (linear in virtual time), not run.
+    pub scaling_cell_limit: Duration,
+}
+
+impl Default for BenchOptions {
+    fn default() -> Self {
+        BenchOptions {
+            stories: REFERENCE_STORIES.iter().map(|s| s.to_string()).collect(),
+            budget: Budget {
+                min_wall: Duration::from_secs(2),
+                max_runs: 200,
+                virtual_cap: None,
+            },
+            naive_budget: Budget {
+                min_wall: Duration::ZERO,
+                max_runs: 1,
+                virtual_cap: Some(NAIVE_VIRTUAL_CAP),
+            },
+            fuzz_budget: Budget {
+                min_wall: Duration::from_secs(5),
+                max_runs: 100_000,
+                virtual_cap: None,
+            },
+            scaling: false,
+            scaling_cell_limit: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Runs one measurement in a child process of `exe`.
+pub fn measure_in_child(
+    exe: &Path,
+    story: &str,
+    mode: Mode,
+    budget: Budget,
+) -> Result<Measurement, String> {
+    let output = Command::new(exe)
+        .args([
+            CHILD_COMMAND,
+            "--story",
+            story,
+            "--mode",
+            mode.name(),
+            "--min-wall-ms",
+            &budget.min_wall.as_millis().to_string(),
+            "--max-runs",
+            &budget.max_runs.to_string(),
+            "--virtual-cap-secs",
+            &budget.virtual_cap.map_or(0, |c| c.as_secs()).to_string(),
+        ])
+        .output()
+        .map_err(|e| format!("running {}: {e}", exe.display()))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        return Err(format!(
+            "{story} ({}) failed: {}{}",
+            mode.name(),
+            stdout.trim(),
+            stderr.trim()
+        ));
+    }
+    serde_json::from_str(stdout.trim()).map_err(|e| format!("{story} ({}): {e}", mode.name()))
+}
+
+/// One story on every mode.
+#[derive(Clone, Debug)]
+pub struct StoryReport {
+    pub name: String,
+    pub fast: Measurement,
+    pub turmoil: Measurement,
+    pub naive: Measurement,
+    pub engine: Measurement,
+}
+
+/// Comparisons are of wall time per virtual second (the realtime ratios),
+/// so a run that ends a tick later costs nothing extra.
+impl StoryReport {
+    /// How many times faster the fast transport is than turmoil's default.
+    pub fn speedup_vs_turmoil_default(&self) -> f64 {
+        self.fast.realtime_ratio / self.naive.realtime_ratio
+    }
+
+    /// How many times faster the fast transport is than turmoil at 100 ms.
+    pub fn speedup_vs_turmoil(&self) -> f64 {
+        self.fast.realtime_ratio / self.turmoil.realtime_ratio
+    }
+
+    /// How many times slower the fast transport is than the pure engine.
+    pub fn slowdown_vs_engine_limit(&self) -> f64 {
+        self.engine.realtime_ratio / self.fast.realtime_ratio
+    }
+}
+
+/// One cell of the scaling grid on one transport.
+#[derive(Clone, Debug)]
+pub struct ScalingCell {
+    pub workspaces: usize,
+    pub duration: Duration,
+    pub transport: Transport,
+    pub wall_seconds: f64,
+    /// `false`: estimated from the previous cell (too slow to run).
+    pub measured: bool,
+    pub peak_rss_bytes: Option<u64>,
+}
+
+/// Everything `chatsim bench` measured.
+#[derive(Clone, Debug)]
+pub struct Report {
+    pub stories: Vec<StoryReport>,
+    pub fuzz: Measurement,
+    pub scaling: Vec<ScalingCell>,
+}
+
+/// Runs the whole bench, each measurement in a child of `exe`; `progress`
+/// hears about each measurement as it starts.
+pub fn run_bench(
+    exe: &Path,
+    options: &BenchOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Report, String> {
+    let mut stories = Vec::new();
+    for name in &options.stories {
+        let mut measure = |mode: Mode, budget: Budget| {
+            progress(&format!("{name} on {}", mode.name()));
+            measure_in_child(exe, name, mode, budget)
+        };
+        let fast = measure(Mode::Fast, options.budget)?;
+        let turmoil = measure(Mode::Turmoil, options.budget)?;
+        let naive = measure(Mode::TurmoilTick1ms, options.naive_budget)?;
+        let engine = measure(Mode::Engine, options.budget)?;
+        stories.push(StoryReport {
+            name: name.clone(),
+            fast,
+            turmoil,
+            naive,
+            engine,
+        });
+    }
+    progress("fuzz cases on fast");
+    let fuzz = measure_in_child(exe, "mixed", Mode::Fuzz, options.fuzz_budget)?;
+    let scaling = if options.scaling {
+        run_scaling(exe, options, progress)?
+    } else {
+        Vec::new()
+    };
+    Ok(Report {
+        stories,
+        fuzz,
+        scaling,
+    })
+}
+
+fn run_scaling(
+    exe: &Path,
+    options: &BenchOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Vec<ScalingCell>, String> {
+    let budget = Budget {
+        min_wall: Duration::ZERO,
+        max_runs: 1,
+        virtual_cap: None,
+    };
+    let mut cells = Vec::new();
+    for transport in Transport::ALL {
+        for workspaces in SCALING_WORKSPACES {
+            let mut previous: Option<(Duration, f64)> = None;
+            for duration in SCALING_DURATIONS {
+                let estimate =
+                    previous.map(|(d, wall)| wall * duration.as_secs_f64() / d.as_secs_f64());
+                let too_slow =
+                    estimate.is_some_and(|e| e > options.scaling_cell_limit.as_secs_f64());
+                let cell = if too_slow {
+                    ScalingCell {
+                        workspaces,
+                        duration,
+                        transport,
+                        wall_seconds: estimate.unwrap_or_default(),
+                        measured: false,
+                        peak_rss_bytes: None,
+                    }
+                } else {
+                    let name = churn_name(workspaces, duration);
+                    progress(&format!("{name} on {transport}"));
+                    let mode = match transport {
+                        Transport::Fast => Mode::Fast,
+                        Transport::Turmoil => Mode::Turmoil,
+                    };
+                    let m = measure_in_child(exe, &name, mode, budget)?;
+                    ScalingCell {
+                        workspaces,
+                        duration,
+                        transport,
+                        wall_seconds: m.wall_seconds,
+                        measured: true,
+                        peak_rss_bytes: m.peak_rss_bytes,
+                    }
+                };
+                previous = Some((duration, cell.wall_seconds));
+                cells.push(cell);
+            }
+        }
+    }
+    Ok(cells)
+}
+
+// ---- rendering -----------------------------------------------------------------
+
+fn times(x: f64) -> String {
+    if x >= 100.0 {
+        format!("{}×", group(x.round() as u64))
+    } else {
+        format!("{x:.1}×")
+    }
+}
+
+fn group(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn mib(bytes: Option<u64>) -> String {
+    bytes.map_or("?".into(), |b| format!("{:.1} MiB", b as f64 / 1048576.0))
+}
+
+fn wall(seconds: f64) -> String {
+    if seconds >= 1.0 {
+        format!("{seconds:.2} s")
+    } else {
+        format!("{:.2} ms", seconds * 1000.0)
+    }
+}
+
+fn duration_label(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs % 3600 == 0 {
+        format!("{} h", secs / 3600)
+    } else {
+        format!("{} min", secs / 60)
+    }
+}
+
+impl Report {
+    /// The human table: ratios first, then the raw wall times.
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        out.push_str(
+            "story             virtual   fast ×real   turmoil ×real   fast vs turmoil-1ms   fast vs turmoil   fast vs engine   peak RSS fast / turmoil\n",
+        );
+        for s in &self.stories {
+            out.push_str(&format!(
+                "{:<17} {:>7.0} s {:>12} {:>15} {:>15} faster {:>10} faster {:>9} slower   {} / {}\n",
+                s.name,
+                s.fast.virtual_seconds,
+                times(s.fast.realtime_ratio),
+                times(s.turmoil.realtime_ratio),
+                times(s.speedup_vs_turmoil_default()),
+                times(s.speedup_vs_turmoil()),
+                times(s.slowdown_vs_engine_limit()),
+                mib(s.fast.peak_rss_bytes),
+                mib(s.turmoil.peak_rss_bytes),
+            ));
+        }
+        let cut: Vec<String> = self
+            .stories
+            .iter()
+            .filter(|s| s.naive.truncated)
+            .map(|s| {
+                format!(
+                    "{} (first {:.0} virtual min)",
+                    s.name,
+                    s.naive.virtual_seconds / 60.0
+                )
+            })
+            .collect();
+        if !cut.is_empty() {
+            out.push_str(&format!(
+                "turmoil-1ms measured on the first part of: {}\n",
+                cut.join(", ")
+            ));
+        }
+        out.push_str(&format!(
+            "fuzz: {:.0} gen::mixed cases of {} virtual min per second per core (fast transport, {} cases, {} each)\n",
+            self.fuzz.cases_per_sec.unwrap_or_default(),
+            FUZZ_CASE_DURATION.as_secs() / 60,
+            self.fuzz.runs,
+            wall(self.fuzz.wall_seconds),
+        ));
+        out.push_str("\nwall time per run (median; runs)\n");
+        out.push_str("story             fast                  turmoil (100 ms)      turmoil-1ms           engine\n");
+        for s in &self.stories {
+            let cell = |m: &Measurement| format!("{} ({})", wall(m.wall_seconds), m.runs);
+            out.push_str(&format!(
+                "{:<17} {:<21} {:<21} {:<21} {}\n",
+                s.name,
+                cell(&s.fast),
+                cell(&s.turmoil),
+                cell(&s.naive),
+                cell(&s.engine)
+            ));
+        }
+        if !self.scaling.is_empty() {
+            out.push('\n');
+            out.push_str(&self.scaling_table());
+        }
+        out
+    }
+
+    fn scaling_table(&self) -> String {
+        let mut out = String::from(
+            "scaling (churn story, one run each; * = estimated, linear in virtual time)\n",
+        );
+        out.push_str("transport  workspaces");
+        for d in SCALING_DURATIONS {
+            out.push_str(&format!("  {:>20}", duration_label(d)));
+        }
+        out.push_str("   µs per workspace·virtual min (longest)\n");
+        for transport in Transport::ALL {
+            for workspaces in SCALING_WORKSPACES {
+                out.push_str(&format!("{:<10} {:>10}", transport.name(), workspaces));
+                let mut last = None;
+                for d in SCALING_DURATIONS {
+                    let cell = self.scaling.iter().find(|c| {
+                        c.transport == transport && c.workspaces == workspaces && c.duration == d
+                    });
+                    let text = match cell {
+                        Some(c) => {
+                            let ratio = d.as_secs_f64() / c.wall_seconds.max(1e-9);
+                            let star = if c.measured { "" } else { "*" };
+                            if c.measured {
+                                last = Some((d, c.wall_seconds));
+                            }
+                            format!("{}{star} ({})", wall(c.wall_seconds), times(ratio))
+                        }
+                        None => "-".into(),
+                    };
+                    out.push_str(&format!("  {text:>20}"));
+                }
+                if let Some((d, w)) = last {
+                    let per = w * 1e6 / (workspaces as f64 * d.as_secs_f64() / 60.0);
+                    out.push_str(&format!("   {per:.1}"));
+                }
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    /// One JSON object: `stories` (per story: `name`, `virtual_seconds`,
+    /// `realtime_ratio` (fast), `turmoil_realtime_ratio`,
+    /// `speedup_vs_turmoil_default`, `slowdown_vs_engine_limit`,
+    /// `peak_rss_bytes` (fast), and the raw measurements), the top-level
+    /// `fuzz_cases_per_sec_per_core`, and `scaling` when measured.
+    pub fn json(&self) -> Value {
+        let stories: Vec<Value> = self
+            .stories
+            .iter()
+            .map(|s| {
+                json!({
+                    "name": s.name,
+                    "virtual_seconds": s.fast.virtual_seconds,
+                    "realtime_ratio": s.fast.realtime_ratio,
+                    "turmoil_realtime_ratio": s.turmoil.realtime_ratio,
+                    "turmoil_1ms_realtime_ratio": s.naive.realtime_ratio,
+                    "turmoil_1ms_virtual_seconds": s.naive.virtual_seconds,
+                    "engine_realtime_ratio": s.engine.realtime_ratio,
+                    "speedup_vs_turmoil_default": s.speedup_vs_turmoil_default(),
+                    "speedup_vs_turmoil": s.speedup_vs_turmoil(),
+                    "slowdown_vs_engine_limit": s.slowdown_vs_engine_limit(),
+                    "peak_rss_bytes": s.fast.peak_rss_bytes,
+                    "turmoil_peak_rss_bytes": s.turmoil.peak_rss_bytes,
+                    "measurements": [s.fast, s.turmoil, s.naive, s.engine],
+                })
+            })
+            .collect();
+        let scaling: Vec<Value> = self
+            .scaling
+            .iter()
+            .map(|c| {
+                json!({
+                    "transport": c.transport.name(),
+                    "workspaces": c.workspaces,
+                    "virtual_seconds": c.duration.as_secs(),
+                    "wall_seconds": c.wall_seconds,
+                    "realtime_ratio": c.duration.as_secs_f64() / c.wall_seconds.max(1e-9),
+                    "measured": c.measured,
+                    "peak_rss_bytes": c.peak_rss_bytes,
+                })
+            })
+            .collect();
+        let mut report = json!({
+            "stories": stories,
+            "fuzz_cases_per_sec_per_core": self.fuzz.cases_per_sec,
+            "fuzz_case_virtual_seconds": FUZZ_CASE_DURATION.as_secs(),
+        });
+        if !scaling.is_empty() {
+            report["scaling"] = Value::Array(scaling);
+        }
+        report
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn story_names_resolve_and_churn_cells_round_trip() {
+        for name in REFERENCE_STORIES.iter().chain([&SMOKE_STORY]) {
+            assert!(story_config(name, 0).is_ok(), "{name}");
+        }
+        let name = churn_name(50, Duration::from_secs(86_400));
+        assert_eq!(name, "churn-50x86400s");
+        assert_eq!(parse_churn(&name), Ok((50, Duration::from_secs(86_400))));
+        assert!(story_config("churn-0x600s", 0).is_err());
+        assert!(story_config("nonsense", 0).is_err());
+        assert_eq!(Mode::parse("turmoil-1ms"), Ok(Mode::TurmoilTick1ms));
+    }
+
+    #[test]
+    fn a_fuzz_case_lasts_thirty_virtual_minutes() {
+        let case = fuzz_case(3);
+        let last = case.turns.last().unwrap();
+        assert_eq!(last.at, Some(Dur(FUZZ_CASE_DURATION)));
+        assert!(last.calls.is_empty());
+    }
+
+    #[test]
+    fn ratios_render_grouped() {
+        assert_eq!(times(201_534.4), "201,534×");
+        assert_eq!(times(3.25), "3.2×");
+        assert_eq!(group(1_000), "1,000");
+    }
+}
