@@ -151,6 +151,11 @@ async fn session<N: Net>(
     heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut last_rx = Instant::now();
     let mut reported: Option<LifecycleState> = None;
+    // Two long-lived timers: the silence deadline (re-armed lazily: when it
+    // fires early because frames came since, it moves to the new deadline
+    // instead of being re-created on every frame) and the scripts' end.
+    let mut silence = std::pin::pin!(tokio::time::sleep_until(last_rx + stale_after));
+    let mut scripts_end = std::pin::pin!(tokio::time::sleep_until(life.scripts_end));
     loop {
         if ctx.slot.wedged.get() {
             wait_unwedged(&ctx.slot).await;
@@ -168,10 +173,15 @@ async fn session<N: Net>(
             reported = Some(state);
             continue;
         }
-        let change_at = next_change.unwrap_or(last_rx + stale_after);
         tokio::select! {
             biased;
-            _ = tokio::time::sleep_until(last_rx + stale_after) => return End::Reconnect,
+            _ = &mut silence => {
+                let deadline = last_rx + stale_after;
+                if Instant::now() >= deadline {
+                    return End::Reconnect;
+                }
+                silence.as_mut().reset(deadline);
+            }
             frame = conn.recv::<AgentDown>() => match frame {
                 Ok(Some(AgentDown::Reject { .. })) => return End::Rejected,
                 Ok(Some(_)) => last_rx = Instant::now(),
@@ -182,7 +192,7 @@ async fn session<N: Net>(
                     return End::Reconnect;
                 }
             }
-            _ = tokio::time::sleep_until(change_at), if next_change.is_some() => {}
+            _ = &mut scripts_end, if next_change.is_some() => {}
         }
     }
 }

@@ -49,7 +49,10 @@ async fn session<N: Net>(core: Rc<CoderdCore<N>>, stream: N::Stream) {
         return;
     }
     let stale_after = core.settings.agent_stale_after;
-    let mut deadline = Instant::now() + stale_after;
+    let mut last_frame = Instant::now();
+    // The silence deadline is re-armed lazily: when it fires, frames that
+    // came since move it on (instead of a new timer per frame).
+    let mut silence = std::pin::pin!(tokio::time::sleep_until(last_frame + stale_after));
     loop {
         tokio::select! {
             biased;
@@ -63,13 +66,18 @@ async fn session<N: Net>(core: Rc<CoderdCore<N>>, stream: N::Stream) {
                         return;
                     }
                 };
-                deadline = Instant::now() + stale_after;
+                last_frame = Instant::now();
                 if conn.send(&reply).await.is_err() {
                     disconnect(&core, agent, generation);
                     return;
                 }
             }
-            _ = tokio::time::sleep_until(deadline) => {
+            _ = &mut silence => {
+                let deadline = last_frame + stale_after;
+                if Instant::now() < deadline {
+                    silence.as_mut().reset(deadline);
+                    continue;
+                }
                 forget(&core, agent, generation);
                 core.emit(Event::AgentDisconnect { agent: id(agent), reason: "stale".into() });
                 return;
