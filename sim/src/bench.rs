@@ -454,9 +454,11 @@ fn run_scaling(
     options: &BenchOptions,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Vec<ScalingCell>, String> {
+    // Short cells repeat (the median of up to 20 runs within half a
+    // second); long ones run once.
     let budget = Budget {
-        min_wall: Duration::ZERO,
-        max_runs: 1,
+        min_wall: Duration::from_millis(500),
+        max_runs: 20,
         virtual_cap: None,
     };
     let mut cells = Vec::new();
@@ -613,7 +615,7 @@ impl Report {
 
     fn scaling_table(&self) -> String {
         let mut out = String::from(
-            "scaling (churn story, one run each; * = estimated, linear in virtual time)\n",
+            "scaling (churn story; median wall per run; * = estimated, linear in virtual time)\n",
         );
         out.push_str("transport  workspaces");
         for d in SCALING_DURATIONS {
