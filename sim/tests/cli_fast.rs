@@ -100,3 +100,27 @@ fn the_bench_child_refuses_an_unknown_story() {
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(stderr.contains("unknown story"), "{stderr}");
 }
+
+#[test]
+fn the_fast_transport_replays_the_same_trace_in_another_process() {
+    let hash_line = || {
+        let output = Command::new(env!("CARGO_BIN_EXE_chatsim"))
+            .args([
+                "determinism",
+                "--seeds",
+                "1",
+                "--first",
+                "9",
+                "--transport",
+                "fast",
+            ])
+            .output()
+            .expect("runs");
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        assert!(output.status.success(), "{stdout}");
+        // "seed 9: match <hash> (...": everything before the wall times.
+        let line = stdout.lines().next().unwrap().to_string();
+        line.split(" wall ").next().unwrap().to_string()
+    };
+    assert_eq!(hash_line(), hash_line());
+}
