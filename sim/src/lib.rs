@@ -1,5 +1,5 @@
-//! chatsim: the deterministic simulation harness (turmoil world, scenarios,
-//! fuzzing) around chatsim-engine.
+//! chatsim: the deterministic simulation harness (turmoil and fast worlds,
+//! scenarios, fuzzing, bench) around chatsim-engine.
 //!
 //! A run is a [`RunConfig`] — a seed, a [`WorldSpec`], a fault schedule and
 //! the chat driver's turns — played on a [`Transport`] into a
@@ -7,9 +7,10 @@
 //! database at the end, and how the run ended. [`run()`] uses turmoil (the
 //! default: one runtime per host, a 100 ms tick); [`run_fast()`] one paused
 //! tokio runtime that jumps from timer to timer (30–70× faster than turmoil
-//! at its 100 ms tick on the reference stories; see `chatsim bench`). Same seed and transport, same trace, byte for byte; the same
-//! config on the two transports tells the same story
-//! ([`Trace::story`]), only timings differ.
+//! at its 100 ms tick on the reference stories; see `chatsim bench`). Same
+//! seed and transport, same trace, byte for byte; the same config on the
+//! two transports tells the same story ([`Trace::story`]), only timings
+//! differ.
 //!
 //! Rooms: [`config`] (the run's serde types), [`world`] (the `Net`/`Infra`
 //! traits, turmoil and fast worlds, the control queue, agent slots, the
