@@ -18,7 +18,7 @@
 //! (coderd, provisioner, agents, driver), [`proto`] (the wire), [`faults`]
 //! (the catalog), [`trace`], [`gen`] (a seed → a mixed-fault run),
 //! [`stories`] (ready-made runs), the harness in [`mod@run`], and
-//! [`bench`] (`chatsim bench`).
+//! [`mod@bench`] (`chatsim bench`).
 //!
 //! ```no_run
 //! let outcome = chatsim::run(&chatsim::stories::oom_story(7));
