@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use chatsim_engine::chat::{ChatPorts, ChatRuntime, ChatSettings, Turn};
 use chatsim_engine::memory::MemCoderd;
-use chatsim_engine::model::{Chat, JobStatus};
+use chatsim_engine::model::Chat;
 use chatsim_engine::ports::{AgentDialer, Clock, Coderd, CreateWorkspaceRequest, Ids, Store};
 use chatsim_engine::testkit::{TemplateIds, World, TEST_EPOCH};
 use chatsim_engine::tools::ToolResponse;
@@ -180,16 +180,6 @@ impl EngineWorld {
     pub fn run<T>(&self, story: impl std::future::Future<Output = T>) -> T {
         self.world.drive(story)
     }
-
-    /// Whether every build the story made succeeded or failed as planned.
-    pub fn builds_ended(&self) -> bool {
-        self.world
-            .store
-            .tables()
-            .jobs
-            .iter()
-            .all(|j| j.status != JobStatus::Running && j.status != JobStatus::Pending)
-    }
 }
 
 fn runtime(world: &World, coderd: &Rc<MemCoderd>, chat: Uuid) -> ChatRuntime {
@@ -213,12 +203,16 @@ fn exec(command: &str) -> serde_json::Value {
 pub struct EngineRun {
     pub virtual_time: Duration,
     pub tool_calls: usize,
+    /// The model's responses, in call order.
+    pub responses: Vec<ToolResponse>,
 }
 
 fn finish(w: &EngineWorld) -> EngineRun {
+    let responses = w.responses.borrow().clone();
     EngineRun {
         virtual_time: w.elapsed(),
-        tool_calls: w.responses.borrow().len(),
+        tool_calls: responses.len(),
+        responses,
     }
 }
 
@@ -340,4 +334,44 @@ pub fn churn(workspaces: usize, duration: Duration) -> EngineRun {
         w.until(duration).await;
     });
     finish(&w)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chatsim_engine::chat::AGENT_DISCONNECTED;
+
+    #[test]
+    fn the_oom_story_on_the_engine_reads_as_on_the_hosts() {
+        let run = oom();
+        assert_eq!(run.virtual_time, Duration::from_secs(30 * 60));
+        let texts: Vec<&str> = run.responses.iter().map(|r| r.content.as_str()).collect();
+        assert_eq!(texts.len(), 4, "{texts:?}");
+        assert!(!run.responses[1].is_error, "{texts:?}");
+        assert_eq!(texts[2], AGENT_DISCONNECTED, "the stop/start advice");
+        assert!(
+            !run.responses[3].is_error,
+            "works after the restart: {texts:?}"
+        );
+    }
+
+    #[test]
+    fn the_quota_story_on_the_engine_fails_at_the_commit() {
+        let run = quota();
+        let last = run.responses.last().expect("a response");
+        assert!(
+            last.content.contains("INSUFFICIENT_QUOTA"),
+            "{}",
+            last.content
+        );
+    }
+
+    #[test]
+    fn the_churn_story_on_the_engine_restarts_every_period() {
+        let run = churn(2, Duration::from_secs(20 * 60));
+        assert_eq!(run.virtual_time, Duration::from_secs(20 * 60));
+        // The first execute, then one per churn cycle (every 5 min, 3 cycles).
+        assert_eq!(run.tool_calls, 4);
+        assert!(run.responses.iter().all(|r| !r.is_error));
+    }
 }
