@@ -47,160 +47,148 @@ fn first_status(outcome: &chatsim::RunOutcome, name: &str, status: &str) -> f64 
         .0
 }
 
-#[test]
 fn agent_oom_is_recorded_at_once_while_the_workspace_still_runs() {
-    on_both_transports(|| {
-        let (workspace, agent) = main_agent();
-        let turns = vec![
-            at(
-                Turn::new(CHAT, vec![execute("echo hi"), exec("echo hi")]),
-                90,
-            ),
-            at(Turn::new(CHAT, vec![execute("echo hi")]), 200),
-        ];
-        let outcome = run_ok(&story(
-            turns,
-            vec![(60, Fault::AgentOom { workspace, agent })],
-        ));
+    let (workspace, agent) = main_agent();
+    let turns = vec![
+        at(
+            Turn::new(CHAT, vec![execute("echo hi"), exec("echo hi")]),
+            90,
+        ),
+        at(Turn::new(CHAT, vec![execute("echo hi")]), 200),
+    ];
+    let outcome = run_ok(&story(
+        turns,
+        vec![(60, Fault::AgentOom { workspace, agent })],
+    ));
 
-        let crash = infra_at(&outcome, "crash_agent").expect("the agent was crashed");
-        let eof = first_at(
-            &outcome,
-            |e| matches!(e, Event::AgentDisconnect { reason, .. } if reason == "eof"),
-        )
-        .expect("coderd saw the disconnect");
-        // turmoil: in the step of the crash; fast: one message latency later.
-        assert!(
-            eof >= crash && eof - crash < 0.1,
-            "end of stream is read at once: crash {crash}, eof {eof}"
-        );
-        let down = first_status(&outcome, "main", "disconnected");
-        assert!(down <= crash + 1.0, "disconnected at once: {down}");
-        let ws = ws_summary(&outcome, WS);
-        let latest = ws.builds.last().unwrap();
-        assert_eq!(
-            (latest.transition.as_str(), latest.status.as_str()),
-            ("start", "succeeded")
-        );
-        assert_eq!(ws.agents[0].status, "disconnected");
-        // A dial to the dead agent hangs until its deadline.
-        let (at, is_error, text) = results(&outcome, "api.exec").pop().unwrap();
-        assert!(is_error && text.contains("timed out"), "{text}");
-        assert!(at >= 90.0 + 30.0);
-        // The model: the soft text while the disconnect is younger than 90 s,
-        // then the stop/start advice.
-        let executes = results(&outcome, "execute");
-        assert_eq!(executes[0].2, DIAL_TIMEOUT, "at {}", executes[0].0);
-        assert_eq!(executes[1].2, AGENT_DISCONNECTED, "at {}", executes[1].0);
-    });
+    let crash = infra_at(&outcome, "crash_agent").expect("the agent was crashed");
+    let eof = first_at(
+        &outcome,
+        |e| matches!(e, Event::AgentDisconnect { reason, .. } if reason == "eof"),
+    )
+    .expect("coderd saw the disconnect");
+    // turmoil: in the step of the crash; fast: one message latency later.
+    assert!(
+        eof >= crash && eof - crash < 0.1,
+        "end of stream is read at once: crash {crash}, eof {eof}"
+    );
+    let down = first_status(&outcome, "main", "disconnected");
+    assert!(down <= crash + 1.0, "disconnected at once: {down}");
+    let ws = ws_summary(&outcome, WS);
+    let latest = ws.builds.last().unwrap();
+    assert_eq!(
+        (latest.transition.as_str(), latest.status.as_str()),
+        ("start", "succeeded")
+    );
+    assert_eq!(ws.agents[0].status, "disconnected");
+    // A dial to the dead agent hangs until its deadline.
+    let (at, is_error, text) = results(&outcome, "api.exec").pop().unwrap();
+    assert!(is_error && text.contains("timed out"), "{text}");
+    assert!(at >= 90.0 + 30.0);
+    // The model: the soft text while the disconnect is younger than 90 s,
+    // then the stop/start advice.
+    let executes = results(&outcome, "execute");
+    assert_eq!(executes[0].2, DIAL_TIMEOUT, "at {}", executes[0].0);
+    assert_eq!(executes[1].2, AGENT_DISCONNECTED, "at {}", executes[1].0);
 }
 
-#[test]
 fn agent_respawn_blip_never_reads_disconnected_for_the_recovery_threshold() {
-    on_both_transports(|| {
-        let (workspace, agent) = main_agent();
-        let fault = Fault::AgentRespawn {
-            workspace,
-            agent,
-            down_for: Dur::secs(5),
-        };
-        let turns = vec![
-            at(Turn::new(CHAT, vec![execute("echo during")]), 62),
-            at(Turn::new(CHAT, vec![execute("echo after")]), 120),
-            wait_until(200),
-        ];
-        let outcome = run_ok(&story(turns, vec![(60, fault)]));
-        assert_eq!(
-            kind(&outcome, "agent_connect").len(),
-            2,
-            "connected, then reconnected after the respawn"
-        );
-        assert_eq!(kind(&outcome, "agent_disconnect").len(), 1);
-        let longest = longest_disconnect(&outcome, "main", 200.0);
-        assert!(longest > 0.0, "the blip is visible");
-        assert!(longest < 15.0, "disconnected for {longest}s");
-        assert_eq!(ws_summary(&outcome, WS).agents[0].status, "connected");
-        let executes = results(&outcome, "execute");
-        assert!(
-            executes.iter().all(|(_, _, text)| !advises_restart(text)),
-            "{executes:?}"
-        );
-        assert!(executes[1].2.contains("after"), "{}", executes[1].2);
-    });
+    let (workspace, agent) = main_agent();
+    let fault = Fault::AgentRespawn {
+        workspace,
+        agent,
+        down_for: Dur::secs(5),
+    };
+    let turns = vec![
+        at(Turn::new(CHAT, vec![execute("echo during")]), 62),
+        at(Turn::new(CHAT, vec![execute("echo after")]), 120),
+        wait_until(200),
+    ];
+    let outcome = run_ok(&story(turns, vec![(60, fault)]));
+    assert_eq!(
+        kind(&outcome, "agent_connect").len(),
+        2,
+        "connected, then reconnected after the respawn"
+    );
+    assert_eq!(kind(&outcome, "agent_disconnect").len(), 1);
+    let longest = longest_disconnect(&outcome, "main", 200.0);
+    assert!(longest > 0.0, "the blip is visible");
+    assert!(longest < 15.0, "disconnected for {longest}s");
+    assert_eq!(ws_summary(&outcome, WS).agents[0].status, "connected");
+    let executes = results(&outcome, "execute");
+    assert!(
+        executes.iter().all(|(_, _, text)| !advises_restart(text)),
+        "{executes:?}"
+    );
+    assert!(executes[1].2.contains("after"), "{}", executes[1].2);
 }
 
-#[test]
 fn agent_wedged_stops_heartbeats_and_hangs_dials() {
-    on_both_transports(|| {
-        let (workspace, agent) = main_agent();
-        let fault = Fault::AgentWedged {
-            workspace,
-            agent,
-            duration: Some(Dur::secs(200)),
-        };
-        let turns = vec![
-            at(Turn::new(CHAT, vec![exec("echo hi")]), 110),
-            at(Turn::new(CHAT, vec![execute("echo hi")]), 160),
-            wait_until(400),
-        ];
-        let outcome = run_ok(&story(turns, vec![(60, fault)]));
-        assert_eq!(
-            eof_disconnects(&outcome),
-            0,
-            "a stalled process never exits"
-        );
-        assert!(
-            !kind(&outcome, "agent_disconnect").is_empty(),
-            "coderd drops the silent connection"
-        );
-        let down = first_status(&outcome, "main", "disconnected");
-        assert!(
-            down > 60.0 + 20.0 && down < 60.0 + 45.0,
-            "after the inactive timeout: {down}"
-        );
-        let (_, is_error, text) = results(&outcome, "api.exec").pop().unwrap();
-        assert!(is_error && text.contains("timed out"), "dial hangs: {text}");
-        let (at, _, text) = results(&outcome, "execute").pop().unwrap();
-        assert_eq!(text, AGENT_DISCONNECTED, "silent for over 90 s at {at}");
-        let back = statuses(&outcome, "main");
-        assert_eq!(
-            back.last().unwrap().1,
-            "connected",
-            "reconnects once un-stalled"
-        );
-    });
+    let (workspace, agent) = main_agent();
+    let fault = Fault::AgentWedged {
+        workspace,
+        agent,
+        duration: Some(Dur::secs(200)),
+    };
+    let turns = vec![
+        at(Turn::new(CHAT, vec![exec("echo hi")]), 110),
+        at(Turn::new(CHAT, vec![execute("echo hi")]), 160),
+        wait_until(400),
+    ];
+    let outcome = run_ok(&story(turns, vec![(60, fault)]));
+    assert_eq!(
+        eof_disconnects(&outcome),
+        0,
+        "a stalled process never exits"
+    );
+    assert!(
+        !kind(&outcome, "agent_disconnect").is_empty(),
+        "coderd drops the silent connection"
+    );
+    let down = first_status(&outcome, "main", "disconnected");
+    assert!(
+        down > 60.0 + 20.0 && down < 60.0 + 45.0,
+        "after the inactive timeout: {down}"
+    );
+    let (_, is_error, text) = results(&outcome, "api.exec").pop().unwrap();
+    assert!(is_error && text.contains("timed out"), "dial hangs: {text}");
+    let (at, _, text) = results(&outcome, "execute").pop().unwrap();
+    assert_eq!(text, AGENT_DISCONNECTED, "silent for over 90 s at {at}");
+    let back = statuses(&outcome, "main");
+    assert_eq!(
+        back.last().unwrap().1,
+        "connected",
+        "reconnects once un-stalled"
+    );
 }
 
-#[test]
 fn agent_that_never_connects_reads_timeout() {
-    on_both_transports(|| {
-        let (workspace, agent) = main_agent();
-        let turns = vec![
-            at(Turn::new(CHAT, stop_and_wait()), 60),
-            at(Turn::new(CHAT, start_and_wait(&[])), 100),
-            at(Turn::new(CHAT, vec![execute("echo hi")]), 300),
-        ];
-        let fault = Fault::AgentNeverConnects { workspace, agent };
-        let outcome = run_ok(&story(turns, vec![(90, fault)]));
-        let ws = ws_summary(&outcome, WS);
-        assert_eq!(ws.builds.len(), 3);
-        assert_eq!(ws.agents[0].status, "timeout");
-        let timeout_at = first_status(&outcome, "main", "timeout");
-        assert!(
-            timeout_at > 100.0 + 120.0,
-            "after the 120 s connection timeout: {timeout_at}"
-        );
-        assert_eq!(
-            kind(&outcome, "agent_connect").len(),
-            1,
-            "only the first build's agent connected"
-        );
-        let (_, _, text) = results(&outcome, "execute").pop().unwrap();
-        assert_eq!(
-            text, DIAL_TIMEOUT,
-            "no stop/start advice for a never-connected agent by default"
-        );
-    });
+    let (workspace, agent) = main_agent();
+    let turns = vec![
+        at(Turn::new(CHAT, stop_and_wait()), 60),
+        at(Turn::new(CHAT, start_and_wait(&[])), 100),
+        at(Turn::new(CHAT, vec![execute("echo hi")]), 300),
+    ];
+    let fault = Fault::AgentNeverConnects { workspace, agent };
+    let outcome = run_ok(&story(turns, vec![(90, fault)]));
+    let ws = ws_summary(&outcome, WS);
+    assert_eq!(ws.builds.len(), 3);
+    assert_eq!(ws.agents[0].status, "timeout");
+    let timeout_at = first_status(&outcome, "main", "timeout");
+    assert!(
+        timeout_at > 100.0 + 120.0,
+        "after the 120 s connection timeout: {timeout_at}"
+    );
+    assert_eq!(
+        kind(&outcome, "agent_connect").len(),
+        1,
+        "only the first build's agent connected"
+    );
+    let (_, _, text) = results(&outcome, "execute").pop().unwrap();
+    assert_eq!(
+        text, DIAL_TIMEOUT,
+        "no stop/start advice for a never-connected agent by default"
+    );
 }
 
 fn external_world() -> chatsim::WorldSpec {
@@ -224,119 +212,104 @@ fn external_story(started_at: Option<u64>) -> chatsim::RunOutcome {
     run_ok(&config(5, external_world(), turns, faults))
 }
 
-#[test]
 fn external_agent_never_started_reads_timeout() {
-    on_both_transports(|| {
-        let outcome = external_story(None);
-        assert!(infra_at(&outcome, "assign_agent").is_some());
-        assert!(infra_at(&outcome, "start_agent").is_none());
-        assert!(kind(&outcome, "agent_connect").is_empty());
-        assert_eq!(ws_summary(&outcome, WS).agents[0].status, "timeout");
-        let (_, _, text) = results(&outcome, "execute").pop().unwrap();
-        assert!(
-            text.contains("externally managed agent that has not connected yet"),
-            "{text}"
-        );
-    });
+    let outcome = external_story(None);
+    assert!(infra_at(&outcome, "assign_agent").is_some());
+    assert!(infra_at(&outcome, "start_agent").is_none());
+    assert!(kind(&outcome, "agent_connect").is_empty());
+    assert_eq!(ws_summary(&outcome, WS).agents[0].status, "timeout");
+    let (_, _, text) = results(&outcome, "execute").pop().unwrap();
+    assert!(
+        text.contains("externally managed agent that has not connected yet"),
+        "{text}"
+    );
 }
 
-#[test]
 fn external_agent_started_late_connects() {
-    on_both_transports(|| {
-        let outcome = external_story(Some(200));
-        let connected = first_at(&outcome, |e| matches!(e, Event::AgentConnect { .. })).unwrap();
-        assert!(connected > 200.0);
-        let seen: Vec<String> = statuses(&outcome, "ext")
-            .into_iter()
-            .map(|(_, s)| s)
-            .collect();
-        assert_eq!(seen, ["connecting", "timeout", "connected"]);
-        let (_, is_error, text) = results(&outcome, "execute").pop().unwrap();
-        assert!(!is_error && text.contains("hi"), "{text}");
-    });
+    let outcome = external_story(Some(200));
+    let connected = first_at(&outcome, |e| matches!(e, Event::AgentConnect { .. })).unwrap();
+    assert!(connected > 200.0);
+    let seen: Vec<String> = statuses(&outcome, "ext")
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect();
+    assert_eq!(seen, ["connecting", "timeout", "connected"]);
+    let (_, is_error, text) = results(&outcome, "execute").pop().unwrap();
+    assert!(!is_error && text.contains("hi"), "{text}");
 }
 
-#[test]
 fn partition_between_coderd_and_agent_reads_disconnected_after_the_inactive_timeout() {
-    on_both_transports(|| {
-        let (ws, agent) = main_agent();
-        let fault = Fault::Partition {
-            a: "coderd".into(),
-            b: format!("agent:{ws}/{agent}"),
-            duration: Some(Dur::secs(90)),
-        };
-        let outcome = run_ok(&story(vec![wait_until(260)], vec![(60, fault)]));
-        assert_eq!(eof_disconnects(&outcome), 0, "nothing crashed");
-        let seen = statuses(&outcome, "main");
-        let down = first_status(&outcome, "main", "disconnected");
-        assert!(down > 60.0 + 20.0 && down < 60.0 + 45.0, "{down}");
-        assert_eq!(
-            seen.last().unwrap().1,
-            "connected",
-            "reconnects after the repair"
-        );
-        assert!(infra_at(&outcome, "repair").unwrap() >= 150.0);
-    });
+    let (ws, agent) = main_agent();
+    let fault = Fault::Partition {
+        a: "coderd".into(),
+        b: format!("agent:{ws}/{agent}"),
+        duration: Some(Dur::secs(90)),
+    };
+    let outcome = run_ok(&story(vec![wait_until(260)], vec![(60, fault)]));
+    assert_eq!(eof_disconnects(&outcome), 0, "nothing crashed");
+    let seen = statuses(&outcome, "main");
+    let down = first_status(&outcome, "main", "disconnected");
+    assert!(down > 60.0 + 20.0 && down < 60.0 + 45.0, "{down}");
+    assert_eq!(
+        seen.last().unwrap().1,
+        "connected",
+        "reconnects after the repair"
+    );
+    assert!(infra_at(&outcome, "repair").unwrap() >= 150.0);
 }
 
-#[test]
 fn hold_delays_messages_and_delivers_them_on_repair() {
-    on_both_transports(|| {
-        let (ws, agent) = main_agent();
-        let host = format!("agent:{ws}/{agent}");
-        let faults = vec![
-            (
-                60,
-                Fault::Hold {
-                    a: "coderd".into(),
-                    b: host.clone(),
-                    duration: None,
-                },
-            ),
-            (
-                130,
-                Fault::Repair {
-                    a: "coderd".into(),
-                    b: host,
-                },
-            ),
-        ];
-        let outcome = run_ok(&story(vec![wait_until(260)], faults));
-        let seen = statuses(&outcome, "main");
-        let down = first_status(&outcome, "main", "disconnected");
-        assert!(down > 80.0 && down < 130.0, "{down}");
-        let up = seen.iter().rev().find(|(_, s)| s == "connected").unwrap().0;
-        assert!(up >= 130.0, "connected again after the repair: {up}");
-    });
+    let (ws, agent) = main_agent();
+    let host = format!("agent:{ws}/{agent}");
+    let faults = vec![
+        (
+            60,
+            Fault::Hold {
+                a: "coderd".into(),
+                b: host.clone(),
+                duration: None,
+            },
+        ),
+        (
+            130,
+            Fault::Repair {
+                a: "coderd".into(),
+                b: host,
+            },
+        ),
+    ];
+    let outcome = run_ok(&story(vec![wait_until(260)], faults));
+    let seen = statuses(&outcome, "main");
+    let down = first_status(&outcome, "main", "disconnected");
+    assert!(down > 80.0 && down < 130.0, "{down}");
+    let up = seen.iter().rev().find(|(_, s)| s == "connected").unwrap().0;
+    assert!(up >= 130.0, "connected again after the repair: {up}");
 }
 
-#[test]
 fn provisioner_crash_mid_job_leaves_the_job_to_the_hang_detector() {
-    on_both_transports(|| {
-        let fault = Fault::ProvisionerCrash {
-            restart_after: Some(Dur::secs(10)),
-        };
-        let turns = vec![create_and_bind(), wait_until(420)];
-        let outcome = run_ok(&config(9, world(0, 0), turns, vec![(5, fault)]));
-        let build = &ws_summary(&outcome, WS).builds[0];
-        assert_eq!(build.status, "failed");
-        assert_eq!(
-            build.error.as_deref(),
-            Some("Build has been detected as hung for 5 minutes and will be terminated.")
-        );
-        assert_eq!(build.error_code, None);
-        let failed_at = first_at(
-            &outcome,
-            |e| matches!(e, Event::Job { status, .. } if status == "failed"),
-        )
-        .unwrap();
-        assert!(failed_at >= 300.0, "{failed_at}");
-        assert!(first_at(
+    let fault = Fault::ProvisionerCrash {
+        restart_after: Some(Dur::secs(10)),
+    };
+    let turns = vec![create_and_bind(), wait_until(420)];
+    let outcome = run_ok(&config(9, world(0, 0), turns, vec![(5, fault)]));
+    let build = &ws_summary(&outcome, WS).builds[0];
+    assert_eq!(build.status, "failed");
+    assert_eq!(
+        build.error.as_deref(),
+        Some("Build has been detected as hung for 5 minutes and will be terminated.")
+    );
+    assert_eq!(build.error_code, None);
+    let failed_at = first_at(
+        &outcome,
+        |e| matches!(e, Event::Job { status, .. } if status == "failed"),
+    )
+    .unwrap();
+    assert!(failed_at >= 300.0, "{failed_at}");
+    assert!(first_at(
         &outcome,
         |e| matches!(e, Event::Infra { action, target } if action == "bounce" && target == "provisioner")
     )
     .is_some());
-    });
 }
 
 fn build_failure(error: &str) -> chatsim::RunOutcome {
@@ -352,271 +325,348 @@ fn build_failure(error: &str) -> chatsim::RunOutcome {
     ))
 }
 
-#[test]
 fn build_failure_fails_the_job_with_the_provider_text() {
-    on_both_transports(|| {
-        let outcome = build_failure("provider timed out creating the instance");
-        let build = &ws_summary(&outcome, WS).builds[0];
-        assert_eq!(build.status, "failed");
-        assert_eq!(
-            build.error.as_deref(),
-            Some("provider timed out creating the instance")
-        );
-        assert!(build
-            .logs
-            .iter()
-            .any(|l| l == "apply: Error: provider timed out creating the instance"));
-        assert!(ws_summary(&outcome, WS).agents.is_empty());
-    });
+    let outcome = build_failure("provider timed out creating the instance");
+    let build = &ws_summary(&outcome, WS).builds[0];
+    assert_eq!(build.status, "failed");
+    assert_eq!(
+        build.error.as_deref(),
+        Some("provider timed out creating the instance")
+    );
+    assert!(build
+        .logs
+        .iter()
+        .any(|l| l == "apply: Error: provider timed out creating the instance"));
+    assert!(ws_summary(&outcome, WS).agents.is_empty());
 }
 
-#[test]
 fn provider_error_mentioning_quota_gets_no_error_code() {
-    on_both_transports(|| {
-        let outcome = build_failure("googleapi: Error 403: Quota 'CPUS' exceeded");
-        let build = &ws_summary(&outcome, WS).builds[0];
-        assert_eq!(build.status, "failed");
-        assert_eq!(
-            build.error_code, None,
-            "only the quota commit sets INSUFFICIENT_QUOTA"
-        );
-    });
+    let outcome = build_failure("googleapi: Error 403: Quota 'CPUS' exceeded");
+    let build = &ws_summary(&outcome, WS).builds[0];
+    assert_eq!(build.status, "failed");
+    assert_eq!(
+        build.error_code, None,
+        "only the quota commit sets INSUFFICIENT_QUOTA"
+    );
 }
 
-#[test]
 fn quota_exhausted_fails_the_next_start_at_the_commit() {
-    on_both_transports(|| {
-        let turns = vec![
-            create_and_bind(),
-            at(Turn::new(CHAT, stop_and_wait()), 60),
-            at(
-                Turn::new(
-                    CHAT,
-                    vec![Call::tool("start_workspace", serde_json::json!({}))],
-                ),
-                120,
+    let turns = vec![
+        create_and_bind(),
+        at(Turn::new(CHAT, stop_and_wait()), 60),
+        at(
+            Turn::new(
+                CHAT,
+                vec![Call::tool("start_workspace", serde_json::json!({}))],
             ),
-        ];
-        let fault = Fault::QuotaExhausted {
-            user: "alice".into(),
-            allowance: 0,
-        };
-        let outcome = run_ok(&config(4, world(10, 100), turns, vec![(100, fault)]));
-        let builds = &ws_summary(&outcome, WS).builds;
-        assert_eq!(builds[0].status, "succeeded");
-        assert_eq!(builds[0].daily_cost, 10);
-        let last = builds.last().unwrap();
-        assert_eq!(last.status, "failed");
-        assert_eq!(last.error.as_deref(), Some("insufficient quota"));
-        assert_eq!(last.error_code.as_deref(), Some("INSUFFICIENT_QUOTA"));
-        assert!(last.logs.iter().any(|l| l.contains("insufficient quota")));
-        // The tool reads the job's code: the structured quota result.
-        let (_, is_error, text) = results(&outcome, "start_workspace").pop().unwrap();
-        assert!(!is_error);
-        assert!(
-            text.contains(r#""error_code":"INSUFFICIENT_QUOTA""#),
-            "{text}"
-        );
-    });
+            120,
+        ),
+    ];
+    let fault = Fault::QuotaExhausted {
+        user: "alice".into(),
+        allowance: 0,
+    };
+    let outcome = run_ok(&config(4, world(10, 100), turns, vec![(100, fault)]));
+    let builds = &ws_summary(&outcome, WS).builds;
+    assert_eq!(builds[0].status, "succeeded");
+    assert_eq!(builds[0].daily_cost, 10);
+    let last = builds.last().unwrap();
+    assert_eq!(last.status, "failed");
+    assert_eq!(last.error.as_deref(), Some("insufficient quota"));
+    assert_eq!(last.error_code.as_deref(), Some("INSUFFICIENT_QUOTA"));
+    assert!(last.logs.iter().any(|l| l.contains("insufficient quota")));
+    // The tool reads the job's code: the structured quota result.
+    let (_, is_error, text) = results(&outcome, "start_workspace").pop().unwrap();
+    assert!(!is_error);
+    assert!(
+        text.contains(r#""error_code":"INSUFFICIENT_QUOTA""#),
+        "{text}"
+    );
 }
 
-#[test]
 fn new_required_parameter_blocks_a_pinned_start_until_given() {
-    on_both_transports(|| {
-        let turns = vec![
-            create_and_bind(),
-            at(Turn::new(CHAT, stop_and_wait()), 60),
-            at(Turn::new(CHAT, start_and_wait(&[])), 120),
-            at(Turn::new(CHAT, start_and_wait(&[("zone", "z1")])), 150),
-        ];
-        let faults = vec![
-            (
-                100,
-                Fault::NewTemplateVersion {
-                    template: "dev".into(),
-                    required_parameters: vec!["zone".into()],
-                },
-            ),
-            (
-                101,
-                Fault::RequireActiveVersion {
-                    template: "dev".into(),
-                    enabled: true,
-                },
-            ),
-        ];
-        let outcome = run_ok(&config(6, world(0, 0), turns, faults));
-        let starts = results(&outcome, "api.start_workspace");
-        assert!(
-            starts[0].2.contains("needs the template's active version"),
-            "{}",
-            starts[0].2
-        );
-        assert!(starts[0]
-            .2
-            .contains("zone must be set before the workspace can start"));
-        assert!(starts[1].2.contains("build_id"), "{}", starts[1].2);
-        let builds = &ws_summary(&outcome, WS).builds;
-        assert_eq!(builds.len(), 3, "the refused start created no build");
-        assert_ne!(builds[2].template_version, builds[0].template_version);
-        assert_eq!(builds[2].status, "succeeded");
-    });
+    let turns = vec![
+        create_and_bind(),
+        at(Turn::new(CHAT, stop_and_wait()), 60),
+        at(Turn::new(CHAT, start_and_wait(&[])), 120),
+        at(Turn::new(CHAT, start_and_wait(&[("zone", "z1")])), 150),
+    ];
+    let faults = vec![
+        (
+            100,
+            Fault::NewTemplateVersion {
+                template: "dev".into(),
+                required_parameters: vec!["zone".into()],
+            },
+        ),
+        (
+            101,
+            Fault::RequireActiveVersion {
+                template: "dev".into(),
+                enabled: true,
+            },
+        ),
+    ];
+    let outcome = run_ok(&config(6, world(0, 0), turns, faults));
+    let starts = results(&outcome, "api.start_workspace");
+    assert!(
+        starts[0].2.contains("needs the template's active version"),
+        "{}",
+        starts[0].2
+    );
+    assert!(starts[0]
+        .2
+        .contains("zone must be set before the workspace can start"));
+    assert!(starts[1].2.contains("build_id"), "{}", starts[1].2);
+    let builds = &ws_summary(&outcome, WS).builds;
+    assert_eq!(builds.len(), 3, "the refused start created no build");
+    assert_ne!(builds[2].template_version, builds[0].template_version);
+    assert_eq!(builds[2].status, "succeeded");
 }
 
-#[test]
 fn require_active_version_decides_which_version_a_start_uses() {
-    on_both_transports(|| {
-        let restart = |at_secs| {
-            at(
-                Turn::new(CHAT, [stop_and_wait(), start_and_wait(&[])].concat()),
-                at_secs,
-            )
-        };
-        let turns = vec![create_and_bind(), restart(120), restart(240)];
-        let faults = vec![
-            (
-                100,
-                Fault::NewTemplateVersion {
-                    template: "dev".into(),
-                    required_parameters: vec![],
-                },
-            ),
-            (
-                200,
-                Fault::RequireActiveVersion {
-                    template: "dev".into(),
-                    enabled: true,
-                },
-            ),
-        ];
-        let outcome = run_ok(&config(8, world(0, 0), turns, faults));
-        let builds = &ws_summary(&outcome, WS).builds;
-        assert_eq!(builds.len(), 5);
-        assert_eq!(
-            builds[2].template_version, builds[0].template_version,
-            "not pinned: previous version"
-        );
-        assert_ne!(
-            builds[4].template_version, builds[0].template_version,
-            "pinned: active version"
-        );
-    });
-}
-
-#[test]
-fn context_file_edit_is_served_on_the_next_read_and_the_next_turn() {
-    on_both_transports(|| {
-        let mut w = world(0, 0);
-        w.templates[0].versions[0].agents[0]
-            .behaviour
-            .files
-            .insert("AGENTS.md".into(), "old rules\n".into());
-        let (workspace, agent) = main_agent();
-        let fault = Fault::ContextFilesChanged {
-            workspace,
-            agent,
-            path: "AGENTS.md".into(),
-            content: "new rules\n".into(),
-        };
-        let read = || {
-            Call::tool(
-                "read_file",
-                serde_json::json!({ "path": "/home/coder/AGENTS.md" }),
-            )
-        };
-        let turns = vec![
-            create_and_bind(),
-            at(Turn::new(CHAT, vec![exec("cat AGENTS.md")]), 60),
-            at(Turn::new(CHAT, vec![read()]), 120),
-        ];
-        let outcome = run_ok(&config(2, w, turns, vec![(90, fault)]));
-        let (_, _, before) = results(&outcome, "api.exec").pop().unwrap();
-        assert!(before.contains("old rules"), "{before}");
-        let (_, _, after) = results(&outcome, "read_file").pop().unwrap();
-        assert!(after.contains("new rules"), "{after}");
-        // The chat runtime pulls the context every turn: the turn after the
-        // edit is prompted with the new file.
-        let prompts = prompts(&outcome);
-        let begin = |n: usize| {
-            prompts
-                .iter()
-                .find(|(t, phase, _)| *t == n && phase == "begin")
-                .map(|(_, _, p)| p.clone())
-                .unwrap()
-        };
-        assert!(begin(1).contains("old rules"), "{}", begin(1));
-        assert!(begin(2).contains("new rules"), "{}", begin(2));
-    });
-}
-
-#[test]
-fn parallel_tool_calls_run_concurrently_in_one_turn() {
-    on_both_transports(|| {
-        let fault = Fault::ParallelToolCalls {
-            chat: CHAT.into(),
-            calls: vec![
-                execute("sleep 20"),
-                execute("sleep 20"),
-                Call::tool("list_templates", serde_json::json!({})),
-            ],
-        };
-        let outcome = run_ok(&story(vec![wait_until(200)], vec![(60, fault)]));
-        let records = outcome.trace.records();
-        let times = |want: &str| -> Vec<f64> {
-            records
-                .iter()
-                .filter(|r| r.event.kind() == want)
-                .filter(|r| {
-                    matches!(
-                        &r.event,
-                        Event::ToolCall { turn: 1, .. } | Event::ToolResult { turn: 1, .. }
-                    )
-                })
-                .map(|r| r.at().as_secs_f64())
-                .collect()
-        };
-        let (calls, done) = (times("tool_call"), times("tool_result"));
-        assert_eq!((calls.len(), done.len()), (3, 3));
-        assert!(
-            calls.iter().all(|&c| c < done[0]),
-            "all sent before any result"
-        );
-        let span = done.last().unwrap() - calls[0];
-        assert!(span < 30.0, "two 20 s commands overlapped: {span}s");
-    });
-}
-
-#[test]
-fn user_restart_leaves_the_chat_bound_to_an_agent_of_an_older_build() {
-    on_both_transports(|| {
-        let fault = Fault::UserRestartsWorkspace {
-            chat: CHAT.into(),
-            workspace: WS.into(),
-        };
-        let inspect = || Call::Inspect {
-            workspace: WS.into(),
-        };
-        let turns = vec![at(
-            Turn::new(CHAT, vec![inspect(), execute("echo hi"), inspect()]),
+    let restart = |at_secs| {
+        at(
+            Turn::new(CHAT, [stop_and_wait(), start_and_wait(&[])].concat()),
+            at_secs,
+        )
+    };
+    let turns = vec![create_and_bind(), restart(120), restart(240)];
+    let faults = vec![
+        (
+            100,
+            Fault::NewTemplateVersion {
+                template: "dev".into(),
+                required_parameters: vec![],
+            },
+        ),
+        (
             200,
-        )];
-        let outcome = run_ok(&story(turns, vec![(60, fault)]));
-        let inspections: Vec<serde_json::Value> = results(&outcome, "api.inspect")
-            .into_iter()
-            .map(|(_, _, text)| serde_json::from_str(&text).unwrap())
-            .collect();
-        let before = &inspections[0];
-        assert_eq!(before["latest_build"]["number"], 3);
-        let latest = before["agents"][0]["id"].as_str().unwrap();
-        assert_eq!(before["agents"][0]["status"], "connected");
-        assert_ne!(
-            before["chat"]["agent_id"].as_str().unwrap(),
-            latest,
-            "the chat still names the first build's agent"
+            Fault::RequireActiveVersion {
+                template: "dev".into(),
+                enabled: true,
+            },
+        ),
+    ];
+    let outcome = run_ok(&config(8, world(0, 0), turns, faults));
+    let builds = &ws_summary(&outcome, WS).builds;
+    assert_eq!(builds.len(), 5);
+    assert_eq!(
+        builds[2].template_version, builds[0].template_version,
+        "not pinned: previous version"
+    );
+    assert_ne!(
+        builds[4].template_version, builds[0].template_version,
+        "pinned: active version"
+    );
+}
+
+fn context_file_edit_is_served_on_the_next_read_and_the_next_turn() {
+    let mut w = world(0, 0);
+    w.templates[0].versions[0].agents[0]
+        .behaviour
+        .files
+        .insert("AGENTS.md".into(), "old rules\n".into());
+    let (workspace, agent) = main_agent();
+    let fault = Fault::ContextFilesChanged {
+        workspace,
+        agent,
+        path: "AGENTS.md".into(),
+        content: "new rules\n".into(),
+    };
+    let read = || {
+        Call::tool(
+            "read_file",
+            serde_json::json!({ "path": "/home/coder/AGENTS.md" }),
+        )
+    };
+    let turns = vec![
+        create_and_bind(),
+        at(Turn::new(CHAT, vec![exec("cat AGENTS.md")]), 60),
+        at(Turn::new(CHAT, vec![read()]), 120),
+    ];
+    let outcome = run_ok(&config(2, w, turns, vec![(90, fault)]));
+    let (_, _, before) = results(&outcome, "api.exec").pop().unwrap();
+    assert!(before.contains("old rules"), "{before}");
+    let (_, _, after) = results(&outcome, "read_file").pop().unwrap();
+    assert!(after.contains("new rules"), "{after}");
+    // The chat runtime pulls the context every turn: the turn after the
+    // edit is prompted with the new file.
+    let prompts = prompts(&outcome);
+    let begin = |n: usize| {
+        prompts
+            .iter()
+            .find(|(t, phase, _)| *t == n && phase == "begin")
+            .map(|(_, _, p)| p.clone())
+            .unwrap()
+    };
+    assert!(begin(1).contains("old rules"), "{}", begin(1));
+    assert!(begin(2).contains("new rules"), "{}", begin(2));
+}
+
+fn parallel_tool_calls_run_concurrently_in_one_turn() {
+    let fault = Fault::ParallelToolCalls {
+        chat: CHAT.into(),
+        calls: vec![
+            execute("sleep 20"),
+            execute("sleep 20"),
+            Call::tool("list_templates", serde_json::json!({})),
+        ],
+    };
+    let outcome = run_ok(&story(vec![wait_until(200)], vec![(60, fault)]));
+    let records = outcome.trace.records();
+    let times = |want: &str| -> Vec<f64> {
+        records
+            .iter()
+            .filter(|r| r.event.kind() == want)
+            .filter(|r| {
+                matches!(
+                    &r.event,
+                    Event::ToolCall { turn: 1, .. } | Event::ToolResult { turn: 1, .. }
+                )
+            })
+            .map(|r| r.at().as_secs_f64())
+            .collect()
+    };
+    let (calls, done) = (times("tool_call"), times("tool_result"));
+    assert_eq!((calls.len(), done.len()), (3, 3));
+    assert!(
+        calls.iter().all(|&c| c < done[0]),
+        "all sent before any result"
+    );
+    let span = done.last().unwrap() - calls[0];
+    assert!(span < 30.0, "two 20 s commands overlapped: {span}s");
+}
+
+fn user_restart_leaves_the_chat_bound_to_an_agent_of_an_older_build() {
+    let fault = Fault::UserRestartsWorkspace {
+        chat: CHAT.into(),
+        workspace: WS.into(),
+    };
+    let inspect = || Call::Inspect {
+        workspace: WS.into(),
+    };
+    let turns = vec![at(
+        Turn::new(CHAT, vec![inspect(), execute("echo hi"), inspect()]),
+        200,
+    )];
+    let outcome = run_ok(&story(turns, vec![(60, fault)]));
+    let inspections: Vec<serde_json::Value> = results(&outcome, "api.inspect")
+        .into_iter()
+        .map(|(_, _, text)| serde_json::from_str(&text).unwrap())
+        .collect();
+    let before = &inspections[0];
+    assert_eq!(before["latest_build"]["number"], 3);
+    let latest = before["agents"][0]["id"].as_str().unwrap();
+    assert_eq!(before["agents"][0]["status"], "connected");
+    assert_ne!(
+        before["chat"]["agent_id"].as_str().unwrap(),
+        latest,
+        "the chat still names the first build's agent"
+    );
+    // The chat runtime's lazy validation finds the new agent and rebinds.
+    let (_, is_error, text) = results(&outcome, "execute").pop().unwrap();
+    assert!(!is_error && text.contains("hi"), "{text}");
+    assert_eq!(inspections[1]["chat"]["agent_id"].as_str().unwrap(), latest);
+}
+
+/// Every story above, on both transports; each run must tell the same
+/// story on both (`common::on_both_transports`).
+mod both {
+    #[test]
+    fn agent_oom_is_recorded_at_once_while_the_workspace_still_runs() {
+        super::on_both_transports(
+            super::agent_oom_is_recorded_at_once_while_the_workspace_still_runs,
         );
-        // The chat runtime's lazy validation finds the new agent and rebinds.
-        let (_, is_error, text) = results(&outcome, "execute").pop().unwrap();
-        assert!(!is_error && text.contains("hi"), "{text}");
-        assert_eq!(inspections[1]["chat"]["agent_id"].as_str().unwrap(), latest);
-    });
+    }
+
+    #[test]
+    fn agent_respawn_blip_never_reads_disconnected_for_the_recovery_threshold() {
+        super::on_both_transports(
+            super::agent_respawn_blip_never_reads_disconnected_for_the_recovery_threshold,
+        );
+    }
+
+    #[test]
+    fn agent_wedged_stops_heartbeats_and_hangs_dials() {
+        super::on_both_transports(super::agent_wedged_stops_heartbeats_and_hangs_dials);
+    }
+
+    #[test]
+    fn agent_that_never_connects_reads_timeout() {
+        super::on_both_transports(super::agent_that_never_connects_reads_timeout);
+    }
+
+    #[test]
+    fn external_agent_never_started_reads_timeout() {
+        super::on_both_transports(super::external_agent_never_started_reads_timeout);
+    }
+
+    #[test]
+    fn external_agent_started_late_connects() {
+        super::on_both_transports(super::external_agent_started_late_connects);
+    }
+
+    #[test]
+    fn partition_between_coderd_and_agent_reads_disconnected_after_the_inactive_timeout() {
+        super::on_both_transports(
+            super::partition_between_coderd_and_agent_reads_disconnected_after_the_inactive_timeout,
+        );
+    }
+
+    #[test]
+    fn hold_delays_messages_and_delivers_them_on_repair() {
+        super::on_both_transports(super::hold_delays_messages_and_delivers_them_on_repair);
+    }
+
+    #[test]
+    fn provisioner_crash_mid_job_leaves_the_job_to_the_hang_detector() {
+        super::on_both_transports(
+            super::provisioner_crash_mid_job_leaves_the_job_to_the_hang_detector,
+        );
+    }
+
+    #[test]
+    fn build_failure_fails_the_job_with_the_provider_text() {
+        super::on_both_transports(super::build_failure_fails_the_job_with_the_provider_text);
+    }
+
+    #[test]
+    fn provider_error_mentioning_quota_gets_no_error_code() {
+        super::on_both_transports(super::provider_error_mentioning_quota_gets_no_error_code);
+    }
+
+    #[test]
+    fn quota_exhausted_fails_the_next_start_at_the_commit() {
+        super::on_both_transports(super::quota_exhausted_fails_the_next_start_at_the_commit);
+    }
+
+    #[test]
+    fn new_required_parameter_blocks_a_pinned_start_until_given() {
+        super::on_both_transports(super::new_required_parameter_blocks_a_pinned_start_until_given);
+    }
+
+    #[test]
+    fn require_active_version_decides_which_version_a_start_uses() {
+        super::on_both_transports(super::require_active_version_decides_which_version_a_start_uses);
+    }
+
+    #[test]
+    fn context_file_edit_is_served_on_the_next_read_and_the_next_turn() {
+        super::on_both_transports(
+            super::context_file_edit_is_served_on_the_next_read_and_the_next_turn,
+        );
+    }
+
+    #[test]
+    fn parallel_tool_calls_run_concurrently_in_one_turn() {
+        super::on_both_transports(super::parallel_tool_calls_run_concurrently_in_one_turn);
+    }
+
+    #[test]
+    fn user_restart_leaves_the_chat_bound_to_an_agent_of_an_older_build() {
+        super::on_both_transports(
+            super::user_restart_leaves_the_chat_bound_to_an_agent_of_an_older_build,
+        );
+    }
 }
