@@ -40,8 +40,9 @@ pub mod trace;
 pub mod world;
 
 pub use config::{
-    AgentBehaviour, AgentDef, Call, ChatSpec, Dur, DurRange, OrgSpec, ParameterSpec, PresetSpec,
-    RunConfig, ScheduledFault, Settings, TemplateSpec, Turn, UserSpec, VersionSpec, WorldSpec,
+    AgentBehaviour, AgentDef, Call, ChatSpec, Dur, DurRange, Goal, ModelKind, OrgSpec,
+    ParameterSpec, PresetSpec, RunConfig, ScheduledFault, Settings, TemplateSpec, Turn, UserSpec,
+    VersionSpec, WorldSpec,
 };
 pub use faults::Fault;
 pub use run::{run, run_on, RunOutcome, Summary, EPOCH};

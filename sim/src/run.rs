@@ -203,6 +203,13 @@ impl<W: Infra> Harness<W> {
         let ids = SeedIds::new(config.seed);
         let cloud = Cloud::default();
         let built = setup::build(&config.world, &ids, &cloud)?;
+        for (name, chat) in &built.chat_names {
+            let event = Event::Chat {
+                name: name.clone(),
+                id: crate::trace::id(*chat),
+            };
+            tracer.emit(Duration::ZERO, HARNESS, event);
+        }
         let store = Rc::new(MemStore::from_tables(built.tables));
         let settings = CoderdSettings {
             inactive_timeout: s.agent_inactive_timeout.0,

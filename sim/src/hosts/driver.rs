@@ -15,7 +15,8 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use super::{connect_retrying, within, CODERD, DRIVER};
-use crate::config::{Call, Turn};
+use crate::config::{Call, ModelKind, Turn};
+use crate::model::{ReferencePolicy, DEFAULT_CALL_CAP};
 use crate::proto::{unexpected, ChatRequest, ChatResponse, FrameConn, CHAT_PORT};
 use crate::trace::{Event, Tracer};
 use crate::world::{HostFuture, Net};
@@ -53,6 +54,35 @@ pub struct CallResult {
 /// A turn ends when no call is in flight and the policy has nothing to add.
 pub trait TurnPolicy {
     fn next(&mut self, finished: Option<(&Call, &CallResult)>) -> Vec<Call>;
+
+    /// How a model ended the turn (traced as `model_outcome`); `None` for
+    /// a script.
+    fn report(&self) -> Option<ModelReport> {
+        None
+    }
+}
+
+/// How a model turn ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModelReport {
+    /// `done`, `told_user`, `cap_exceeded`, or `unfinished` (the turn was
+    /// cut off before the model ended it).
+    pub outcome: String,
+    pub reason: Option<String>,
+    /// Tool calls the model made.
+    pub calls: usize,
+}
+
+/// The policy that plays `turn`.
+fn policy_for(turn: &Turn) -> Box<dyn TurnPolicy> {
+    match (turn.model, &turn.goal) {
+        (Some(ModelKind::Reference), Some(goal)) => Box::new(ReferencePolicy::new(
+            goal.clone(),
+            turn.call_cap.unwrap_or(DEFAULT_CALL_CAP),
+            turn.answers.clone(),
+        )),
+        _ => Box::new(Scripted::new(turn)),
+    }
 }
 
 /// A scripted turn: its calls in order, one at a time or all at once.
@@ -127,7 +157,7 @@ fn emit<N: Net>(ctx: &DriverCtx<N>, event: Event) {
 }
 
 async fn run_turn<N: Net>(ctx: &DriverCtx<N>, turn_no: usize, turn: &Turn) {
-    if turn.calls.is_empty() {
+    if turn.is_wait() {
         // A pure wait: it only marks time.
         return;
     }
@@ -136,14 +166,27 @@ async fn run_turn<N: Net>(ctx: &DriverCtx<N>, turn_no: usize, turn: &Turn) {
         Event::TurnStart {
             chat: turn.chat.clone(),
             turn: turn_no,
+            name: turn.name.clone(),
+            model: turn.model.map(|m| m.as_str().to_string()),
         },
     );
-    let mut policy = Scripted::new(turn);
-    let outcome = match within(ctx.turn_timeout, play(ctx, turn_no, turn, &mut policy)).await {
+    let mut policy = policy_for(turn);
+    let outcome = match within(ctx.turn_timeout, play(ctx, turn_no, turn, policy.as_mut())).await {
         Ok(()) => "done".to_string(),
         Err(err) if err.kind() == io::ErrorKind::TimedOut => "timeout".to_string(),
         Err(err) => format!("lost: {err}"),
     };
+    if let Some(report) = policy.report() {
+        emit(
+            ctx,
+            Event::ModelOutcome {
+                turn: turn_no,
+                outcome: report.outcome,
+                reason: report.reason,
+                calls: report.calls,
+            },
+        );
+    }
     emit(
         ctx,
         Event::TurnEnd {

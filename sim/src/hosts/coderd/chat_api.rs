@@ -25,7 +25,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{user_api, CoderdCore, SimDialer, TraceEvents};
+use super::{user_api, ChatHooks, CoderdCore, SimDialer, TraceEvents};
 use crate::config::Call;
 use crate::hosts::within;
 use crate::proto::{
@@ -56,12 +56,13 @@ fn runtime<N: Net>(
     core: &Rc<CoderdCore<N>>,
     runtimes: &Runtimes,
     chat_id: Uuid,
+    chat: &str,
 ) -> Rc<ChatRuntime> {
     runtimes
         .borrow_mut()
         .entry(chat_id)
         .or_insert_with(|| {
-            let coderd: Rc<dyn Coderd> = core.clone();
+            let coderd: Rc<dyn Coderd> = Rc::new(ChatHooks::new(core.clone(), chat));
             let ports = ChatPorts {
                 store: core.store.clone(),
                 coderd: Some(coderd),
@@ -96,7 +97,7 @@ async fn session<N: Net>(core: Rc<CoderdCore<N>>, runtimes: Runtimes, stream: N:
         let _ = writer.send(&ChatResponse::Error { message }).await;
         return;
     };
-    let runtime = runtime(&core, &runtimes, chat_id);
+    let runtime = runtime(&core, &runtimes, chat_id, &chat);
     let turn = match runtime.turn(Ctx::new(Cancel::new())) {
         Ok(turn) => turn,
         Err(err) => {

@@ -52,9 +52,22 @@ fn handle<N: Net>(core: &CoderdCore<N>, request: ProvRequest) -> ProvResponse {
                 return not_running(job);
             }
             touch(core, job);
-            ProvResponse::Quota {
-                ok: core.hooks.commit_quota(job, daily_cost),
+            let ok = core.hooks.commit_quota(job, daily_cost);
+            let build = core
+                .store
+                .tables()
+                .builds
+                .iter()
+                .find(|b| b.job_id == job)
+                .map(|b| b.id);
+            if let Some(build) = build {
+                core.emit(Event::QuotaCommit {
+                    build: id(build),
+                    daily_cost,
+                    ok,
+                });
             }
+            ProvResponse::Quota { ok }
         }
         ProvRequest::Complete { job, outcome } => {
             let outcome = match outcome {
