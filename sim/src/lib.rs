@@ -29,6 +29,7 @@ pub mod config;
 pub mod faults;
 pub mod gen;
 pub mod hosts;
+pub mod invariants;
 pub mod model;
 pub mod proto;
 pub mod rng;
@@ -37,6 +38,7 @@ pub mod scenario;
 mod setup;
 pub mod stories;
 pub mod trace;
+pub mod view;
 pub mod world;
 
 pub use config::{

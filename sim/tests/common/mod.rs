@@ -180,7 +180,8 @@ pub fn longest_disconnect(outcome: &RunOutcome, name: &str, end: f64) -> f64 {
     longest
 }
 
-/// Runs and fails the test (printing the trace) if the run errored. With
+/// Runs and fails the test (printing the trace) if the run errored or
+/// broke an invariant. With
 /// `CHATSIM_TRACE` set, prints the trace anyway.
 pub fn run_ok(config: &RunConfig) -> RunOutcome {
     let outcome = chatsim::run(config);
@@ -190,6 +191,12 @@ pub fn run_ok(config: &RunConfig) -> RunOutcome {
     if !outcome.is_ok() {
         print_trace(&outcome);
         panic!("run failed: {:?}", outcome.error);
+    }
+    let violations = chatsim::invariants::check(&outcome, &config.settings);
+    if !violations.is_empty() {
+        print_trace(&outcome);
+        let all: Vec<String> = violations.iter().map(|v| v.to_string()).collect();
+        panic!("{}", all.join("\n"));
     }
     outcome
 }
