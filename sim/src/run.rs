@@ -203,10 +203,11 @@ impl<W: Infra> Harness<W> {
         let ids = SeedIds::new(config.seed);
         let cloud = Cloud::default();
         let built = setup::build(&config.world, &ids, &cloud)?;
-        for (name, chat) in &built.chat_names {
-            let event = Event::Chat {
-                name: name.clone(),
-                id: crate::trace::id(*chat),
+        for (kind, name, id) in entities(&built) {
+            let event = Event::Entity {
+                kind: kind.to_string(),
+                name,
+                id: crate::trace::id(id),
             };
             tracer.emit(Duration::ZERO, HARNESS, event);
         }
@@ -526,6 +527,46 @@ impl<W: Infra> Harness<W> {
         }
         self.infra(action, host);
     }
+}
+
+/// What the world's IDs name, in table order: (kind, name, ID).
+fn entities(built: &setup::Setup) -> Vec<(&'static str, String, uuid::Uuid)> {
+    let t = &built.tables;
+    let template_name = |id| {
+        t.templates
+            .iter()
+            .find(|tpl| tpl.id == id)
+            .map_or(String::new(), |tpl| tpl.name.clone())
+    };
+    let version_name = |id| {
+        t.template_versions
+            .iter()
+            .find(|v| v.id == id)
+            .map_or(String::new(), |v| {
+                format!("{}/{}", template_name(v.template_id), v.name)
+            })
+    };
+    let mut out = Vec::new();
+    for o in &t.organizations {
+        out.push(("organization", o.name.clone(), o.id));
+    }
+    for u in &t.users {
+        out.push(("user", u.username.clone(), u.id));
+    }
+    for tpl in &t.templates {
+        out.push(("template", tpl.name.clone(), tpl.id));
+    }
+    for v in &t.template_versions {
+        out.push(("version", version_name(v.id), v.id));
+    }
+    for p in &t.presets {
+        let name = format!("{}/{}", version_name(p.template_version_id), p.name);
+        out.push(("preset", name, p.id));
+    }
+    for (name, id) in &built.chat_names {
+        out.push(("chat", name.clone(), *id));
+    }
+    out
 }
 
 /// The database at the end of a run.

@@ -38,8 +38,15 @@ pub enum Event {
     FaultSkipped { name: String, reason: String },
     /// The outer loop changed the infrastructure (crash, bounce, partition, …).
     Infra { action: String, target: String },
-    /// The harness names a chat of the world (first lines of a trace).
-    Chat { name: String, id: String },
+    /// What an ID names: the harness lists the world's organizations,
+    /// users, templates, versions (`template/version`), presets
+    /// (`template/version/preset`) and chats in the first lines; coderd
+    /// adds versions an operator pushes.
+    Entity {
+        kind: String,
+        name: String,
+        id: String,
+    },
     /// The driver began a turn (`name`: the scenario's name for it;
     /// `model`: the policy playing it, when not scripted).
     TurnStart {
@@ -185,7 +192,7 @@ impl Event {
             Event::Fault { .. } => "fault",
             Event::FaultSkipped { .. } => "fault_skipped",
             Event::Infra { .. } => "infra",
-            Event::Chat { .. } => "chat",
+            Event::Entity { .. } => "entity",
             Event::TurnStart { .. } => "turn_start",
             Event::ModelOutcome { .. } => "model_outcome",
             Event::TurnEnd { .. } => "turn_end",

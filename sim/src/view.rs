@@ -135,6 +135,9 @@ pub struct TraceView {
     pub records: Vec<Record>,
     /// Chat ID → name.
     pub chat_names: BTreeMap<String, String>,
+    /// Every named ID (organizations, users, templates, versions, presets,
+    /// chats) → (kind, name).
+    pub entities: BTreeMap<String, (String, String)>,
     pub calls: Vec<CallView>,
     pub turns: Vec<TurnView>,
     /// Builds in enqueue order.
@@ -169,8 +172,12 @@ impl TraceView {
     fn add(&mut self, record: &Record) {
         let at = record.at();
         match &record.event {
-            Event::Chat { name, id } => {
-                self.chat_names.insert(id.clone(), name.clone());
+            Event::Entity { kind, name, id } => {
+                if kind == "chat" {
+                    self.chat_names.insert(id.clone(), name.clone());
+                }
+                self.entities
+                    .insert(id.clone(), (kind.clone(), name.clone()));
             }
             Event::TurnStart {
                 chat,
@@ -368,14 +375,11 @@ impl TraceView {
             .find(|a| a.build == build && a.chat_agent)
     }
 
-    /// The results of calls named `name`, in the order they came back.
+    /// The calls named `name` that got a result, in the order they were
+    /// sent (parallel calls: the order the model wrote them).
     pub fn results_of<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a CallView> + 'a {
-        let mut calls: Vec<&CallView> = self
-            .calls
+        self.calls
             .iter()
-            .filter(|c| c.name == name && c.result.is_some())
-            .collect();
-        calls.sort_by_key(|c| c.result.as_ref().map(|r| r.at));
-        calls.into_iter()
+            .filter(move |c| c.name == name && c.result.is_some())
     }
 }

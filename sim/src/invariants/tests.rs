@@ -26,7 +26,8 @@ impl Story {
         };
         story.ev(
             0.0,
-            Event::Chat {
+            Event::Entity {
+                kind: "chat".into(),
                 name: "main".into(),
                 id: "c1".into(),
             },

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::CoderdCore;
+use crate::trace::Event;
 use crate::world::Net;
 
 /// An operator action.
@@ -96,18 +97,24 @@ impl<N: Net> CoderdCore<N> {
                 });
             }
             copy_presets(t, old_id, new_id, &preset_ids);
+            let name = format!("v{}", count + 1);
             t.template_versions.push(TemplateVersion {
                 id: new_id,
-                name: format!("v{}", count + 1),
+                name: name.clone(),
                 ..old
             });
             t.template_version_parameters.extend(params);
             t.template_mut(template_id)?.active_version_id = new_id;
-            Some(old_id)
+            Some((old_id, name))
         });
-        let old_id =
+        let (old_id, name) =
             old_id.ok_or_else(|| format!("template {template:?} has no active version"))?;
         self.cloud.copy_images(old_id, new_id);
+        self.emit(Event::Entity {
+            kind: "version".into(),
+            name: format!("{template}/{name}"),
+            id: new_id.to_string(),
+        });
         Ok(json!({
             "template": template_id.to_string(),
             "active_version": new_id.to_string(),
