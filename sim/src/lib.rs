@@ -12,6 +12,10 @@
 //! (coderd, provisioner, agents, driver), [`proto`] (the wire), [`faults`]
 //! (the catalog), [`trace`], [`gen`] (a seed → a mixed-fault run),
 //! [`stories`] (ready-made runs), and the harness in [`mod@run`].
+//! [`model`] plays model turns (the reference policy); [`view`] reads a
+//! trace back; [`invariants`] are the always-on checks over it; and
+//! [`scenario`] loads scenario files (`scenarios/*.toml`), judges their
+//! runs and renders the transcripts the snapshot suite records.
 //!
 //! ```no_run
 //! let outcome = chatsim::run(&chatsim::stories::oom_story(7));
