@@ -533,6 +533,41 @@ mod tests {
         );
     }
 
+    /// The model reads the engine's own texts (through the lazy-validation
+    /// prefix too), not look-alike substrings.
+    #[test]
+    fn classification_follows_the_engine_texts() {
+        use chatsim_engine::chat::{AGENT_NEVER_CONNECTED, NO_WORKSPACE, NO_WORKSPACE_AGENT};
+        let lazy = |text: &str| format!("{LAZY_VALIDATION_PREFIX}{text}");
+        assert_eq!(
+            read_text_error(&lazy(NO_WORKSPACE_AGENT)),
+            Reading::NoRunningAgent
+        );
+        assert_eq!(
+            read_text_error(AGENT_NEVER_CONNECTED),
+            Reading::RestartAdvised
+        );
+        assert_eq!(read_text_error(DISCONNECTED), Reading::RestartAdvised);
+        assert_eq!(read_text_error(DIAL_TIMEOUT), Reading::DialTimeout);
+        for text in [
+            NO_WORKSPACE,
+            start_workspace::NO_WORKSPACE,
+            start_workspace::WORKSPACE_DELETED,
+        ] {
+            assert_eq!(read_text_error(text), Reading::NoWorkspace, "{text}");
+        }
+        for text in external_agent_texts() {
+            assert_eq!(read_text_error(text), Reading::ExternalAgent, "{text}");
+            let ready = json!({ "agent_error": text, "agent_status": "not_ready" });
+            assert_eq!(read(&ready.to_string(), false), Reading::ExternalAgent);
+        }
+        // A text that merely mentions a phrase is not the engine's text.
+        assert_eq!(
+            read_text_error("connection to the workspace agent timed out"),
+            Reading::Failed
+        );
+    }
+
     #[test]
     fn the_call_cap_ends_the_turn_as_a_failure() {
         let goal = Goal::RunCommand {

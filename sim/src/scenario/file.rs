@@ -211,3 +211,26 @@ pub fn variant_name<T: Serialize>(value: &T) -> String {
         _ => String::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Outcome, Reason};
+
+    /// Expectations name exactly what the model's outcome events say.
+    #[test]
+    fn model_names_match_the_reference_model() {
+        for reason in Reason::ALL {
+            let name: ReasonName = serde_json::from_value(reason.as_str().into()).unwrap();
+            assert_eq!(variant_name(&name), reason.as_str());
+        }
+        for outcome in [
+            Outcome::Done,
+            Outcome::ToldUser(Reason::Quota),
+            Outcome::CapExceeded,
+        ] {
+            let name: ModelOutcomeName = serde_json::from_value(outcome.as_str().into()).unwrap();
+            assert_eq!(variant_name(&name), outcome.as_str());
+        }
+    }
+}
