@@ -72,7 +72,7 @@ fn run_without_paths_runs_every_scenario_and_ends_with_the_tally() {
     for line in &lines[..count] {
         assert!(line.starts_with("PASS scenarios/"), "{line}");
         assert!(
-            line.contains(" virtual ") && line.contains(" wall ") && line.ends_with(" calls"),
+            line.contains(" virtual ") && line.contains(" wall ") && line.ends_with(" user calls"),
             "{line}"
         );
     }

@@ -75,11 +75,22 @@ impl Report {
         self.panic.is_none() && self.violations.is_empty() && self.failures.is_empty()
     }
 
-    /// How many calls the driver sent (tools and user calls).
-    pub fn calls(&self) -> usize {
-        self.outcome
-            .as_ref()
-            .map_or(0, |o| o.trace.of_kind("tool_call").len())
+    /// How many calls the driver sent: (model tool calls, user calls).
+    pub fn calls(&self) -> (usize, usize) {
+        let Some(outcome) = &self.outcome else {
+            return (0, 0);
+        };
+        let names: Vec<String> = outcome
+            .trace
+            .of_kind("tool_call")
+            .into_iter()
+            .filter_map(|r| match r.event {
+                crate::trace::Event::ToolCall { name, .. } => Some(name),
+                _ => None,
+            })
+            .collect();
+        let user = names.iter().filter(|n| n.starts_with("api.")).count();
+        (names.len() - user, user)
     }
 
     /// Virtual time the run took.
@@ -87,15 +98,15 @@ impl Report {
         self.outcome.as_ref().map_or(Duration::ZERO, |o| o.elapsed)
     }
 
-    /// One line: `PASS path  virtual 8m26.2s  wall 0.08s  12 calls`.
+    /// One line: `PASS path  virtual 497.400s  wall 0.036s  4 tool calls, 3 user calls`.
     pub fn line(&self) -> String {
+        let (tool, user) = self.calls();
         format!(
-            "{} {}  virtual {}s  wall {:.3}s  {} calls",
+            "{} {}  virtual {}s  wall {:.3}s  {tool} tool calls, {user} user calls",
             if self.passed() { "PASS" } else { "FAIL" },
             self.scenario.path.display(),
             format_time(self.elapsed()),
             self.wall.as_secs_f64(),
-            self.calls()
         )
     }
 
