@@ -87,6 +87,8 @@ pub struct BuildSummary {
     pub error_code: Option<String>,
     pub daily_cost: i64,
     pub template_version: String,
+    /// The build's parameter values, by name.
+    pub parameters: BTreeMap<String, String>,
     /// Build-log lines coderd kept, as `<stage>: <line>`.
     pub logs: Vec<String>,
 }
@@ -593,6 +595,11 @@ fn summarize<N: crate::world::Net>(core: &CoderdCore<N>) -> Summary {
                         error_code: job.and_then(|j| j.error_code.clone()),
                         daily_cost: b.daily_cost,
                         template_version: b.template_version_id.to_string(),
+                        parameters: b
+                            .rich_parameters
+                            .iter()
+                            .map(|p| (p.name.clone(), p.value.clone()))
+                            .collect(),
                         logs: core
                             .build_logs(b.id)
                             .into_iter()

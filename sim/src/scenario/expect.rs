@@ -1,6 +1,7 @@
 //! Evaluating a scenario's `[expect]` against a finished run: the trace
 //! (read back as a [`TraceView`]) and the database summary.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde_json::Value;
@@ -201,6 +202,16 @@ impl Evaluator<'_> {
         }
         if let Some(n) = want.builds {
             self.compare(at.key("builds"), "builds", &n, &w.builds.len());
+        }
+        if let Some(p) = &want.parameters {
+            let none = BTreeMap::new();
+            let got = latest.map_or(&none, |b| &b.parameters);
+            self.compare(
+                at.key("parameters"),
+                "the latest build's parameters",
+                p,
+                got,
+            );
         }
     }
 

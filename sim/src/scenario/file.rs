@@ -95,6 +95,11 @@ pub struct WorkspaceExpect {
     /// How many builds the workspace has.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub builds: Option<usize>,
+    /// The latest build's parameter values, exactly (name → value): what
+    /// coderd resolved from the request, the previous build, a preset and
+    /// the version's defaults.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
