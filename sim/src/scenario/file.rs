@@ -90,6 +90,11 @@ pub struct WorkspaceExpect {
     /// The chat's workspace is this one (`[expect.chats.*]` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The agent the chat's binding names at the end, as
+    /// `workspace#build/agent` (`none`: no agent bound) —
+    /// `[expect.chats.*]` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bound_agent: Option<String>,
     /// The latest build's transition.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transition: Option<TransitionName>,
@@ -103,11 +108,6 @@ pub struct WorkspaceExpect {
     /// How many builds the workspace has.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub builds: Option<usize>,
-    /// The agent the chat's binding names at the end, as
-    /// `workspace#build/agent` (`none`: no agent bound) —
-    /// `[expect.chats.*]` only.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bound_agent: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
