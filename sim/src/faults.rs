@@ -8,7 +8,8 @@
 //! coderd's handlers write rows from what they observe.
 //!
 //! Each variant's doc states its observable effect; `tests/faults.rs` shows
-//! each effect in a trace.
+//! each effect in a trace (`build_canceled` and `db_query_fails`:
+//! `tests/story_capabilities.rs`).
 
 use std::time::Duration;
 
