@@ -399,6 +399,10 @@ impl<W: Infra> Harness<W> {
                 self.link("repair", done, a, b);
             }
             InfraCmd::Heal(a, b) => self.heal(a, b),
+            InfraCmd::RestoreQuery(query) => {
+                self.coderd.store.heal(query);
+                self.infra("restore_query", format!("{query:?}"));
+            }
             slot_cmd => self.apply_to_slot(slot_cmd),
         }
     }

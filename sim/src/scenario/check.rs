@@ -469,6 +469,8 @@ impl Checker<'_> {
                 self.refers(at.key("chat"), "chats", chat, &chats);
                 self.workspace(at.key("workspace"), workspace);
             }
+            Fault::BuildCanceled { workspace } => self.workspace(at.key("workspace"), workspace),
+            Fault::DbQueryFails { .. } => {}
         }
     }
 
@@ -671,6 +673,12 @@ impl Checker<'_> {
                     "`name` is for [expect.chats.*]: here the key names the workspace",
                 );
             }
+            if w.bound_agent.is_some() {
+                self.key_problem(
+                    at.key("workspaces").key(name).key("bound_agent"),
+                    "`bound_agent` is for [expect.chats.*]: a chat binds an agent, a workspace does not",
+                );
+            }
         }
         for (i, r) in e.responses.iter().enumerate() {
             let here = at.key("responses").index(i);
@@ -681,9 +689,27 @@ impl Checker<'_> {
                     "nth counts from 1 (first) or -1 (last); 0 is neither",
                 );
             }
+            if let Some(took) = r.took {
+                self.range(here.key("took"), took);
+            }
         }
         for (i, t) in e.turns.iter().enumerate() {
             self.turn_expect(at.key("turns").index(i), t);
+        }
+        for (i, p) in e.prompts.iter().enumerate() {
+            self.known_turn(at.key("prompts").index(i).key("turn"), &p.turn);
+        }
+    }
+
+    /// Reports `turn` unless some turn has that `name`.
+    fn known_turn(&mut self, at: FieldPath, turn: &str) {
+        let turns = self.names.turns.clone();
+        if !turns.iter().any(|t| t == turn) {
+            let message = format!(
+                "unknown turn {turn:?}; {} (give a turn a `name` to refer to it)",
+                known("turns", &turns)
+            );
+            self.problem(at, message);
         }
     }
 

@@ -6,11 +6,14 @@ use std::fmt;
 
 use serde_json::Value;
 
-use super::file::{variant_name, Expect, ResponseExpect, TurnExpect, WorkspaceExpect};
+use super::file::{
+    variant_name, Expect, PromptExpect, PromptPhase, ResponseExpect, TurnExpect, WorkspaceExpect,
+};
 use super::spans::FieldPath;
+use super::transcript::agent_label;
 use crate::invariants::is_recovery_advice;
 use crate::run::{Summary, WorkspaceSummary};
-use crate::trace::format_time;
+use crate::trace::{format_time, Event};
 use crate::view::{CallView, TraceView};
 
 /// An expectation that did not hold.
@@ -51,6 +54,9 @@ pub fn evaluate(expect: &Expect, view: &TraceView, summary: &Summary) -> Vec<Fai
         if let (Some(name), Some(w)) = (&want.name, found) {
             e.compare(at.key("name"), "the chat's workspace", name, &w.name);
         }
+        if let Some(agent) = &want.bound_agent {
+            e.bound_agent(at.key("bound_agent"), chat, agent);
+        }
         e.workspace(at, found, want);
     }
     for (i, r) in expect.responses.iter().enumerate() {
@@ -58,6 +64,12 @@ pub fn evaluate(expect: &Expect, view: &TraceView, summary: &Summary) -> Vec<Fai
     }
     for (i, t) in expect.turns.iter().enumerate() {
         e.turn(root().key("turns").index(i), t);
+    }
+    if let Some(want) = &expect.dialed {
+        e.dialed(want);
+    }
+    for (i, p) in expect.prompts.iter().enumerate() {
+        e.prompt(root().key("prompts").index(i), p);
     }
     e.failures
 }
@@ -285,6 +297,21 @@ impl Evaluator<'_> {
                 self.fail(at.key("equals"), format!("{label} is {}", quote(text)));
             }
         }
+        if let Some(range) = r.took {
+            let took = result.at.saturating_sub(call.sent);
+            if took < range.min.0 || took > range.max.0 {
+                self.fail(
+                    at.key("took"),
+                    format!(
+                        "{label} took {}s (sent at {}s), expected {} to {}",
+                        format_time(took),
+                        format_time(call.sent),
+                        range.min,
+                        range.max
+                    ),
+                );
+            }
+        }
         for s in &r.contains {
             if !text.contains(s.as_str()) {
                 self.fail(
@@ -323,6 +350,100 @@ impl Evaluator<'_> {
                 self.fail(
                     at.key("lacks_keys"),
                     format!("{label} has key {k:?}: {}", quote(text)),
+                );
+            }
+        }
+    }
+
+    /// The chat's bound agent at the end, as `workspace#build/agent`.
+    fn bound_agent(&mut self, at: FieldPath, chat: &str, want: &str) {
+        let got = self
+            .summary
+            .chats
+            .iter()
+            .find(|c| c.name == chat)
+            .and_then(|c| c.agent.as_deref())
+            .map_or("none".to_string(), |id| agent_label(self.view, id));
+        self.compare(at, "the chat's bound agent", want, got.as_str());
+    }
+
+    /// The distinct agents dialed, in the order first dialed.
+    fn dialed(&mut self, want: &[String]) {
+        let mut got: Vec<String> = Vec::new();
+        for record in &self.view.records {
+            if let Event::Dial { agent, .. } = &record.event {
+                let label = agent_label(self.view, agent);
+                if !got.contains(&label) {
+                    got.push(label);
+                }
+            }
+        }
+        self.compare(root().key("dialed"), "the agents dialed", want, &got);
+    }
+
+    /// The prompt a named turn was built with, in the phase asked for.
+    fn prompt(&mut self, at: FieldPath, p: &PromptExpect) {
+        let Some(turn) = self
+            .view
+            .turns
+            .iter()
+            .find(|v| v.name.as_deref() == Some(p.turn.as_str()))
+        else {
+            return self.fail(at.key("turn"), format!("turn {:?} never started", p.turn));
+        };
+        let phase = variant_name(&p.phase);
+        let found = self.view.records.iter().find_map(|r| match &r.event {
+            Event::TurnContext {
+                chat,
+                turn: n,
+                phase: ph,
+                prompt,
+            } if *n == turn.turn && chat == &turn.chat && *ph == phase => {
+                Some((r.at(), prompt.clone()))
+            }
+            _ => None,
+        });
+        let Some((built, text)) = found else {
+            let message = match p.phase {
+                PromptPhase::Begin => format!("turn {:?} built no prompt", p.turn),
+                PromptPhase::MidTurn => format!(
+                    "turn {:?} pulled no workspace context mid-turn (no OnChatUpdated led to a pull that found context)",
+                    p.turn
+                ),
+            };
+            return self.fail(at.key("phase"), message);
+        };
+        let label = format!("the {phase} prompt of turn {:?}", p.turn);
+        if let Some(within) = p.within {
+            let took = built.saturating_sub(turn.started);
+            if took > within.0 {
+                self.fail(
+                    at.key("within"),
+                    format!(
+                        "{label} was built {}s after the turn began, expected within {within}",
+                        format_time(took)
+                    ),
+                );
+            }
+        }
+        if let Some(want) = &p.equals {
+            if want != &text {
+                self.fail(at.key("equals"), format!("{label} is {}", quote(&text)));
+            }
+        }
+        for s in &p.contains {
+            if !text.contains(s.as_str()) {
+                self.fail(
+                    at.key("contains"),
+                    format!("{label} lacks {s:?}: {}", quote(&text)),
+                );
+            }
+        }
+        for s in &p.lacks {
+            if text.contains(s.as_str()) {
+                self.fail(
+                    at.key("lacks"),
+                    format!("{label} contains {s:?}: {}", quote(&text)),
                 );
             }
         }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Dur, RunConfig, ScheduledFault, Settings, Turn, WorldSpec};
+use crate::config::{Dur, DurRange, RunConfig, ScheduledFault, Settings, Turn, WorldSpec};
 
 /// A scenario file as written.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -73,6 +73,14 @@ pub struct Expect {
     /// Checks on named turns.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub turns: Vec<TurnExpect>,
+    /// The agents coderd dialed over the run (the chat runtime's dials and
+    /// the user's `exec`), each once, in the order first dialed, named
+    /// `workspace#build/agent` as the transcript does; `[]` = no dial.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dialed: Option<Vec<String>>,
+    /// Checks on the workspace context a named turn was prompted with.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub prompts: Vec<PromptExpect>,
 }
 
 /// A workspace's state at the end of the run.
@@ -82,6 +90,11 @@ pub struct WorkspaceExpect {
     /// The chat's workspace is this one (`[expect.chats.*]` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The agent the chat's binding names at the end, as
+    /// `workspace#build/agent` (`none`: no agent bound) —
+    /// `[expect.chats.*]` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bound_agent: Option<String>,
     /// The latest build's transition.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transition: Option<TransitionName>,
@@ -159,6 +172,9 @@ pub struct ResponseExpect {
     /// Top-level keys it does not have.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub lacks_keys: Vec<String>,
+    /// How long the call took, from sent to answered (inclusive bounds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub took: Option<DurRange>,
 }
 
 /// A check on one named turn.
@@ -185,6 +201,37 @@ pub struct TurnExpect {
     /// How many tool calls the model made.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub calls: Option<usize>,
+}
+
+/// A check on the workspace context (instruction and skill index) the chat
+/// runtime built for a named turn: at its start (`begin`) or after an
+/// `OnChatUpdated` before the next model step (`mid_turn`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PromptExpect {
+    /// The turn's `name`.
+    pub turn: String,
+    /// Which prompt of the turn (default `begin`; for `mid_turn`, the first
+    /// one, and there must be one).
+    pub phase: PromptPhase,
+    /// The whole prompt text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub equals: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub contains: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lacks: Vec<String>,
+    /// The prompt was built at most this long after the turn began.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub within: Option<Dur>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PromptPhase {
+    #[default]
+    Begin,
+    MidTurn,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -92,7 +92,7 @@ impl Names {
 }
 
 /// `ws1#2/main`.
-fn agent_label(view: &TraceView, id: &str) -> String {
+pub(super) fn agent_label(view: &TraceView, id: &str) -> String {
     match view.agent(id) {
         Some(a) => {
             let build = view.build(&a.build).map_or(a.build.clone(), |b| b.label());

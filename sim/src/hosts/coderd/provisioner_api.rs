@@ -44,6 +44,9 @@ async fn session<N: Net>(core: Rc<CoderdCore<N>>, stream: N::Stream) {
 }
 
 fn handle<N: Net>(core: &CoderdCore<N>, request: ProvRequest) -> ProvResponse {
+    if let Some(response) = stop_if_canceling(core, &request) {
+        return response;
+    }
     match request {
         ProvRequest::Acquire => ProvResponse::Job(acquire(core)),
         ProvRequest::Log { job, stage, line } => log(core, job, stage, line),
@@ -88,6 +91,32 @@ fn handle<N: Net>(core: &CoderdCore<N>, request: ProvRequest) -> ProvResponse {
             }
         }
     }
+}
+
+/// A report about a job the user canceled: coderd records it `canceled`
+/// and tells the provisioner to stop (it abandons the job, as it does one
+/// that is no longer running).
+fn stop_if_canceling<N: Net>(core: &CoderdCore<N>, request: &ProvRequest) -> Option<ProvResponse> {
+    let job = match request {
+        ProvRequest::Acquire => return None,
+        ProvRequest::Log { job, .. }
+        | ProvRequest::CommitQuota { job, .. }
+        | ProvRequest::Complete { job, .. } => *job,
+    };
+    let canceling = core
+        .store
+        .tables()
+        .job(job)
+        .is_some_and(|j| j.status == chatsim_engine::model::JobStatus::Canceling);
+    if !canceling {
+        return None;
+    }
+    core.hooks.complete_job(job, JobOutcome::Canceled);
+    core.state.borrow_mut().job_touched.remove(&job);
+    core.emit_job(job);
+    Some(ProvResponse::Error {
+        message: format!("job {job} was canceled"),
+    })
 }
 
 fn not_running(job: Uuid) -> ProvResponse {
