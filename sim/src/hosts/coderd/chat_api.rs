@@ -132,6 +132,11 @@ async fn session<N: Net>(core: Rc<CoderdCore<N>>, runtimes: Runtimes, stream: N:
         tokio::select! {
             biased;
             Some((id, response)) = running.next(), if !running.is_empty() => {
+                if running.is_empty() {
+                    // The model's step is over (every call it sent in
+                    // parallel has answered): the next one would start here.
+                    before_model_step(&core, turn_ref).await;
+                }
                 let result = ChatResponse::Result {
                     id,
                     content: response.content,
@@ -180,8 +185,12 @@ async fn run_call<N: Net>(
         }
         other => user_api::run(core, turn, other).await,
     };
-    // The next model step would start here: a pull that `OnChatUpdated`
-    // marked happens now, once.
+    (id, response)
+}
+
+/// Before the next model step, a pull that `OnChatUpdated` marked happens,
+/// once.
+async fn before_model_step<N: Net>(core: &CoderdCore<N>, turn: TurnRef<'_>) {
     if let Some(context) = turn.turn.before_model_step().await {
         core.emit(Event::TurnContext {
             chat: turn.chat.to_string(),
@@ -190,7 +199,6 @@ async fn run_call<N: Net>(
             prompt: context.system_prompt(),
         });
     }
-    (id, response)
 }
 
 /// The model's input as JSON text, with `{{template:NAME}}`,
