@@ -233,6 +233,8 @@ async fn play<N: Net>(
         turn: turn_no,
     };
     conn.send(&begin).await?;
+    // The model's first step needs its prompt.
+    await_frame(&mut conn, &ChatResponse::TurnBegun).await?;
     let mut outstanding: BTreeMap<usize, Call> = BTreeMap::new();
     let mut next_id = 0;
     let mut batch = policy.next(None);
@@ -289,12 +291,20 @@ async fn play<N: Net>(
         batch = policy.next(Some((&call, &result)));
     }
     conn.send(&ChatRequest::EndTurn).await?;
+    await_frame(&mut conn, &ChatResponse::TurnEnded).await
+}
+
+/// Waits for `want`, past coderd's keepalives (boundedly).
+async fn await_frame<S>(conn: &mut FrameConn<S>, want: &ChatResponse) -> io::Result<()>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     for _ in 0..MAX_KEEPALIVES {
-        match recv_live(&mut conn).await? {
+        match recv_live(conn).await? {
             Some(ChatResponse::KeepAlive) => {}
-            Some(ChatResponse::TurnEnded) => return Ok(()),
+            Some(frame) if &frame == want => return Ok(()),
             other => return Err(unexpected(format!("{other:?}"))),
         }
     }
-    Err(unexpected("no end of turn"))
+    Err(unexpected(format!("no {want:?} frame")))
 }

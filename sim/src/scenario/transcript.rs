@@ -225,6 +225,11 @@ fn line(names: &Names, view: &TraceView, record: &Record) -> Option<String> {
                 }
             }
         }
+        // The workspace context the model's prompt carries (context files
+        // and skills); an empty prompt is not shown.
+        Event::TurnContext { phase, prompt, .. } if !prompt.is_empty() => {
+            format!("~ prompt ({phase})\n{}", indent(prompt))
+        }
         Event::RunEnd { outcome } => format!("run ends: {outcome}"),
         _ => return None,
     })

@@ -113,6 +113,10 @@ async fn session<N: Net>(core: Rc<CoderdCore<N>>, runtimes: Runtimes, stream: N:
         phase: "begin".into(),
         prompt: context.system_prompt(),
     });
+    if writer.send(&ChatResponse::TurnBegun).await.is_err() {
+        turn.close();
+        return;
+    }
     let turn_ref = TurnRef {
         chat: &chat,
         turn_no,
