@@ -474,11 +474,14 @@ impl<'de> Deserialize<'de> for ScheduledFault {
     }
 }
 
-/// One turn of the chat driver: calls one after another, or all at once
-/// (`parallel`).
+/// One turn of the chat driver: scripted calls one after another, or all at
+/// once (`parallel`), or a model (`model = "reference"`) pursuing a `goal`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Turn {
+    /// A name expectations refer to the turn by (traced on `turn_start`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// Not before this virtual time (turns never overlap).
     #[serde(default)]
     pub at: Option<Dur>,
@@ -490,15 +493,42 @@ pub struct Turn {
     /// instead of one after another, each after the previous result.
     #[serde(default)]
     pub parallel: bool,
+    /// A model plays the turn instead of a script.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelKind>,
+    /// What the user asked the model for (model turns).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goal: Option<Goal>,
+    /// The model's cap on tool calls in this turn (default
+    /// [`crate::model::DEFAULT_CALL_CAP`]); reaching it is a failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_cap: Option<usize>,
+    /// Parameter values the user gives when the model asks (by name).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub answers: BTreeMap<String, String>,
 }
 
 impl Turn {
     pub fn new(chat: &str, calls: Vec<Call>) -> Turn {
         Turn {
+            name: None,
             at: None,
             chat: chat.to_string(),
             calls,
             parallel: false,
+            model: None,
+            goal: None,
+            call_cap: None,
+            answers: BTreeMap::new(),
+        }
+    }
+
+    /// A turn the reference model plays towards `goal`.
+    pub fn reference(chat: &str, goal: Goal) -> Turn {
+        Turn {
+            model: Some(ModelKind::Reference),
+            goal: Some(goal),
+            ..Turn::new(chat, vec![])
         }
     }
 
@@ -513,10 +543,59 @@ impl Turn {
         self
     }
 
+    pub fn named(mut self, name: &str) -> Turn {
+        self.name = Some(name.to_string());
+        self
+    }
+
     /// A turn with no calls: the story goes on at least until `at`.
     pub fn wait_until(chat: &str, at: Dur) -> Turn {
         Turn::new(chat, vec![]).at(at)
     }
+
+    /// Whether the turn only marks time (no calls, no model).
+    pub fn is_wait(&self) -> bool {
+        self.calls.is_empty() && self.model.is_none()
+    }
+}
+
+/// The policy that plays a model turn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelKind {
+    /// [`crate::model::ReferenceModel`]: follows the tools' guidance.
+    Reference,
+}
+
+impl ModelKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelKind::Reference => "reference",
+        }
+    }
+}
+
+/// What the user asks a model turn to do (`kind` names it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Goal {
+    /// Run `command` in the chat's workspace, creating it (from `template`,
+    /// else the first listed) or starting it as needed.
+    RunCommand {
+        command: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        template: Option<String>,
+    },
+    /// Create a workspace from `template` with these parameter values.
+    CreateWorkspace {
+        template: String,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        parameters: BTreeMap<String, String>,
+    },
+    /// Start the chat's workspace.
+    StartWorkspace,
+    /// Stop the chat's workspace.
+    StopWorkspace,
 }
 
 /// A call the driver makes. `tool` runs an engine tool as the model would;

@@ -1,16 +1,20 @@
 //! The fault catalog. A fault is what could really happen — an
 //! infrastructure action (crash, bounce, partition, hold, a stalled agent,
-//! a broken image, a provider error) or something an operator or user does
-//! through coderd (a new template version, `require_active_version`, a
-//! quota, a file edited in the workspace, an external agent started by
-//! hand, a restart from the dashboard). A fault never writes a database
-//! row: coderd's handlers write rows from what they observe.
+//! a broken image, a provider error, a database failing a query) or
+//! something an operator or user does through coderd (a new template
+//! version, `require_active_version`, a quota, a file edited in the
+//! workspace, an external agent started by hand, a restart or a build
+//! canceled from the dashboard). A fault never writes a database row:
+//! coderd's handlers write rows from what they observe.
 //!
 //! Each variant's doc states its observable effect; `tests/faults.rs` shows
-//! each effect in a trace.
+//! each effect in a trace (`build_canceled` and `db_query_fails`:
+//! `tests/story_capabilities.rs`).
 
 use std::time::Duration;
 
+use chatsim_engine::memory::Query;
+use chatsim_engine::ports::StoreError;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -130,6 +134,123 @@ pub enum Fault {
     /// wait, start, wait), outside the chat. The new start creates new
     /// agents while the chat stays bound to the agent of the older build.
     UserRestartsWorkspace { chat: String, workspace: String },
+    /// The user cancels the workspace's latest build from the dashboard
+    /// (coderd's cancel endpoint). A pending job ends `canceled` at once; a
+    /// running one reads `canceling` until its provisioner next reports,
+    /// when coderd tells it to stop and records `canceled`. A build that
+    /// already ended is left alone (the fault is skipped).
+    BuildCanceled { workspace: String },
+    /// The database fails every call of `query` with `error` (for
+    /// `duration`, or for good) — e.g. a statement timeout on the owner's
+    /// role lookup, `get_authorization_user_roles`. Every handler that
+    /// runs the query gets the error; no row changes.
+    DbQueryFails {
+        query: DbQuery,
+        error: String,
+        #[serde(default)]
+        duration: Option<Dur>,
+    },
+}
+
+/// A query of coderd's database, as a fault names it (the engine's
+/// [`Query`] in snake_case).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DbQuery {
+    GetAuthorizationUserRoles,
+    GetChatById,
+    UpdateChatWorkspaceBinding,
+    UpdateChatBuildAgentBinding,
+    GetTemplateById,
+    GetTemplatesWithFilter,
+    GetWorkspaceUniqueOwnerCountByTemplateIds,
+    GetTemplateVersionById,
+    GetTemplateVersionParameters,
+    GetPresetsByTemplateVersionId,
+    GetPresetParametersByTemplateVersionId,
+    GetWorkspaceById,
+    GetLatestWorkspaceBuildByWorkspaceId,
+    GetWorkspaceBuildById,
+    GetProvisionerJobById,
+    GetWorkspaceAgentsInLatestBuildByWorkspaceId,
+    GetWorkspaceAgentById,
+    GetWorkspaceAgentLifecycleStateById,
+    GetWorkspaceResourceById,
+    GetQuotaConsumedForUser,
+    GetQuotaAllowanceForUser,
+    GetChatWorkspaceTtl,
+    GetChatMessagesForPrompt,
+    InsertChatMessage,
+}
+
+impl DbQuery {
+    /// Every query, in the engine's order.
+    pub const ALL: [DbQuery; 24] = [
+        DbQuery::GetAuthorizationUserRoles,
+        DbQuery::GetChatById,
+        DbQuery::UpdateChatWorkspaceBinding,
+        DbQuery::UpdateChatBuildAgentBinding,
+        DbQuery::GetTemplateById,
+        DbQuery::GetTemplatesWithFilter,
+        DbQuery::GetWorkspaceUniqueOwnerCountByTemplateIds,
+        DbQuery::GetTemplateVersionById,
+        DbQuery::GetTemplateVersionParameters,
+        DbQuery::GetPresetsByTemplateVersionId,
+        DbQuery::GetPresetParametersByTemplateVersionId,
+        DbQuery::GetWorkspaceById,
+        DbQuery::GetLatestWorkspaceBuildByWorkspaceId,
+        DbQuery::GetWorkspaceBuildById,
+        DbQuery::GetProvisionerJobById,
+        DbQuery::GetWorkspaceAgentsInLatestBuildByWorkspaceId,
+        DbQuery::GetWorkspaceAgentById,
+        DbQuery::GetWorkspaceAgentLifecycleStateById,
+        DbQuery::GetWorkspaceResourceById,
+        DbQuery::GetQuotaConsumedForUser,
+        DbQuery::GetQuotaAllowanceForUser,
+        DbQuery::GetChatWorkspaceTtl,
+        DbQuery::GetChatMessagesForPrompt,
+        DbQuery::InsertChatMessage,
+    ];
+
+    /// The engine's query.
+    pub fn query(self) -> Query {
+        match self {
+            DbQuery::GetAuthorizationUserRoles => Query::GetAuthorizationUserRoles,
+            DbQuery::GetChatById => Query::GetChatById,
+            DbQuery::UpdateChatWorkspaceBinding => Query::UpdateChatWorkspaceBinding,
+            DbQuery::UpdateChatBuildAgentBinding => Query::UpdateChatBuildAgentBinding,
+            DbQuery::GetTemplateById => Query::GetTemplateById,
+            DbQuery::GetTemplatesWithFilter => Query::GetTemplatesWithFilter,
+            DbQuery::GetWorkspaceUniqueOwnerCountByTemplateIds => {
+                Query::GetWorkspaceUniqueOwnerCountByTemplateIds
+            }
+            DbQuery::GetTemplateVersionById => Query::GetTemplateVersionById,
+            DbQuery::GetTemplateVersionParameters => Query::GetTemplateVersionParameters,
+            DbQuery::GetPresetsByTemplateVersionId => Query::GetPresetsByTemplateVersionId,
+            DbQuery::GetPresetParametersByTemplateVersionId => {
+                Query::GetPresetParametersByTemplateVersionId
+            }
+            DbQuery::GetWorkspaceById => Query::GetWorkspaceById,
+            DbQuery::GetLatestWorkspaceBuildByWorkspaceId => {
+                Query::GetLatestWorkspaceBuildByWorkspaceId
+            }
+            DbQuery::GetWorkspaceBuildById => Query::GetWorkspaceBuildById,
+            DbQuery::GetProvisionerJobById => Query::GetProvisionerJobById,
+            DbQuery::GetWorkspaceAgentsInLatestBuildByWorkspaceId => {
+                Query::GetWorkspaceAgentsInLatestBuildByWorkspaceId
+            }
+            DbQuery::GetWorkspaceAgentById => Query::GetWorkspaceAgentById,
+            DbQuery::GetWorkspaceAgentLifecycleStateById => {
+                Query::GetWorkspaceAgentLifecycleStateById
+            }
+            DbQuery::GetWorkspaceResourceById => Query::GetWorkspaceResourceById,
+            DbQuery::GetQuotaConsumedForUser => Query::GetQuotaConsumedForUser,
+            DbQuery::GetQuotaAllowanceForUser => Query::GetQuotaAllowanceForUser,
+            DbQuery::GetChatWorkspaceTtl => Query::GetChatWorkspaceTtl,
+            DbQuery::GetChatMessagesForPrompt => Query::GetChatMessagesForPrompt,
+            DbQuery::InsertChatMessage => Query::InsertChatMessage,
+        }
+    }
 }
 
 fn default_down_for() -> Dur {
@@ -331,6 +452,23 @@ impl Fault {
                 env.inbox.push(Turn::new(chat, calls.clone()).parallel());
                 Ok(vec![])
             }
+            Fault::BuildCanceled { workspace } => env.admin(AdminAction::CancelBuild {
+                workspace: workspace.clone(),
+            }),
+            Fault::DbQueryFails {
+                query,
+                error,
+                duration,
+            } => {
+                let query = query.query();
+                env.coderd
+                    .store
+                    .fail(query, StoreError::Other(error.clone()));
+                Ok(duration
+                    .iter()
+                    .map(|d| After(d.0, InfraCmd::RestoreQuery(query)))
+                    .collect())
+            }
             Fault::UserRestartsWorkspace { chat, workspace } => {
                 env.coderd
                     .find_workspace(workspace)
@@ -350,6 +488,32 @@ impl Fault {
                 ));
                 Ok(vec![])
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every fault-side query name reaches a distinct engine query, and the
+    /// names are the engine's in snake_case.
+    #[test]
+    fn every_db_query_maps_to_its_own_engine_query() {
+        let mut seen = std::collections::BTreeSet::new();
+        for q in DbQuery::ALL {
+            assert!(seen.insert(q.query()), "{q:?} maps to a query twice");
+            let name = serde_json::to_value(q).unwrap();
+            let snake: String = format!("{:?}", q.query())
+                .chars()
+                .enumerate()
+                .flat_map(|(i, c)| {
+                    let sep = (i > 0 && c.is_ascii_uppercase()).then_some('_');
+                    sep.into_iter()
+                        .chain(std::iter::once(c.to_ascii_lowercase()))
+                })
+                .collect();
+            assert_eq!(name, Value::String(snake));
         }
     }
 }

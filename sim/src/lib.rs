@@ -18,7 +18,11 @@
 //! (coderd, provisioner, agents, driver), [`proto`] (the wire), [`faults`]
 //! (the catalog), [`trace`], [`gen`] (a seed → a mixed-fault run),
 //! [`stories`] (ready-made runs), the harness in [`mod@run`], and
-//! [`mod@bench`] (`chatsim bench`).
+//! [`mod@bench`] (`chatsim bench`). [`model`] plays model turns (the
+//! reference policy); [`view`] reads a trace back; [`invariants`] are the
+//! always-on checks over it; and [`scenario`] loads scenario files
+//! (`scenarios/*.toml`), judges their runs and renders the transcripts the
+//! snapshot suite records.
 //!
 //! ```no_run
 //! let outcome = chatsim::run(&chatsim::stories::oom_story(7));
@@ -39,6 +43,7 @@ pub mod config;
 pub mod faults;
 pub mod gen;
 pub mod hosts;
+pub mod invariants;
 pub mod model;
 pub mod proto;
 pub mod rng;
@@ -47,11 +52,13 @@ pub mod scenario;
 mod setup;
 pub mod stories;
 pub mod trace;
+pub mod view;
 pub mod world;
 
 pub use config::{
-    AgentBehaviour, AgentDef, Call, ChatSpec, Dur, DurRange, OrgSpec, ParameterSpec, PresetSpec,
-    RunConfig, ScheduledFault, Settings, TemplateSpec, Turn, UserSpec, VersionSpec, WorldSpec,
+    AgentBehaviour, AgentDef, Call, ChatSpec, Dur, DurRange, Goal, ModelKind, OrgSpec,
+    ParameterSpec, PresetSpec, RunConfig, ScheduledFault, Settings, TemplateSpec, Turn, UserSpec,
+    VersionSpec, WorldSpec,
 };
 pub use faults::Fault;
 pub use run::{run, run_fast, run_on, run_with, RunOutcome, Summary, EPOCH};

@@ -271,6 +271,8 @@ pub enum ChatResponse {
         content: String,
         is_error: bool,
     },
+    /// The turn's context (the model's prompt) is built: the model may call.
+    TurnBegun,
     TurnEnded,
     Error {
         message: String,

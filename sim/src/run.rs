@@ -87,6 +87,8 @@ pub struct BuildSummary {
     pub error_code: Option<String>,
     pub daily_cost: i64,
     pub template_version: String,
+    /// The build's parameter values, by name.
+    pub parameters: BTreeMap<String, String>,
     /// Build-log lines coderd kept, as `<stage>: <line>`.
     pub logs: Vec<String>,
 }
@@ -232,6 +234,14 @@ impl<W: Infra> Harness<W> {
         let ids = SeedIds::new(config.seed);
         let cloud = Cloud::default();
         let built = setup::build(&config.world, &ids, &cloud)?;
+        for (kind, name, id) in entities(&built) {
+            let event = Event::Entity {
+                kind: kind.to_string(),
+                name,
+                id: crate::trace::id(id),
+            };
+            tracer.emit(Duration::ZERO, HARNESS, event);
+        }
         let store = Rc::new(MemStore::from_tables(built.tables));
         let settings = CoderdSettings {
             inactive_timeout: s.agent_inactive_timeout.0,
@@ -440,6 +450,10 @@ impl<W: Infra> Harness<W> {
                 self.link("repair", done, a, b);
             }
             InfraCmd::Heal(a, b) => self.heal(a, b),
+            InfraCmd::RestoreQuery(query) => {
+                self.coderd.store.heal(query);
+                self.infra("restore_query", format!("{query:?}"));
+            }
             slot_cmd => self.apply_to_slot(slot_cmd),
         }
     }
@@ -572,6 +586,46 @@ impl<W: Infra> Harness<W> {
     }
 }
 
+/// What the world's IDs name, in table order: (kind, name, ID).
+fn entities(built: &setup::Setup) -> Vec<(&'static str, String, uuid::Uuid)> {
+    let t = &built.tables;
+    let template_name = |id| {
+        t.templates
+            .iter()
+            .find(|tpl| tpl.id == id)
+            .map_or(String::new(), |tpl| tpl.name.clone())
+    };
+    let version_name = |id| {
+        t.template_versions
+            .iter()
+            .find(|v| v.id == id)
+            .map_or(String::new(), |v| {
+                format!("{}/{}", template_name(v.template_id), v.name)
+            })
+    };
+    let mut out = Vec::new();
+    for o in &t.organizations {
+        out.push(("organization", o.name.clone(), o.id));
+    }
+    for u in &t.users {
+        out.push(("user", u.username.clone(), u.id));
+    }
+    for tpl in &t.templates {
+        out.push(("template", tpl.name.clone(), tpl.id));
+    }
+    for v in &t.template_versions {
+        out.push(("version", version_name(v.id), v.id));
+    }
+    for p in &t.presets {
+        let name = format!("{}/{}", version_name(p.template_version_id), p.name);
+        out.push(("preset", name, p.id));
+    }
+    for (name, id) in &built.chat_names {
+        out.push(("chat", name.clone(), *id));
+    }
+    out
+}
+
 /// The database at the end of a run.
 fn summarize<N: crate::world::Net>(core: &CoderdCore<N>) -> Summary {
     let now = core.now();
@@ -596,6 +650,11 @@ fn summarize<N: crate::world::Net>(core: &CoderdCore<N>) -> Summary {
                         error_code: job.and_then(|j| j.error_code.clone()),
                         daily_cost: b.daily_cost,
                         template_version: b.template_version_id.to_string(),
+                        parameters: b
+                            .rich_parameters
+                            .iter()
+                            .map(|p| (p.name.clone(), p.value.clone()))
+                            .collect(),
                         logs: core
                             .build_logs(b.id)
                             .into_iter()

@@ -38,8 +38,34 @@ pub enum Event {
     FaultSkipped { name: String, reason: String },
     /// The outer loop changed the infrastructure (crash, bounce, partition, …).
     Infra { action: String, target: String },
-    /// The driver began a turn.
-    TurnStart { chat: String, turn: usize },
+    /// What an ID names: the harness lists the world's organizations,
+    /// users, templates, versions (`template/version`), presets
+    /// (`template/version/preset`) and chats in the first lines; coderd
+    /// adds versions an operator pushes.
+    Entity {
+        kind: String,
+        name: String,
+        id: String,
+    },
+    /// The driver began a turn (`name`: the scenario's name for it;
+    /// `model`: the policy playing it, when not scripted).
+    TurnStart {
+        chat: String,
+        turn: usize,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        model: Option<String>,
+    },
+    /// How a model turn ended: `done`, `told_user` (with `reason`) or
+    /// `cap_exceeded`, after `calls` tool calls.
+    ModelOutcome {
+        turn: usize,
+        outcome: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        calls: usize,
+    },
     /// The driver finished a turn (`done`, `timeout`, `lost: <error>`).
     TurnEnd { turn: usize, outcome: String },
     /// The driver sent a call (a tool, or a user API call named `api.<kind>`).
@@ -69,6 +95,30 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error_code: Option<String>,
     },
+    /// coderd's build hook inserted a build and its pending job, on behalf
+    /// of `by`: `chat:<name>` (the chat's tools), `user` (the user API) or
+    /// `prebuild` (the reconciler). `hook` is `create`, `start` or `stop`;
+    /// `external_agent` says whether the build's template version has an
+    /// external agent.
+    Enqueue {
+        by: String,
+        hook: String,
+        workspace: String,
+        workspace_id: String,
+        build: String,
+        number: i32,
+        transition: String,
+        template: String,
+        version: String,
+        external_agent: bool,
+    },
+    /// The provisioner committed a start build's cost; `ok: false` fails the
+    /// build with `INSUFFICIENT_QUOTA`.
+    QuotaCommit {
+        build: String,
+        daily_cost: i64,
+        ok: bool,
+    },
     /// A build-log line coderd stored for a build.
     BuildLog {
         build: String,
@@ -82,12 +132,24 @@ pub enum Event {
     AgentDisconnect { agent: String, reason: String },
     /// An agent reported a lifecycle state.
     AgentLifecycle { agent: String, state: String },
-    /// The computed status of an agent of a latest build changed.
+    /// The computed status of an agent of a latest build changed (or, while
+    /// disconnected, its disconnected-since time did). `workspace` and
+    /// `build` place the agent; `chat_agent` says whether it is the one
+    /// the chat rule picks among its build's agents; `since` is the
+    /// disconnected-since time (trace time) the status is computed from.
     AgentStatus {
         agent: String,
         name: String,
         from: String,
         to: String,
+        #[serde(default)]
+        workspace: String,
+        #[serde(default)]
+        build: String,
+        #[serde(default)]
+        chat_agent: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since: Option<String>,
     },
     /// coderd's dialer finished a dial (`ok`, `error`, or `abandoned` when
     /// its caller gave up first).
@@ -130,11 +192,15 @@ impl Event {
             Event::Fault { .. } => "fault",
             Event::FaultSkipped { .. } => "fault_skipped",
             Event::Infra { .. } => "infra",
+            Event::Entity { .. } => "entity",
             Event::TurnStart { .. } => "turn_start",
+            Event::ModelOutcome { .. } => "model_outcome",
             Event::TurnEnd { .. } => "turn_end",
             Event::ToolCall { .. } => "tool_call",
             Event::ToolResult { .. } => "tool_result",
             Event::Job { .. } => "job",
+            Event::Enqueue { .. } => "enqueue",
+            Event::QuotaCommit { .. } => "quota_commit",
             Event::BuildLog { .. } => "build_log",
             Event::AgentConnect { .. } => "agent_connect",
             Event::AgentDisconnect { .. } => "agent_disconnect",
@@ -171,7 +237,8 @@ pub fn format_time(at: Duration) -> String {
     format!("{}.{:03}", ms / 1000, ms % 1000)
 }
 
-fn parse_time(text: &str) -> Option<Duration> {
+/// Parses a time as the trace writes it (`<secs>.<millis>`).
+pub fn parse_time(text: &str) -> Option<Duration> {
     let (secs, millis) = text.split_once('.')?;
     Some(Duration::from_millis(
         secs.parse::<u64>().ok()? * 1000 + millis.parse::<u64>().ok()?,

@@ -1,4 +1,5 @@
-//! Same seed → byte-identical trace; different seeds → different stories.
+//! Same seed → byte-identical trace; different seeds → different stories;
+//! generated stories keep every invariant.
 
 use chatsim::{gen, run};
 
@@ -12,6 +13,8 @@ fn generated_seeds_replay_byte_for_byte() {
             panic!("seed {seed} is not deterministic: {diff}");
         }
         assert_eq!(a.hash(), b.hash());
+        let violations = chatsim::invariants::check(&a, &config.settings);
+        assert!(violations.is_empty(), "seed {seed}: {violations:?}");
         assert_eq!(a.summary, b.summary);
         assert_eq!(a.elapsed, b.elapsed);
     }

@@ -1,5 +1,6 @@
 //! The `chatsim` command line: thin, every command calls the library.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -75,6 +76,22 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         virtual_cap_secs: u64,
     },
+    /// Runs scenario files (default: every one under scenarios/) and checks
+    /// their expectations and the invariants; one line each, then the tally.
+    Run {
+        /// Scenario files or directories of them.
+        paths: Vec<PathBuf>,
+        /// The transport: `turmoil` (the default) or `fast`.
+        #[arg(long, default_value_t = Transport::Turmoil)]
+        transport: Transport,
+    },
+    /// Validates scenario files without running them; errors go to stderr
+    /// as FILE:LINE:COLUMN: message.
+    Check {
+        /// Scenario files or directories of them.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -122,6 +139,78 @@ fn main() -> ExitCode {
             };
             bench_child(&story, &mode, budget)
         }
+        Command::Run { paths, transport } => run_scenarios(&paths, transport),
+        Command::Check { paths } => check_scenarios(&paths),
+    }
+}
+
+fn scenario_files(paths: &[PathBuf]) -> Option<Vec<PathBuf>> {
+    match chatsim::scenario::discover(paths) {
+        Ok(files) => Some(files),
+        Err(err) => {
+            eprintln!("chatsim: cannot list scenarios: {err}");
+            None
+        }
+    }
+}
+
+fn run_scenarios(paths: &[PathBuf], transport: Transport) -> ExitCode {
+    let Some(files) = scenario_files(paths) else {
+        return ExitCode::FAILURE;
+    };
+    let (mut passed, mut failed) = (0usize, 0usize);
+    for file in &files {
+        match chatsim::scenario::load(file) {
+            Ok(scenario) => {
+                let report = chatsim::scenario::run_scenario_on(&scenario, transport);
+                println!("{}", report.line());
+                print!("{}", report.details());
+                if report.passed() {
+                    passed += 1;
+                } else {
+                    failed += 1;
+                }
+            }
+            Err(errors) => {
+                failed += 1;
+                println!(
+                    "FAIL {}  transport {transport}  (does not load)",
+                    file.display()
+                );
+                for error in errors {
+                    println!("  {error}");
+                }
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn check_scenarios(paths: &[PathBuf]) -> ExitCode {
+    let Some(files) = scenario_files(paths) else {
+        return ExitCode::FAILURE;
+    };
+    let mut bad = 0usize;
+    for file in &files {
+        match chatsim::scenario::load(file) {
+            Ok(_) => println!("ok {}", file.display()),
+            Err(errors) => {
+                bad += 1;
+                for error in errors {
+                    eprintln!("{error}");
+                }
+            }
+        }
+    }
+    if bad == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 

@@ -17,7 +17,8 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use super::{connect_retrying, within, CODERD, DRIVER};
-use crate::config::{Call, Turn};
+use crate::config::{Call, ModelKind, Turn};
+use crate::model::{ReferencePolicy, DEFAULT_CALL_CAP};
 use crate::proto::{unexpected, ChatRequest, ChatResponse, FrameConn, CHAT_PORT};
 use crate::trace::{Event, Tracer};
 use crate::world::{HostFuture, Net};
@@ -73,6 +74,35 @@ pub struct CallResult {
 /// A turn ends when no call is in flight and the policy has nothing to add.
 pub trait TurnPolicy {
     fn next(&mut self, finished: Option<(&Call, &CallResult)>) -> Vec<Call>;
+
+    /// How a model ended the turn (traced as `model_outcome`); `None` for
+    /// a script.
+    fn report(&self) -> Option<ModelReport> {
+        None
+    }
+}
+
+/// How a model turn ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModelReport {
+    /// `done`, `told_user`, `cap_exceeded`, or `unfinished` (the turn was
+    /// cut off before the model ended it).
+    pub outcome: String,
+    pub reason: Option<String>,
+    /// Tool calls the model made.
+    pub calls: usize,
+}
+
+/// The policy that plays `turn`.
+fn policy_for(turn: &Turn) -> Box<dyn TurnPolicy> {
+    match (turn.model, &turn.goal) {
+        (Some(ModelKind::Reference), Some(goal)) => Box::new(ReferencePolicy::new(
+            goal.clone(),
+            turn.call_cap.unwrap_or(DEFAULT_CALL_CAP),
+            turn.answers.clone(),
+        )),
+        _ => Box::new(Scripted::new(turn)),
+    }
 }
 
 /// A scripted turn: its calls in order, one at a time or all at once.
@@ -147,7 +177,7 @@ fn emit<N: Net>(ctx: &DriverCtx<N>, event: Event) {
 }
 
 async fn run_turn<N: Net>(ctx: &DriverCtx<N>, turn_no: usize, turn: &Turn) {
-    if turn.calls.is_empty() {
+    if turn.is_wait() {
         // A pure wait: it only marks time.
         return;
     }
@@ -156,14 +186,27 @@ async fn run_turn<N: Net>(ctx: &DriverCtx<N>, turn_no: usize, turn: &Turn) {
         Event::TurnStart {
             chat: turn.chat.clone(),
             turn: turn_no,
+            name: turn.name.clone(),
+            model: turn.model.map(|m| m.as_str().to_string()),
         },
     );
-    let mut policy = Scripted::new(turn);
-    let outcome = match within(ctx.turn_timeout, play(ctx, turn_no, turn, &mut policy)).await {
+    let mut policy = policy_for(turn);
+    let outcome = match within(ctx.turn_timeout, play(ctx, turn_no, turn, policy.as_mut())).await {
         Ok(()) => "done".to_string(),
         Err(err) if err.kind() == io::ErrorKind::TimedOut => "timeout".to_string(),
         Err(err) => format!("lost: {err}"),
     };
+    if let Some(report) = policy.report() {
+        emit(
+            ctx,
+            Event::ModelOutcome {
+                turn: turn_no,
+                outcome: report.outcome,
+                reason: report.reason,
+                calls: report.calls,
+            },
+        );
+    }
     emit(
         ctx,
         Event::TurnEnd {
@@ -210,6 +253,8 @@ async fn play<N: Net>(
         turn: turn_no,
     };
     conn.send(&begin).await?;
+    // The model's first step needs its prompt.
+    await_frame(&mut conn, &ChatResponse::TurnBegun).await?;
     let mut outstanding: BTreeMap<usize, Call> = BTreeMap::new();
     let mut next_id = 0;
     let mut batch = policy.next(None);
@@ -266,12 +311,20 @@ async fn play<N: Net>(
         batch = policy.next(Some((&call, &result)));
     }
     conn.send(&ChatRequest::EndTurn).await?;
+    await_frame(&mut conn, &ChatResponse::TurnEnded).await
+}
+
+/// Waits for `want`, past coderd's keepalives (boundedly).
+async fn await_frame<S>(conn: &mut FrameConn<S>, want: &ChatResponse) -> io::Result<()>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     for _ in 0..MAX_KEEPALIVES {
-        match recv_live(&mut conn).await? {
+        match recv_live(conn).await? {
             Some(ChatResponse::KeepAlive) => {}
-            Some(ChatResponse::TurnEnded) => return Ok(()),
+            Some(frame) if &frame == want => return Ok(()),
             other => return Err(unexpected(format!("{other:?}"))),
         }
     }
-    Err(unexpected("no end of turn"))
+    Err(unexpected(format!("no {want:?} frame")))
 }

@@ -9,27 +9,14 @@
 
 use std::collections::BTreeMap;
 
+use chatsim_engine::chat::{self, LAZY_VALIDATION_PREFIX};
+use chatsim_engine::external_agent_unavailable_message;
+use chatsim_engine::model::{WorkspaceAgent, INSUFFICIENT_QUOTA};
+use chatsim_engine::tools::{create_workspace, start_workspace};
+use chatsim_engine::Time;
 use serde_json::{json, Value};
 
-/// What the user asked for in this turn.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Goal {
-    /// Run a command in the chat's workspace, creating it from `template`
-    /// (a template name; the most popular one when `None`) or starting it
-    /// as needed.
-    RunCommand {
-        command: String,
-        template: Option<String>,
-    },
-    /// Create a workspace from the named template.
-    CreateWorkspace {
-        template: String,
-        preset: Option<String>,
-        parameters: BTreeMap<String, String>,
-    },
-    StartWorkspace,
-    StopWorkspace,
-}
+pub use crate::config::Goal;
 
 /// A tool call the model makes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,6 +60,53 @@ pub enum Reason {
     Error,
 }
 
+impl Outcome {
+    /// The outcome as traces and scenario files name it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::Done => "done",
+            Outcome::ToldUser(_) => "told_user",
+            Outcome::CapExceeded => "cap_exceeded",
+        }
+    }
+
+    /// What the model told the user, if it did.
+    pub fn reason(&self) -> Option<Reason> {
+        match self {
+            Outcome::ToldUser(reason) => Some(*reason),
+            _ => None,
+        }
+    }
+}
+
+impl Reason {
+    /// Every reason, in declaration order.
+    pub const ALL: [Reason; 8] = [
+        Reason::Quota,
+        Reason::ExternalAgent,
+        Reason::ManualUpdate,
+        Reason::BuildFailed,
+        Reason::DialTimeoutRepeated,
+        Reason::RecoveryFailed,
+        Reason::NoTemplate,
+        Reason::Error,
+    ];
+
+    /// The reason as traces and scenario files name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Quota => "quota",
+            Reason::ExternalAgent => "external_agent",
+            Reason::ManualUpdate => "manual_update",
+            Reason::BuildFailed => "build_failed",
+            Reason::DialTimeoutRepeated => "dial_timeout_repeated",
+            Reason::RecoveryFailed => "recovery_failed",
+            Reason::NoTemplate => "no_template",
+            Reason::Error => "error",
+        }
+    }
+}
+
 /// The model's next move.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Step {
@@ -97,16 +131,13 @@ enum Reading {
 }
 
 fn read(response: &str, is_error: bool) -> Reading {
-    if response.contains("externally managed agent") {
-        return Reading::ExternalAgent;
-    }
     if is_error {
         return read_text_error(response);
     }
     let Ok(value) = serde_json::from_str::<Value>(response) else {
         return Reading::Ok(Value::String(response.to_string()));
     };
-    if value["error_code"] == "INSUFFICIENT_QUOTA" {
+    if value["error_code"] == INSUFFICIENT_QUOTA {
         return Reading::Quota;
     }
     if let (Some(_), Some(template_id)) = (value.get("validations"), value["template_id"].as_str())
@@ -114,6 +145,12 @@ fn read(response: &str, is_error: bool) -> Reading {
         return Reading::NeedsParameters {
             template_id: template_id.to_string(),
         };
+    }
+    if value["agent_error"]
+        .as_str()
+        .is_some_and(is_external_agent_text)
+    {
+        return Reading::ExternalAgent;
     }
     if value.get("error").is_some() || value["agent_status"] == "not_ready" {
         return Reading::Failed;
@@ -124,17 +161,51 @@ fn read(response: &str, is_error: bool) -> Reading {
     Reading::Ok(value)
 }
 
+/// The engine's texts for an external agent that is offline or never
+/// connected (the preflight error and `waitForAgentReady`'s `agent_error`).
+fn external_agent_texts() -> [&'static str; 2] {
+    let never = WorkspaceAgent::default();
+    let offline = WorkspaceAgent {
+        first_connected_at: Some(Time::ZERO),
+        ..WorkspaceAgent::default()
+    };
+    [
+        external_agent_unavailable_message(&never),
+        external_agent_unavailable_message(&offline),
+    ]
+}
+
+fn is_external_agent_text(text: &str) -> bool {
+    text == create_workspace::EXTERNAL_AGENT_REFUSAL || external_agent_texts().contains(&text)
+}
+
+/// A text error with every `dial with lazy validation: ` prefix removed
+/// (the engine keeps the inner text under it).
+fn unwrap_lazy(mut text: &str) -> &str {
+    while let Some(inner) = text.strip_prefix(LAZY_VALIDATION_PREFIX) {
+        text = inner;
+    }
+    text
+}
+
+/// Reads a text error by the engine's exact texts.
 fn read_text_error(text: &str) -> Reading {
-    if text.starts_with("no workspace is associated with this chat")
-        || text.starts_with("chat has no workspace")
-        || text.starts_with("workspace was deleted")
+    let text = unwrap_lazy(text);
+    if is_external_agent_text(text) {
+        Reading::ExternalAgent
+    } else if [
+        chat::NO_WORKSPACE,
+        start_workspace::NO_WORKSPACE,
+        start_workspace::WORKSPACE_DELETED,
+    ]
+    .contains(&text)
     {
         Reading::NoWorkspace
-    } else if text.starts_with("workspace has no running agent") {
+    } else if text == chat::NO_WORKSPACE_AGENT {
         Reading::NoRunningAgent
-    } else if text.contains("call stop_workspace to stop the workspace, then start_workspace") {
+    } else if text == chat::AGENT_DISCONNECTED || text == chat::AGENT_NEVER_CONNECTED {
         Reading::RestartAdvised
-    } else if text.starts_with("connection to the workspace agent timed out") {
+    } else if text == chat::DIAL_TIMEOUT {
         Reading::DialTimeout
     } else {
         Reading::Failed
@@ -357,9 +428,7 @@ fn list_templates(query: &str) -> ToolCall {
 mod tests {
     use super::*;
 
-    const DISCONNECTED: &str = "workspace agent has been disconnected for at least 90 seconds and cannot execute tools. To recover, call stop_workspace to stop the workspace, then start_workspace to start it again";
-    const DIAL_TIMEOUT: &str =
-        "connection to the workspace agent timed out. The agent may still be reachable on the next attempt.";
+    use chatsim_engine::chat::{AGENT_DISCONNECTED as DISCONNECTED, DIAL_TIMEOUT};
 
     fn run_command() -> ReferenceModel {
         let goal = Goal::RunCommand {
@@ -458,10 +527,44 @@ mod tests {
             model.clone().next(&create, quota, false),
             Step::End(Outcome::ToldUser(Reason::Quota))
         );
-        let external = "create_workspace cannot create workspaces from templates with externally managed agents. Use list_templates…";
         assert_eq!(
-            model.next(&create, external, true),
+            model.next(&create, create_workspace::EXTERNAL_AGENT_REFUSAL, true),
             Step::End(Outcome::ToldUser(Reason::ExternalAgent))
+        );
+    }
+
+    /// The model reads the engine's own texts (through the lazy-validation
+    /// prefix too), not look-alike substrings.
+    #[test]
+    fn classification_follows_the_engine_texts() {
+        use chatsim_engine::chat::{AGENT_NEVER_CONNECTED, NO_WORKSPACE, NO_WORKSPACE_AGENT};
+        let lazy = |text: &str| format!("{LAZY_VALIDATION_PREFIX}{text}");
+        assert_eq!(
+            read_text_error(&lazy(NO_WORKSPACE_AGENT)),
+            Reading::NoRunningAgent
+        );
+        assert_eq!(
+            read_text_error(AGENT_NEVER_CONNECTED),
+            Reading::RestartAdvised
+        );
+        assert_eq!(read_text_error(DISCONNECTED), Reading::RestartAdvised);
+        assert_eq!(read_text_error(DIAL_TIMEOUT), Reading::DialTimeout);
+        for text in [
+            NO_WORKSPACE,
+            start_workspace::NO_WORKSPACE,
+            start_workspace::WORKSPACE_DELETED,
+        ] {
+            assert_eq!(read_text_error(text), Reading::NoWorkspace, "{text}");
+        }
+        for text in external_agent_texts() {
+            assert_eq!(read_text_error(text), Reading::ExternalAgent, "{text}");
+            let ready = json!({ "agent_error": text, "agent_status": "not_ready" });
+            assert_eq!(read(&ready.to_string(), false), Reading::ExternalAgent);
+        }
+        // A text that merely mentions a phrase is not the engine's text.
+        assert_eq!(
+            read_text_error("connection to the workspace agent timed out"),
+            Reading::Failed
         );
     }
 

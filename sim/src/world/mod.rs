@@ -196,6 +196,8 @@ pub enum InfraCmd {
     Repair(String, String),
     /// Ends one timed cut: the link heals when no other cut of it remains.
     Heal(String, String),
+    /// The database answers a query it was failing again.
+    RestoreQuery(chatsim_engine::memory::Query),
 }
 
 impl fmt::Display for InfraCmd {
@@ -219,6 +221,7 @@ impl fmt::Display for InfraCmd {
             InfraCmd::Hold(a, b) => write!(f, "hold {a}<->{b}"),
             InfraCmd::Repair(a, b) => write!(f, "repair {a}<->{b}"),
             InfraCmd::Heal(a, b) => write!(f, "heal {a}<->{b}"),
+            InfraCmd::RestoreQuery(q) => write!(f, "restore query {q:?}"),
         }
     }
 }

@@ -233,7 +233,8 @@ pub fn assert_same_stories(turmoil: &[Vec<String>], fast: &[Vec<String>]) {
 }
 
 /// Runs (on the current transport) and fails the test (printing the trace)
-/// if the run errored. With `CHATSIM_TRACE` set, prints the trace anyway.
+/// if the run errored or broke an invariant. With `CHATSIM_TRACE` set,
+/// prints the trace anyway.
 pub fn run_ok(config: &RunConfig) -> RunOutcome {
     let outcome = chatsim::run_with(config, TRANSPORT.with(Cell::get));
     STORIES.with(|s| s.borrow_mut().push(outcome.trace.story()));
@@ -243,6 +244,12 @@ pub fn run_ok(config: &RunConfig) -> RunOutcome {
     if !outcome.is_ok() {
         print_trace(&outcome);
         panic!("run failed: {:?}", outcome.error);
+    }
+    let violations = chatsim::invariants::check(&outcome, &config.settings);
+    if !violations.is_empty() {
+        print_trace(&outcome);
+        let all: Vec<String> = violations.iter().map(|v| v.to_string()).collect();
+        panic!("{}", all.join("\n"));
     }
     outcome
 }

@@ -1,17 +1,18 @@
 //! Operator actions through coderd's handlers (what an admin does in the
 //! dashboard): push a template version, toggle `require_active_version`,
-//! change a user's quota. Faults use these; they never write rows
-//! themselves.
+//! change a user's quota, cancel a build. Faults use these; they never
+//! write rows themselves.
 
-use chatsim_engine::memory::Tables;
+use chatsim_engine::memory::{JobOutcome, Tables};
 use chatsim_engine::model::{
-    Group, Preset, PresetParameter, TemplateVersion, TemplateVersionParameter,
+    Group, JobStatus, Preset, PresetParameter, TemplateVersion, TemplateVersionParameter,
 };
 use chatsim_engine::ports::Ids;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::CoderdCore;
+use crate::trace::Event;
 use crate::world::Net;
 
 /// An operator action.
@@ -32,6 +33,13 @@ pub enum AdminAction {
     SetQuota {
         user: String,
         allowance: i64,
+    },
+    /// The workspace's latest build is canceled (the dashboard's Cancel
+    /// button): a pending job ends `canceled` at once, a running one goes
+    /// to `canceling` until its provisioner next reports (see
+    /// `provisioner_api`).
+    CancelBuild {
+        workspace: String,
     },
 }
 
@@ -55,7 +63,42 @@ impl<N: Net> CoderdCore<N> {
                 Ok(json!({ "template": id.to_string(), "require_active_version": enabled }))
             }
             AdminAction::SetQuota { user, allowance } => self.set_quota(user, *allowance),
+            AdminAction::CancelBuild { workspace } => self.cancel_build(workspace),
         }
+    }
+
+    fn cancel_build(&self, workspace: &str) -> Result<Value, String> {
+        let ws = self
+            .find_workspace(workspace)
+            .ok_or_else(|| format!("workspace {workspace:?} not found"))?;
+        let (build, job, status) = {
+            let t = self.store.tables();
+            let build = t
+                .latest_build(ws.id)
+                .ok_or_else(|| format!("workspace {workspace:?} has no builds"))?;
+            let job = t
+                .job(build.job_id)
+                .ok_or_else(|| format!("build {} has no job", build.id))?;
+            (build.id, job.id, job.status)
+        };
+        match status {
+            JobStatus::Pending => {
+                self.hooks.complete_job(job, JobOutcome::Canceled);
+            }
+            JobStatus::Running => self.store.edit(|t| {
+                if let Some(j) = t.job_mut(job) {
+                    j.status = JobStatus::Canceling;
+                }
+            }),
+            other => {
+                return Err(format!(
+                    "build {build} of {workspace:?} already ended ({})",
+                    other.as_str()
+                ))
+            }
+        }
+        self.emit_job(job);
+        Ok(json!({ "build": build.to_string(), "was": status.as_str() }))
     }
 
     fn new_template_version(&self, template: &str, required: &[String]) -> Result<Value, String> {
@@ -96,18 +139,24 @@ impl<N: Net> CoderdCore<N> {
                 });
             }
             copy_presets(t, old_id, new_id, &preset_ids);
+            let name = format!("v{}", count + 1);
             t.template_versions.push(TemplateVersion {
                 id: new_id,
-                name: format!("v{}", count + 1),
+                name: name.clone(),
                 ..old
             });
             t.template_version_parameters.extend(params);
             t.template_mut(template_id)?.active_version_id = new_id;
-            Some(old_id)
+            Some((old_id, name))
         });
-        let old_id =
+        let (old_id, name) =
             old_id.ok_or_else(|| format!("template {template:?} has no active version"))?;
         self.cloud.copy_images(old_id, new_id);
+        self.emit(Event::Entity {
+            kind: "version".into(),
+            name: format!("{template}/{name}"),
+            id: new_id.to_string(),
+        });
         Ok(json!({
             "template": template_id.to_string(),
             "active_version": new_id.to_string(),

@@ -25,7 +25,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{user_api, CoderdCore, SimDialer, TraceEvents};
+use super::{user_api, ChatHooks, CoderdCore, SimDialer, TraceEvents};
 use crate::config::Call;
 use crate::hosts::within;
 use crate::proto::{
@@ -56,12 +56,13 @@ fn runtime<N: Net>(
     core: &Rc<CoderdCore<N>>,
     runtimes: &Runtimes,
     chat_id: Uuid,
+    chat: &str,
 ) -> Rc<ChatRuntime> {
     runtimes
         .borrow_mut()
         .entry(chat_id)
         .or_insert_with(|| {
-            let coderd: Rc<dyn Coderd> = core.clone();
+            let coderd: Rc<dyn Coderd> = Rc::new(ChatHooks::new(core.clone(), chat));
             let ports = ChatPorts {
                 store: core.store.clone(),
                 coderd: Some(coderd),
@@ -96,7 +97,7 @@ async fn session<N: Net>(core: Rc<CoderdCore<N>>, runtimes: Runtimes, stream: N:
         let _ = writer.send(&ChatResponse::Error { message }).await;
         return;
     };
-    let runtime = runtime(&core, &runtimes, chat_id);
+    let runtime = runtime(&core, &runtimes, chat_id, &chat);
     let turn = match runtime.turn(Ctx::new(Cancel::new())) {
         Ok(turn) => turn,
         Err(err) => {
@@ -112,6 +113,10 @@ async fn session<N: Net>(core: Rc<CoderdCore<N>>, runtimes: Runtimes, stream: N:
         phase: "begin".into(),
         prompt: context.system_prompt(),
     });
+    if writer.send(&ChatResponse::TurnBegun).await.is_err() {
+        turn.close();
+        return;
+    }
     let turn_ref = TurnRef {
         chat: &chat,
         turn_no,
@@ -131,6 +136,11 @@ async fn session<N: Net>(core: Rc<CoderdCore<N>>, runtimes: Runtimes, stream: N:
         tokio::select! {
             biased;
             Some((id, response)) = running.next(), if !running.is_empty() => {
+                if running.is_empty() {
+                    // The model's step is over (every call it sent in
+                    // parallel has answered): the next one would start here.
+                    before_model_step(&core, turn_ref).await;
+                }
                 let result = ChatResponse::Result {
                     id,
                     content: response.content,
@@ -179,8 +189,12 @@ async fn run_call<N: Net>(
         }
         other => user_api::run(core, turn, other).await,
     };
-    // The next model step would start here: a pull that `OnChatUpdated`
-    // marked happens now, once.
+    (id, response)
+}
+
+/// Before the next model step, a pull that `OnChatUpdated` marked happens,
+/// once.
+async fn before_model_step<N: Net>(core: &CoderdCore<N>, turn: TurnRef<'_>) {
     if let Some(context) = turn.turn.before_model_step().await {
         core.emit(Event::TurnContext {
             chat: turn.chat.to_string(),
@@ -189,7 +203,6 @@ async fn run_call<N: Net>(
             prompt: context.system_prompt(),
         });
     }
-    (id, response)
 }
 
 /// The model's input as JSON text, with `{{template:NAME}}`,

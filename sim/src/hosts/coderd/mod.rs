@@ -15,7 +15,7 @@ use tokio::sync::Notify;
 
 use chatsim_engine::chat::ChatSettings;
 use chatsim_engine::memory::{JobOutcome, MemCoderd, MemStore};
-use chatsim_engine::model::{JobStatus, Workspace};
+use chatsim_engine::model::{BuildParameter, JobStatus, Workspace, WorkspaceBuild};
 use chatsim_engine::ports::{
     Clock, Coderd, CreateWorkspaceRequest, CreatedWorkspace, Event as EngineEvent, Events,
     HookError, Ids, LocalBoxFuture,
@@ -67,6 +67,11 @@ impl<N: Net> SimClock<N> {
     pub fn new(net: N, epoch: Time) -> SimClock<N> {
         SimClock { net, epoch }
     }
+
+    /// The virtual time the run started at.
+    pub fn epoch(&self) -> Time {
+        self.epoch
+    }
 }
 
 /// Bound on the re-sleeps of one `sleep_until` (each sleep normally ends it).
@@ -101,8 +106,9 @@ struct CoderdState {
     job_touched: BTreeMap<Uuid, Time>,
     /// Build-log lines by build ID.
     build_logs: BTreeMap<Uuid, Vec<(String, String)>>,
-    /// The last computed status of each agent of a latest build.
-    statuses: BTreeMap<Uuid, &'static str>,
+    /// The last computed status (and disconnected-since time) of each
+    /// agent of a latest build.
+    statuses: BTreeMap<Uuid, (&'static str, Option<Time>)>,
 }
 
 /// Everything coderd owns.
@@ -304,47 +310,153 @@ pub fn chat_updated_event(chat: &chatsim_engine::model::Chat) -> Event {
     }
 }
 
-/// The build hooks as the engine calls them: `MemCoderd`'s, with every
-/// enqueued job traced.
+/// Who asks coderd's build hooks for a build (traced on each `enqueue`).
+pub const BY_USER: &str = "user";
+/// The prebuild reconciler, as an `enqueue`'s `by`.
+pub const BY_PREBUILD: &str = "prebuild";
+
+/// A chat's tools, as an `enqueue`'s `by`.
+pub fn by_chat(chat: &str) -> String {
+    format!("chat:{chat}")
+}
+
+/// The build hooks as the user API calls them: `MemCoderd`'s, with every
+/// enqueued build traced as the user's.
 impl<N: Net> Coderd for CoderdCore<N> {
     fn create_workspace(
         &self,
         owner_id: Uuid,
         request: &CreateWorkspaceRequest,
     ) -> Result<CreatedWorkspace, HookError> {
-        let created = self.hooks.create_workspace(owner_id, request)?;
-        if let Some(build) = created.latest_build_id {
-            self.emit_build_job(build);
-        }
-        Ok(created)
+        self.create_workspace_by(BY_USER, owner_id, request)
     }
 
     fn start_workspace(
         &self,
         owner_id: Uuid,
         workspace_id: Uuid,
-        parameters: &[chatsim_engine::model::BuildParameter],
-    ) -> Result<chatsim_engine::model::WorkspaceBuild, HookError> {
-        let build = self
-            .hooks
-            .start_workspace(owner_id, workspace_id, parameters)?;
-        self.emit_job(build.job_id);
-        Ok(build)
+        parameters: &[BuildParameter],
+    ) -> Result<WorkspaceBuild, HookError> {
+        self.start_workspace_by(BY_USER, owner_id, workspace_id, parameters)
     }
 
     fn stop_workspace(
         &self,
         owner_id: Uuid,
         workspace_id: Uuid,
-    ) -> Result<chatsim_engine::model::WorkspaceBuild, HookError> {
-        let build = self.hooks.stop_workspace(owner_id, workspace_id)?;
-        self.emit_job(build.job_id);
-        Ok(build)
+    ) -> Result<WorkspaceBuild, HookError> {
+        self.stop_workspace_by(BY_USER, owner_id, workspace_id)
+    }
+}
+
+/// The build hooks as one chat's runtime calls them: every build it
+/// enqueues is traced as `chat:<name>`'s.
+pub struct ChatHooks<N: Net> {
+    core: Rc<CoderdCore<N>>,
+    by: String,
+}
+
+impl<N: Net> ChatHooks<N> {
+    pub fn new(core: Rc<CoderdCore<N>>, chat: &str) -> ChatHooks<N> {
+        ChatHooks {
+            core,
+            by: by_chat(chat),
+        }
+    }
+}
+
+impl<N: Net> Coderd for ChatHooks<N> {
+    fn create_workspace(
+        &self,
+        owner_id: Uuid,
+        request: &CreateWorkspaceRequest,
+    ) -> Result<CreatedWorkspace, HookError> {
+        self.core.create_workspace_by(&self.by, owner_id, request)
+    }
+
+    fn start_workspace(
+        &self,
+        owner_id: Uuid,
+        workspace_id: Uuid,
+        parameters: &[BuildParameter],
+    ) -> Result<WorkspaceBuild, HookError> {
+        self.core
+            .start_workspace_by(&self.by, owner_id, workspace_id, parameters)
+    }
+
+    fn stop_workspace(
+        &self,
+        owner_id: Uuid,
+        workspace_id: Uuid,
+    ) -> Result<WorkspaceBuild, HookError> {
+        self.core
+            .stop_workspace_by(&self.by, owner_id, workspace_id)
     }
 }
 
 impl<N: Net> CoderdCore<N> {
-    fn emit_build_job(&self, build_id: Uuid) {
+    fn create_workspace_by(
+        &self,
+        by: &str,
+        owner_id: Uuid,
+        request: &CreateWorkspaceRequest,
+    ) -> Result<CreatedWorkspace, HookError> {
+        let created = self.hooks.create_workspace(owner_id, request)?;
+        if let Some(build) = created.latest_build_id {
+            self.emit_enqueued(by, "create", build);
+        }
+        Ok(created)
+    }
+
+    fn start_workspace_by(
+        &self,
+        by: &str,
+        owner_id: Uuid,
+        workspace_id: Uuid,
+        parameters: &[BuildParameter],
+    ) -> Result<WorkspaceBuild, HookError> {
+        let build = self
+            .hooks
+            .start_workspace(owner_id, workspace_id, parameters)?;
+        self.emit_enqueued(by, "start", build.id);
+        Ok(build)
+    }
+
+    fn stop_workspace_by(
+        &self,
+        by: &str,
+        owner_id: Uuid,
+        workspace_id: Uuid,
+    ) -> Result<WorkspaceBuild, HookError> {
+        let build = self.hooks.stop_workspace(owner_id, workspace_id)?;
+        self.emit_enqueued(by, "stop", build.id);
+        Ok(build)
+    }
+
+    /// Traces a build a hook just inserted (`enqueue`), then its job.
+    pub fn emit_enqueued(&self, by: &str, hook: &str, build_id: Uuid) {
+        let event = {
+            let t = self.store.tables();
+            let Some(build) = t.build(build_id) else {
+                return;
+            };
+            let workspace = t.workspace(build.workspace_id);
+            let version = t.template_version(build.template_version_id);
+            let template = version.and_then(|v| t.template(v.template_id));
+            Event::Enqueue {
+                by: by.to_string(),
+                hook: hook.to_string(),
+                workspace: workspace.map(|w| w.name.clone()).unwrap_or_default(),
+                workspace_id: id(build.workspace_id),
+                build: id(build.id),
+                number: build.build_number,
+                transition: build.transition.as_str().to_string(),
+                template: template.map(|t| t.name.clone()).unwrap_or_default(),
+                version: version.map(|v| v.name.clone()).unwrap_or_default(),
+                external_agent: version.is_some_and(|v| v.plan.agents.iter().any(|a| a.external)),
+            }
+        };
+        self.emit(event);
         let job = self.store.tables().build(build_id).map(|b| b.job_id);
         if let Some(job) = job {
             self.emit_job(job);

@@ -13,14 +13,15 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::Duration;
 
+use chatsim_engine::find_chat_agent;
 use chatsim_engine::memory::JobOutcome;
-use chatsim_engine::model::{JobStatus, WorkspaceAgent};
+use chatsim_engine::model::{AgentStatus, JobStatus, WorkspaceAgent};
 use chatsim_engine::Time;
 use tokio::time::MissedTickBehavior;
 use uuid::Uuid;
 
 use super::CoderdCore;
-use crate::trace::{id, Event};
+use crate::trace::{format_time, id, Event};
 use crate::world::{HostResult, Net};
 
 const HANG_CHECK_INTERVAL: Duration = Duration::from_secs(10);
@@ -107,32 +108,37 @@ fn next_status_change<N: Net>(core: &CoderdCore<N>) -> Option<Time> {
         .min()
 }
 
-/// Traces each change of the computed status of every agent of every live
-/// workspace's latest build.
+/// One agent's computed status as the watcher sees it.
+struct Observed {
+    name: String,
+    workspace: String,
+    build: Uuid,
+    chat_agent: bool,
+    status: &'static str,
+    since: Option<Time>,
+}
+
+/// Traces each change of the computed status (or disconnected-since time)
+/// of every agent of every live workspace's latest build.
 fn watch_statuses<N: Net>(core: &CoderdCore<N>) {
-    let now = core.now();
-    let timeout = core.settings.inactive_timeout;
-    let current: BTreeMap<Uuid, (String, &'static str)> = {
-        let t = core.store.tables();
-        t.workspaces
-            .iter()
-            .filter(|w| !w.deleted)
-            .filter_map(|w| t.latest_build(w.id))
-            .flat_map(|b| t.agents_of_job(b.job_id))
-            .map(|a| (a.id, (a.name.clone(), a.status(now, timeout).as_str())))
-            .collect()
-    };
+    let current = observe(core);
+    let epoch = core.clock.epoch();
     let mut changes = Vec::new();
     {
         let mut state = core.state.borrow_mut();
-        for (agent, (name, status)) in &current {
-            let before = state.statuses.insert(*agent, status);
-            if before != Some(status) {
+        for (agent, seen) in &current {
+            let now = (seen.status, seen.since);
+            let before = state.statuses.insert(*agent, now);
+            if before != Some(now) {
                 changes.push(Event::AgentStatus {
                     agent: id(*agent),
-                    name: name.clone(),
-                    from: before.unwrap_or("none").to_string(),
-                    to: status.to_string(),
+                    name: seen.name.clone(),
+                    from: before.map_or("none", |(status, _)| status).to_string(),
+                    to: seen.status.to_string(),
+                    workspace: seen.workspace.clone(),
+                    build: id(seen.build),
+                    chat_agent: seen.chat_agent,
+                    since: seen.since.map(|t| format_time(t.since(epoch))),
                 });
             }
         }
@@ -141,6 +147,39 @@ fn watch_statuses<N: Net>(core: &CoderdCore<N>) {
             .retain(|agent, _| current.contains_key(agent));
     }
     changes.into_iter().for_each(|e| core.emit(e));
+}
+
+/// The computed status of every agent of every live workspace's latest build.
+fn observe<N: Net>(core: &CoderdCore<N>) -> BTreeMap<Uuid, Observed> {
+    let now = core.now();
+    let timeout = core.settings.inactive_timeout;
+    let t = core.store.tables();
+    let mut current = BTreeMap::new();
+    for w in t.workspaces.iter().filter(|w| !w.deleted) {
+        let Some(build) = t.latest_build(w.id) else {
+            continue;
+        };
+        let agents = t.agents_of_job(build.job_id);
+        let chat = find_chat_agent(&agents).ok().map(|a| a.id);
+        for a in agents {
+            let (status, since) = match a.status(now, timeout) {
+                AgentStatus::Disconnected { since } => ("disconnected", since),
+                other => (other.as_str(), None),
+            };
+            current.insert(
+                a.id,
+                Observed {
+                    name: a.name.clone(),
+                    workspace: w.name.clone(),
+                    build: build.id,
+                    chat_agent: chat == Some(a.id),
+                    status,
+                    since,
+                },
+            );
+        }
+    }
+    current
 }
 
 /// Fails every running job that has not reported for the hang timeout.
@@ -185,6 +224,6 @@ fn reconcile_prebuilds<N: Net>(core: &CoderdCore<N>) {
         return;
     }
     for build in core.hooks.reconcile_prebuilds() {
-        core.emit_job(build.job_id);
+        core.emit_enqueued(super::BY_PREBUILD, "create", build.id);
     }
 }

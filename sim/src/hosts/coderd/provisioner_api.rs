@@ -80,6 +80,9 @@ async fn acquire_waiting<N: Net>(core: &CoderdCore<N>) -> Option<WireJob> {
 const MAX_ACQUIRE_ROUNDS: u32 = 1000;
 
 fn handle<N: Net>(core: &CoderdCore<N>, request: ProvRequest) -> ProvResponse {
+    if let Some(response) = stop_if_canceling(core, &request) {
+        return response;
+    }
     match request {
         ProvRequest::Acquire => ProvResponse::Job(acquire(core)),
         ProvRequest::Log { job, stage, line } => log(core, job, stage, line),
@@ -88,9 +91,22 @@ fn handle<N: Net>(core: &CoderdCore<N>, request: ProvRequest) -> ProvResponse {
                 return not_running(job);
             }
             touch(core, job);
-            ProvResponse::Quota {
-                ok: core.hooks.commit_quota(job, daily_cost),
+            let ok = core.hooks.commit_quota(job, daily_cost);
+            let build = core
+                .store
+                .tables()
+                .builds
+                .iter()
+                .find(|b| b.job_id == job)
+                .map(|b| b.id);
+            if let Some(build) = build {
+                core.emit(Event::QuotaCommit {
+                    build: id(build),
+                    daily_cost,
+                    ok,
+                });
             }
+            ProvResponse::Quota { ok }
         }
         ProvRequest::Complete { job, outcome } => {
             let outcome = match outcome {
@@ -111,6 +127,32 @@ fn handle<N: Net>(core: &CoderdCore<N>, request: ProvRequest) -> ProvResponse {
             }
         }
     }
+}
+
+/// A report about a job the user canceled: coderd records it `canceled`
+/// and tells the provisioner to stop (it abandons the job, as it does one
+/// that is no longer running).
+fn stop_if_canceling<N: Net>(core: &CoderdCore<N>, request: &ProvRequest) -> Option<ProvResponse> {
+    let job = match request {
+        ProvRequest::Acquire => return None,
+        ProvRequest::Log { job, .. }
+        | ProvRequest::CommitQuota { job, .. }
+        | ProvRequest::Complete { job, .. } => *job,
+    };
+    let canceling = core
+        .store
+        .tables()
+        .job(job)
+        .is_some_and(|j| j.status == chatsim_engine::model::JobStatus::Canceling);
+    if !canceling {
+        return None;
+    }
+    core.hooks.complete_job(job, JobOutcome::Canceled);
+    core.state.borrow_mut().job_touched.remove(&job);
+    core.emit_job(job);
+    Some(ProvResponse::Error {
+        message: format!("job {job} was canceled"),
+    })
 }
 
 fn not_running(job: Uuid) -> ProvResponse {

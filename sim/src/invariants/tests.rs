@@ -1,0 +1,539 @@
+//! Each invariant fails on a small hand-made trace that breaks it, and
+//! passes on the same story told right.
+
+use std::time::Duration;
+
+use chatsim_engine::chat::{AGENT_DISCONNECTED, DIAL_TIMEOUT};
+
+use super::*;
+use crate::trace::{Event, Tracer};
+
+/// A hand-made trace, written event by event.
+struct Story {
+    tracer: Tracer,
+}
+
+fn secs(s: f64) -> Duration {
+    Duration::from_millis((s * 1000.0).round() as u64)
+}
+
+impl Story {
+    /// Chat `main` (ID `c1`) created `ws1` (ID `w1`) with build `b1`
+    /// (agent `a1`, connected at 20 s), bound at 16 s, all by 20 s.
+    fn new() -> Story {
+        let story = Story {
+            tracer: Tracer::new(),
+        };
+        story.ev(
+            0.0,
+            Event::Entity {
+                kind: "chat".into(),
+                name: "main".into(),
+                id: "c1".into(),
+            },
+        );
+        story.turn(0, 0.0);
+        story.enqueue(0.2, "chat:main", "create", "b1", 1, "start", false);
+        story.job(1.0, "b1", 1, "start", "running", None);
+        story.job(16.0, "b1", 1, "start", "succeeded", None);
+        story.bind(16.0, "w1");
+        story.status(17.0, "a1", "b1", "connecting", None);
+        story.status(20.0, "a1", "b1", "connected", None);
+        story
+    }
+
+    fn ev(&self, at: f64, event: Event) -> &Story {
+        self.tracer.emit(secs(at), "test", event);
+        self
+    }
+
+    fn turn(&self, turn: usize, at: f64) -> &Story {
+        self.ev(
+            at,
+            Event::TurnStart {
+                chat: "main".into(),
+                turn,
+                name: None,
+                model: None,
+            },
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn enqueue(
+        &self,
+        at: f64,
+        by: &str,
+        hook: &str,
+        build: &str,
+        number: i32,
+        transition: &str,
+        external: bool,
+    ) -> &Story {
+        self.ev(
+            at,
+            Event::Enqueue {
+                by: by.into(),
+                hook: hook.into(),
+                workspace: "ws1".into(),
+                workspace_id: "w1".into(),
+                build: build.into(),
+                number,
+                transition: transition.into(),
+                template: "dev".into(),
+                version: "v1".into(),
+                external_agent: external,
+            },
+        )
+    }
+
+    fn job(
+        &self,
+        at: f64,
+        build: &str,
+        number: i32,
+        transition: &str,
+        status: &str,
+        code: Option<&str>,
+    ) -> &Story {
+        self.ev(
+            at,
+            Event::Job {
+                workspace: "ws1".into(),
+                build: build.into(),
+                number,
+                transition: transition.into(),
+                status: status.into(),
+                error: code.map(|_| "insufficient quota".into()),
+                error_code: code.map(str::to_string),
+            },
+        )
+    }
+
+    fn bind(&self, at: f64, workspace: &str) -> &Story {
+        self.ev(
+            at,
+            Event::ChatUpdated {
+                chat: "c1".into(),
+                workspace: Some(workspace.into()),
+                build: None,
+                agent: None,
+            },
+        )
+    }
+
+    fn status(&self, at: f64, agent: &str, build: &str, to: &str, since: Option<f64>) -> &Story {
+        self.ev(
+            at,
+            Event::AgentStatus {
+                agent: agent.into(),
+                name: "main".into(),
+                from: "?".into(),
+                to: to.into(),
+                workspace: "ws1".into(),
+                build: build.into(),
+                chat_agent: true,
+                since: since.map(|s| format_time(secs(s))),
+            },
+        )
+    }
+
+    fn call(&self, at: f64, turn: usize, call: usize, name: &str) -> &Story {
+        self.ev(
+            at,
+            Event::ToolCall {
+                turn,
+                call,
+                name: name.into(),
+                input: "{}".into(),
+            },
+        )
+    }
+
+    fn result(
+        &self,
+        at: f64,
+        turn: usize,
+        call: usize,
+        name: &str,
+        is_error: bool,
+        content: &str,
+    ) -> &Story {
+        self.ev(
+            at,
+            Event::ToolResult {
+                turn,
+                call,
+                name: name.into(),
+                is_error,
+                content: content.into(),
+            },
+        )
+    }
+
+    fn dial_abandoned(&self, at: f64, agent: &str) -> &Story {
+        self.ev(
+            at,
+            Event::Dial {
+                agent: agent.into(),
+                outcome: "abandoned".into(),
+                attempts: 3,
+                error: None,
+            },
+        )
+    }
+
+    fn end(&self, at: f64) -> Trace {
+        self.ev(
+            at,
+            Event::RunEnd {
+                outcome: "ok".into(),
+            },
+        );
+        self.tracer.snapshot()
+    }
+}
+
+/// The violations of one invariant.
+fn broken(name: &str, trace: &Trace) -> Vec<Violation> {
+    let violations = check_trace(trace, &Settings::default(), None);
+    violations
+        .into_iter()
+        .filter(|v| v.invariant == name)
+        .collect()
+}
+
+fn all(trace: &Trace) -> Vec<Violation> {
+    check_trace(trace, &Settings::default(), None)
+}
+
+/// An `execute` at 420 s whose dial times out at 450 s.
+fn advice_story(disconnected_since: f64, dial_times_out: bool) -> Trace {
+    let s = Story::new();
+    s.status(
+        disconnected_since + 1.0,
+        "a1",
+        "b1",
+        "disconnected",
+        Some(disconnected_since),
+    );
+    s.turn(1, 420.0).call(420.1, 1, 0, "execute");
+    if dial_times_out {
+        s.dial_abandoned(450.2, "a1");
+    }
+    s.result(450.3, 1, 0, "execute", true, AGENT_DISCONNECTED);
+    s.end(451.0)
+}
+
+#[test]
+fn recovery_advice_needs_a_dial_timeout_and_a_long_disconnect() {
+    assert_eq!(all(&advice_story(300.0, true)), vec![], "the gate passed");
+    let young = broken("recovery_advice_gated", &advice_story(400.0, true));
+    assert_eq!(young.len(), 1, "{young:?}");
+    assert!(
+        young[0].message.contains("not disconnected for 1m30s"),
+        "{}",
+        young[0]
+    );
+    let no_timeout = broken("recovery_advice_gated", &advice_story(300.0, false));
+    assert!(
+        no_timeout[0].message.contains("no dial"),
+        "{}",
+        no_timeout[0]
+    );
+}
+
+#[test]
+fn recovery_advice_to_a_connected_agent_is_a_violation() {
+    let s = Story::new();
+    s.turn(1, 100.0)
+        .call(100.1, 1, 0, "execute")
+        .dial_abandoned(130.2, "a1");
+    s.result(130.3, 1, 0, "execute", true, AGENT_DISCONNECTED);
+    let v = broken("recovery_advice_gated", &s.end(131.0));
+    assert_eq!(v.len(), 1);
+    assert!(v[0].message.contains("read [connected]"), "{}", v[0]);
+    // The soft text is never advice.
+    let s = Story::new();
+    s.turn(1, 100.0).call(100.1, 1, 0, "execute");
+    s.result(130.3, 1, 0, "execute", true, DIAL_TIMEOUT);
+    assert_eq!(all(&s.end(131.0)), vec![]);
+}
+
+#[test]
+fn create_never_builds_an_external_agent_template() {
+    let s = Story::new();
+    s.enqueue(30.0, "chat:main", "create", "b2", 1, "start", true);
+    let v = broken("no_create_build_for_external_agent", &s.end(31.0));
+    assert_eq!(v.len(), 1);
+    assert!(v[0].message.contains("external agent"), "{}", v[0]);
+    // A user's build, or a chat's start of an existing external workspace, is fine.
+    let s = Story::new();
+    s.enqueue(30.0, "user", "create", "b2", 1, "start", true);
+    s.job(40.0, "b2", 1, "start", "succeeded", None);
+    assert_eq!(
+        broken("no_create_build_for_external_agent", &s.end(41.0)),
+        vec![]
+    );
+}
+
+#[test]
+fn stopped_true_needs_a_succeeded_latest_stop() {
+    let s = Story::new();
+    s.turn(1, 100.0).call(100.1, 1, 0, "stop_workspace");
+    s.enqueue(100.2, "chat:main", "stop", "b2", 2, "stop", false);
+    s.job(110.0, "b2", 2, "stop", "failed", None);
+    s.result(
+        110.5,
+        1,
+        0,
+        "stop_workspace",
+        false,
+        r#"{"build_id":"b2","stopped":true,"workspace_name":"ws1"}"#,
+    );
+    let v = broken("stopped_only_after_successful_stop", &s.end(111.0));
+    assert_eq!(v.len(), 1);
+    assert!(v[0].message.contains("job is failed"), "{}", v[0]);
+
+    let s = Story::new();
+    s.turn(1, 100.0).call(100.1, 1, 0, "stop_workspace");
+    s.enqueue(100.2, "chat:main", "stop", "b2", 2, "stop", false);
+    s.job(110.0, "b2", 2, "stop", "succeeded", None);
+    s.result(
+        110.5,
+        1,
+        0,
+        "stop_workspace",
+        false,
+        r#"{"build_id":"b2","stopped":true,"workspace_name":"ws1"}"#,
+    );
+    assert_eq!(all(&s.end(111.0)), vec![]);
+}
+
+#[test]
+fn insufficient_quota_comes_only_from_a_failed_commit() {
+    let quota_result = r#"{"error_code":"INSUFFICIENT_QUOTA","error":"workspace build failed: insufficient quota","build_id":"b2"}"#;
+    // A provider error whose code was made up from its text.
+    let s = Story::new();
+    s.turn(1, 100.0).call(100.1, 1, 0, "start_workspace");
+    s.enqueue(100.2, "chat:main", "start", "b2", 2, "start", false);
+    s.job(
+        110.0,
+        "b2",
+        2,
+        "start",
+        "failed",
+        Some("INSUFFICIENT_QUOTA"),
+    );
+    s.result(110.5, 1, 0, "start_workspace", false, quota_result);
+    let v = broken("insufficient_quota_only_from_commit", &s.end(111.0));
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert!(
+        v[0].message.contains("without a failed quota commit"),
+        "{}",
+        v[0]
+    );
+
+    // The commit failed: all fine.
+    let s = Story::new();
+    s.turn(1, 100.0).call(100.1, 1, 0, "start_workspace");
+    s.enqueue(100.2, "chat:main", "stop", "b2", 2, "stop", false);
+    s.job(105.0, "b2", 2, "stop", "succeeded", None);
+    s.enqueue(106.0, "chat:main", "start", "b3", 3, "start", false);
+    s.ev(
+        108.0,
+        Event::QuotaCommit {
+            build: "b3".into(),
+            daily_cost: 5,
+            ok: false,
+        },
+    );
+    s.job(
+        110.0,
+        "b3",
+        3,
+        "start",
+        "failed",
+        Some("INSUFFICIENT_QUOTA"),
+    );
+    s.result(
+        110.5,
+        1,
+        0,
+        "start_workspace",
+        false,
+        &quota_result.replace("b2", "b3"),
+    );
+    assert_eq!(
+        broken("insufficient_quota_only_from_commit", &s.end(111.0)),
+        vec![]
+    );
+
+    // A result claiming the code for a build that failed otherwise.
+    let s = Story::new();
+    s.turn(1, 100.0).call(100.1, 1, 0, "start_workspace");
+    s.result(
+        110.5,
+        1,
+        0,
+        "start_workspace",
+        false,
+        &quota_result.replace("b2", "b1"),
+    );
+    let v = broken("insufficient_quota_only_from_commit", &s.end(111.0));
+    assert!(
+        v[0].message.contains("did not fail at the quota commit"),
+        "{}",
+        v[0]
+    );
+}
+
+#[test]
+fn a_chat_never_has_two_builds_in_flight() {
+    let s = Story::new();
+    s.enqueue(30.0, "chat:main", "stop", "b2", 2, "stop", false);
+    s.enqueue(31.0, "chat:main", "start", "b3", 3, "start", false);
+    let v = broken("one_build_in_flight_per_chat", &s.end(32.0));
+    assert_eq!(v.len(), 1);
+    assert!(
+        v[0].message.contains("ws1#2 were still in flight"),
+        "{}",
+        v[0]
+    );
+    // Canceling counts as ended.
+    let s = Story::new();
+    s.enqueue(30.0, "chat:main", "stop", "b2", 2, "stop", false);
+    s.job(30.5, "b2", 2, "stop", "canceling", None);
+    s.enqueue(31.0, "chat:main", "start", "b3", 3, "start", false);
+    assert_eq!(broken("one_build_in_flight_per_chat", &s.end(32.0)), vec![]);
+}
+
+fn second_create(agent_status: Option<&str>, first_failed: bool) -> Trace {
+    let s = Story::new();
+    if let Some(status) = agent_status {
+        s.status(50.0, "a1", "b1", status, Some(45.0));
+    }
+    if first_failed {
+        s.job(50.0, "b1", 1, "start", "failed", None);
+    }
+    s.ev(
+        60.0,
+        Event::Enqueue {
+            by: "chat:main".into(),
+            hook: "create".into(),
+            workspace: "ws2".into(),
+            workspace_id: "w2".into(),
+            build: "b9".into(),
+            number: 1,
+            transition: "start".into(),
+            template: "dev".into(),
+            version: "v1".into(),
+            external_agent: false,
+        },
+    );
+    s.bind(60.1, "w2");
+    s.end(61.0)
+}
+
+#[test]
+fn a_retried_create_makes_no_second_workspace_while_the_first_serves() {
+    let v = broken("retry_no_second_workspace", &second_create(None, false));
+    assert_eq!(v.len(), 1);
+    assert!(
+        v[0].message.contains("chat agent main connected"),
+        "{}",
+        v[0]
+    );
+    assert_eq!(all(&second_create(Some("disconnected"), false)), vec![]);
+    assert_eq!(all(&second_create(None, true)), vec![]);
+}
+
+#[test]
+fn a_retried_start_charges_once() {
+    let s = Story::new();
+    s.enqueue(60.0, "chat:main", "start", "b2", 2, "start", false);
+    let v = broken("retry_no_second_charge", &s.end(61.0));
+    assert_eq!(v.len(), 1);
+    assert!(
+        v[0].message
+            .contains("while start build ws1#1 was succeeded"),
+        "{}",
+        v[0]
+    );
+}
+
+#[test]
+fn every_call_returns_within_its_bound() {
+    let s = Story::new();
+    s.turn(1, 100.0).call(100.1, 1, 0, "list_templates");
+    s.result(300.0, 1, 0, "list_templates", false, "{}");
+    s.call(300.1, 1, 1, "execute");
+    let v = broken("tool_calls_end_within_bound", &s.end(400.0));
+    assert_eq!(v.len(), 2, "{v:?}");
+    assert!(
+        v[0].message.contains("over its bound of 60.000s"),
+        "{}",
+        v[0]
+    );
+    assert!(v[1].message.contains("never returned"), "{}", v[1]);
+}
+
+#[test]
+fn the_model_stays_within_its_cap() {
+    let s = Story::new();
+    s.turn(1, 100.0);
+    s.ev(
+        200.0,
+        Event::ModelOutcome {
+            turn: 1,
+            outcome: "cap_exceeded".into(),
+            reason: None,
+            calls: 12,
+        },
+    );
+    s.ev(
+        200.0,
+        Event::TurnEnd {
+            turn: 1,
+            outcome: "done".into(),
+        },
+    );
+    let v = broken("model_within_call_cap", &s.end(201.0));
+    assert_eq!(v.len(), 1);
+    assert!(v[0].message.contains("after 12"), "{}", v[0]);
+}
+
+#[test]
+fn a_failed_run_is_a_violation() {
+    let s = Story::new();
+    s.ev(
+        10.0,
+        Event::RunEnd {
+            outcome: "error: host coderd panicked".into(),
+        },
+    );
+    let v = broken("run_completes", &s.tracer.snapshot());
+    assert_eq!(v.len(), 1);
+    assert!(v[0].message.contains("panicked"), "{}", v[0]);
+    let violations = check_trace(
+        &Story::new().tracer.snapshot(),
+        &Settings::default(),
+        Some("boom"),
+    );
+    assert!(violations
+        .iter()
+        .any(|v| v.invariant == "run_completes" && v.message.contains("boom")));
+}
+
+#[test]
+fn violations_name_their_invariant_and_time() {
+    let v = &broken("recovery_advice_gated", &advice_story(400.0, true))[0];
+    assert!(
+        v.to_string()
+            .starts_with("invariant recovery_advice_gated violated at 450.300s: "),
+        "{v}"
+    );
+    let names: Vec<&str> = INVARIANTS.iter().map(|(n, _)| *n).collect();
+    let unique: std::collections::BTreeSet<&str> = names.iter().copied().collect();
+    assert_eq!(names.len(), unique.len());
+}

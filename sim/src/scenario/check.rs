@@ -1,0 +1,764 @@
+//! Semantic checks of a parsed scenario: every name a fault, turn or
+//! expectation refers to exists, times fit in the run, turns are either
+//! scripted or played by a model, names are unique. Each problem names the
+//! field path it is about, so the loader can point at it.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use super::file::{ModelOutcomeName, ScenarioFile};
+use super::spans::FieldPath;
+use crate::config::{Call, Dur, DurRange, Goal, Turn};
+use crate::faults::Fault;
+use crate::hosts::{CODERD, DRIVER, PROVISIONER};
+
+/// One problem: where, and what.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub path: FieldPath,
+    /// Point at the key rather than the value (a name that is wrong as a
+    /// name, e.g. an unknown workspace in `[expect.workspaces.NAME]`).
+    pub at_key: bool,
+    pub message: String,
+}
+
+/// The tools a model can call: the engine's five and its workspace tools.
+pub fn tool_names() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = chatsim_engine::definitions()
+        .iter()
+        .map(|d| d.name)
+        .collect();
+    names.extend(
+        chatsim_engine::chat::workspace_tool_definitions()
+            .iter()
+            .map(|d| d.name),
+    );
+    names
+}
+
+/// The user calls, as traces name them.
+pub const API_CALLS: [&str; 7] = [
+    "api.create_workspace",
+    "api.start_workspace",
+    "api.stop_workspace",
+    "api.wait_build",
+    "api.bind_chat",
+    "api.exec",
+    "api.inspect",
+];
+
+/// Names the scenario defines, for lookups and hints.
+struct Names {
+    users: Vec<String>,
+    organizations: Vec<String>,
+    templates: Vec<String>,
+    chats: Vec<String>,
+    /// Workspaces the scenario creates by name (user calls, tool inputs).
+    workspaces: Vec<String>,
+    /// Agent names of every template version.
+    agents: Vec<String>,
+    turns: Vec<String>,
+}
+
+fn unique(mut names: Vec<String>) -> Vec<String> {
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// `known: a, b, c` (or `none are defined`).
+fn known(what: &str, names: &[String]) -> String {
+    if names.is_empty() {
+        format!("no {what} are defined")
+    } else {
+        format!("known {what}: {}", names.join(", "))
+    }
+}
+
+/// Every call of the scenario with its path: turns' and injected ones.
+fn all_calls(file: &ScenarioFile) -> Vec<(FieldPath, &Call)> {
+    let mut out = Vec::new();
+    for (i, turn) in file.turns.iter().enumerate() {
+        for (j, call) in turn.calls.iter().enumerate() {
+            out.push((
+                FieldPath::root()
+                    .key("turns")
+                    .index(i)
+                    .key("calls")
+                    .index(j),
+                call,
+            ));
+        }
+    }
+    for (i, f) in file.faults.iter().enumerate() {
+        if let Fault::ParallelToolCalls { calls, .. } = &f.fault {
+            for (j, call) in calls.iter().enumerate() {
+                out.push((
+                    FieldPath::root()
+                        .key("faults")
+                        .index(i)
+                        .key("calls")
+                        .index(j),
+                    call,
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn created_workspaces(file: &ScenarioFile) -> Vec<String> {
+    let mut names = Vec::new();
+    for (_, call) in all_calls(file) {
+        match call {
+            Call::CreateWorkspace { name, .. } => names.push(name.clone()),
+            Call::Tool { name, input } if name == "create_workspace" => {
+                if let Some(n) = input.get("name").and_then(Value::as_str) {
+                    names.push(n.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    unique(names)
+}
+
+impl Names {
+    fn of(file: &ScenarioFile) -> Names {
+        let w = &file.world;
+        let agents = w
+            .templates
+            .iter()
+            .flat_map(|t| &t.versions)
+            .flat_map(|v| &v.agents)
+            .map(|a| a.name.clone())
+            .collect();
+        Names {
+            users: unique(w.users.iter().map(|u| u.name.clone()).collect()),
+            organizations: unique(w.organizations.iter().map(|o| o.name.clone()).collect()),
+            templates: unique(w.templates.iter().map(|t| t.name.clone()).collect()),
+            chats: unique(w.chats.iter().map(|c| c.name.clone()).collect()),
+            workspaces: created_workspaces(file),
+            agents: unique(agents),
+            turns: unique(file.turns.iter().filter_map(|t| t.name.clone()).collect()),
+        }
+    }
+}
+
+/// Checks a parsed scenario; an empty list means it is sound.
+pub fn check(file: &ScenarioFile) -> Vec<Problem> {
+    let mut c = Checker {
+        file,
+        names: Names::of(file),
+        problems: Vec::new(),
+    };
+    c.top();
+    c.settings();
+    c.world();
+    c.faults();
+    c.turns();
+    c.expect();
+    c.problems
+}
+
+struct Checker<'a> {
+    file: &'a ScenarioFile,
+    names: Names,
+    problems: Vec<Problem>,
+}
+
+fn root() -> FieldPath {
+    FieldPath::root()
+}
+
+impl Checker<'_> {
+    fn problem(&mut self, path: FieldPath, message: impl Into<String>) {
+        self.problems.push(Problem {
+            path,
+            at_key: false,
+            message: message.into(),
+        });
+    }
+
+    fn key_problem(&mut self, path: FieldPath, message: impl Into<String>) {
+        self.problems.push(Problem {
+            path,
+            at_key: true,
+            message: message.into(),
+        });
+    }
+
+    /// Reports `name` at `path` unless it is one of `names`.
+    fn refers(&mut self, path: FieldPath, what: &str, name: &str, names: &[String]) {
+        if !names.iter().any(|n| n == name) {
+            let singular = what.trim_end_matches('s');
+            let message = format!("unknown {singular} {name:?}; {}", known(what, names));
+            self.problem(path, message);
+        }
+    }
+
+    /// Reports the second and later uses of a name in a list.
+    fn unique_names<'n>(
+        &mut self,
+        list: FieldPath,
+        what: &str,
+        names: impl Iterator<Item = &'n str>,
+    ) {
+        let mut seen = BTreeSet::new();
+        for (i, name) in names.enumerate() {
+            if !seen.insert(name) {
+                let message = format!("duplicate {what} name {name:?}: names must be unique");
+                self.problem(list.index(i).key("name"), message);
+            }
+        }
+    }
+
+    fn top(&mut self) {
+        if self.file.name.trim().is_empty() {
+            self.problem(root().key("name"), "name must not be empty");
+        }
+    }
+
+    fn max(&self) -> Dur {
+        self.file.settings.max_duration
+    }
+
+    fn settings(&mut self) {
+        let s = &self.file.settings;
+        let at = root().key("settings");
+        if s.tick.0.is_zero() {
+            self.problem(at.key("tick"), "tick must be positive");
+        }
+        if s.agent_heartbeat_interval.0.is_zero()
+            || s.agent_heartbeat_interval >= s.agent_inactive_timeout
+        {
+            let message = format!(
+                "agent_heartbeat_interval ({}) must be positive and shorter than agent_inactive_timeout ({})",
+                s.agent_heartbeat_interval, s.agent_inactive_timeout
+            );
+            self.problem(at.key("agent_heartbeat_interval"), message);
+        }
+        let ranges = [
+            ("plan_duration", s.plan_duration),
+            ("apply_duration", s.apply_duration),
+            ("claim_duration", s.claim_duration),
+        ];
+        for (name, range) in ranges {
+            self.range(at.key(name), range);
+        }
+    }
+
+    fn range(&mut self, at: FieldPath, range: DurRange) {
+        if range.min > range.max {
+            let message = format!("min ({}) is longer than max ({})", range.min, range.max);
+            self.problem(at.key("min"), message);
+        }
+    }
+
+    fn world(&mut self) {
+        let w = &self.file.world;
+        let at = root().key("world");
+        self.unique_names(
+            at.key("organizations"),
+            "organization",
+            w.organizations.iter().map(|o| o.name.as_str()),
+        );
+        self.unique_names(
+            at.key("users"),
+            "user",
+            w.users.iter().map(|u| u.name.as_str()),
+        );
+        self.unique_names(
+            at.key("templates"),
+            "template",
+            w.templates.iter().map(|t| t.name.as_str()),
+        );
+        self.unique_names(
+            at.key("chats"),
+            "chat",
+            w.chats.iter().map(|c| c.name.as_str()),
+        );
+        let orgs = self.names.organizations.clone();
+        for (i, u) in w.users.iter().enumerate() {
+            self.refers(
+                at.key("users").index(i).key("organization"),
+                "organizations",
+                &u.organization,
+                &orgs,
+            );
+        }
+        for (i, t) in w.templates.iter().enumerate() {
+            self.template(at.key("templates").index(i), t, &orgs);
+        }
+        let (users, templates, chats) = (
+            self.names.users.clone(),
+            self.names.templates.clone(),
+            self.names.chats.clone(),
+        );
+        for (i, c) in w.chats.iter().enumerate() {
+            let here = at.key("chats").index(i);
+            self.refers(here.key("owner"), "users", &c.owner, &users);
+            for (j, t) in c.allowed_templates.iter().enumerate() {
+                self.refers(
+                    here.key("allowed_templates").index(j),
+                    "templates",
+                    t,
+                    &templates,
+                );
+            }
+            if let Some(parent) = &c.parent {
+                self.refers(here.key("parent"), "chats", parent, &chats);
+            }
+        }
+    }
+
+    fn template(&mut self, at: FieldPath, t: &crate::config::TemplateSpec, orgs: &[String]) {
+        self.refers(
+            at.key("organization"),
+            "organizations",
+            &t.organization,
+            orgs,
+        );
+        if t.versions.is_empty() {
+            self.problem(
+                at.key("versions"),
+                format!(
+                    "template {:?} needs at least one version (the last is active)",
+                    t.name
+                ),
+            );
+        }
+        self.unique_names(
+            at.key("versions"),
+            "version",
+            t.versions.iter().map(|v| v.name.as_str()),
+        );
+        for (j, v) in t.versions.iter().enumerate() {
+            let here = at.key("versions").index(j);
+            self.unique_names(
+                here.key("agents"),
+                "agent",
+                v.agents.iter().map(|a| a.name.as_str()),
+            );
+            self.unique_names(
+                here.key("parameters"),
+                "parameter",
+                v.parameters.iter().map(|p| p.name.as_str()),
+            );
+            self.unique_names(
+                here.key("presets"),
+                "preset",
+                v.presets.iter().map(|p| p.name.as_str()),
+            );
+            let agent_names: Vec<String> = v.agents.iter().map(|a| a.name.clone()).collect();
+            for (k, a) in v.agents.iter().enumerate() {
+                let agent = here.key("agents").index(k);
+                if let Some(parent) = &a.parent {
+                    self.refers(agent.key("parent"), "agents", parent, &agent_names);
+                }
+                let b = &a.behaviour;
+                self.range(agent.key("behaviour").key("connect_delay"), b.connect_delay);
+                self.range(
+                    agent.key("behaviour").key("startup_script"),
+                    b.startup_script,
+                );
+            }
+        }
+    }
+
+    fn time(&mut self, at: FieldPath, time: Dur, what: &str) {
+        if time > self.max() {
+            let message = format!(
+                "{what} at {time} is after settings.max_duration ({}); raise max_duration or move it earlier",
+                self.max()
+            );
+            self.problem(at, message);
+        }
+    }
+
+    fn faults(&mut self) {
+        for (i, f) in self.file.faults.iter().enumerate() {
+            let at = root().key("faults").index(i);
+            self.time(at.key("at"), f.at, "the fault");
+            self.fault(&at, &f.fault);
+        }
+    }
+
+    fn workspace(&mut self, at: FieldPath, reference: &str) {
+        let name = reference.rsplit('/').next().unwrap_or(reference);
+        if !self.names.workspaces.iter().any(|w| w == name) {
+            let message = format!(
+                "unknown workspace {reference:?}; {} (a workspace is known once a turn creates it by name)",
+                known("workspaces", &self.names.workspaces)
+            );
+            self.problem(at, message);
+        }
+    }
+
+    fn slot(&mut self, at: &FieldPath, workspace: &str, agent: &str) {
+        self.workspace(at.key("workspace"), workspace);
+        let agents = self.names.agents.clone();
+        self.refers(at.key("agent"), "agents", agent, &agents);
+    }
+
+    fn host(&mut self, at: FieldPath, host: &str) {
+        if [CODERD, PROVISIONER, DRIVER].contains(&host) {
+            return;
+        }
+        let Some((workspace, agent)) = host.strip_prefix("agent:").and_then(|t| t.rsplit_once('/'))
+        else {
+            let message = format!("unknown host {host:?}; hosts are coderd, provisioner, driver or agent:<workspace>/<agent>");
+            return self.problem(at, message);
+        };
+        let known_ws = self.names.workspaces.iter().any(|w| w == workspace);
+        let known_agent = self.names.agents.iter().any(|a| a == agent);
+        if !known_ws || !known_agent {
+            let message = format!(
+                "unknown agent host {host:?}; {}; {}",
+                known("workspaces", &self.names.workspaces),
+                known("agents", &self.names.agents)
+            );
+            self.problem(at, message);
+        }
+    }
+
+    fn fault(&mut self, at: &FieldPath, fault: &Fault) {
+        let (templates, users, chats) = (
+            self.names.templates.clone(),
+            self.names.users.clone(),
+            self.names.chats.clone(),
+        );
+        match fault {
+            Fault::AgentOom { workspace, agent }
+            | Fault::AgentRespawn {
+                workspace, agent, ..
+            }
+            | Fault::AgentWedged {
+                workspace, agent, ..
+            }
+            | Fault::AgentNeverConnects { workspace, agent }
+            | Fault::ExternalAgentStarted { workspace, agent }
+            | Fault::ContextFilesChanged {
+                workspace, agent, ..
+            } => self.slot(at, workspace, agent),
+            Fault::Partition { a, b, .. } | Fault::Hold { a, b, .. } | Fault::Repair { a, b } => {
+                self.host(at.key("a"), a);
+                self.host(at.key("b"), b);
+            }
+            Fault::ProvisionerCrash { .. } => {}
+            Fault::BuildFailure { workspace, .. } => {
+                if let Some(w) = workspace {
+                    self.workspace(at.key("workspace"), w);
+                }
+            }
+            Fault::QuotaExhausted { user, .. } => {
+                self.refers(at.key("user"), "users", user, &users)
+            }
+            Fault::NewTemplateVersion { template, .. }
+            | Fault::RequireActiveVersion { template, .. } => {
+                self.refers(at.key("template"), "templates", template, &templates)
+            }
+            Fault::ParallelToolCalls { chat, calls } => {
+                self.refers(at.key("chat"), "chats", chat, &chats);
+                for (j, call) in calls.iter().enumerate() {
+                    self.call(at.key("calls").index(j), call);
+                }
+            }
+            Fault::UserRestartsWorkspace { chat, workspace } => {
+                self.refers(at.key("chat"), "chats", chat, &chats);
+                self.workspace(at.key("workspace"), workspace);
+            }
+            Fault::BuildCanceled { workspace } => self.workspace(at.key("workspace"), workspace),
+            Fault::DbQueryFails { .. } => {}
+        }
+    }
+
+    fn turns(&mut self) {
+        let turns = &self.file.turns;
+        self.unique_names(
+            root().key("turns"),
+            "turn",
+            turns.iter().filter_map(|t| t.name.as_deref()),
+        );
+        for (i, turn) in turns.iter().enumerate() {
+            let at = root().key("turns").index(i);
+            let chats = self.names.chats.clone();
+            self.refers(at.key("chat"), "chats", &turn.chat, &chats);
+            if let Some(time) = turn.at {
+                self.time(at.key("at"), time, "the turn");
+            }
+            match turn.model {
+                Some(_) => self.model_turn(&at, turn),
+                None => self.scripted_turn(&at, turn),
+            }
+            for (j, call) in turn.calls.iter().enumerate() {
+                self.call(at.key("calls").index(j), call);
+            }
+        }
+    }
+
+    fn model_turn(&mut self, at: &FieldPath, turn: &Turn) {
+        if !turn.calls.is_empty() {
+            self.problem(at.key("calls"), "a model turn has no scripted calls: the model chooses them (drop `calls` or `model`)");
+        }
+        if turn.parallel {
+            self.problem(
+                at.key("parallel"),
+                "`parallel` is for scripted calls, not model turns",
+            );
+        }
+        if turn.call_cap == Some(0) {
+            self.problem(at.key("call_cap"), "call_cap must be at least 1");
+        }
+        let templates = self.names.templates.clone();
+        match &turn.goal {
+            None => self.key_problem(at.key("model"), "a model turn needs a `goal`, e.g. goal = { kind = \"run_command\", command = \"make test\" }"),
+            Some(Goal::RunCommand { template: Some(t), .. }) | Some(Goal::CreateWorkspace { template: t, .. }) => {
+                self.refers(at.key("goal").key("template"), "templates", t, &templates)
+            }
+            Some(_) => {}
+        }
+    }
+
+    fn scripted_turn(&mut self, at: &FieldPath, turn: &Turn) {
+        let stray = [
+            ("goal", turn.goal.is_some()),
+            ("call_cap", turn.call_cap.is_some()),
+            ("answers", !turn.answers.is_empty()),
+        ];
+        for (field, set) in stray {
+            if set {
+                let message = format!(
+                    "`{field}` belongs to a model turn; add model = \"reference\" or drop it"
+                );
+                self.key_problem(at.key(field), message);
+            }
+        }
+    }
+
+    fn call(&mut self, at: FieldPath, call: &Call) {
+        let templates = self.names.templates.clone();
+        match call {
+            Call::Tool { name, input } => {
+                let tools = tool_names();
+                if !tools.contains(&name.as_str()) {
+                    let message =
+                        format!("unknown tool {name:?}; known tools: {}", tools.join(", "));
+                    self.problem(at.key("name"), message);
+                }
+                self.placeholders(at.key("input"), input);
+            }
+            Call::CreateWorkspace {
+                template, preset, ..
+            } => {
+                self.refers(at.key("template"), "templates", template, &templates);
+                if let Some(preset) = preset {
+                    self.preset(at.key("preset"), template, preset);
+                }
+            }
+            Call::StartWorkspace { workspace, .. }
+            | Call::StopWorkspace { workspace }
+            | Call::WaitBuild { workspace }
+            | Call::BindChat { workspace }
+            | Call::Inspect { workspace } => self.workspace(at.key("workspace"), workspace),
+            Call::Exec { .. } => {}
+        }
+    }
+
+    fn preset(&mut self, at: FieldPath, template: &str, preset: &str) {
+        let presets: Vec<String> = self
+            .file
+            .world
+            .templates
+            .iter()
+            .filter(|t| t.name == template)
+            .flat_map(|t| &t.versions)
+            .flat_map(|v| &v.presets)
+            .map(|p| p.name.clone())
+            .collect();
+        self.refers(at, "presets", preset, &unique(presets));
+    }
+
+    /// `{{template:NAME}}`, `{{version:TEMPLATE}}`, `{{preset:TEMPLATE/NAME}}`
+    /// anywhere in a tool's input.
+    fn placeholders(&mut self, at: FieldPath, value: &Value) {
+        match value {
+            Value::String(text) => self.placeholder(at, text),
+            Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    self.placeholders(at.index(i), v);
+                }
+            }
+            Value::Object(map) => {
+                for (k, v) in map {
+                    self.placeholders(at.key(k), v);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn placeholder(&mut self, at: FieldPath, text: &str) {
+        let Some(inner) = text.strip_prefix("{{").and_then(|t| t.strip_suffix("}}")) else {
+            return;
+        };
+        let templates = self.names.templates.clone();
+        match inner.split_once(':') {
+            Some(("template" | "version", name)) => self.refers(at, "templates", name, &templates),
+            Some(("preset", reference)) => match reference.split_once('/') {
+                Some((template, preset)) if templates.iter().any(|t| t == template) => {
+                    self.preset(at, template, preset)
+                }
+                Some((template, _)) => self.refers(at, "templates", template, &templates),
+                None => self.problem(at, format!("placeholder {text:?} needs {{{{preset:TEMPLATE/NAME}}}}")),
+            },
+            _ => self.problem(
+                at,
+                format!("unknown placeholder {text:?}; placeholders are {{{{template:NAME}}}}, {{{{version:TEMPLATE}}}} and {{{{preset:TEMPLATE/NAME}}}}"),
+            ),
+        }
+    }
+
+    fn tool_or_call(&mut self, at: FieldPath, name: &str) {
+        let tools = tool_names();
+        if !tools.contains(&name) && !API_CALLS.contains(&name) {
+            let message = format!(
+                "unknown tool or call {name:?}; tools: {}; user calls: {}",
+                tools.join(", "),
+                API_CALLS.join(", ")
+            );
+            self.problem(at, message);
+        }
+    }
+
+    fn expect(&mut self) {
+        let e = &self.file.expect;
+        let at = root().key("expect");
+        for (i, name) in e.tool_order.iter().flatten().enumerate() {
+            let tools = tool_names();
+            if !tools.contains(&name.as_str()) {
+                let message = format!("unknown tool {name:?} (tool_order lists the model's tools only); known tools: {}", tools.join(", "));
+                self.problem(at.key("tool_order").index(i), message);
+            }
+        }
+        for name in e.tool_calls.keys() {
+            self.tool_or_call_key(at.key("tool_calls").key(name), name);
+        }
+        for name in e.workspaces.keys() {
+            if !self.names.workspaces.contains(name) {
+                let message = format!(
+                    "unknown workspace {name:?}; {} (use [expect.chats.NAME] for a workspace the model names)",
+                    known("workspaces", &self.names.workspaces)
+                );
+                self.key_problem(at.key("workspaces").key(name), message);
+            }
+        }
+        for (chat, w) in &e.chats {
+            if !self.names.chats.contains(chat) {
+                let message = format!(
+                    "unknown chat {chat:?}; {}",
+                    known("chats", &self.names.chats)
+                );
+                self.key_problem(at.key("chats").key(chat), message);
+            }
+            if let Some(name) = &w.name {
+                self.workspace(at.key("chats").key(chat).key("name"), name);
+            }
+        }
+        for (name, w) in &e.workspaces {
+            if w.name.is_some() {
+                self.key_problem(
+                    at.key("workspaces").key(name).key("name"),
+                    "`name` is for [expect.chats.*]: here the key names the workspace",
+                );
+            }
+            if w.bound_agent.is_some() {
+                self.key_problem(
+                    at.key("workspaces").key(name).key("bound_agent"),
+                    "`bound_agent` is for [expect.chats.*]: a chat binds an agent, a workspace does not",
+                );
+            }
+        }
+        for (i, r) in e.responses.iter().enumerate() {
+            let here = at.key("responses").index(i);
+            self.tool_or_call(here.key("tool"), &r.tool);
+            if r.nth == Some(0) {
+                self.problem(
+                    here.key("nth"),
+                    "nth counts from 1 (first) or -1 (last); 0 is neither",
+                );
+            }
+            if let Some(took) = r.took {
+                self.range(here.key("took"), took);
+            }
+        }
+        for (i, t) in e.turns.iter().enumerate() {
+            self.turn_expect(at.key("turns").index(i), t);
+        }
+        for (i, p) in e.prompts.iter().enumerate() {
+            self.known_turn(at.key("prompts").index(i).key("turn"), &p.turn);
+        }
+    }
+
+    /// Reports `turn` unless some turn has that `name`.
+    fn known_turn(&mut self, at: FieldPath, turn: &str) {
+        let turns = self.names.turns.clone();
+        if !turns.iter().any(|t| t == turn) {
+            let message = format!(
+                "unknown turn {turn:?}; {} (give a turn a `name` to refer to it)",
+                known("turns", &turns)
+            );
+            self.problem(at, message);
+        }
+    }
+
+    fn tool_or_call_key(&mut self, at: FieldPath, name: &str) {
+        let before = self.problems.len();
+        self.tool_or_call(at, name);
+        for p in &mut self.problems[before..] {
+            p.at_key = true;
+        }
+    }
+
+    fn turn_expect(&mut self, at: FieldPath, t: &super::file::TurnExpect) {
+        let turns = self.names.turns.clone();
+        if !turns.contains(&t.turn) {
+            let message = format!(
+                "unknown turn {:?}; {} (give a turn a `name` to refer to it)",
+                t.turn,
+                known("turns", &turns)
+            );
+            self.problem(at.key("turn"), message);
+        }
+        if let Some(outcome) = &t.outcome {
+            if !["done", "timeout", "lost"].contains(&outcome.as_str()) {
+                self.problem(
+                    at.key("outcome"),
+                    format!("unknown turn outcome {outcome:?}; outcomes: done, timeout, lost"),
+                );
+            }
+        }
+        if t.reason.is_some() && t.model != Some(ModelOutcomeName::ToldUser) {
+            self.problem(at.key("reason"), "`reason` needs model = \"told_user\"");
+        }
+        if let Some(by) = t.ends_by {
+            self.time(at.key("ends_by"), by, "ends_by");
+        }
+        let is_model = self
+            .file
+            .turns
+            .iter()
+            .find(|turn| turn.name.as_deref() == Some(t.turn.as_str()))
+            .is_some_and(|turn| turn.model.is_some());
+        if (t.model.is_some() || t.calls.is_some()) && !is_model && turns.contains(&t.turn) {
+            self.problem(
+                at.key("model"),
+                format!(
+                    "turn {:?} is scripted: `model` and `calls` check model turns",
+                    t.turn
+                ),
+            );
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! The scenario file's serde types: `name`, `description`, `seed`, the
+//! [`RunConfig`] fields (`settings`, `world`, `faults`, `turns`) and
+//! `[expect]`. Every table rejects unknown fields. The format is documented
+//! with a complete example in `scenarios/README.md`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Dur, DurRange, RunConfig, ScheduledFault, Settings, Turn, WorldSpec};
+
+/// A scenario file as written.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    /// A short unique name (used in reports and snapshot names).
+    pub name: String,
+    /// The story in a sentence or two: what happens, what must hold.
+    #[serde(default)]
+    pub description: String,
+    pub seed: u64,
+    #[serde(default)]
+    pub settings: Settings,
+    pub world: WorldSpec,
+    #[serde(default)]
+    pub faults: Vec<ScheduledFault>,
+    #[serde(default)]
+    pub turns: Vec<Turn>,
+    #[serde(default)]
+    pub expect: Expect,
+}
+
+impl ScenarioFile {
+    /// The run the scenario describes.
+    pub fn run_config(&self) -> RunConfig {
+        RunConfig {
+            seed: self.seed,
+            settings: self.settings.clone(),
+            world: self.world.clone(),
+            faults: self.faults.clone(),
+            turns: self.turns.clone(),
+        }
+    }
+}
+
+/// What must hold at the end of the run (every field optional).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Expect {
+    /// Whether any tool result told the model to stop and then start the
+    /// workspace (the engine's recovery texts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_advice: Option<bool>,
+    /// How many workspaces exist at the end (deleted ones excluded).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workspace_count: Option<usize>,
+    /// The model's tool calls (not `api.*` user calls), in the order sent,
+    /// over the whole run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_order: Option<Vec<String>>,
+    /// How many calls of each named tool or user call were sent.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub tool_calls: BTreeMap<String, usize>,
+    /// Final state of named workspaces.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub workspaces: BTreeMap<String, WorkspaceExpect>,
+    /// Final state of the workspace each named chat is bound to.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub chats: BTreeMap<String, WorkspaceExpect>,
+    /// Checks on tool responses.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub responses: Vec<ResponseExpect>,
+    /// Checks on named turns.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub turns: Vec<TurnExpect>,
+    /// The agents coderd dialed over the run (the chat runtime's dials and
+    /// the user's `exec`), each once, in the order first dialed, named
+    /// `workspace#build/agent` as the transcript does; `[]` = no dial.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dialed: Option<Vec<String>>,
+    /// Checks on the workspace context a named turn was prompted with.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub prompts: Vec<PromptExpect>,
+}
+
+/// A workspace's state at the end of the run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkspaceExpect {
+    /// The chat's workspace is this one (`[expect.chats.*]` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The agent the chat's binding names at the end, as
+    /// `workspace#build/agent` (`none`: no agent bound) —
+    /// `[expect.chats.*]` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bound_agent: Option<String>,
+    /// The latest build's transition.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transition: Option<TransitionName>,
+    /// The latest build's job status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<JobStatusName>,
+    /// The computed status of the latest build's chat agent (`none`: the
+    /// latest build has no agents, e.g. after a stop).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent: Option<AgentStatusName>,
+    /// How many builds the workspace has.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub builds: Option<usize>,
+    /// The latest build's parameter values, exactly (name → value): what
+    /// coderd resolved from the request, the previous build, a preset and
+    /// the version's defaults.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransitionName {
+    Start,
+    Stop,
+    Delete,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatusName {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    Canceling,
+    Canceled,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentStatusName {
+    Connecting,
+    Connected,
+    Disconnected,
+    Timeout,
+    None,
+}
+
+/// A check on the responses of one tool (or user call).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ResponseExpect {
+    /// The tool (`execute`, `create_workspace`, …) or user call
+    /// (`api.wait_build`, …) whose responses are checked.
+    pub tool: String,
+    /// Which response: 1 = first, -1 = last. Omitted: every response of
+    /// the tool (and there must be at least one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nth: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_error: Option<bool>,
+    /// The whole response text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub equals: Option<String>,
+    /// Substrings the response contains.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub contains: Vec<String>,
+    /// Substrings it does not contain.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lacks: Vec<String>,
+    /// Top-level keys of the JSON object it is.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<String>,
+    /// Top-level keys it does not have.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lacks_keys: Vec<String>,
+    /// How long the call took, from sent to answered (inclusive bounds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub took: Option<DurRange>,
+}
+
+/// A check on one named turn.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TurnExpect {
+    /// The turn's `name`.
+    pub turn: String,
+    /// How the driver ended it: `done`, `timeout`, or `lost`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    /// It ended at most this long after it began.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ends_within: Option<Dur>,
+    /// It ended by this virtual time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ends_by: Option<Dur>,
+    /// How the model ended it (model turns).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelOutcomeName>,
+    /// What the model told the user (with `model = "told_user"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<ReasonName>,
+    /// How many tool calls the model made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calls: Option<usize>,
+}
+
+/// A check on the workspace context (instruction and skill index) the chat
+/// runtime built for a named turn: at its start (`begin`) or after an
+/// `OnChatUpdated` before the next model step (`mid_turn`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PromptExpect {
+    /// The turn's `name`.
+    pub turn: String,
+    /// Which prompt of the turn (default `begin`; for `mid_turn`, the first
+    /// one, and there must be one).
+    pub phase: PromptPhase,
+    /// The whole prompt text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub equals: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub contains: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lacks: Vec<String>,
+    /// The prompt was built at most this long after the turn began.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub within: Option<Dur>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PromptPhase {
+    #[default]
+    Begin,
+    MidTurn,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelOutcomeName {
+    Done,
+    ToldUser,
+    CapExceeded,
+}
+
+/// What the reference model tells the user (see `model::Reason`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasonName {
+    Quota,
+    ExternalAgent,
+    ManualUpdate,
+    BuildFailed,
+    DialTimeoutRepeated,
+    RecoveryFailed,
+    NoTemplate,
+    Error,
+}
+
+/// The snake_case name serde gives a unit variant.
+pub fn variant_name<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Outcome, Reason};
+
+    /// Expectations name exactly what the model's outcome events say.
+    #[test]
+    fn model_names_match_the_reference_model() {
+        for reason in Reason::ALL {
+            let name: ReasonName = serde_json::from_value(reason.as_str().into()).unwrap();
+            assert_eq!(variant_name(&name), reason.as_str());
+        }
+        for outcome in [
+            Outcome::Done,
+            Outcome::ToldUser(Reason::Quota),
+            Outcome::CapExceeded,
+        ] {
+            let name: ModelOutcomeName = serde_json::from_value(outcome.as_str().into()).unwrap();
+            assert_eq!(variant_name(&name), outcome.as_str());
+        }
+    }
+}

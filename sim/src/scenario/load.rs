@@ -1,0 +1,176 @@
+//! Loading a scenario file: TOML → [`ScenarioFile`] (syntax and type
+//! errors, located by the parser's spans), then the semantic checks
+//! (located by the document's spans). Every error reads
+//! `FILE:LINE:COLUMN: <field path>: <message>`; nothing panics.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use super::check::{self, Problem};
+use super::file::ScenarioFile;
+use super::location::ScenarioError;
+use super::spans::{FieldPath, Spans};
+use crate::config::RunConfig;
+use crate::world::Transport;
+
+/// A loaded, checked scenario.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scenario {
+    /// The file it came from, as given.
+    pub path: PathBuf,
+    pub file: ScenarioFile,
+}
+
+impl Scenario {
+    pub fn name(&self) -> &str {
+        &self.file.name
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.file.seed
+    }
+
+    /// The run the scenario describes.
+    pub fn config(&self) -> RunConfig {
+        self.file.run_config()
+    }
+
+    /// The command that replays it on turmoil (the default transport).
+    pub fn replay_command(&self) -> String {
+        self.replay_command_on(Transport::Turmoil)
+    }
+
+    /// The command that replays it on `transport`.
+    pub fn replay_command_on(&self, transport: Transport) -> String {
+        format!(
+            "cargo run -p chatsim -- run --transport {transport} {}",
+            self.path.display()
+        )
+    }
+}
+
+/// Where scenarios live, relative to the workspace root.
+pub const SCENARIO_DIR: &str = "scenarios";
+
+/// The scenario files `paths` name: files as given, directories as their
+/// `*.toml` files in name order. No paths: the `scenarios/` directory of
+/// the current directory, else of this workspace.
+pub fn discover(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
+    let defaults;
+    let paths = if paths.is_empty() {
+        let here = PathBuf::from(SCENARIO_DIR);
+        defaults = if here.is_dir() {
+            vec![here]
+        } else {
+            let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+            vec![workspace.join(SCENARIO_DIR)]
+        };
+        &defaults
+    } else {
+        paths
+    };
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(path)?
+                .filter_map(|entry| entry.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+                .collect();
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    Ok(files)
+}
+
+/// Reads and checks a scenario file.
+pub fn load(path: &Path) -> Result<Scenario, Vec<ScenarioError>> {
+    match std::fs::read_to_string(path) {
+        Ok(source) => parse(path, &source),
+        Err(err) => Err(vec![ScenarioError::at(
+            path,
+            "",
+            None,
+            format!("cannot read the file: {err}"),
+        )]),
+    }
+}
+
+/// Parses and checks a scenario's text (`path` names it in errors).
+pub fn parse(path: &Path, source: &str) -> Result<Scenario, Vec<ScenarioError>> {
+    let spans = Spans::new(source);
+    let file: ScenarioFile = match toml::from_str(source) {
+        Ok(file) => file,
+        Err(err) => return Err(vec![serde_error(path, source, &spans, &err)]),
+    };
+    let problems = check::check(&file);
+    if problems.is_empty() {
+        return Ok(Scenario {
+            path: path.to_path_buf(),
+            file,
+        });
+    }
+    let mut errors: Vec<ScenarioError> = problems
+        .iter()
+        .map(|p| located(path, source, &spans, p))
+        .collect();
+    errors.sort_by_key(|e| (e.line, e.column));
+    Err(errors)
+}
+
+fn message(path: &FieldPath, text: &str) -> String {
+    // One line per error: the parser's multi-line messages are joined.
+    let text = text
+        .trim()
+        .lines()
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join("; ");
+    if path.is_root() {
+        text
+    } else {
+        format!("{path}: {text}")
+    }
+}
+
+fn located(file: &Path, source: &str, spans: &Spans, problem: &Problem) -> ScenarioError {
+    let span = if problem.at_key {
+        spans.key(&problem.path)
+    } else {
+        spans.value(&problem.path)
+    };
+    ScenarioError::at(file, source, span, message(&problem.path, &problem.message))
+}
+
+/// The text after `prefix` up to `end`, if the message has it.
+fn between<'m>(message: &'m str, prefix: &str, end: char) -> Option<&'m str> {
+    let rest = &message[message.find(prefix)? + prefix.len()..];
+    Some(&rest[..rest.find(end)?])
+}
+
+/// A serde or syntax error: the parser's span, narrowed to the field or
+/// value the message names when the span covers a whole table (tagged
+/// calls and faults are read as a whole).
+fn serde_error(file: &Path, source: &str, spans: &Spans, err: &toml::de::Error) -> ScenarioError {
+    let text = err.message();
+    let span = err.span();
+    let at = match &span {
+        // A missing field is reported on its table: name the table.
+        Some(s) if text.starts_with("missing field") => spans.path_of(s),
+        Some(s) => spans.path_at(s.start),
+        None => FieldPath::root(),
+    };
+    let (path, span) = narrow(spans, &at, text).unwrap_or((at, span.unwrap_or(0..0)));
+    ScenarioError::at(file, source, Some(span), message(&path, text))
+}
+
+fn narrow(spans: &Spans, at: &FieldPath, text: &str) -> Option<(FieldPath, Range<usize>)> {
+    if let Some(field) = between(text, "unknown field `", '`') {
+        return spans.key_within(at, field);
+    }
+    let value = between(text, "unknown variant `", '`')
+        .or_else(|| between(text, "invalid duration \"", '"'))?;
+    spans.string_within(at, value)
+}

@@ -1,0 +1,295 @@
+//! Where things are in a scenario file: every key and value of the parsed
+//! TOML document with its byte span, addressed by a field path like
+//! `turns[1].calls[0].template`. Semantic checks name a path and get the
+//! span; serde errors give a span and get the path (and, when the error
+//! names a field or value inside the table it points at, the span of that
+//! field or value).
+
+use std::fmt;
+use std::ops::Range;
+
+use toml_edit::{ImDocument, Item, Table, Value};
+
+/// One step of a field path.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+/// A field path: `world.templates[0].versions[1].agents[0].name`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct FieldPath(pub Vec<Seg>);
+
+impl FieldPath {
+    pub fn root() -> FieldPath {
+        FieldPath(Vec::new())
+    }
+
+    pub fn key(&self, key: &str) -> FieldPath {
+        let mut segs = self.0.clone();
+        segs.push(Seg::Key(key.to_string()));
+        FieldPath(segs)
+    }
+
+    pub fn index(&self, index: usize) -> FieldPath {
+        let mut segs = self.0.clone();
+        segs.push(Seg::Index(index));
+        FieldPath(segs)
+    }
+
+    /// Whether `self` is `other` or inside it.
+    pub fn starts_with(&self, other: &FieldPath) -> bool {
+        self.0.starts_with(&other.0)
+    }
+
+    pub fn is_root(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// A path written as literally as `turns[1].calls[0].template`.
+pub fn path(text: &str) -> FieldPath {
+    let mut segs = Vec::new();
+    for part in text.split('.').filter(|p| !p.is_empty()) {
+        let (key, rest) = part.split_once('[').unwrap_or((part, ""));
+        if !key.is_empty() {
+            segs.push(Seg::Key(key.to_string()));
+        }
+        for index in rest.split('[') {
+            if let Ok(i) = index.trim_end_matches(']').parse() {
+                segs.push(Seg::Index(i));
+            }
+        }
+    }
+    FieldPath(segs)
+}
+
+impl fmt::Display for FieldPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, seg) in self.0.iter().enumerate() {
+            match seg {
+                Seg::Key(key) => {
+                    let bare = !key.is_empty()
+                        && key
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+                    if i > 0 {
+                        f.write_str(".")?;
+                    }
+                    if bare {
+                        f.write_str(key)?;
+                    } else {
+                        write!(f, "{key:?}")?;
+                    }
+                }
+                Seg::Index(index) => write!(f, "[{index}]")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One key or value of the document.
+#[derive(Clone, Debug)]
+struct Entry {
+    path: FieldPath,
+    /// The key's span (array elements have none).
+    key: Option<Range<usize>>,
+    /// The value's span (a table's covers its header and body).
+    value: Option<Range<usize>>,
+    /// The value when it is a string.
+    text: Option<String>,
+}
+
+impl Entry {
+    /// From the key (or the value) to the end of the value.
+    fn extent(&self) -> Option<Range<usize>> {
+        match (&self.key, &self.value) {
+            (Some(k), Some(v)) => Some(k.start.min(v.start)..k.end.max(v.end)),
+            (Some(k), None) => Some(k.clone()),
+            (None, Some(v)) => Some(v.clone()),
+            (None, None) => None,
+        }
+    }
+}
+
+/// The spans of a parsed document (empty if it does not parse).
+#[derive(Clone, Debug, Default)]
+pub struct Spans {
+    entries: Vec<Entry>,
+}
+
+impl Spans {
+    pub fn new(source: &str) -> Spans {
+        let mut spans = Spans::default();
+        if let Ok(doc) = ImDocument::parse(source.to_string()) {
+            spans.walk_table(&FieldPath::root(), doc.as_table());
+        }
+        spans
+    }
+
+    fn push(
+        &mut self,
+        path: FieldPath,
+        key: Option<Range<usize>>,
+        value: Option<Range<usize>>,
+        text: Option<String>,
+    ) {
+        self.entries.push(Entry {
+            path,
+            key,
+            value,
+            text,
+        });
+    }
+
+    fn walk_table(&mut self, at: &FieldPath, table: &Table) {
+        for (name, item) in table.iter() {
+            let key = table.key(name).and_then(|k| k.span());
+            self.walk_item(&at.key(name), key, item);
+        }
+    }
+
+    fn walk_item(&mut self, at: &FieldPath, key: Option<Range<usize>>, item: &Item) {
+        match item {
+            Item::None => {}
+            Item::Value(value) => self.walk_value(at, key, value),
+            Item::Table(table) => {
+                self.push(at.clone(), key, table.span(), None);
+                self.walk_table(at, table);
+            }
+            Item::ArrayOfTables(tables) => {
+                self.push(at.clone(), key, tables.span(), None);
+                for (i, table) in tables.iter().enumerate() {
+                    let element = at.index(i);
+                    self.push(element.clone(), None, table.span(), None);
+                    self.walk_table(&element, table);
+                }
+            }
+        }
+    }
+
+    fn walk_value(&mut self, at: &FieldPath, key: Option<Range<usize>>, value: &Value) {
+        let text = value.as_str().map(str::to_string);
+        self.push(at.clone(), key, value.span(), text);
+        match value {
+            Value::Array(array) => {
+                for (i, v) in array.iter().enumerate() {
+                    self.walk_value(&at.index(i), None, v);
+                }
+            }
+            Value::InlineTable(table) => {
+                for (name, v) in table.iter() {
+                    let key = table.key(name).and_then(|k| k.span());
+                    self.walk_value(&at.key(name), key, v);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn entry(&self, path: &FieldPath) -> Option<&Entry> {
+        self.entries.iter().find(|e| &e.path == path)
+    }
+
+    /// The span of the value at `path`, or of its nearest ancestor that has
+    /// one (the root: `None`).
+    pub fn value(&self, path: &FieldPath) -> Option<Range<usize>> {
+        let mut segs = path.0.clone();
+        loop {
+            let here = FieldPath(segs.clone());
+            if let Some(span) = self
+                .entry(&here)
+                .and_then(|e| e.value.clone().or(e.key.clone()))
+            {
+                return Some(span);
+            }
+            segs.pop()?;
+        }
+    }
+
+    /// The span of the key at `path` (else its value's, else an ancestor's).
+    pub fn key(&self, path: &FieldPath) -> Option<Range<usize>> {
+        self.entry(path)
+            .and_then(|e| e.key.clone())
+            .or_else(|| self.value(path))
+    }
+
+    /// The deepest path whose key or value covers `offset`.
+    pub fn path_at(&self, offset: usize) -> FieldPath {
+        self.entries
+            .iter()
+            .filter_map(|e| e.extent().map(|x| (e, x)))
+            .filter(|(_, x)| x.start <= offset && offset < x.end.max(x.start + 1))
+            .min_by_key(|(e, x)| (x.end - x.start, std::cmp::Reverse(e.path.0.len())))
+            .map(|(e, _)| e.path.clone())
+            .unwrap_or_default()
+    }
+
+    /// The path whose value spans exactly `span` (else the root).
+    pub fn path_of(&self, span: &Range<usize>) -> FieldPath {
+        self.entries
+            .iter()
+            .filter(|e| e.value.as_ref() == Some(span))
+            .max_by_key(|e| e.path.0.len())
+            .map(|e| e.path.clone())
+            .unwrap_or_default()
+    }
+
+    /// The first key named `name` inside `parent` (document order).
+    pub fn key_within(&self, parent: &FieldPath, name: &str) -> Option<(FieldPath, Range<usize>)> {
+        self.entries
+            .iter()
+            .filter(|e| e.path.starts_with(parent))
+            .filter(|e| e.path.0.last() == Some(&Seg::Key(name.to_string())))
+            .filter_map(|e| e.key.clone().map(|span| (e.path.clone(), span)))
+            .min_by_key(|(_, span)| span.start)
+    }
+
+    /// The first string value equal to `text` inside `parent` (document order).
+    pub fn string_within(
+        &self,
+        parent: &FieldPath,
+        text: &str,
+    ) -> Option<(FieldPath, Range<usize>)> {
+        self.entries
+            .iter()
+            .filter(|e| e.path.starts_with(parent) && e.text.as_deref() == Some(text))
+            .filter_map(|e| e.value.clone().map(|span| (e.path.clone(), span)))
+            .min_by_key(|(_, span)| span.start)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SRC: &str = "name = \"x\"\n[[turns]]\nchat = \"main\"\ncalls = [{ call = \"tool\", name = \"execute\" }]\n[expect.workspaces.ws1]\nstatus = \"failed\"\n";
+
+    #[test]
+    fn paths_print_and_parse_alike() {
+        let p = path("turns[1].calls[0].template");
+        assert_eq!(p.to_string(), "turns[1].calls[0].template");
+        assert_eq!(FieldPath::root().key("a b").to_string(), "\"a b\"");
+    }
+
+    #[test]
+    fn paths_find_spans_and_spans_find_paths() {
+        let spans = Spans::new(SRC);
+        let name = spans.value(&path("turns[0].calls[0].name")).unwrap();
+        assert_eq!(&SRC[name.clone()], "\"execute\"");
+        assert_eq!(
+            spans.path_at(name.start).to_string(),
+            "turns[0].calls[0].name"
+        );
+        let key = spans.key(&path("expect.workspaces.ws1")).unwrap();
+        assert_eq!(&SRC[key], "ws1");
+        // A missing field falls back to its table.
+        let missing = spans.value(&path("turns[0].at")).unwrap();
+        assert!(SRC[missing].starts_with("[[turns]]"));
+        let (p, span) = spans.string_within(&path("turns[0]"), "tool").unwrap();
+        assert_eq!(p.to_string(), "turns[0].calls[0].call");
+        assert_eq!(&SRC[span], "\"tool\"");
+    }
+}

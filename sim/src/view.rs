@@ -1,0 +1,385 @@
+//! A trace read back into the facts checks ask about: the calls with their
+//! results, turns, builds with their job status timelines, agents with
+//! their status timelines, chat bindings, and the names behind the IDs.
+//! Invariants, expectations and transcripts all read a [`TraceView`].
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::trace::{parse_time, Event, Record, Trace};
+
+/// One call the driver made and what came back.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CallView {
+    pub turn: usize,
+    pub call: usize,
+    /// The tool's name, or `api.<kind>` for a user call.
+    pub name: String,
+    pub input: String,
+    pub sent: Duration,
+    pub result: Option<ResultView>,
+}
+
+/// A call's result.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResultView {
+    pub at: Duration,
+    pub is_error: bool,
+    pub content: String,
+}
+
+impl CallView {
+    /// Whether the model made it (an engine tool, not a user call).
+    pub fn is_tool(&self) -> bool {
+        !self.name.starts_with("api.")
+    }
+}
+
+/// One turn the driver played.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TurnView {
+    pub turn: usize,
+    pub chat: String,
+    pub name: Option<String>,
+    pub model: Option<String>,
+    pub started: Duration,
+    /// When and how it ended (`done`, `timeout`, `lost: …`).
+    pub ended: Option<(Duration, String)>,
+    /// The model's outcome, reason and call count (model turns).
+    pub model_outcome: Option<(String, Option<String>, usize)>,
+}
+
+/// A build some hook enqueued, with its job's status changes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BuildView {
+    pub id: String,
+    pub by: String,
+    pub hook: String,
+    pub workspace: String,
+    pub workspace_id: String,
+    pub number: i32,
+    pub transition: String,
+    pub template: String,
+    pub external_agent: bool,
+    pub enqueued: Duration,
+    /// (time, status, error code) in order.
+    pub statuses: Vec<(Duration, String, Option<String>)>,
+}
+
+impl BuildView {
+    /// The job status at `at` (`pending` from the enqueue on).
+    pub fn status_at(&self, at: Duration) -> &str {
+        self.statuses
+            .iter()
+            .take_while(|(t, _, _)| *t <= at)
+            .last()
+            .map_or("pending", |(_, s, _)| s.as_str())
+    }
+
+    /// Whether the job had not ended at `at` (`canceling` counts as ended).
+    pub fn in_flight_at(&self, at: Duration) -> bool {
+        matches!(self.status_at(at), "pending" | "running")
+    }
+
+    /// A short readable name: `ws1#2`.
+    pub fn label(&self) -> String {
+        format!("{}#{}", self.workspace, self.number)
+    }
+}
+
+/// One status record of an agent of a latest build.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StatusView {
+    pub at: Duration,
+    pub status: String,
+    /// Disconnected-since, for `disconnected`.
+    pub since: Option<Duration>,
+}
+
+/// An agent of some build, with its status changes.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AgentView {
+    pub id: String,
+    pub name: String,
+    pub workspace: String,
+    pub build: String,
+    pub chat_agent: bool,
+    pub statuses: Vec<StatusView>,
+}
+
+impl AgentView {
+    /// The status records in effect at some moment of `[from, to]`.
+    pub fn statuses_during(&self, from: Duration, to: Duration) -> Vec<&StatusView> {
+        let mut out: Vec<&StatusView> = Vec::new();
+        for (i, s) in self.statuses.iter().enumerate() {
+            let next = self.statuses.get(i + 1).map(|n| n.at);
+            let starts_before_end = s.at <= to;
+            let ends_after_start = next.is_none_or(|n| n > from);
+            if starts_before_end && ends_after_start {
+                out.push(s);
+            }
+        }
+        out
+    }
+
+    /// When the status record `s` stopped being in effect (`None` = never).
+    pub fn end_of(&self, s: &StatusView) -> Option<Duration> {
+        let i = self.statuses.iter().position(|x| x == s)?;
+        self.statuses.get(i + 1).map(|n| n.at)
+    }
+}
+
+/// A trace read back.
+#[derive(Clone, Debug, Default)]
+pub struct TraceView {
+    pub records: Vec<Record>,
+    /// Chat ID → name.
+    pub chat_names: BTreeMap<String, String>,
+    /// Every named ID (organizations, users, templates, versions, presets,
+    /// chats) → (kind, name).
+    pub entities: BTreeMap<String, (String, String)>,
+    pub calls: Vec<CallView>,
+    pub turns: Vec<TurnView>,
+    /// Builds in enqueue order.
+    pub builds: Vec<BuildView>,
+    /// Agents in the order first seen.
+    pub agents: Vec<AgentView>,
+    /// Per chat name: (time, bound workspace ID) in order.
+    pub bindings: BTreeMap<String, Vec<(Duration, Option<String>)>>,
+    /// Workspace ID → name.
+    pub workspace_names: BTreeMap<String, String>,
+    /// `(time, agent ID)` of every dial that was abandoned (its caller
+    /// gave up first: the engine's dial timeout).
+    pub abandoned_dials: Vec<(Duration, String)>,
+    /// The run's own outcome line (`ok` or `error: …`).
+    pub run_end: Option<String>,
+}
+
+impl TraceView {
+    pub fn new(trace: &Trace) -> TraceView {
+        let mut view = TraceView {
+            records: trace.records(),
+            ..TraceView::default()
+        };
+        let records = std::mem::take(&mut view.records);
+        for record in &records {
+            view.add(record);
+        }
+        view.records = records;
+        view
+    }
+
+    fn add(&mut self, record: &Record) {
+        let at = record.at();
+        match &record.event {
+            Event::Entity { kind, name, id } => {
+                if kind == "chat" {
+                    self.chat_names.insert(id.clone(), name.clone());
+                }
+                self.entities
+                    .insert(id.clone(), (kind.clone(), name.clone()));
+            }
+            Event::TurnStart {
+                chat,
+                turn,
+                name,
+                model,
+            } => self.turns.push(TurnView {
+                turn: *turn,
+                chat: chat.clone(),
+                name: name.clone(),
+                model: model.clone(),
+                started: at,
+                ..TurnView::default()
+            }),
+            Event::TurnEnd { turn, outcome } => {
+                if let Some(t) = self.turn_mut(*turn) {
+                    t.ended = Some((at, outcome.clone()));
+                }
+            }
+            Event::ModelOutcome {
+                turn,
+                outcome,
+                reason,
+                calls,
+            } => {
+                if let Some(t) = self.turn_mut(*turn) {
+                    t.model_outcome = Some((outcome.clone(), reason.clone(), *calls));
+                }
+            }
+            Event::ToolCall {
+                turn,
+                call,
+                name,
+                input,
+            } => self.calls.push(CallView {
+                turn: *turn,
+                call: *call,
+                name: name.clone(),
+                input: input.clone(),
+                sent: at,
+                result: None,
+            }),
+            Event::ToolResult {
+                turn,
+                call,
+                is_error,
+                content,
+                ..
+            } => {
+                let found = self
+                    .calls
+                    .iter_mut()
+                    .find(|c| c.turn == *turn && c.call == *call);
+                if let Some(c) = found {
+                    c.result = Some(ResultView {
+                        at,
+                        is_error: *is_error,
+                        content: content.clone(),
+                    });
+                }
+            }
+            Event::RunEnd { outcome } => self.run_end = Some(outcome.clone()),
+            _ => self.add_world(at, &record.event),
+        }
+    }
+
+    /// Records of the world (builds, agents, bindings, dials).
+    fn add_world(&mut self, at: Duration, event: &Event) {
+        match event {
+            Event::Enqueue {
+                by,
+                hook,
+                workspace,
+                workspace_id,
+                build,
+                number,
+                transition,
+                template,
+                external_agent,
+                ..
+            } => {
+                self.workspace_names
+                    .insert(workspace_id.clone(), workspace.clone());
+                self.builds.push(BuildView {
+                    id: build.clone(),
+                    by: by.clone(),
+                    hook: hook.clone(),
+                    workspace: workspace.clone(),
+                    workspace_id: workspace_id.clone(),
+                    number: *number,
+                    transition: transition.clone(),
+                    template: template.clone(),
+                    external_agent: *external_agent,
+                    enqueued: at,
+                    statuses: Vec::new(),
+                });
+            }
+            Event::Job {
+                build,
+                status,
+                error_code,
+                ..
+            } => {
+                if let Some(b) = self.builds.iter_mut().find(|b| &b.id == build) {
+                    b.statuses.push((at, status.clone(), error_code.clone()));
+                }
+            }
+            Event::AgentStatus {
+                agent,
+                name,
+                to,
+                workspace,
+                build,
+                chat_agent,
+                since,
+                ..
+            } => {
+                let status = StatusView {
+                    at,
+                    status: to.clone(),
+                    since: since.as_deref().and_then(parse_time),
+                };
+                match self.agents.iter_mut().find(|a| &a.id == agent) {
+                    Some(a) => a.statuses.push(status),
+                    None => self.agents.push(AgentView {
+                        id: agent.clone(),
+                        name: name.clone(),
+                        workspace: workspace.clone(),
+                        build: build.clone(),
+                        chat_agent: *chat_agent,
+                        statuses: vec![status],
+                    }),
+                }
+            }
+            Event::ChatUpdated {
+                chat, workspace, ..
+            } => {
+                let name = self.chat_names.get(chat).cloned().unwrap_or(chat.clone());
+                self.bindings
+                    .entry(name)
+                    .or_default()
+                    .push((at, workspace.clone()));
+            }
+            Event::Dial { agent, outcome, .. } if outcome == "abandoned" => {
+                self.abandoned_dials.push((at, agent.clone()));
+            }
+            _ => {}
+        }
+    }
+
+    fn turn_mut(&mut self, turn: usize) -> Option<&mut TurnView> {
+        self.turns.iter_mut().rev().find(|t| t.turn == turn)
+    }
+
+    /// The turn a call belongs to.
+    pub fn turn(&self, turn: usize) -> Option<&TurnView> {
+        self.turns.iter().rev().find(|t| t.turn == turn)
+    }
+
+    /// The chat a call was made in.
+    pub fn chat_of(&self, call: &CallView) -> Option<&str> {
+        self.turn(call.turn).map(|t| t.chat.as_str())
+    }
+
+    /// The workspace ID a chat was bound to at `at` (`None`: none yet).
+    pub fn binding_at(&self, chat: &str, at: Duration) -> Option<&str> {
+        self.bindings
+            .get(chat)?
+            .iter()
+            .take_while(|(t, _)| *t <= at)
+            .last()
+            .and_then(|(_, ws)| ws.as_deref())
+    }
+
+    /// The latest build of a workspace (by name) enqueued by `at`.
+    pub fn latest_build(&self, workspace: &str, at: Duration) -> Option<&BuildView> {
+        self.builds
+            .iter()
+            .filter(|b| b.workspace == workspace && b.enqueued <= at)
+            .max_by_key(|b| b.number)
+    }
+
+    pub fn build(&self, id: &str) -> Option<&BuildView> {
+        self.builds.iter().find(|b| b.id == id)
+    }
+
+    pub fn agent(&self, id: &str) -> Option<&AgentView> {
+        self.agents.iter().find(|a| a.id == id)
+    }
+
+    /// The chat agent of a build, as coderd's watcher saw it.
+    pub fn chat_agent_of(&self, build: &str) -> Option<&AgentView> {
+        self.agents
+            .iter()
+            .find(|a| a.build == build && a.chat_agent)
+    }
+
+    /// The calls named `name` that got a result, in the order they were
+    /// sent (parallel calls: the order the model wrote them).
+    pub fn results_of<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a CallView> + 'a {
+        self.calls
+            .iter()
+            .filter(move |c| c.name == name && c.result.is_some())
+    }
+}

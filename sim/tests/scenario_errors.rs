@@ -1,0 +1,360 @@
+//! A bad scenario file is an error that names FILE:LINE:COLUMN, the field
+//! and a hint — never a panic.
+
+use std::path::Path;
+
+use chatsim::scenario::parse;
+
+/// Lines 1–11: a sound world (user alice, chat main, template dev v1 with
+/// agent main). Cases append from line 12.
+const BASE: &str = r#"name = "bad"
+seed = 1
+
+[world]
+users = [{ name = "alice" }]
+chats = [{ name = "main", owner = "alice" }]
+
+[[world.templates]]
+name = "dev"
+[[world.templates.versions]]
+name = "v1"
+"#;
+
+/// The errors of `BASE` + `tail`, as `bad.toml:LINE:COL: message` lines.
+fn errors(tail: &str) -> Vec<String> {
+    let source = format!("{BASE}{tail}");
+    match parse(Path::new("bad.toml"), &source) {
+        Ok(_) => vec![],
+        Err(errors) => errors.iter().map(|e| e.to_string()).collect(),
+    }
+}
+
+/// Asserts the first error starts with `location` and mentions `words`.
+fn assert_error(tail: &str, location: &str, words: &[&str]) {
+    let errors = errors(tail);
+    let first = errors
+        .first()
+        .unwrap_or_else(|| panic!("no error for {tail:?}"));
+    assert!(
+        first.starts_with(&format!("bad.toml:{location}: ")),
+        "expected bad.toml:{location}, got {first}"
+    );
+    for word in words {
+        assert!(first.contains(word), "{first:?} lacks {word:?}");
+    }
+}
+
+#[test]
+fn the_base_is_sound() {
+    assert_eq!(errors(""), Vec::<String>::new());
+}
+
+#[test]
+fn unknown_top_level_field_points_at_the_key_and_lists_the_fields() {
+    let source = "name = \"bad\"\nseed = 1\nsead = 2\n[world]\nusers = []\nchats = []\n";
+    let err = parse(Path::new("bad.toml"), source).unwrap_err();
+    let text = err[0].to_string();
+    assert!(
+        text.starts_with("bad.toml:3:1: sead: unknown field `sead`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("expected one of `name`, `description`, `seed`"),
+        "{text}"
+    );
+}
+
+#[test]
+fn unknown_field_inside_a_fault_points_at_that_key() {
+    let tail = "[[faults]]\nat = \"1m\"\nfault = \"agent_oom\"\nworkspace = \"ws1\"\nagent = \"main\"\nseverity = 3\n";
+    assert_error(
+        tail,
+        "17:1",
+        &[
+            "faults[0].severity",
+            "unknown field `severity`",
+            "`workspace` or `agent`",
+        ],
+    );
+}
+
+#[test]
+fn unknown_field_inside_an_inline_call_points_at_that_key() {
+    let tail = "[[turns]]\nchat = \"main\"\ncalls = [{ call = \"tool\", name = \"execute\", args = {} }]\n";
+    assert_error(
+        tail,
+        "14:45",
+        &["turns[0].calls[0].args", "expected `name` or `input`"],
+    );
+}
+
+#[test]
+fn bad_duration_points_at_the_value_with_examples() {
+    assert_error(
+        "[settings]\ntick = \"5 minutes\"\n",
+        "13:8",
+        &[
+            "settings.tick",
+            "invalid duration \"5 minutes\"",
+            "\"90s\", \"12m\", \"1h30m\"",
+        ],
+    );
+    assert_error(
+        "[[faults]]\nat = \"90\"\nfault = \"provisioner_crash\"\n",
+        "13:6",
+        &["faults[0].at", "missing or unknown unit"],
+    );
+}
+
+#[test]
+fn unknown_fault_kind_points_at_the_kind_and_lists_the_catalog() {
+    let tail =
+        "[[faults]]\nat = \"1m\"\nfault = \"agent_ooom\"\nworkspace = \"ws1\"\nagent = \"main\"\n";
+    assert_error(
+        tail,
+        "14:9",
+        &[
+            "faults[0].fault",
+            "unknown variant `agent_ooom`",
+            "`agent_oom`, `agent_respawn`",
+        ],
+    );
+}
+
+#[test]
+fn unknown_call_kind_points_at_the_kind_and_lists_the_kinds() {
+    let tail = "[[turns]]\nchat = \"main\"\ncalls = [{ call = \"run\", command = \"ls\" }]\n";
+    assert_error(
+        tail,
+        "14:19",
+        &[
+            "turns[0].calls[0].call",
+            "expected one of `tool`, `create_workspace`",
+        ],
+    );
+}
+
+#[test]
+fn unknown_template_reference_points_at_the_name_and_lists_the_templates() {
+    let tail = "[[turns]]\nchat = \"main\"\ncalls = [{ call = \"create_workspace\", template = \"python\", name = \"ws1\" }]\n";
+    assert_error(
+        tail,
+        "14:50",
+        &[
+            "turns[0].calls[0].template",
+            "unknown template \"python\"",
+            "known templates: dev",
+        ],
+    );
+    let placeholder = "[[turns]]\nchat = \"main\"\ncalls = [{ call = \"tool\", name = \"create_workspace\", input = { template_id = \"{{template:python}}\" } }]\n";
+    assert_error(
+        placeholder,
+        "14:78",
+        &[
+            "turns[0].calls[0].input.template_id",
+            "unknown template \"python\"",
+        ],
+    );
+    let goal = "[[turns]]\nchat = \"main\"\nmodel = \"reference\"\ngoal = { kind = \"create_workspace\", template = \"python\" }\n";
+    assert_error(
+        goal,
+        "15:48",
+        &["turns[0].goal.template", "known templates: dev"],
+    );
+}
+
+#[test]
+fn wrong_type_points_at_the_value() {
+    assert_error(
+        "[[turns]]\nchat = 7\n",
+        "13:8",
+        &[
+            "turns[0].chat",
+            "invalid type: integer `7`, expected a string",
+        ],
+    );
+    let source = "name = \"bad\"\nseed = \"one\"\n[world]\nusers = []\nchats = []\n";
+    let text = parse(Path::new("bad.toml"), source).unwrap_err()[0].to_string();
+    assert_eq!(
+        text,
+        "bad.toml:2:8: seed: invalid type: string \"one\", expected u64"
+    );
+}
+
+#[test]
+fn missing_required_field_points_at_its_table() {
+    assert_error(
+        "[[turns]]\ncalls = []\n",
+        "12:1",
+        &["turns[0]: missing field `chat`"],
+    );
+    let source = "name = \"bad\"\n[world]\nusers = []\nchats = []\n";
+    let text = parse(Path::new("bad.toml"), source).unwrap_err()[0].to_string();
+    assert_eq!(text, "bad.toml:1:1: missing field `seed`");
+}
+
+#[test]
+fn bad_toml_syntax_points_at_the_character() {
+    let source = "name = \"bad\"\nseed = 1\n[world\nusers = []\n";
+    let text = parse(Path::new("bad.toml"), source).unwrap_err()[0].to_string();
+    assert_eq!(
+        text,
+        "bad.toml:3:7: invalid table header; expected `.`, `]`"
+    );
+    let unterminated = "name = \"bad\nseed = 1\n";
+    let text = parse(Path::new("bad.toml"), unterminated).unwrap_err()[0].to_string();
+    assert!(text.starts_with("bad.toml:1:"), "{text}");
+}
+
+#[test]
+fn unknown_tool_points_at_the_name_and_lists_the_tools() {
+    let tail =
+        "[[turns]]\nchat = \"main\"\ncalls = [{ call = \"tool\", name = \"run_command\" }]\n";
+    assert_error(tail, "14:34", &["turns[0].calls[0].name", "unknown tool \"run_command\"", "known tools: list_templates, read_template, create_workspace, start_workspace, stop_workspace, execute, read_file"]);
+    assert_error(
+        "[expect]\ntool_order = [\"list_templates\", \"exec\"]\n",
+        "13:33",
+        &["expect.tool_order[1]", "unknown tool \"exec\""],
+    );
+}
+
+#[test]
+fn duplicate_names_point_at_the_second_one() {
+    let tail =
+        "[[turns]]\nname = \"go\"\nchat = \"main\"\n[[turns]]\nname = \"go\"\nchat = \"main\"\n";
+    assert_error(
+        tail,
+        "16:8",
+        &["turns[1].name", "duplicate turn name \"go\""],
+    );
+    let chats = "name = \"bad\"\nseed = 1\n[world]\nusers = [{ name = \"alice\" }]\nchats = [{ name = \"main\", owner = \"alice\" }, { name = \"main\", owner = \"alice\" }]\n";
+    let text = parse(Path::new("bad.toml"), chats).unwrap_err()[0].to_string();
+    assert_eq!(
+        text,
+        "bad.toml:5:55: world.chats[1].name: duplicate chat name \"main\": names must be unique"
+    );
+}
+
+#[test]
+fn a_fault_after_max_duration_points_at_its_time() {
+    let tail = "[settings]\nmax_duration = \"10m\"\n[[faults]]\nat = \"15m\"\nfault = \"provisioner_crash\"\n";
+    assert_error(
+        tail,
+        "15:6",
+        &["faults[0].at", "after settings.max_duration (10m)"],
+    );
+}
+
+#[test]
+fn unknown_names_in_faults_turns_and_expectations_point_at_them() {
+    let ws =
+        "[[faults]]\nat = \"1m\"\nfault = \"agent_oom\"\nworkspace = \"ws9\"\nagent = \"main\"\n";
+    assert_error(
+        ws,
+        "15:13",
+        &[
+            "faults[0].workspace",
+            "unknown workspace \"ws9\"",
+            "a workspace is known once a turn creates it",
+        ],
+    );
+    let agent = "[[turns]]\nchat = \"main\"\ncalls = [{ call = \"create_workspace\", template = \"dev\", name = \"ws1\" }]\n[[faults]]\nat = \"1m\"\nfault = \"agent_oom\"\nworkspace = \"ws1\"\nagent = \"mian\"\n";
+    assert_error(
+        agent,
+        "19:9",
+        &[
+            "faults[0].agent",
+            "unknown agent \"mian\"; known agents: main",
+        ],
+    );
+    assert_error(
+        "[[turns]]\nchat = \"mian\"\n",
+        "13:8",
+        &["turns[0].chat", "unknown chat \"mian\"; known chats: main"],
+    );
+    assert_error(
+        "[expect.workspaces.ws1]\nstatus = \"failed\"\n",
+        "12:20",
+        &[
+            "expect.workspaces.ws1",
+            "unknown workspace \"ws1\"",
+            "[expect.chats.NAME]",
+        ],
+    );
+    assert_error(
+        "[[expect.turns]]\nturn = \"later\"\n",
+        "13:8",
+        &["expect.turns[0].turn", "unknown turn \"later\""],
+    );
+    assert_error(
+        "[expect.tool_calls]\nexecut = 1\n",
+        "13:1",
+        &[
+            "expect.tool_calls.execut",
+            "unknown tool or call \"execut\"",
+            "api.wait_build",
+        ],
+    );
+}
+
+#[test]
+fn model_and_scripted_turns_do_not_mix() {
+    assert_error(
+        "[[turns]]\nchat = \"main\"\nmodel = \"reference\"\n",
+        "14:1",
+        &["turns[0].model", "needs a `goal`"],
+    );
+    let both = "[[turns]]\nchat = \"main\"\nmodel = \"reference\"\ngoal = { kind = \"start_workspace\" }\ncalls = [{ call = \"tool\", name = \"start_workspace\" }]\n";
+    assert_error(
+        both,
+        "16:9",
+        &["turns[0].calls", "a model turn has no scripted calls"],
+    );
+    let stray = "[[turns]]\nchat = \"main\"\ncall_cap = 3\n";
+    assert_error(
+        stray,
+        "14:1",
+        &["turns[0].call_cap", "belongs to a model turn"],
+    );
+    assert_error(
+        "[[turns]]\nchat = \"main\"\nmodel = \"gpt\"\n",
+        "14:9",
+        &[
+            "turns[0].model",
+            "unknown variant `gpt`, expected `reference`",
+        ],
+    );
+}
+
+#[test]
+fn every_error_of_a_file_is_reported_in_file_order() {
+    let tail =
+        "[[turns]]\nchat = \"mian\"\n[[faults]]\nat = \"3h\"\nfault = \"provisioner_crash\"\n";
+    let errors = errors(tail);
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(
+        errors[0].starts_with("bad.toml:13:8: turns[0].chat"),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        errors[1].starts_with("bad.toml:15:6: faults[0].at"),
+        "{}",
+        errors[1]
+    );
+}
+
+#[test]
+fn no_prefix_of_any_scenario_panics() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    for file in chatsim::scenario::discover(&[dir]).expect("scenarios/ lists") {
+        let source = std::fs::read_to_string(&file).expect("readable");
+        let mut cut = 0;
+        while cut < source.len() {
+            if source.is_char_boundary(cut) {
+                let _ = parse(&file, &source[..cut]);
+            }
+            cut += 7;
+        }
+    }
+}
