@@ -9,6 +9,7 @@
 //! back. Wall time never enters a trace.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
@@ -356,17 +357,43 @@ impl Trace {
             .collect()
     }
 
-    /// The story the model and the user saw, without the clock: one line
-    /// per call response (keyed by turn and call, so parallel calls that
-    /// finish in another order still compare equal; times masked by
-    /// [`mask_times`]), one per turn end, and the run's outcome. Two
+    /// The story the model and the user saw, without the clock: per turn,
+    /// the prompts coderd built (`turn_context`, numbered in order), every
+    /// call with its input and its response (keyed by turn and call, so
+    /// parallel calls that finish in another order still compare equal),
+    /// the model's outcome and the turn's end; then the run's outcome.
+    /// Time-valued JSON fields are masked by [`mask_times`]. Two
     /// transports telling the same story give equal stories even though
     /// their timings differ.
     pub fn story(&self) -> Vec<String> {
-        let mut calls = std::collections::BTreeMap::new();
+        // (turn, part, index, sub): prompts, calls, model outcome, end.
+        let mut turns: BTreeMap<(usize, u8, usize, u8), String> = BTreeMap::new();
+        let mut prompts: BTreeMap<usize, usize> = BTreeMap::new();
         let mut lines = Vec::new();
         for record in self.records() {
-            match record.event {
+            let (key, line) = match record.event {
+                Event::TurnContext {
+                    turn,
+                    phase,
+                    prompt,
+                    ..
+                } => {
+                    let n = prompts.entry(turn).or_default();
+                    *n += 1;
+                    (
+                        (turn, 0, *n, 0),
+                        format!("prompt {n} ({phase}): {prompt:?}"),
+                    )
+                }
+                Event::ToolCall {
+                    turn,
+                    call,
+                    name,
+                    input,
+                } => (
+                    (turn, 1, call, 0),
+                    format!("call {call} > {name} {}", mask_times(&input)),
+                ),
                 Event::ToolResult {
                     turn,
                     call,
@@ -375,22 +402,36 @@ impl Trace {
                     content,
                 } => {
                     let status = if is_error { "error" } else { "ok" };
-                    let line = format!("{name} {status}: {}", mask_times(&content));
-                    calls.insert((turn, call), line);
+                    let content = mask_times(&content);
+                    (
+                        (turn, 1, call, 1),
+                        format!("call {call} < {name} {status}: {content}"),
+                    )
                 }
-                Event::TurnEnd { turn, outcome } => {
-                    calls.insert((turn, usize::MAX), format!("end: {outcome}"));
+                Event::ModelOutcome {
+                    turn,
+                    outcome,
+                    reason,
+                    calls,
+                } => {
+                    let reason = reason.map(|r| format!(" ({r})")).unwrap_or_default();
+                    (
+                        (turn, 2, 0, 0),
+                        format!("model: {outcome}{reason} after {calls} calls"),
+                    )
                 }
-                Event::RunEnd { outcome } => lines.push(format!("run: {outcome}")),
-                _ => {}
-            }
+                Event::TurnEnd { turn, outcome } => ((turn, 3, 0, 0), format!("end: {outcome}")),
+                Event::RunEnd { outcome } => {
+                    lines.push(format!("run: {outcome}"));
+                    continue;
+                }
+                _ => continue,
+            };
+            turns.insert(key, line);
         }
-        let mut story: Vec<String> = calls
+        let mut story: Vec<String> = turns
             .into_iter()
-            .map(|((turn, call), line)| match call {
-                usize::MAX => format!("turn {turn} {line}"),
-                call => format!("turn {turn} call {call} {line}"),
-            })
+            .map(|((turn, ..), line)| format!("turn {turn} {line}"))
             .collect();
         story.extend(lines);
         story
@@ -406,39 +447,60 @@ impl Trace {
 }
 
 /// JSON keys whose values are times, masked in [`Trace::story`]: any key
-/// ending in `_at` (an RFC 3339 timestamp). No tool response carries one
-/// today; the mask keeps the comparison about the story, not the clock,
-/// should one appear.
+/// ending in `_at` whose value is a string (an RFC 3339 timestamp). No
+/// tool or user-API response carries one today (durations in texts are
+/// configured thresholds, not measured times); the mask keeps the
+/// comparison about the story, not the clock, should one appear.
 pub const TIME_KEY_SUFFIX: &str = "_at";
 
 /// What [`Trace::story`] writes in place of a masked value.
 pub const MASKED: &str = "<time>";
 
-/// A response's text with time-valued JSON fields masked (text that is not
-/// JSON is kept as it is).
+/// A response's text with the string value of every `*_at` key replaced by
+/// `"<time>"`. Everything else — key order, escapes such as `\u003c`,
+/// spacing, text that is not JSON — is kept byte for byte, so a story
+/// still tells a changed key order or escape apart.
 pub fn mask_times(content: &str) -> String {
-    fn walk(value: &mut Value) {
-        match value {
-            Value::Object(map) => {
-                for (key, v) in map.iter_mut() {
-                    if key.ends_with(TIME_KEY_SUFFIX) && !v.is_null() {
-                        *v = Value::String(MASKED.to_string());
-                    } else {
-                        walk(v);
-                    }
-                }
-            }
-            Value::Array(items) => items.iter_mut().for_each(walk),
-            _ => {}
+    let mut out = String::with_capacity(content.len());
+    let mut rest = content;
+    // The last string literal seen, if it may be a key awaiting its value.
+    let mut time_key = false;
+    while let Some(start) = rest.find('"') {
+        let (before, literal) = rest.split_at(start);
+        let Some(len) = string_literal_len(literal) else {
+            break; // unterminated: keep the rest as it is
+        };
+        let (literal, after) = literal.split_at(len);
+        let value_of_time_key = time_key && before.trim() == ":";
+        out.push_str(before);
+        if value_of_time_key {
+            out.push('"');
+            out.push_str(MASKED);
+            out.push('"');
+        } else {
+            out.push_str(literal);
+        }
+        let key = &literal[1..literal.len() - 1];
+        time_key = !value_of_time_key && key.ends_with(TIME_KEY_SUFFIX);
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The length of the JSON string literal `text` starts with (its opening
+/// quote to its closing quote), or `None` when it is not closed.
+fn string_literal_len(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut i = 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b'"' => return Some(i + 1),
+            _ => i += 1,
         }
     }
-    match serde_json::from_str::<Value>(content) {
-        Ok(mut value @ (Value::Object(_) | Value::Array(_))) => {
-            walk(&mut value);
-            value.to_string()
-        }
-        _ => content.to_string(),
-    }
+    None
 }
 
 /// FNV-1a, 64 bit.
@@ -464,10 +526,21 @@ mod tests {
     #[test]
     fn time_fields_are_masked_and_other_text_kept() {
         assert_eq!(
-            mask_times(r#"{"a":{"created_at":"2026-01-01T00:00:00Z","n":1},"b_at":null}"#),
-            r#"{"a":{"created_at":"<time>","n":1},"b_at":null}"#
+            mask_times(r#"{"z":{"created_at":"2026-01-01T00:00:00Z","n":1},"b_at":null}"#),
+            r#"{"z":{"created_at":"<time>","n":1},"b_at":null}"#
+        );
+        // Key order, escapes and a value merely ending in `_at` are kept.
+        let kept = r#"{"z":"\u003cx\"_at\u003e","a":"look_at","m_at":["x"],"k":"v"}"#;
+        assert_eq!(mask_times(kept), kept);
+        assert_eq!(
+            mask_times(r#"{"stop_at": "1s", "x": 1}"#),
+            r#"{"stop_at": "<time>", "x": 1}"#
         );
         assert_eq!(mask_times("plain text at 12:00"), "plain text at 12:00");
+        assert_eq!(
+            mask_times(r#"{"open_at":"unterminated"#),
+            r#"{"open_at":"unterminated"#
+        );
     }
 
     #[test]
@@ -490,8 +563,8 @@ mod tests {
         assert_eq!(
             tracer.snapshot().story(),
             [
-                "turn 0 call 0 execute ok: first",
-                "turn 0 call 1 execute ok: second",
+                "turn 0 call 0 < execute ok: first",
+                "turn 0 call 1 < execute ok: second",
                 "turn 0 end: done"
             ]
         );

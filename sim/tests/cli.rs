@@ -49,9 +49,14 @@ fn chatsim(args: &[&str]) -> (bool, String, String) {
     )
 }
 
-#[test]
-fn run_without_paths_runs_every_scenario_and_ends_with_the_tally() {
-    let (ok, stdout, _) = chatsim(&["run"]);
+/// `chatsim run` over every scenario (turmoil unless `transport` names
+/// one): each passes, its line names the transport, the tally ends it.
+fn run_all_passes_on(transport: Option<&str>) {
+    let mut args = vec!["run"];
+    if let Some(t) = transport {
+        args.extend(["--transport", t]);
+    }
+    let (ok, stdout, _) = chatsim(&args);
     let lines: Vec<&str> = stdout.lines().collect();
     let count = std::fs::read_dir(workspace_root().join("scenarios"))
         .unwrap()
@@ -69,13 +74,44 @@ fn run_without_paths_runs_every_scenario_and_ends_with_the_tally() {
         Some(&format!("{count} passed, 0 failed").as_str())
     );
     assert_eq!(lines.len(), count + 1, "{stdout}");
+    let named = format!("  transport {}  virtual ", transport.unwrap_or("turmoil"));
     for line in &lines[..count] {
         assert!(line.starts_with("PASS scenarios/"), "{line}");
         assert!(
-            line.contains(" virtual ") && line.contains(" wall ") && line.ends_with(" user calls"),
+            line.contains(&named) && line.contains(" wall ") && line.ends_with(" user calls"),
             "{line}"
         );
     }
+}
+
+#[test]
+fn run_without_paths_runs_every_scenario_and_ends_with_the_tally() {
+    run_all_passes_on(None);
+}
+
+#[test]
+fn run_on_the_fast_transport_passes_every_scenario_and_says_so() {
+    run_all_passes_on(Some("fast"));
+}
+
+#[test]
+fn a_failure_on_the_fast_transport_replays_on_it() {
+    let text = std::fs::read_to_string(workspace_root().join("scenarios/create-happy-path.toml"))
+        .unwrap()
+        .replace("workspace_count = 1", "workspace_count = 2");
+    let path = temp_scenario("wrong-count-fast.toml", &text);
+    let (ok, stdout, _) = chatsim(&["run", "--transport", "fast", path.to_str().unwrap()]);
+    assert!(!ok, "{stdout}");
+    assert!(stdout.starts_with(&format!("FAIL {}  transport fast  ", path.display())));
+    assert!(stdout.contains(", transport fast)"), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "replay: cargo run -p chatsim -- run --transport fast {}",
+            path.display()
+        )),
+        "{stdout}"
+    );
+    assert_eq!(stdout.lines().last(), Some("0 passed, 1 failed"));
 }
 
 #[test]

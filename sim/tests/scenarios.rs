@@ -1,6 +1,13 @@
-//! Every scenario under `scenarios/` is run twice (the traces must match
-//! byte for byte), judged (invariants and its `[expect]`), and its
-//! transcript compared with `snapshots/<file stem>.snap`.
+//! Every scenario under `scenarios/` is run twice on each transport (the
+//! traces must match byte for byte), judged on each (invariants and its
+//! `[expect]`), and its turmoil transcript compared with
+//! `snapshots/<file stem>.snap`. The fast transport must tell turmoil's
+//! story: `Trace::story()` — every prompt coderd built, every call with
+//! its input and response byte for byte, the model's outcome, each turn's
+//! end and the run's — equal on both; only the string values of `*_at`
+//! JSON keys are masked (none appears in a response today), and times are
+//! not part of the story. Timings themselves differ (turmoil rounds each
+//! message to its tick, the fast transport draws 1–50 ms per message).
 //!
 //! A changed transcript fails the test and, outside CI, leaves a
 //! `.snap.new` beside the snapshot: review it with `cargo insta review`
@@ -10,7 +17,8 @@
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
-use chatsim::scenario::{parse, run_scenario, transcript};
+use chatsim::scenario::{discover, parse, run_scenario, run_scenario_on, transcript};
+use chatsim::Transport;
 
 /// The workspace root (scenario paths in reports are relative to it).
 fn root() -> PathBuf {
@@ -52,7 +60,7 @@ fn scenarios_replay_hold_and_match_their_snapshots() {
                     relative.display(),
                     outcome.hash(),
                     again.hash(),
-                    scenario.replay_command()
+                    scenario.replay_command_on(Transport::Turmoil)
                 ));
             }
             if !report.passed() {
@@ -78,6 +86,62 @@ fn scenarios_replay_hold_and_match_their_snapshots() {
     );
 }
 
+#[test]
+fn every_scenario_holds_replays_and_tells_turmoils_story_on_the_fast_transport() {
+    let files = discover(&[root().join("scenarios")]).expect("scenarios/ lists");
+    assert!(!files.is_empty());
+    let mut failures = Vec::new();
+    for path in &files {
+        let relative = path.strip_prefix(root()).unwrap_or(path);
+        let source = std::fs::read_to_string(path).expect("readable scenario");
+        let scenario = match parse(relative, &source) {
+            Ok(scenario) => scenario,
+            Err(errors) => {
+                let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+                failures.push(lines.join("\n"));
+                continue;
+            }
+        };
+        let path = relative;
+        let config = scenario.config();
+        let report = run_scenario_on(&scenario, Transport::Fast);
+        let Some(fast) = report.outcome.as_ref() else {
+            failures.push(format!("{}\n{}", report.line(), report.details()));
+            continue;
+        };
+        if !report.passed() {
+            failures.push(format!("{}\n{}", report.line(), report.details()));
+        }
+        let again = chatsim::run_with(&config, Transport::Fast);
+        if let Some(diff) = fast.trace.first_difference(&again.trace) {
+            failures.push(format!(
+                "{} is not deterministic on the fast transport: {diff}\n  replay: {}",
+                path.display(),
+                scenario.replay_command_on(Transport::Fast)
+            ));
+        }
+        let turmoil = chatsim::run_with(&config, Transport::Turmoil).trace.story();
+        let story = fast.trace.story();
+        let longest = turmoil.len().max(story.len());
+        if let Some(i) = (0..longest).find(|&i| turmoil.get(i) != story.get(i)) {
+            failures.push(format!(
+                "{} tells another story on the fast transport at line {}:\n  turmoil: {:?}\n  fast:    {:?}\n  replay: {}",
+                path.display(),
+                i + 1,
+                turmoil.get(i),
+                story.get(i),
+                scenario.replay_command_on(Transport::Fast)
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} problem(s) on the fast transport:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
 /// The annotated example in `scenarios/README.md` is a real scenario.
 #[test]
 fn the_readme_example_loads_and_passes() {
@@ -92,6 +156,8 @@ fn the_readme_example_loads_and_passes() {
         let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
         panic!("{}", lines.join("\n"))
     });
-    let report = run_scenario(&scenario);
-    assert!(report.passed(), "{}\n{}", report.line(), report.details());
+    for transport in Transport::ALL {
+        let report = run_scenario_on(&scenario, transport);
+        assert!(report.passed(), "{}\n{}", report.line(), report.details());
+    }
 }

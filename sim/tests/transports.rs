@@ -1,18 +1,24 @@
 //! One story, two transports: the same run on turmoil and on the fast
-//! transport gives the model and the user the same responses
-//! (`Trace::story`: responses keyed by turn and call, turn outcomes, the
-//! run's outcome; time-valued fields masked — see `trace::mask_times`).
-//! Only timings differ. The fault tests (`tests/faults.rs`) compare their
-//! stories the same way.
+//! transport gives the model and the user the same story (`Trace::story`:
+//! per turn the prompts coderd built, every call with its input and its
+//! response byte for byte, keyed by turn and call, the model's outcome and
+//! the turn's end, then the run's outcome; the string values of `*_at`
+//! JSON keys masked — see `trace::mask_times`). Only timings differ. The
+//! fault tests (`tests/faults.rs`) and every scenario
+//! (`tests/scenarios.rs`) compare their stories the same way.
 //!
-//! A generated seed whose fault lands within a second or so of a racing
-//! event (a turn's call finishing, an agent's script ending) can resolve
-//! that race differently on the two transports — turmoil rounds every
-//! message to its 100 ms tick (a round trip ≈ 0.2 s), the fast transport
-//! draws 1–50 ms per message. Of seeds 0..200, 2 do (120: `inspect` reads
-//! the lifecycle `starting` vs `ready`; 197: a partition at 85 s cuts a
-//! turn still running on turmoil, already done on fast). The seeds below
-//! are a fixed range that tells the same story.
+//! A generated seed whose fault or parallel call lands within a second or
+//! so of a racing event can resolve that race differently on the two
+//! transports — turmoil rounds every message to its 100 ms tick (a round
+//! trip ≈ 0.2 s), the fast transport draws 1–50 ms per message. Of seeds
+//! 0..200, 3 do: 97 (one message's parallel `stop_workspace` and `execute`:
+//! the stop build is inserted before or after the execute looks for the
+//! running agent), 159 (a user `exec` answered just after a wedged agent
+//! recovers, before or after the agent's reconnect reaches coderd, decides
+//! whether the next `create_workspace` finds the workspace "recently
+//! connected"), 197 (a partition at 85 s cuts a turn still running on
+//! turmoil, already done on fast). The seeds below are a fixed range that
+//! tells the same story.
 
 use chatsim::{gen, run, run_with, stories, RunConfig, Transport};
 
