@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
+use crate::agent_select::find_chat_agent;
 use crate::ctx::{Ctx, CtxError, Ticker};
 use crate::gojson::Value;
 use crate::model::{
@@ -146,6 +147,26 @@ pub async fn wait_for_agent_ready(
         }
     }
     result
+}
+
+/// The chat agent among the latest build's `agents` and its readiness keys
+/// (spec 2 §1.3; spec 1 §3.3 steps 21–22): `no_agent` without agents, the
+/// raw selection error (spec 1 §6) as `selection_error` with no dial and no
+/// fallback, else the keys of [`wait_for_agent_ready`].
+pub(crate) async fn chat_agent_readiness(env: &ToolEnv<'_>, agents: &[WorkspaceAgent]) -> Value {
+    let mut keys = Value::map();
+    if agents.is_empty() {
+        keys.insert("agent_status", "no_agent");
+        return keys;
+    }
+    match find_chat_agent(agents) {
+        Ok(agent) => wait_for_agent_ready(env, &env.ctx, &agent, env.dialer).await,
+        Err(err) => {
+            keys.insert("agent_status", "selection_error");
+            keys.insert("agent_error", err);
+            keys
+        }
+    }
 }
 
 /// Phase 1: dial every 2 s (5 s per attempt) for up to 2 minutes; a

@@ -37,6 +37,17 @@ impl Value {
         }
     }
 
+    /// Inserts every key of the map `keys` into this map, replacing equal
+    /// keys (either side not a map is a programming error, as for `insert`).
+    pub(crate) fn merge(&mut self, keys: Value) {
+        let Value::Map(keys) = keys else {
+            panic!("merge of non-map JSON value {keys:?}");
+        };
+        for (key, value) in keys {
+            self.insert(&key, value);
+        }
+    }
+
     /// Looks a key up in a map or struct.
     pub fn get(&self, key: &str) -> Option<&Value> {
         match self {

@@ -16,18 +16,18 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{
-    decode_args, response_error_result, set_build_id, Property, ToolDefinition, ToolEnv,
-    ToolResponse,
+    build_parameters, decode_args, response_error_result, set_build_id, Property, ToolDefinition,
+    ToolEnv, ToolResponse,
 };
 use crate::agent_select::find_chat_agent;
 use crate::build_wait::{
-    build_failure_response, wait_for_agent_ready, wait_for_build, BuildAction, BuildWaitError,
+    build_failure_response, chat_agent_readiness, wait_for_agent_ready, wait_for_build,
+    BuildAction, BuildWaitError,
 };
 use crate::goid::parse_uuid;
 use crate::gojson::Value;
 use crate::model::{
-    AgentStatus, BuildParameter, JobStatus, Template, Transition, Workspace, WorkspaceAgent,
-    WorkspaceBuild,
+    AgentStatus, JobStatus, Template, Transition, Workspace, WorkspaceAgent, WorkspaceBuild,
 };
 use crate::names::{generated_workspace_name, name_valid};
 use crate::ports::{Coderd, CreateWorkspaceRequest, CreatedWorkspace, HookError, StoreError};
@@ -112,10 +112,7 @@ pub async fn run(env: &ToolEnv<'_>, input: &str) -> ToolResponse {
         Err(response) => return response,
     };
     // Held until return: parallel calls in one turn must not create twice.
-    let _guard = match env.workspace_mu {
-        Some(mu) => Some(mu.lock().await),
-        None => None,
-    };
+    let _guard = env.lock_chat().await;
     match check_existing_workspace(env).await {
         Existing::Create => {}
         Existing::Done(result) => return ToolResponse::json(&result),
@@ -231,8 +228,7 @@ async fn existing_build_in_progress(
     let mut result = existing_result(workspace, "already_exists", MESSAGE_BUILD_COMPLETED);
     result.insert("build_id", build.id);
     if let Some(agent) = existing_chat_agent(env, workspace.id) {
-        let readiness = wait_for_agent_ready(env, &env.ctx, &agent, env.dialer).await;
-        merge(&mut result, readiness);
+        result.merge(wait_for_agent_ready(env, &env.ctx, &agent, env.dialer).await);
     }
     Existing::Done(result)
 }
@@ -258,8 +254,7 @@ async fn existing_build_succeeded(
         AgentStatus::Disconnected { .. } | AgentStatus::Timeout => return Existing::Create,
     };
     let mut result = existing_result(workspace, "already_exists", message);
-    let readiness = wait_for_agent_ready(env, &env.ctx, &agent, dialer).await;
-    merge(&mut result, readiness);
+    result.merge(wait_for_agent_ready(env, &env.ctx, &agent, dialer).await);
     Existing::Done(result)
 }
 
@@ -340,8 +335,7 @@ async fn create(
     result.insert("created", true);
     result.insert("workspace_name", workspace.full_name());
     set_build_id(&mut result, build_id);
-    let readiness = new_workspace_readiness(env, workspace.id).await;
-    merge(&mut result, readiness);
+    result.merge(new_workspace_readiness(env, workspace.id).await);
     // After the agent is ready, so the runtime can load its context files.
     env.refire_chat_updated();
     ToolResponse::json(&result)
@@ -391,22 +385,12 @@ fn workspace_request(
         Some(id)
     };
     let name = workspace_name(env, template, args.name.as_deref().unwrap_or_default());
-    // A BTreeMap iterates sorted by name: the deterministic order.
-    let rich_parameter_values = args
-        .parameters
-        .iter()
-        .flatten()
-        .map(|(name, value)| BuildParameter {
-            name: name.clone(),
-            value: value.clone(),
-        })
-        .collect();
     Ok(CreateWorkspaceRequest {
         template_id: template.id,
         name,
         ttl_ms,
         template_version_preset_id,
-        rich_parameter_values,
+        rich_parameter_values: build_parameters(args.parameters.as_ref()),
     })
 }
 
@@ -488,48 +472,23 @@ fn create_with_name_retry(
 /// Step 18: bind the chat at once so the frontend can stream build logs;
 /// a DB error is only logged (no callback).
 fn bind_new_workspace(env: &ToolEnv<'_>, workspace: &CreatedWorkspace, build_id: Option<Uuid>) {
-    match env
-        .store
-        .update_chat_workspace_binding(env.chat_id, Some(workspace.id), build_id, None)
-    {
-        Ok(chat) => env.fire_chat_updated(&chat),
-        Err(err) => env.log(
+    if let Err(err) = env.bind_chat(workspace.id, build_id) {
+        env.log(
             "error",
             format!("failed to persist chat workspace association: {err}"),
-        ),
+        );
     }
 }
 
-/// Steps 21–22: select the chat agent of the new workspace and wait for it.
+/// Steps 21–22: the chat agent of the new workspace and its readiness.
 /// A failed read adds no keys; a selection error is reported, never dialed.
 async fn new_workspace_readiness(env: &ToolEnv<'_>, workspace_id: Uuid) -> Value {
-    let mut keys = Value::map();
-    let Ok(agents) = env
+    match env
         .store
         .get_workspace_agents_in_latest_build_by_workspace_id(workspace_id)
-    else {
-        return keys;
-    };
-    if agents.is_empty() {
-        keys.insert("agent_status", "no_agent");
-        return keys;
-    }
-    match find_chat_agent(&agents) {
-        Ok(agent) => wait_for_agent_ready(env, &env.ctx, &agent, env.dialer).await,
-        Err(err) => {
-            keys.insert("agent_status", "selection_error");
-            keys.insert("agent_error", err);
-            keys
-        }
-    }
-}
-
-/// Merges the keys of a map into another map.
-fn merge(into: &mut Value, from: Value) {
-    if let Value::Map(keys) = from {
-        for (key, value) in keys {
-            into.insert(&key, value);
-        }
+    {
+        Ok(agents) => chat_agent_readiness(env, &agents).await,
+        Err(_) => Value::map(),
     }
 }
 

@@ -5,14 +5,16 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use futures::lock::Mutex;
+use futures::lock::{Mutex, MutexGuard};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use crate::ctx::Ctx;
 use crate::gojson::Value;
-use crate::model::Chat;
-use crate::ports::{AgentDialer, Clock, Coderd, Event, Events, Ids, ResponseError, Store};
+use crate::model::{BuildParameter, Chat, ProvisionerJob, WorkspaceBuild};
+use crate::ports::{
+    AgentDialer, Clock, Coderd, Event, Events, Ids, ResponseError, Store, StoreError,
+};
 
 pub mod create_workspace;
 pub mod list_templates;
@@ -159,7 +161,7 @@ pub struct ToolEnv<'a> {
     pub ctx: Ctx,
 }
 
-impl ToolEnv<'_> {
+impl<'a> ToolEnv<'a> {
     pub fn log(&self, level: &'static str, message: impl Into<String>) {
         self.events.emit(Event::Log {
             level,
@@ -183,26 +185,63 @@ impl ToolEnv<'_> {
         }
     }
 
+    /// Takes the per-chat `WorkspaceMu` (spec 1 §1.5) that create, start and
+    /// stop share, if configured. Hold the guard until the call returns.
+    pub(crate) async fn lock_chat(&self) -> Option<MutexGuard<'a, ()>> {
+        match self.workspace_mu {
+            Some(mu) => Some(mu.lock().await),
+            None => None,
+        }
+    }
+
+    /// `latestWorkspaceBuildAndJob` (spec 1 §1.3), errors as text.
+    pub(crate) fn latest_build_and_job(
+        &self,
+        workspace_id: Uuid,
+    ) -> Result<(WorkspaceBuild, ProvisionerJob), ToolResponse> {
+        let build = self
+            .store
+            .get_latest_workspace_build_by_workspace_id(workspace_id)
+            .map_err(|err| ToolResponse::text_error(format!("get latest build: {err}")))?;
+        let job = self
+            .store
+            .get_provisioner_job_by_id(build.job_id)
+            .map_err(|err| ToolResponse::text_error(format!("get provisioner job: {err}")))?;
+        Ok((build, job))
+    }
+
     pub fn fire_chat_updated(&self, chat: &Chat) {
         if let Some(callback) = self.on_chat_updated {
             callback(chat);
         }
     }
 
-    /// `publishBuildBinding`: bind the chat to (workspace, build, no agent)
-    /// and fire `OnChatUpdated`; a DB error is only logged.
-    pub fn publish_build_binding(&self, workspace_id: Uuid, build_id: Option<Uuid>) {
-        match self.store.update_chat_workspace_binding(
+    /// Binds the chat to (workspace, build, no agent) and fires
+    /// `OnChatUpdated` with the updated row. A failed write fires nothing;
+    /// the caller logs it in its own words.
+    pub(crate) fn bind_chat(
+        &self,
+        workspace_id: Uuid,
+        build_id: Option<Uuid>,
+    ) -> Result<(), StoreError> {
+        let chat = self.store.update_chat_workspace_binding(
             self.chat_id,
             Some(workspace_id),
             build_id,
             None,
-        ) {
-            Ok(chat) => self.fire_chat_updated(&chat),
-            Err(err) => self.log(
+        )?;
+        self.fire_chat_updated(&chat);
+        Ok(())
+    }
+
+    /// `publishBuildBinding` (spec 1 §1.3): [`ToolEnv::bind_chat`]; a DB
+    /// error is only logged.
+    pub fn publish_build_binding(&self, workspace_id: Uuid, build_id: Option<Uuid>) {
+        if let Err(err) = self.bind_chat(workspace_id, build_id) {
+            self.log(
                 "error",
                 format!("failed to persist build ID on chat binding: {err}"),
-            ),
+            );
         }
     }
 
@@ -215,6 +254,22 @@ impl ToolEnv<'_> {
             self.fire_chat_updated(&chat);
         }
     }
+}
+
+/// The model's `parameters` as build parameters, sorted by name (a
+/// `BTreeMap` iterates in key order) for determinism: create's request
+/// (spec 1 §3.3) and start's hook call (spec 2 §1.2 step 8).
+pub(crate) fn build_parameters(
+    parameters: Option<&BTreeMap<String, String>>,
+) -> Vec<BuildParameter> {
+    parameters
+        .into_iter()
+        .flatten()
+        .map(|(name, value)| BuildParameter {
+            name: name.clone(),
+            value: value.clone(),
+        })
+        .collect()
 }
 
 /// Text returned when the model's input does not decode into the tool's

@@ -12,27 +12,24 @@
 //! - steps 9–14: bind the chat, wait for the build and the agent, annotate
 //!   an automatic update to the active version, fire `OnChatUpdated` again.
 //!
-//! The chat/workspace/build lookups are shared with `stop_workspace`, whose
-//! spec says they are "exactly as start".
+//! The chat and workspace lookups (steps 3–4) are shared with
+//! `stop_workspace`, whose spec says they are "exactly as start"; the lock
+//! and `latestWorkspaceBuildAndJob` are [`ToolEnv`]'s shared plumbing.
 
 use std::collections::BTreeMap;
 
-use futures::lock::MutexGuard;
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{
-    decode_args, response_error_result, set_build_id, set_no_build, Property, ToolDefinition,
-    ToolEnv, ToolResponse,
+    build_parameters, decode_args, response_error_result, set_build_id, set_no_build, Property,
+    ToolDefinition, ToolEnv, ToolResponse,
 };
-use crate::agent_select::find_chat_agent;
 use crate::build_wait::{
-    build_failure_response, wait_for_agent_ready, wait_for_build, BuildAction,
+    build_failure_response, chat_agent_readiness, wait_for_build, BuildAction,
 };
 use crate::gojson::Value;
-use crate::model::{
-    BuildParameter, JobStatus, ProvisionerJob, Transition, Workspace, WorkspaceBuild,
-};
+use crate::model::{JobStatus, Transition, Workspace, WorkspaceBuild};
 use crate::ports::{Coderd, HookError};
 
 pub const NAME: &str = "start_workspace";
@@ -84,7 +81,7 @@ pub async fn run(env: &ToolEnv<'_>, input: &str) -> ToolResponse {
     let Some(coderd) = env.coderd else {
         return ToolResponse::text_error(STARTER_NOT_CONFIGURED);
     };
-    let _chat_lock = lock_chat(env).await;
+    let _chat_lock = env.lock_chat().await;
     match start(env, coderd, &args).await {
         Ok(response) | Err(response) => response,
     }
@@ -97,7 +94,7 @@ async fn start(
     args: &StartArgs,
 ) -> Result<ToolResponse, ToolResponse> {
     let workspace = load_chat_workspace(env)?;
-    let (previous, job) = latest_build_and_job(env, workspace.id)?;
+    let (previous, job) = env.latest_build_and_job(workspace.id)?;
     match job.status {
         JobStatus::Pending | JobStatus::Running => {
             return Ok(join_in_progress_build(env, &workspace, &previous).await);
@@ -165,16 +162,7 @@ fn call_start_hook(
     workspace: &Workspace,
     args: &StartArgs,
 ) -> Result<WorkspaceBuild, ToolResponse> {
-    // A BTreeMap iterates in name order: the hook sees sorted parameters.
-    let parameters: Vec<BuildParameter> = args
-        .parameters
-        .iter()
-        .flatten()
-        .map(|(name, value)| BuildParameter {
-            name: name.clone(),
-            value: value.clone(),
-        })
-        .collect();
+    let parameters = build_parameters(args.parameters.as_ref());
     coderd
         .start_workspace(env.owner_id, workspace.id, &parameters)
         .map_err(|err| match err {
@@ -208,45 +196,15 @@ async fn wait_for_agent_and_respond(
     let mut result = Value::map();
     result.insert("started", true);
     result.insert("workspace_name", workspace.name.as_str());
+    // A failed read counts as no agents.
     let agents = env
         .store
         .get_workspace_agents_in_latest_build_by_workspace_id(workspace.id)
         .unwrap_or_default();
-    if agents.is_empty() {
-        result.insert("agent_status", "no_agent");
-    } else {
-        match find_chat_agent(&agents) {
-            Err(text) => {
-                // The raw selection error, no fallback, no dial.
-                result.insert("agent_status", "selection_error");
-                result.insert("agent_error", text);
-            }
-            Ok(agent) => {
-                let ready = wait_for_agent_ready(env, &env.ctx, &agent, env.dialer).await;
-                merge_into(&mut result, ready);
-            }
-        }
-    }
+    result.merge(chat_agent_readiness(env, &agents).await);
     set_build_id(&mut result, build_id);
     set_no_build(&mut result, build_id);
     result
-}
-
-fn merge_into(result: &mut Value, extra: Value) {
-    let Value::Map(keys) = extra else {
-        unreachable!("waitForAgentReady returns a map");
-    };
-    for (key, value) in keys {
-        result.insert(&key, value);
-    }
-}
-
-/// Takes the per-chat lock (shared with create and stop), if configured.
-pub(crate) async fn lock_chat<'a>(env: &ToolEnv<'a>) -> Option<MutexGuard<'a, ()>> {
-    match env.workspace_mu {
-        Some(mu) => Some(mu.lock().await),
-        None => None,
-    }
 }
 
 /// Steps 3–4: the chat's bound, non-deleted workspace.
@@ -276,22 +234,6 @@ pub(crate) fn load_workspace(
     Ok(workspace)
 }
 
-/// `latestWorkspaceBuildAndJob`, errors as text.
-pub(crate) fn latest_build_and_job(
-    env: &ToolEnv<'_>,
-    workspace_id: Uuid,
-) -> Result<(WorkspaceBuild, ProvisionerJob), ToolResponse> {
-    let build = env
-        .store
-        .get_latest_workspace_build_by_workspace_id(workspace_id)
-        .map_err(|err| ToolResponse::text_error(format!("get latest build: {err}")))?;
-    let job = env
-        .store
-        .get_provisioner_job_by_id(build.job_id)
-        .map_err(|err| ToolResponse::text_error(format!("get provisioner job: {err}")))?;
-    Ok((build, job))
-}
-
 #[cfg(test)]
 mod tests {
     use std::cell::RefCell;
@@ -301,7 +243,7 @@ mod tests {
 
     use super::*;
     use crate::memory::{JobOutcome, MemCoderd, Query};
-    use crate::model::{AgentSpec, Group, LifecycleState, Organization};
+    use crate::model::{AgentSpec, BuildParameter, Group, LifecycleState, Organization};
     use crate::ports::{
         Clock, CreateWorkspaceRequest, CreatedWorkspace, Ids, ResponseError, StoreError, Validation,
     };

@@ -13,9 +13,7 @@
 
 use serde::Deserialize;
 
-use super::start_workspace::{
-    latest_build_and_job, load_chat_workspace, load_workspace, lock_chat,
-};
+use super::start_workspace::{load_chat_workspace, load_workspace};
 use super::{
     build_error_result, decode_args, response_error_result, ToolDefinition, ToolEnv, ToolResponse,
 };
@@ -54,7 +52,7 @@ pub async fn run(env: &ToolEnv<'_>, input: &str) -> ToolResponse {
     let Some(coderd) = env.coderd else {
         return ToolResponse::text_error(STOPPER_NOT_CONFIGURED);
     };
-    let _chat_lock = lock_chat(env).await;
+    let _chat_lock = env.lock_chat().await;
     match stop(env, coderd).await {
         Ok(response) | Err(response) => response,
     }
@@ -63,7 +61,7 @@ pub async fn run(env: &ToolEnv<'_>, input: &str) -> ToolResponse {
 /// Steps 3–12, under the lock. `Err` is an early answer.
 async fn stop(env: &ToolEnv<'_>, coderd: &dyn Coderd) -> Result<ToolResponse, ToolResponse> {
     let mut workspace = load_chat_workspace(env)?;
-    let (mut build, mut job) = latest_build_and_job(env, workspace.id)?;
+    let (mut build, mut job) = env.latest_build_and_job(workspace.id)?;
     if matches!(
         job.status,
         JobStatus::Pending | JobStatus::Running | JobStatus::Canceling
@@ -103,7 +101,7 @@ async fn wait_out_in_progress_build(
     env.publish_build_binding(workspace.id, Some(build.id));
     let wait_error = wait_for_build(env, &env.ctx, build.id).await.err();
     let fresh_workspace = load_workspace(env, workspace.id)?;
-    let (fresh_build, fresh_job) = latest_build_and_job(env, workspace.id)?;
+    let (fresh_build, fresh_job) = env.latest_build_and_job(workspace.id)?;
     if let Some(err) = wait_error {
         if !fresh_job.status.is_terminal() {
             let message = format!("{IN_PROGRESS_PREFIX}{err}");
