@@ -4,7 +4,9 @@ use std::rc::Rc;
 
 use uuid::Uuid;
 
+use super::errors::{ConnError, GET_LATEST_BUILD_PREFIX, LOAD_CHAT_PREFIX};
 use super::settings::ChatSettings;
+use crate::model::{Chat, WorkspaceBuild};
 use crate::ports::{
     AgentConn, AgentDialer, Clock, Coderd, DialError, Event, Events, Ids, LocalBoxFuture, Store,
 };
@@ -53,6 +55,20 @@ impl ChatEnv {
             level,
             message: message.into(),
         });
+    }
+
+    /// Re-reads the chat row (`load chat: <err>`).
+    pub fn load_chat(&self) -> Result<Chat, ConnError> {
+        self.store()
+            .get_chat_by_id(self.chat_id)
+            .map_err(|err| ConnError::Other(format!("{LOAD_CHAT_PREFIX}{err}")))
+    }
+
+    /// The workspace's latest build (`get latest workspace build: <err>`).
+    pub fn latest_build(&self, workspace_id: Uuid) -> Result<WorkspaceBuild, ConnError> {
+        self.store()
+            .get_latest_workspace_build_by_workspace_id(workspace_id)
+            .map_err(|err| ConnError::Other(format!("{GET_LATEST_BUILD_PREFIX}{err}")))
     }
 
     /// Starts a dial and records it.

@@ -126,14 +126,18 @@ pub async fn call(env: &ToolEnv<'_>, name: &str, input: &str) -> ToolResponse {
         create_workspace::NAME => create_workspace::run(env, input).await,
         start_workspace::NAME => start_workspace::run(env, input).await,
         stop_workspace::NAME => stop_workspace::run(env, input).await,
-        unknown => {
-            let known: Vec<&str> = definitions().iter().map(|d| d.name).collect();
-            ToolResponse::text_error(format!(
-                "unknown tool {unknown:?}; known tools: {}",
-                known.join(", ")
-            ))
-        }
+        unknown => unknown_tool(unknown, &definitions()),
     }
+}
+
+/// The text error for a tool name that is not among `known`, naming them
+/// (chatsim-defined).
+pub(crate) fn unknown_tool(name: &str, known: &[ToolDefinition]) -> ToolResponse {
+    let names: Vec<&str> = known.iter().map(|d| d.name).collect();
+    ToolResponse::text_error(format!(
+        "unknown tool {name:?}; known tools: {}",
+        names.join(", ")
+    ))
 }
 
 /// Everything a tool call needs: the ports, the chat it runs for, and the
