@@ -25,7 +25,7 @@ pub const STARTUP_SCRIPT_POLL_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Why `wait_for_build` failed. `Display` is the Go `Error()` text.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum BuildWaitError {
+pub(crate) enum BuildWaitError {
     /// The job failed (`workspaceBuildError`): its message and error code.
     Failed { message: String, code: String },
     /// Lookups, cancellation, timeouts and unexpected states.
@@ -34,7 +34,7 @@ pub enum BuildWaitError {
 
 impl BuildWaitError {
     /// The job's error code, empty when none.
-    pub fn code(&self) -> &str {
+    pub(crate) fn code(&self) -> &str {
         match self {
             BuildWaitError::Failed { code, .. } => code,
             BuildWaitError::Other(_) => "",
@@ -53,7 +53,7 @@ impl fmt::Display for BuildWaitError {
 
 /// `waitForBuild`: polls the build (by ID) and its job every 2 s, first poll
 /// at once, for at most 10 minutes.
-pub async fn wait_for_build(
+pub(crate) async fn wait_for_build(
     env: &ToolEnv<'_>,
     ctx: &Ctx,
     build_id: Uuid,
@@ -114,7 +114,7 @@ pub fn external_agent_unavailable_message(agent: &WorkspaceAgent) -> &'static st
 
 /// `waitForAgentReady`: the keys describing a problem (an empty map means
 /// ready). Phase 1 dials (only with a dialer), phase 2 polls the lifecycle.
-pub async fn wait_for_agent_ready(
+pub(crate) async fn wait_for_agent_ready(
     env: &ToolEnv<'_>,
     ctx: &Ctx,
     agent: &WorkspaceAgent,
@@ -246,7 +246,7 @@ impl BuildAction {
 /// `INSUFFICIENT_QUOTA`, else `{"error", "build_id"?}`. Never an error
 /// response. `owner_ctx` says whether the call already runs as the owner
 /// (otherwise the quota lookup escalates with `asOwner` first).
-pub fn build_failure_response(
+pub(crate) fn build_failure_response(
     env: &ToolEnv<'_>,
     organization_id: Uuid,
     action: BuildAction,

@@ -178,7 +178,7 @@ fn write_object<'a>(out: &mut String, fields: impl Iterator<Item = (&'a str, &'a
 }
 
 /// Go's string encoder with HTML escaping on.
-pub fn write_string(out: &mut String, s: &str) {
+fn write_string(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -204,7 +204,7 @@ pub fn write_string(out: &mut String, s: &str) {
 /// Go's float64 encoding: shortest round-trip digits, `%f` style unless the
 /// exponent is < -6 or >= 21, then `%e` style with a cleaned exponent
 /// (`1e-07` → `1e-7`, `1e+21` kept).
-pub fn format_float(f: f64) -> String {
+fn format_float(f: f64) -> String {
     if !f.is_finite() {
         // Go refuses to encode these; nothing in chatsim produces them.
         return "null".to_string();

@@ -23,7 +23,7 @@ mod build_wait;
 pub mod chat;
 mod ctx;
 mod goid;
-pub mod gojson;
+mod gojson;
 pub mod memory;
 pub mod model;
 mod names;
@@ -36,16 +36,16 @@ pub mod testkit;
 
 pub use agent_select::{find_chat_agent, is_chat_agent, CHAT_AGENT_SUFFIX};
 pub use build_wait::{
-    build_failure_response, external_agent_unavailable_message, is_external_agent, quota_message,
-    wait_for_agent_ready, wait_for_build, BuildAction, BuildWaitError, AGENT_ATTEMPT_TIMEOUT,
-    AGENT_CONNECT_TIMEOUT, AGENT_RETRY_INTERVAL, BUILD_POLL_INTERVAL, BUILD_TIMEOUT,
-    STARTUP_SCRIPT_POLL_INTERVAL, STARTUP_SCRIPT_TIMEOUT,
+    external_agent_unavailable_message, is_external_agent, quota_message, BuildAction,
+    AGENT_ATTEMPT_TIMEOUT, AGENT_CONNECT_TIMEOUT, AGENT_RETRY_INTERVAL, BUILD_POLL_INTERVAL,
+    BUILD_TIMEOUT, STARTUP_SCRIPT_POLL_INTERVAL, STARTUP_SCRIPT_TIMEOUT,
 };
 pub use chat::{
     ChatPorts, ChatRuntime, ChatSettings, ConnError, ConnHandle, ContextRefresh, Turn, TurnContext,
 };
 pub use ctx::{Cancel, Ctx, CtxError, Ticker};
 pub use goid::{go_quote, parse_uuid};
+pub use gojson::Value;
 pub use names::{generated_workspace_name, name_valid};
 pub use time::Time;
 pub use tools::{definitions, ToolDefinition, ToolEnv, ToolResponse};

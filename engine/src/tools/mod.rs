@@ -166,7 +166,7 @@ pub struct ToolEnv<'a> {
 }
 
 impl<'a> ToolEnv<'a> {
-    pub fn log(&self, level: &'static str, message: impl Into<String>) {
+    pub(crate) fn log(&self, level: &'static str, message: impl Into<String>) {
         self.events.emit(Event::Log {
             level,
             message: message.into(),
@@ -174,7 +174,7 @@ impl<'a> ToolEnv<'a> {
     }
 
     /// `asOwner`: loads the owner's roles; failure → `load user authorization: <err>`.
-    pub fn as_owner(&self) -> Result<(), ToolResponse> {
+    pub(crate) fn as_owner(&self) -> Result<(), ToolResponse> {
         self.store
             .get_authorization_user_roles(self.owner_id)
             .map(|_| ())
@@ -182,7 +182,7 @@ impl<'a> ToolEnv<'a> {
     }
 
     /// `isTemplateAllowed`.
-    pub fn is_template_allowed(&self, template_id: Uuid) -> bool {
+    pub(crate) fn is_template_allowed(&self, template_id: Uuid) -> bool {
         match self.allowed_template_ids {
             None => true,
             Some(ids) => ids.is_empty() || ids.contains(&template_id),
@@ -214,7 +214,7 @@ impl<'a> ToolEnv<'a> {
         Ok((build, job))
     }
 
-    pub fn fire_chat_updated(&self, chat: &Chat) {
+    pub(crate) fn fire_chat_updated(&self, chat: &Chat) {
         if let Some(callback) = self.on_chat_updated {
             callback(chat);
         }
@@ -240,7 +240,7 @@ impl<'a> ToolEnv<'a> {
 
     /// `publishBuildBinding` (spec 1 §1.3): [`ToolEnv::bind_chat`]; a DB
     /// error is only logged.
-    pub fn publish_build_binding(&self, workspace_id: Uuid, build_id: Option<Uuid>) {
+    pub(crate) fn publish_build_binding(&self, workspace_id: Uuid, build_id: Option<Uuid>) {
         if let Err(err) = self.bind_chat(workspace_id, build_id) {
             self.log(
                 "error",
@@ -250,7 +250,7 @@ impl<'a> ToolEnv<'a> {
     }
 
     /// Re-reads the chat and fires `OnChatUpdated` (the post-ready update).
-    pub fn refire_chat_updated(&self) {
+    pub(crate) fn refire_chat_updated(&self) {
         if self.on_chat_updated.is_none() {
             return;
         }
@@ -284,7 +284,7 @@ pub const INVALID_PARAMETERS_PREFIX: &str = "invalid parameters: ";
 /// unknown fields ignored, missing fields zero, a repeated key's last value
 /// kept, and object keys matched to the (lower-case) field names without
 /// regard to case. Empty input reads as `{}`.
-pub fn decode_args<T: DeserializeOwned>(input: &str) -> Result<T, ToolResponse> {
+pub(crate) fn decode_args<T: DeserializeOwned>(input: &str) -> Result<T, ToolResponse> {
     let invalid = |err: serde_json::Error| {
         ToolResponse::text_error(format!("{INVALID_PARAMETERS_PREFIX}{err}"))
     };
@@ -421,7 +421,7 @@ impl<'de> serde::Deserialize<'de> for TopLevel {
 }
 
 /// `responseErrorResult`: `error`, `detail?`, `validations?` as a Go map.
-pub fn response_error_result(resp: &ResponseError) -> Value {
+pub(crate) fn response_error_result(resp: &ResponseError) -> Value {
     let mut result = Value::map();
     let message = if resp.message.is_empty() {
         "request failed"
@@ -449,7 +449,7 @@ pub fn response_error_result(resp: &ResponseError) -> Value {
 }
 
 /// `buildErrorResult`: `{"error", "build_id"?}` in struct order.
-pub fn build_error_result(message: &str, build_id: Option<Uuid>) -> Value {
+pub(crate) fn build_error_result(message: &str, build_id: Option<Uuid>) -> Value {
     let mut fields = vec![("error", Value::from(message))];
     if let Some(id) = build_id.filter(|id| !id.is_nil()) {
         fields.push(("build_id", Value::from(id)));
@@ -458,27 +458,27 @@ pub fn build_error_result(message: &str, build_id: Option<Uuid>) -> Value {
 }
 
 /// `setBuildID`: adds `build_id` when the ID is not nil.
-pub fn set_build_id(result: &mut Value, build_id: Option<Uuid>) {
+pub(crate) fn set_build_id(result: &mut Value, build_id: Option<Uuid>) {
     if let Some(id) = build_id.filter(|id| !id.is_nil()) {
         result.insert("build_id", id);
     }
 }
 
 /// `setNoBuild`: adds `no_build: true` when there is no build ID.
-pub fn set_no_build(result: &mut Value, build_id: Option<Uuid>) {
+pub(crate) fn set_no_build(result: &mut Value, build_id: Option<Uuid>) {
     if build_id.filter(|id| !id.is_nil()).is_none() {
         result.insert("no_build", true);
     }
 }
 
 /// `truncateRunes`: the first `n` characters, no ellipsis.
-pub fn truncate_runes(s: &str, n: usize) -> String {
+pub(crate) fn truncate_runes(s: &str, n: usize) -> String {
     s.chars().take(n).collect()
 }
 
 /// Truncates to `n` characters: longer text becomes its first `n - 1`
 /// characters plus `…`.
-pub fn truncate_with_ellipsis(s: &str, n: usize) -> String {
+pub(crate) fn truncate_with_ellipsis(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         return s.to_string();
     }
