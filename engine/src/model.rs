@@ -529,10 +529,15 @@ impl WorkspaceAgent {
 /// skipped by readers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChatMessage {
+    /// The message's ID (increasing in message order).
     pub id: i64,
+    /// The chat the message belongs to.
     pub chat_id: Uuid,
+    /// `user`, `assistant`, …; a context pull persists as `user`.
     pub role: String,
+    /// The raw stored JSON of the message parts.
     pub content: String,
+    /// When the message was stored.
     pub created_at: Time,
 }
 

@@ -32,16 +32,23 @@ use crate::model::{
 use crate::names::{generated_workspace_name, name_valid};
 use crate::ports::{Coderd, CreateWorkspaceRequest, CreatedWorkspace, HookError, StoreError};
 
+/// The tool's name.
 pub const NAME: &str = "create_workspace";
 
 /// The PRIMARY (`02b549df`) description.
 pub const DESCRIPTION: &str = "Create a new workspace from a template only when workspace-backed file inspection, command execution, or file editing is required, or when the user explicitly asks for one. Do not use this as a default first step for requests answerable from conversation context, provider tools, or external MCP tools. Requires a template_id (from list_templates). Optionally provide a name and parameter values (from read_template). If no name is given, one will be generated. Provide a preset_id (from read_template) to apply preset parameters and potentially claim a prebuilt workspace for faster startup. This tool is idempotent. If the chat already has a workspace that is building or running, the existing workspace is returned.";
 
+/// Step 1: no create hook.
 pub const NOT_CONFIGURED: &str = "workspace creator is not configured";
+/// Step 2: `template_id` missing or blank.
 pub const TEMPLATE_ID_REQUIRED: &str = "template_id is required; use list_templates to find one";
+/// Step 4: the template is not on the chat's allowlist.
 pub const TEMPLATE_NOT_ALLOWED: &str =
     "template not available for chat workspaces; use list_templates to find allowed templates";
+/// Step 9: the template is in another organization than the chat.
 pub const ORGANIZATION_MISMATCH: &str = "template belongs to a different organization than this chat; use list_templates to find templates in the correct organization";
+/// Step 11: the active version has an externally managed agent (no
+/// trailing period).
 pub const EXTERNAL_AGENT_REFUSAL: &str = "create_workspace cannot create workspaces from templates with externally managed agents. Use list_templates to choose a different template, or if the user wants to use an external workspace, they should create it and start it up fully themselves first, then attach it to this chat";
 
 const MESSAGE_BUILD_COMPLETED: &str = "workspace build completed";
@@ -53,6 +60,8 @@ const MESSAGE_CONNECTING: &str = "workspace exists and the agent is still connec
 const CREATE_BUILD_FAILED: &str = "workspace build failed: ";
 const EXISTING_BUILD_FAILED: &str = "existing workspace build failed: ";
 
+/// The tool's name, description and input schema (spec 1 §3.2):
+/// `template_id` required; `name`, `parameters`, `preset_id` optional.
 pub fn definition() -> ToolDefinition {
     ToolDefinition {
         name: NAME,
@@ -99,6 +108,9 @@ struct Args {
     preset_id: Option<String>,
 }
 
+/// Runs the tool with the model's raw JSON input (spec 1 §3.3): steps
+/// 1–4 validate, step 5 locks, step 6 may answer from the existing
+/// workspace, the rest creates.
 pub async fn run(env: &ToolEnv<'_>, input: &str) -> ToolResponse {
     let args: Args = match decode_args(input) {
         Ok(args) => args,

@@ -25,7 +25,10 @@ pub mod stop_workspace;
 /// A tool's answer: `Content` and `IsError`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ToolResponse {
+    /// The text the model reads: plain text or JSON.
     pub content: String,
+    /// Set only by text errors; a JSON result (build failures included) is
+    /// never an error, so its structured fields reach the model (spec 1 §1.2).
     pub is_error: bool,
 }
 
@@ -55,9 +58,11 @@ impl ToolResponse {
 /// One property of a tool's input schema.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Property {
+    /// The input field's name.
     pub name: &'static str,
     /// JSON schema type: `string`, `integer`, `object`.
     pub type_: &'static str,
+    /// What the model is told the field is for.
     pub description: &'static str,
     /// A field without `omitempty` is required.
     pub required: bool,
@@ -66,8 +71,11 @@ pub struct Property {
 /// A tool's name, model-facing description and input schema.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ToolDefinition {
+    /// The name the model calls the tool by.
     pub name: &'static str,
+    /// What the model is told the tool does (a contract: exact text).
     pub description: &'static str,
+    /// The input fields, in declared order.
     pub properties: Vec<Property>,
 }
 
@@ -143,19 +151,28 @@ pub(crate) fn unknown_tool(name: &str, known: &[ToolDefinition]) -> ToolResponse
 /// Everything a tool call needs: the ports, the chat it runs for, and the
 /// chat runtime's options.
 pub struct ToolEnv<'a> {
+    /// The coderd database.
     pub store: &'a dyn Store,
     /// The build hooks; `None` = not configured.
     pub coderd: Option<&'a dyn Coderd>,
     /// The agent dialer (`AgentConnFn`); `None` = not configured.
     pub dialer: Option<&'a dyn AgentDialer>,
+    /// Virtual time for every wait.
     pub clock: &'a dyn Clock,
+    /// IDs for generated workspace names.
     pub ids: &'a dyn Ids,
+    /// Where log lines go.
     pub events: &'a dyn Events,
+    /// The chat the tool runs for (its binding is read and written).
     pub chat_id: Uuid,
+    /// The chat's organization: templates must belong to it.
     pub organization_id: Uuid,
+    /// The chat's owner: `asOwner`'s subject and the hooks' initiator.
     pub owner_id: Uuid,
     /// The chat template allowlist; `None` or empty = every template.
     pub allowed_template_ids: Option<&'a BTreeSet<Uuid>>,
+    /// Silence after which a connected agent reads disconnected (create's
+    /// existing-workspace check, spec 1 §3.4).
     pub agent_inactive_disconnect_timeout: Duration,
     /// The per-chat lock shared by create, start and stop.
     pub workspace_mu: Option<&'a Mutex<()>>,
@@ -166,6 +183,7 @@ pub struct ToolEnv<'a> {
 }
 
 impl<'a> ToolEnv<'a> {
+    /// Records a log line (`debug`, `warn` or `error`).
     pub(crate) fn log(&self, level: &'static str, message: impl Into<String>) {
         self.events.emit(Event::Log {
             level,
@@ -214,6 +232,7 @@ impl<'a> ToolEnv<'a> {
         Ok((build, job))
     }
 
+    /// Calls `OnChatUpdated` with the chat row, if configured.
     pub(crate) fn fire_chat_updated(&self, chat: &Chat) {
         if let Some(callback) = self.on_chat_updated {
             callback(chat);

@@ -32,6 +32,7 @@ use crate::gojson::Value;
 use crate::model::{JobStatus, Transition, Workspace, WorkspaceBuild};
 use crate::ports::{Coderd, HookError};
 
+/// The tool's name.
 pub const NAME: &str = "start_workspace";
 
 /// The upstream description plus chatsim's sentence about `parameters`
@@ -41,8 +42,11 @@ pub const DESCRIPTION: &str = "Start the chat's workspace if it is currently sto
 /// chatsim-defined description of the `parameters` input.
 pub const PARAMETERS_DESCRIPTION: &str = "Key-value pairs of template parameters to use when starting the workspace. Obtain available parameters from read_template.";
 
+/// Step 1: no start hook.
 pub const STARTER_NOT_CONFIGURED: &str = "workspace starter is not configured";
+/// Step 3: the chat has no workspace bound (stop says the same).
 pub const NO_WORKSPACE: &str = "chat has no workspace; use create_workspace first";
+/// Step 4: the bound workspace is deleted (stop says the same).
 pub const WORKSPACE_DELETED: &str = "workspace was deleted; use create_workspace to make a new one";
 
 /// Prefix of a failed wait for a build that was already in progress.
@@ -50,9 +54,13 @@ pub const IN_PROGRESS_PREFIX: &str = "waiting for in-progress build: ";
 /// Prefix of a failed wait for the start build this tool enqueued.
 pub const START_FAILED_PREFIX: &str = "workspace start build failed: ";
 
+/// Step 12: `update_reason` of a start that moved to the active version.
 pub const UPDATE_REASON: &str = "template requires active versions";
+/// Step 12: `message` of a start that moved to the active version.
 pub const UPDATED_MESSAGE: &str = "Workspace started and was updated to the active template version because the template requires active versions.";
 
+/// The tool's name, description and input schema (spec 2 §1.1): one
+/// optional `parameters` object, no `preset_id`.
 pub fn definition() -> ToolDefinition {
     ToolDefinition {
         name: NAME,
@@ -73,6 +81,8 @@ struct StartArgs {
     parameters: Option<BTreeMap<String, String>>,
 }
 
+/// Runs the tool with the model's raw JSON input (spec 2 §1.2); steps 3–14
+/// run under the per-chat lock.
 pub async fn run(env: &ToolEnv<'_>, input: &str) -> ToolResponse {
     let args: StartArgs = match decode_args(input) {
         Ok(args) => args,

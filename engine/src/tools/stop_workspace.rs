@@ -22,10 +22,13 @@ use crate::gojson::Value;
 use crate::model::{JobStatus, ProvisionerJob, Transition, Workspace, WorkspaceBuild};
 use crate::ports::{Coderd, HookError};
 
+/// The tool's name.
 pub const NAME: &str = "stop_workspace";
 
+/// The upstream description (spec 2 §3.1).
 pub const DESCRIPTION: &str = "Stop the chat's workspace and wait for the stop build to complete. If another workspace build is already in progress, this waits for that build first, then stops the workspace if needed. After waiting, this tool is idempotent if the workspace is already stopped or the in-progress build stopped it. Use this when the user explicitly asks to stop the workspace, or when a workspace-agent error tells you to stop and then start the workspace. Stopping a workspace terminates running processes and may discard unsaved in-memory state. This tool does not delete the workspace.";
 
+/// Step 1: no stop hook.
 pub const STOPPER_NOT_CONFIGURED: &str = "workspace stopper is not configured";
 
 /// Prefix of a failed wait for a build that was already in progress.
@@ -33,6 +36,7 @@ pub const IN_PROGRESS_PREFIX: &str = "waiting for in-progress build: ";
 /// Prefix of a failed wait for the stop build this tool enqueued.
 pub const STOP_FAILED_PREFIX: &str = "workspace stop build failed: ";
 
+/// The tool's name, description and (empty) input schema (spec 2 §3.1).
 pub fn definition() -> ToolDefinition {
     ToolDefinition {
         name: NAME,
@@ -45,6 +49,8 @@ pub fn definition() -> ToolDefinition {
 #[derive(Debug, Default, Deserialize)]
 struct StopArgs {}
 
+/// Runs the tool with the model's raw JSON input (spec 2 §3.2); steps 3–12
+/// run under the per-chat lock.
 pub async fn run(env: &ToolEnv<'_>, input: &str) -> ToolResponse {
     if let Err(response) = decode_args::<StopArgs>(input) {
         return response;
