@@ -15,12 +15,19 @@ use crate::model::{
 use crate::ports::{AgentDialer, Store};
 use crate::tools::{build_error_result, ToolEnv, ToolResponse};
 
+/// `buildPollInterval` (spec 1 §2): the period of `waitForBuild`'s polls.
 pub const BUILD_POLL_INTERVAL: Duration = Duration::from_secs(2);
+/// `buildTimeout`: the bound on one `waitForBuild`.
 pub const BUILD_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+/// `agentConnectTimeout`: the bound on phase 1 (dialing) of `waitForAgentReady`.
 pub const AGENT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2 * 60);
+/// `agentRetryInterval`: the period between dial attempts.
 pub const AGENT_RETRY_INTERVAL: Duration = Duration::from_secs(2);
+/// `agentAttemptTimeout`: the bound on one dial attempt.
 pub const AGENT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+/// `startupScriptTimeout`: the bound on phase 2 (lifecycle polling).
 pub const STARTUP_SCRIPT_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+/// `startupScriptPollInterval`: the period of the lifecycle polls.
 pub const STARTUP_SCRIPT_POLL_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Why `wait_for_build` failed. `Display` is the Go `Error()` text.
@@ -226,14 +233,17 @@ async fn wait_for_startup_scripts(
     }
 }
 
-/// Which verb the quota message uses.
+/// Which verb the quota message uses (spec 1 §3.7).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BuildAction {
+    /// A create build (create_workspace's own, or an existing non-start build).
     Create,
+    /// A start build (start_workspace's, or an existing start build).
     Start,
 }
 
 impl BuildAction {
+    /// `create` or `start`.
     pub fn verb(self) -> &'static str {
         match self {
             BuildAction::Create => "create",

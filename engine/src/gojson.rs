@@ -8,12 +8,17 @@ use std::fmt::Write as _;
 /// A JSON value with Go's two object kinds kept apart.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
+    /// `null`.
     Null,
+    /// `true` / `false`.
     Bool(bool),
+    /// A Go integer.
     Int(i64),
     /// A float64 (how Go decodes any JSON number into `any`).
     Float(f64),
+    /// A string (escaped as Go's encoder does).
     String(String),
+    /// A slice (`[]` when empty).
     Array(Vec<Value>),
     /// A Go map: keys are emitted sorted.
     Map(BTreeMap<String, Value>),
@@ -57,6 +62,7 @@ impl Value {
         }
     }
 
+    /// The text of a string value.
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::String(s) => Some(s),

@@ -15,13 +15,17 @@ use crate::time::Time;
 /// The ports a chat runtime talks to the world through.
 #[derive(Clone)]
 pub struct ChatPorts {
+    /// The coderd database.
     pub store: Rc<dyn Store>,
     /// The build hooks; `None` = not configured.
     pub coderd: Option<Rc<dyn Coderd>>,
     /// `agentConnFn`; `None` = not configured.
     pub dialer: Option<Rc<dyn AgentDialer>>,
+    /// Virtual time for every wait and timeout.
     pub clock: Rc<dyn Clock>,
+    /// IDs for generated workspace names.
     pub ids: Rc<dyn Ids>,
+    /// Where chat updates, dials and log lines go.
     pub events: Rc<dyn Events>,
 }
 

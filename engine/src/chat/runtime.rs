@@ -27,6 +27,7 @@ pub struct ChatRuntime {
 }
 
 impl ChatRuntime {
+    /// The runtime of chat `chat_id`; reads nothing until a turn starts.
     pub fn new(ports: ChatPorts, settings: ChatSettings, chat_id: Uuid) -> ChatRuntime {
         ChatRuntime {
             env: ChatEnv {
@@ -38,10 +39,12 @@ impl ChatRuntime {
         }
     }
 
+    /// The chat this runtime serves.
     pub fn chat_id(&self) -> Uuid {
         self.env.chat_id
     }
 
+    /// The deployment settings it runs with.
     pub fn settings(&self) -> &ChatSettings {
         &self.env.settings
     }

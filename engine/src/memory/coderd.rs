@@ -27,6 +27,7 @@ pub const INSUFFICIENT_QUOTA_MESSAGE: &str = "insufficient quota";
 /// The in-memory coderd: build hooks plus the provisioner job API.
 #[derive(Clone)]
 pub struct MemCoderd {
+    /// The database the hooks and the job API write.
     pub store: Rc<MemStore>,
     clock: Rc<dyn Clock>,
     ids: Rc<dyn Ids>,
@@ -35,11 +36,17 @@ pub struct MemCoderd {
 /// What a provisioner needs to run an acquired job.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JobAssignment {
+    /// The job acquired (now running).
     pub job_id: Uuid,
+    /// The build the job runs.
     pub build_id: Uuid,
+    /// The workspace built.
     pub workspace_id: Uuid,
+    /// The workspace's name.
     pub workspace_name: String,
+    /// What the build does.
     pub transition: Transition,
+    /// What the build's version provisions (agents, quota cost).
     pub plan: VersionPlan,
     /// A claimed prebuild: resources exist already, the build is short.
     pub claimed_prebuild: bool,
@@ -48,8 +55,16 @@ pub struct JobAssignment {
 /// How a provisioner finished a job.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum JobOutcome {
+    /// The job succeeded (a start build gets its resources and agents).
     Succeeded,
-    Failed { error: String, code: Option<String> },
+    /// The job failed.
+    Failed {
+        /// The job's error message (what `waitForBuild` reports).
+        error: String,
+        /// The job's error code, e.g. `INSUFFICIENT_QUOTA`.
+        code: Option<String>,
+    },
+    /// The job was canceled.
     Canceled,
 }
 
@@ -124,6 +139,7 @@ fn resolve_parameters(
 }
 
 impl MemCoderd {
+    /// Hooks over `store`, stamping rows with `clock`'s time and `ids`' IDs.
     pub fn new(store: Rc<MemStore>, clock: Rc<dyn Clock>, ids: Rc<dyn Ids>) -> MemCoderd {
         MemCoderd { store, clock, ids }
     }
