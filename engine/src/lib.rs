@@ -15,8 +15,23 @@
 //!   nothing.
 //! - **Faithful.** JSON keys, key order and model-facing strings follow the
 //!   spec (`../shared/spec/`), emitted as Go's `encoding/json` would.
+//!
+//! # Where things are
+//!
+//! - [`chat`]: the entry a driver uses — a [`ChatRuntime`] per chat, a
+//!   [`Turn`] per turn (workspace connection, context refresh, tool calls).
+//! - [`tools`]: the five workspace tools, one module each with its
+//!   model-facing texts; [`tools::call`] runs one with a [`ToolEnv`].
+//! - [`ports`]: the traits the world is reached through; [`model`]: the
+//!   coderd rows they carry.
+//! - [`memory`]: an in-memory `Store` and `Coderd` (unit tests and the
+//!   simulation's coderd).
+//! - At the root: agent selection, the build and agent wait bounds, the
+//!   quota text, contexts, virtual [`Time`], workspace names, Go's UUID
+//!   parsing and [`Value`] (JSON as Go emits it).
+//! - `testkit` (feature `testkit`): a manual-clock executor, fakes and world
+//!   builders for tests.
 #![warn(missing_docs)]
-#![allow(missing_docs)] // TODO: document every public item, then drop this.
 
 mod agent_select;
 mod build_wait;

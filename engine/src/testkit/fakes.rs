@@ -36,10 +36,12 @@ impl Ids for SeqIds {
 /// Records every event.
 #[derive(Default)]
 pub struct RecordingEvents {
+    /// Every event so far, in emission order.
     pub events: RefCell<Vec<Event>>,
 }
 
 impl RecordingEvents {
+    /// The messages of the log events so far, in order.
     pub fn logs(&self) -> Vec<String> {
         self.events
             .borrow()
@@ -64,9 +66,13 @@ pub enum DialPlan {
     /// Succeed at once when the agent row reads connected, else hang (the
     /// default: a tailnet dial to an absent peer hangs until its deadline).
     FollowStatus,
+    /// Connect at once.
     Succeed,
+    /// Connect after this long.
     SucceedAfter(Duration),
+    /// Fail at once with this text.
     Fail(String),
+    /// Never resolve (until the dial is dropped).
     Hang,
     /// The test fails if this agent is dialed.
     Forbidden,
@@ -75,7 +81,9 @@ pub enum DialPlan {
 /// One recorded dial.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DialRecord {
+    /// The agent dialed.
     pub agent_id: Uuid,
+    /// When the dial started.
     pub at: crate::time::Time,
 }
 
@@ -98,6 +106,8 @@ pub struct FakeDialer {
 }
 
 impl FakeDialer {
+    /// A dialer whose default plan is [`DialPlan::FollowStatus`], reading
+    /// agent status from `store` at `clock`'s time with `inactive_timeout`.
     pub fn new(store: Rc<MemStore>, clock: ManualClock, inactive_timeout: Duration) -> FakeDialer {
         FakeDialer {
             store,
@@ -125,6 +135,7 @@ impl FakeDialer {
         self.state.borrow_mut().plans.insert(agent_id, plans);
     }
 
+    /// The plan of agents without their own.
     pub fn default_plan(&self, plan: DialPlan) {
         self.state.borrow_mut().default_plan = plan;
     }
@@ -142,6 +153,7 @@ impl FakeDialer {
             .insert(command.to_string(), output);
     }
 
+    /// Every dial so far, in order.
     pub fn dials(&self) -> Vec<DialRecord> {
         self.state.borrow().dials.clone()
     }
