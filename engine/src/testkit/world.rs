@@ -458,6 +458,34 @@ impl World {
             .unwrap_or_default()
     }
 
+    /// A workspace's builds, oldest first.
+    pub fn builds(&self, workspace_id: Uuid) -> Vec<WorkspaceBuild> {
+        let tables = self.store.tables();
+        let mut builds: Vec<WorkspaceBuild> = tables
+            .builds
+            .iter()
+            .filter(|b| b.workspace_id == workspace_id)
+            .cloned()
+            .collect();
+        builds.sort_by_key(|b| b.build_number);
+        builds
+    }
+
+    /// A workspace's latest build (panics if it has none).
+    pub fn latest_build(&self, workspace_id: Uuid) -> WorkspaceBuild {
+        self.builds(workspace_id).pop().expect("a build")
+    }
+
+    /// The build ID of every chat row `OnChatUpdated` was called with, in
+    /// order.
+    pub fn chat_update_build_ids(&self) -> Vec<Option<Uuid>> {
+        self.chat_updates
+            .borrow()
+            .iter()
+            .map(|c| c.build_id)
+            .collect()
+    }
+
     /// Marks an agent connected now and ready.
     pub fn connect_agent(&self, agent_id: Uuid) {
         let now = self.now();

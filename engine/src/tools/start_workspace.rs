@@ -288,32 +288,6 @@ mod tests {
         (template, ws, build)
     }
 
-    fn builds_of(world: &World, workspace_id: Uuid) -> Vec<WorkspaceBuild> {
-        let tables = world.store.tables();
-        let mut builds: Vec<WorkspaceBuild> = tables
-            .builds
-            .iter()
-            .filter(|b| b.workspace_id == workspace_id)
-            .cloned()
-            .collect();
-        builds.sort_by_key(|b| b.build_number);
-        builds
-    }
-
-    fn latest(world: &World, workspace_id: Uuid) -> WorkspaceBuild {
-        builds_of(world, workspace_id).pop().expect("a build")
-    }
-
-    /// The build IDs of every `OnChatUpdated` so far.
-    fn updates(world: &World) -> Vec<Option<Uuid>> {
-        world
-            .chat_updates
-            .borrow()
-            .iter()
-            .map(|c| c.build_id)
-            .collect()
-    }
-
     fn started(build: &WorkspaceBuild) -> String {
         format!(
             r#"{{"build_id":"{}","started":true,"workspace_name":"ws-1"}}"#,
@@ -439,7 +413,7 @@ mod tests {
             start(&world, "{}"),
             text_error("workspace was deleted; use create_workspace to make a new one")
         );
-        assert_eq!(builds_of(&world, ws).len(), 1);
+        assert_eq!(world.builds(ws).len(), 1);
     }
 
     #[test]
@@ -462,8 +436,8 @@ mod tests {
             let (_, ws, _) = stopped_workspace(&world);
             world.store.fail(query, boom());
             assert_eq!(start(&world, "{}"), text_error(want), "{query:?}");
-            assert_eq!(builds_of(&world, ws).len(), 1, "{query:?}");
-            assert!(updates(&world).is_empty(), "{query:?}");
+            assert_eq!(world.builds(ws).len(), 1, "{query:?}");
+            assert!(world.chat_update_build_ids().is_empty(), "{query:?}");
         }
     }
 
@@ -485,7 +459,7 @@ mod tests {
         let world = World::new();
         let (template, ws, stop) = stopped_workspace(&world);
         let response = start(&world, "{}");
-        let builds = builds_of(&world, ws);
+        let builds = world.builds(ws);
         assert_eq!(builds.len(), 2);
         let build = &builds[1];
         assert_eq!(response, json(started(build)));
@@ -493,7 +467,10 @@ mod tests {
         assert_eq!(build.template_version_id, template.version);
         assert_eq!(stop.template_version_id, template.version);
         // Bound to the new build (first), then re-read after the agent wait.
-        assert_eq!(updates(&world), [Some(build.id), Some(build.id)]);
+        assert_eq!(
+            world.chat_update_build_ids(),
+            [Some(build.id), Some(build.id)]
+        );
         let first = world.chat_updates.borrow()[0].clone();
         assert_eq!(
             (first.workspace_id, first.agent_id),
@@ -510,10 +487,13 @@ mod tests {
             let template = world.template("t").create();
             let (ws, old) = world.workspace(&template, Transition::Start, status);
             let response = start(&world, "{}");
-            let build = latest(&world, ws);
+            let build = world.latest_build(ws);
             assert_ne!(build.id, old.id, "{status:?}");
             assert_eq!(response, json(started(&build)), "{status:?}");
-            assert_eq!(updates(&world), [Some(build.id), Some(build.id)]);
+            assert_eq!(
+                world.chat_update_build_ids(),
+                [Some(build.id), Some(build.id)]
+            );
         }
     }
 
@@ -537,7 +517,7 @@ mod tests {
             template.presets[0]
         );
         let response = world.call(run(&env, &input));
-        let build = latest(&world, ws);
+        let build = world.latest_build(ws);
         assert_eq!(response, json(started(&build)));
         let names: Vec<Vec<(String, String)>> = recorder
             .seen
@@ -603,7 +583,7 @@ mod tests {
         let (ws, _) = world.workspace(&template, Transition::Stop, JobStatus::Succeeded);
         let v2 = new_active_version(&world, &template, &[]);
         let response = start(&world, "{}");
-        let build = latest(&world, ws);
+        let build = world.latest_build(ws);
         assert_eq!(build.template_version_id, v2);
         assert_eq!(
             response,
@@ -621,7 +601,7 @@ mod tests {
         let (ws, _) = world.workspace(&template, Transition::Stop, JobStatus::Succeeded);
         new_active_version(&world, &template, &[]);
         let response = start(&world, "{}");
-        let build = latest(&world, ws);
+        let build = world.latest_build(ws);
         assert_eq!(build.template_version_id, template.version);
         assert_eq!(response, json(started(&build)));
     }
@@ -635,7 +615,7 @@ mod tests {
             t.build_mut(stop.id).expect("build").template_version_id = Uuid::nil();
         });
         let response = start(&world, "{}");
-        let build = latest(&world, ws);
+        let build = world.latest_build(ws);
         assert_eq!(build.template_version_id, template.version);
         assert_eq!(response, json(started(&build)));
     }
@@ -655,11 +635,11 @@ mod tests {
                 template.template
             ))
         );
-        assert_eq!(builds_of(&world, ws).len(), 1, "no job before validation");
-        assert!(updates(&world).is_empty());
+        assert_eq!(world.builds(ws).len(), 1, "no job before validation");
+        assert!(world.chat_update_build_ids().is_empty());
 
         let response = start(&world, r#"{"parameters":{"region":"eu-west"}}"#);
-        let build = latest(&world, ws);
+        let build = world.latest_build(ws);
         assert_eq!(build.template_version_id, v2);
         assert_eq!(
             build.rich_parameters,
@@ -715,7 +695,7 @@ mod tests {
                 template.template
             ))
         );
-        assert!(updates(&world).is_empty());
+        assert!(world.chat_update_build_ids().is_empty());
     }
 
     #[test]
@@ -761,7 +741,7 @@ mod tests {
             let (_, ws, _) = stopped_workspace(&world);
             world.provisioner.borrow_mut().outcomes = vec![outcome];
             let response = start(&world, "{}");
-            let build = latest(&world, ws);
+            let build = world.latest_build(ws);
             assert_eq!(
                 response,
                 json(format!(
@@ -769,7 +749,7 @@ mod tests {
                     build.id
                 ))
             );
-            assert_eq!(updates(&world), [Some(build.id)]);
+            assert_eq!(world.chat_update_build_ids(), [Some(build.id)]);
         }
     }
 
@@ -786,7 +766,7 @@ mod tests {
         let (ws, _) = world.workspace(&template, Transition::Stop, JobStatus::Succeeded);
         world.quota_allowance(7);
         let response = start(&world, "{}");
-        let build = latest(&world, ws);
+        let build = world.latest_build(ws);
         assert_eq!(
             response,
             json(format!(
@@ -794,7 +774,7 @@ mod tests {
                 build.id
             ))
         );
-        assert_eq!(updates(&world), [Some(build.id)]);
+        assert_eq!(world.chat_update_build_ids(), [Some(build.id)]);
         // Already the owner: the quota lookup does not escalate again.
         assert_eq!(world.store.calls(Query::GetAuthorizationUserRoles), 1);
     }
@@ -809,7 +789,7 @@ mod tests {
             world.cancel.cancel();
         };
         let response = world.call(async { join(run(&env, "{}"), cancel_at_5s).await.0 });
-        let build = latest(&world, ws);
+        let build = world.latest_build(ws);
         assert_eq!(
             response,
             json(format!(
@@ -828,8 +808,11 @@ mod tests {
         let (ws, build) = world.workspace(&template, Transition::Start, JobStatus::Pending);
         let response = start(&world, "{}");
         assert_eq!(response, json(started(&build)));
-        assert_eq!(builds_of(&world, ws).len(), 1);
-        assert_eq!(updates(&world), [Some(build.id), Some(build.id)]);
+        assert_eq!(world.builds(ws).len(), 1);
+        assert_eq!(
+            world.chat_update_build_ids(),
+            [Some(build.id), Some(build.id)]
+        );
         // The in-progress path never needs the owner's authorization.
         assert_eq!(world.store.calls(Query::GetAuthorizationUserRoles), 0);
     }
@@ -849,7 +832,7 @@ mod tests {
         let started_at = world.now();
         let response = world.call(async { join(run(&env, "{}"), finish).await.0 });
         assert_eq!(response, json(started(&build)));
-        assert_eq!(builds_of(&world, ws).len(), 1);
+        assert_eq!(world.builds(ws).len(), 1);
         // Polls at 0, 2, 4, 6, 8 s: the 8 s poll sees the finished job.
         assert!(world.now().since(started_at) >= Duration::from_secs(8));
     }
@@ -869,7 +852,7 @@ mod tests {
                 build.id
             ))
         );
-        assert_eq!(builds_of(&world, ws).len(), 1);
+        assert_eq!(world.builds(ws).len(), 1);
     }
 
     #[test]
@@ -888,7 +871,7 @@ mod tests {
                 build.id
             ))
         );
-        assert_eq!(updates(&world), [Some(build.id)]);
+        assert_eq!(world.chat_update_build_ids(), [Some(build.id)]);
     }
 
     #[test]
@@ -967,14 +950,14 @@ mod tests {
         let (_, ws, _) = stopped_workspace(&world);
         world.store.fail(Query::UpdateChatWorkspaceBinding, boom());
         let response = start(&world, "{}");
-        let build = latest(&world, ws);
+        let build = world.latest_build(ws);
         assert_eq!(response, json(started(&build)));
         assert_eq!(
             world.events.logs(),
             ["failed to persist build ID on chat binding: boom"]
         );
         // Only the post-ready update fired (with the unchanged chat row).
-        assert_eq!(updates(&world).len(), 1);
+        assert_eq!(world.chat_update_build_ids().len(), 1);
     }
 
     // ---- already running (step 6, succeeded start) ---------------------
@@ -991,8 +974,8 @@ mod tests {
             json(r#"{"no_build":true,"started":true,"workspace_name":"ws-1"}"#.into())
         );
         assert_eq!(world.now(), started_at);
-        assert_eq!(builds_of(&world, ws).len(), 1);
-        assert!(updates(&world).is_empty());
+        assert_eq!(world.builds(ws).len(), 1);
+        assert!(world.chat_update_build_ids().is_empty());
         assert_eq!(world.store.calls(Query::GetAuthorizationUserRoles), 0);
     }
 
@@ -1010,7 +993,7 @@ mod tests {
             )
         );
         assert_eq!(world.now().since(started_at), Duration::from_secs(120));
-        assert_eq!(builds_of(&world, ws).len(), 1);
+        assert_eq!(world.builds(ws).len(), 1);
     }
 
     #[test]
@@ -1044,7 +1027,7 @@ mod tests {
         let template = world.template("t").agents(vec![]).create();
         let (ws, _) = world.workspace(&template, Transition::Stop, JobStatus::Succeeded);
         let response = start(&world, "{}");
-        let build = latest(&world, ws);
+        let build = world.latest_build(ws);
         assert_eq!(
             response,
             json(format!(
@@ -1062,7 +1045,7 @@ mod tests {
             .store
             .fail(Query::GetWorkspaceAgentsInLatestBuildByWorkspaceId, boom());
         let response = start(&world, "{}");
-        let build = latest(&world, ws);
+        let build = world.latest_build(ws);
         assert_eq!(
             response,
             json(format!(
@@ -1084,7 +1067,7 @@ mod tests {
             },
         );
         let response = start(&world, "{}");
-        let build = latest(&world, ws);
+        let build = world.latest_build(ws);
         assert_eq!(
             response,
             json(format!(
@@ -1092,7 +1075,10 @@ mod tests {
                 build.id
             ))
         );
-        assert_eq!(updates(&world), [Some(build.id), Some(build.id)]);
+        assert_eq!(
+            world.chat_update_build_ids(),
+            [Some(build.id), Some(build.id)]
+        );
     }
 
     #[test]
@@ -1108,7 +1094,7 @@ mod tests {
             },
         );
         let response = start(&world, "{}");
-        let build = latest(&world, ws);
+        let build = world.latest_build(ws);
         assert_eq!(
             response,
             json(format!(
@@ -1126,7 +1112,7 @@ mod tests {
             .dialer
             .default_plan(DialPlan::Fail("dial tcp: connection refused".into()));
         let response = start(&world, "{}");
-        let build = latest(&world, ws);
+        let build = world.latest_build(ws);
         assert_eq!(
             response,
             json(format!(
@@ -1144,7 +1130,7 @@ mod tests {
         let mut env = world.env();
         env.dialer = None;
         let response = world.call(run(&env, "{}"));
-        let build = latest(&world, ws);
+        let build = world.latest_build(ws);
         assert_eq!(response, json(started(&build)));
         assert!(world.dialer.dials().is_empty());
     }
@@ -1164,7 +1150,7 @@ mod tests {
         };
         let started_at = world.now();
         let response = world.call(async { join(holder, run(&env, "{}")).await.1 });
-        assert_eq!(response, json(started(&latest(&world, ws))));
+        assert_eq!(response, json(started(&world.latest_build(ws))));
         assert!(world.now().since(started_at) > Duration::from_secs(30));
     }
 
@@ -1211,6 +1197,6 @@ mod tests {
         ] {
             let _ = start(&world, input);
         }
-        assert_eq!(builds_of(&world, ws).len(), 1);
+        assert_eq!(world.builds(ws).len(), 1);
     }
 }

@@ -199,33 +199,8 @@ mod tests {
         (template, ws, build)
     }
 
-    fn builds_of(world: &World, workspace_id: Uuid) -> Vec<WorkspaceBuild> {
-        let tables = world.store.tables();
-        let mut builds: Vec<WorkspaceBuild> = tables
-            .builds
-            .iter()
-            .filter(|b| b.workspace_id == workspace_id)
-            .cloned()
-            .collect();
-        builds.sort_by_key(|b| b.build_number);
-        builds
-    }
-
-    fn latest(world: &World, workspace_id: Uuid) -> WorkspaceBuild {
-        builds_of(world, workspace_id).pop().expect("a build")
-    }
-
     fn job_status(world: &World, build: &WorkspaceBuild) -> JobStatus {
         world.store.tables().job(build.job_id).expect("job").status
-    }
-
-    fn updates(world: &World) -> Vec<Option<Uuid>> {
-        world
-            .chat_updates
-            .borrow()
-            .iter()
-            .map(|c| c.build_id)
-            .collect()
     }
 
     fn stopped(build: &WorkspaceBuild) -> String {
@@ -342,8 +317,8 @@ mod tests {
             let (_, ws, _) = workspace(&world, Transition::Start, JobStatus::Succeeded);
             world.store.fail(query, boom());
             assert_eq!(stop(&world), text_error(want), "{query:?}");
-            assert_eq!(builds_of(&world, ws).len(), 1, "{query:?}");
-            assert!(updates(&world).is_empty(), "{query:?}");
+            assert_eq!(world.builds(ws).len(), 1, "{query:?}");
+            assert!(world.chat_update_build_ids().is_empty(), "{query:?}");
         }
     }
 
@@ -357,14 +332,17 @@ mod tests {
             t.chat_mut(world.chat).expect("chat").agent_id = Some(Uuid::from_u128(7));
         });
         let response = stop(&world);
-        let builds = builds_of(&world, ws);
+        let builds = world.builds(ws);
         assert_eq!(builds.len(), 2);
         let build = &builds[1];
         assert_eq!(response, json(stopped(build)));
         assert_eq!(build.transition, Transition::Stop);
         assert_eq!(build.template_version_id, start.template_version_id);
         assert_eq!(job_status(&world, build), JobStatus::Succeeded);
-        assert_eq!(updates(&world), [Some(build.id), Some(build.id)]);
+        assert_eq!(
+            world.chat_update_build_ids(),
+            [Some(build.id), Some(build.id)]
+        );
         let chat = world.chat_row();
         assert_eq!(
             (chat.workspace_id, chat.build_id, chat.agent_id),
@@ -380,8 +358,8 @@ mod tests {
         let started_at = world.now();
         assert_eq!(stop(&world), json(ALREADY_STOPPED.into()));
         assert_eq!(world.now(), started_at);
-        assert_eq!(builds_of(&world, ws).len(), 1);
-        assert!(updates(&world).is_empty());
+        assert_eq!(world.builds(ws).len(), 1);
+        assert!(world.chat_update_build_ids().is_empty());
         assert_eq!(world.store.calls(Query::GetAuthorizationUserRoles), 0);
     }
 
@@ -391,11 +369,14 @@ mod tests {
             let world = World::new();
             let (_, ws, old) = workspace(&world, Transition::Stop, status);
             let response = stop(&world);
-            let build = latest(&world, ws);
+            let build = world.latest_build(ws);
             assert_ne!(build.id, old.id, "{status:?}");
             assert_eq!(build.transition, Transition::Stop);
             assert_eq!(response, json(stopped(&build)), "{status:?}");
-            assert_eq!(updates(&world), [Some(build.id), Some(build.id)]);
+            assert_eq!(
+                world.chat_update_build_ids(),
+                [Some(build.id), Some(build.id)]
+            );
         }
     }
 
@@ -404,7 +385,7 @@ mod tests {
         let world = World::new();
         let (_, ws, _) = workspace(&world, Transition::Start, JobStatus::Failed);
         let response = stop(&world);
-        assert_eq!(response, json(stopped(&latest(&world, ws))));
+        assert_eq!(response, json(stopped(&world.latest_build(ws))));
     }
 
     #[test]
@@ -427,7 +408,7 @@ mod tests {
             let (_, ws, _) = workspace(&world, Transition::Start, JobStatus::Succeeded);
             world.provisioner.borrow_mut().outcomes = vec![outcome];
             let response = stop(&world);
-            let build = latest(&world, ws);
+            let build = world.latest_build(ws);
             assert_eq!(
                 response,
                 json(format!(
@@ -435,7 +416,7 @@ mod tests {
                     build.id
                 ))
             );
-            assert_eq!(updates(&world), [Some(build.id)]);
+            assert_eq!(world.chat_update_build_ids(), [Some(build.id)]);
         }
     }
 
@@ -448,7 +429,7 @@ mod tests {
             code: None,
         }];
         let first = stop(&world);
-        let failed = latest(&world, ws);
+        let failed = world.latest_build(ws);
         assert_eq!(
             first,
             json(format!(
@@ -457,12 +438,12 @@ mod tests {
             ))
         );
         let second = stop(&world);
-        let build = latest(&world, ws);
+        let build = world.latest_build(ws);
         assert_ne!(build.id, failed.id);
         assert_eq!(second, json(stopped(&build)));
         // And now it is idempotent.
         assert_eq!(stop(&world), json(ALREADY_STOPPED.into()));
-        assert_eq!(builds_of(&world, ws).len(), 3);
+        assert_eq!(world.builds(ws).len(), 3);
     }
 
     #[test]
@@ -487,7 +468,7 @@ mod tests {
                     .into()
             )
         );
-        assert!(updates(&world).is_empty());
+        assert!(world.chat_update_build_ids().is_empty());
     }
 
     #[test]
@@ -508,12 +489,16 @@ mod tests {
         let world = World::new();
         let (_, ws, _) = workspace(&world, Transition::Start, JobStatus::Succeeded);
         world.store.fail(Query::UpdateChatWorkspaceBinding, boom());
-        assert_eq!(stop(&world), json(stopped(&latest(&world, ws))));
+        assert_eq!(stop(&world), json(stopped(&world.latest_build(ws))));
         assert_eq!(
             world.events.logs(),
             ["failed to persist build ID on chat binding: boom"]
         );
-        assert_eq!(updates(&world).len(), 1, "only the re-read fired");
+        assert_eq!(
+            world.chat_update_build_ids().len(),
+            1,
+            "only the re-read fired"
+        );
     }
 
     // ---- a build in progress (step 5) ----------------------------------
@@ -523,12 +508,12 @@ mod tests {
         let world = World::new();
         let (_, ws, start) = workspace(&world, Transition::Start, JobStatus::Pending);
         let response = stop(&world);
-        let builds = builds_of(&world, ws);
+        let builds = world.builds(ws);
         assert_eq!(builds.len(), 2);
         assert_eq!(job_status(&world, &builds[0]), JobStatus::Succeeded);
         assert_eq!(response, json(stopped(&builds[1])));
         assert_eq!(
-            updates(&world),
+            world.chat_update_build_ids(),
             [Some(start.id), Some(builds[1].id), Some(builds[1].id)]
         );
     }
@@ -538,9 +523,9 @@ mod tests {
         let world = World::new();
         let (_, ws, build) = workspace(&world, Transition::Stop, JobStatus::Pending);
         assert_eq!(stop(&world), json(ALREADY_STOPPED.into()));
-        assert_eq!(builds_of(&world, ws).len(), 1);
+        assert_eq!(world.builds(ws).len(), 1);
         assert_eq!(job_status(&world, &build), JobStatus::Succeeded);
-        assert_eq!(updates(&world), [Some(build.id)]);
+        assert_eq!(world.chat_update_build_ids(), [Some(build.id)]);
         assert_eq!(world.store.calls(Query::GetAuthorizationUserRoles), 0);
     }
 
@@ -559,7 +544,7 @@ mod tests {
         );
         assert_eq!(response, json(ALREADY_STOPPED.into()));
         assert_eq!(world.now().since(started_at), Duration::from_secs(6));
-        assert_eq!(builds_of(&world, ws).len(), 1);
+        assert_eq!(world.builds(ws).len(), 1);
     }
 
     #[test]
@@ -572,13 +557,13 @@ mod tests {
                 world.coderd.complete_job(old.job_id, JobOutcome::Canceled);
             }),
         );
-        let build = latest(&world, ws);
+        let build = world.latest_build(ws);
         assert_ne!(build.id, old.id);
         // The wait failed ("build was canceled") but the fresh job is
         // terminal: the fresh row wins and the stop goes on.
         assert_eq!(response, json(stopped(&build)));
         assert_eq!(
-            updates(&world),
+            world.chat_update_build_ids(),
             [Some(old.id), Some(build.id), Some(build.id)]
         );
     }
@@ -592,7 +577,7 @@ mod tests {
             code: None,
         }];
         let response = stop(&world);
-        let build = latest(&world, ws);
+        let build = world.latest_build(ws);
         assert_ne!(build.id, old.id);
         assert_eq!(job_status(&world, &old), JobStatus::Failed);
         assert_eq!(response, json(stopped(&build)));
@@ -612,8 +597,8 @@ mod tests {
             ))
         );
         assert_eq!(world.now().since(started_at), Duration::from_secs(600));
-        assert_eq!(builds_of(&world, ws).len(), 1);
-        assert_eq!(updates(&world), [Some(build.id)]);
+        assert_eq!(world.builds(ws).len(), 1);
+        assert_eq!(world.chat_update_build_ids(), [Some(build.id)]);
     }
 
     #[test]
@@ -635,7 +620,7 @@ mod tests {
                 build.id
             ))
         );
-        assert_eq!(builds_of(&world, ws).len(), 1);
+        assert_eq!(world.builds(ws).len(), 1);
     }
 
     #[test]
@@ -674,7 +659,7 @@ mod tests {
                 }),
             );
             assert_eq!(response, text_error(want), "{query:?}");
-            assert_eq!(builds_of(&world, ws).len(), 1, "{query:?}");
+            assert_eq!(world.builds(ws).len(), 1, "{query:?}");
         }
     }
 
@@ -728,14 +713,14 @@ mod tests {
         let env = world.env();
         let (start_response, stop_response) =
             call_both(&world, start_workspace::run(&env, "{}"), run(&env, "{}"));
-        let builds = builds_of(&world, ws);
+        let builds = world.builds(ws);
         assert_eq!(builds.len(), 3);
         let (start_build, stop_build) = (&builds[1], &builds[2]);
         assert_eq!(start_response, json(started(start_build)));
         assert_eq!(stop_response, json(stopped(stop_build)));
         // The stop began only after the start's post-ready update.
         assert_eq!(
-            updates(&world),
+            world.chat_update_build_ids(),
             [
                 Some(start_build.id),
                 Some(start_build.id),
@@ -753,7 +738,7 @@ mod tests {
         let env = world.env();
         let (stop_response, start_response) =
             call_both(&world, run(&env, "{}"), start_workspace::run(&env, "{}"));
-        let builds = builds_of(&world, ws);
+        let builds = world.builds(ws);
         assert_eq!(builds.len(), 3);
         let (stop_build, start_build) = (&builds[1], &builds[2]);
         assert_eq!(stop_build.transition, Transition::Stop);
@@ -761,7 +746,7 @@ mod tests {
         assert_eq!(stop_response, json(stopped(stop_build)));
         assert_eq!(start_response, json(started(start_build)));
         assert_eq!(
-            updates(&world),
+            world.chat_update_build_ids(),
             [
                 Some(stop_build.id),
                 Some(stop_build.id),
@@ -780,7 +765,7 @@ mod tests {
         env.workspace_mu = None;
         let (stop_response, start_response) =
             call_both(&world, run(&env, "{}"), start_workspace::run(&env, "{}"));
-        let builds = builds_of(&world, ws);
+        let builds = world.builds(ws);
         assert_eq!(builds.len(), 2, "the start joined the in-flight stop");
         assert_eq!(stop_response, json(stopped(&builds[1])));
         assert_eq!(
@@ -818,6 +803,6 @@ mod tests {
         for input in ["null", "[]", "[1,2]"] {
             let _ = world.call(run(&env, input));
         }
-        assert_eq!(builds_of(&world, ws).len(), 1);
+        assert_eq!(world.builds(ws).len(), 1);
     }
 }
