@@ -1,4 +1,5 @@
-//! Deterministic fakes for the `Ids`, `Events` and `AgentDialer` ports.
+//! Deterministic fakes for the `Ids`, `Events`, `AgentDialer` and `Coderd`
+//! ports.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -7,10 +8,10 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-use crate::model::AgentStatus;
+use crate::model::{AgentStatus, BuildParameter, WorkspaceBuild};
 use crate::ports::{
-    AgentConn, AgentContext, AgentDialer, Clock, DialError, Event, Events, ExecOutput, Ids,
-    LocalBoxFuture, Store,
+    AgentConn, AgentContext, AgentDialer, Clock, Coderd, CreateWorkspaceRequest, CreatedWorkspace,
+    DialError, Event, Events, ExecOutput, HookError, Ids, LocalBoxFuture, Store,
 };
 
 use super::executor::ManualClock;
@@ -57,6 +58,32 @@ impl RecordingEvents {
 impl Events for RecordingEvents {
     fn emit(&self, event: Event) {
         self.events.borrow_mut().push(event);
+    }
+}
+
+/// Build hooks that always fail with one error.
+pub struct FailingCoderd(pub HookError);
+
+impl Coderd for FailingCoderd {
+    fn create_workspace(
+        &self,
+        _: Uuid,
+        _: &CreateWorkspaceRequest,
+    ) -> Result<CreatedWorkspace, HookError> {
+        Err(self.0.clone())
+    }
+
+    fn start_workspace(
+        &self,
+        _: Uuid,
+        _: Uuid,
+        _: &[BuildParameter],
+    ) -> Result<WorkspaceBuild, HookError> {
+        Err(self.0.clone())
+    }
+
+    fn stop_workspace(&self, _: Uuid, _: Uuid) -> Result<WorkspaceBuild, HookError> {
+        Err(self.0.clone())
     }
 }
 

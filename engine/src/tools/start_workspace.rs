@@ -257,7 +257,9 @@ mod tests {
     use crate::ports::{
         Clock, CreateWorkspaceRequest, CreatedWorkspace, Ids, ResponseError, StoreError, Validation,
     };
-    use crate::testkit::{new_active_version, AgentScript, DialPlan, TemplateIds, World};
+    use crate::testkit::{
+        new_active_version, AgentScript, DialPlan, FailingCoderd, TemplateIds, World,
+    };
 
     // ---- helpers -------------------------------------------------------
 
@@ -335,32 +337,6 @@ mod tests {
             workspace_id: Uuid,
         ) -> Result<WorkspaceBuild, HookError> {
             self.inner.stop_workspace(owner_id, workspace_id)
-        }
-    }
-
-    /// Hooks that always fail with one error.
-    struct FailingCoderd(HookError);
-
-    impl Coderd for FailingCoderd {
-        fn create_workspace(
-            &self,
-            _: Uuid,
-            _: &CreateWorkspaceRequest,
-        ) -> Result<CreatedWorkspace, HookError> {
-            Err(self.0.clone())
-        }
-
-        fn start_workspace(
-            &self,
-            _: Uuid,
-            _: Uuid,
-            _: &[BuildParameter],
-        ) -> Result<WorkspaceBuild, HookError> {
-            Err(self.0.clone())
-        }
-
-        fn stop_workspace(&self, _: Uuid, _: Uuid) -> Result<WorkspaceBuild, HookError> {
-            Err(self.0.clone())
         }
     }
 

@@ -154,10 +154,8 @@ mod tests {
     use super::*;
     use crate::memory::{JobOutcome, Query};
     use crate::model::WorkspaceBuild;
-    use crate::ports::{
-        Clock, CreateWorkspaceRequest, CreatedWorkspace, ResponseError, StoreError, Validation,
-    };
-    use crate::testkit::{TemplateIds, World};
+    use crate::ports::{Clock, ResponseError, StoreError, Validation};
+    use crate::testkit::{FailingCoderd, TemplateIds, World};
     use crate::tools::start_workspace;
 
     // ---- helpers -------------------------------------------------------
@@ -216,32 +214,6 @@ mod tests {
     async fn after(world: &World, secs: u64, fault: impl FnOnce()) {
         world.clock.sleep(Duration::from_secs(secs)).await;
         fault();
-    }
-
-    /// Hooks that always fail with one error.
-    struct FailingCoderd(HookError);
-
-    impl Coderd for FailingCoderd {
-        fn create_workspace(
-            &self,
-            _: Uuid,
-            _: &CreateWorkspaceRequest,
-        ) -> Result<CreatedWorkspace, HookError> {
-            Err(self.0.clone())
-        }
-
-        fn start_workspace(
-            &self,
-            _: Uuid,
-            _: Uuid,
-            _: &[crate::model::BuildParameter],
-        ) -> Result<WorkspaceBuild, HookError> {
-            Err(self.0.clone())
-        }
-
-        fn stop_workspace(&self, _: Uuid, _: Uuid) -> Result<WorkspaceBuild, HookError> {
-            Err(self.0.clone())
-        }
     }
 
     // ---- definition and configuration (§3.1, step 1) -------------------
