@@ -31,8 +31,9 @@ pub const DESCRIPTION: &str = "Stop the chat's workspace and wait for the stop b
 /// Step 1: no stop hook.
 pub const STOPPER_NOT_CONFIGURED: &str = "workspace stopper is not configured";
 
-/// Prefix of a failed wait for a build that was already in progress.
-pub const IN_PROGRESS_PREFIX: &str = "waiting for in-progress build: ";
+/// Prefix of a failed wait for a build that was already in progress: the
+/// same text as start's.
+pub use super::start_workspace::IN_PROGRESS_PREFIX;
 /// Prefix of a failed wait for the stop build this tool enqueued.
 pub const STOP_FAILED_PREFIX: &str = "workspace stop build failed: ";
 
