@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
+use crate::agent_select::find_chat_agent;
 use crate::ctx::{Ctx, CtxError, Ticker};
 use crate::gojson::Value;
 use crate::model::{
@@ -14,17 +15,24 @@ use crate::model::{
 use crate::ports::{AgentDialer, Store};
 use crate::tools::{build_error_result, ToolEnv, ToolResponse};
 
+/// `buildPollInterval` (spec 1 §2): the period of `waitForBuild`'s polls.
 pub const BUILD_POLL_INTERVAL: Duration = Duration::from_secs(2);
+/// `buildTimeout`: the bound on one `waitForBuild`.
 pub const BUILD_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+/// `agentConnectTimeout`: the bound on phase 1 (dialing) of `waitForAgentReady`.
 pub const AGENT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2 * 60);
+/// `agentRetryInterval`: the period between dial attempts.
 pub const AGENT_RETRY_INTERVAL: Duration = Duration::from_secs(2);
+/// `agentAttemptTimeout`: the bound on one dial attempt.
 pub const AGENT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+/// `startupScriptTimeout`: the bound on phase 2 (lifecycle polling).
 pub const STARTUP_SCRIPT_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+/// `startupScriptPollInterval`: the period of the lifecycle polls.
 pub const STARTUP_SCRIPT_POLL_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Why `wait_for_build` failed. `Display` is the Go `Error()` text.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum BuildWaitError {
+pub(crate) enum BuildWaitError {
     /// The job failed (`workspaceBuildError`): its message and error code.
     Failed { message: String, code: String },
     /// Lookups, cancellation, timeouts and unexpected states.
@@ -33,7 +41,7 @@ pub enum BuildWaitError {
 
 impl BuildWaitError {
     /// The job's error code, empty when none.
-    pub fn code(&self) -> &str {
+    pub(crate) fn code(&self) -> &str {
         match self {
             BuildWaitError::Failed { code, .. } => code,
             BuildWaitError::Other(_) => "",
@@ -52,7 +60,7 @@ impl fmt::Display for BuildWaitError {
 
 /// `waitForBuild`: polls the build (by ID) and its job every 2 s, first poll
 /// at once, for at most 10 minutes.
-pub async fn wait_for_build(
+pub(crate) async fn wait_for_build(
     env: &ToolEnv<'_>,
     ctx: &Ctx,
     build_id: Uuid,
@@ -113,7 +121,7 @@ pub fn external_agent_unavailable_message(agent: &WorkspaceAgent) -> &'static st
 
 /// `waitForAgentReady`: the keys describing a problem (an empty map means
 /// ready). Phase 1 dials (only with a dialer), phase 2 polls the lifecycle.
-pub async fn wait_for_agent_ready(
+pub(crate) async fn wait_for_agent_ready(
     env: &ToolEnv<'_>,
     ctx: &Ctx,
     agent: &WorkspaceAgent,
@@ -146,6 +154,26 @@ pub async fn wait_for_agent_ready(
         }
     }
     result
+}
+
+/// The chat agent among the latest build's `agents` and its readiness keys
+/// (spec 2 §1.3; spec 1 §3.3 steps 21–22): `no_agent` without agents, the
+/// raw selection error (spec 1 §6) as `selection_error` with no dial and no
+/// fallback, else the keys of [`wait_for_agent_ready`].
+pub(crate) async fn chat_agent_readiness(env: &ToolEnv<'_>, agents: &[WorkspaceAgent]) -> Value {
+    let mut keys = Value::map();
+    if agents.is_empty() {
+        keys.insert("agent_status", "no_agent");
+        return keys;
+    }
+    match find_chat_agent(agents) {
+        Ok(agent) => wait_for_agent_ready(env, &env.ctx, &agent, env.dialer).await,
+        Err(err) => {
+            keys.insert("agent_status", "selection_error");
+            keys.insert("agent_error", err);
+            keys
+        }
+    }
 }
 
 /// Phase 1: dial every 2 s (5 s per attempt) for up to 2 minutes; a
@@ -205,14 +233,17 @@ async fn wait_for_startup_scripts(
     }
 }
 
-/// Which verb the quota message uses.
+/// Which verb the quota message uses (spec 1 §3.7).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BuildAction {
+    /// A create build (create_workspace's own, or an existing non-start build).
     Create,
+    /// A start build (start_workspace's, or an existing start build).
     Start,
 }
 
 impl BuildAction {
+    /// `create` or `start`.
     pub fn verb(self) -> &'static str {
         match self {
             BuildAction::Create => "create",
@@ -225,7 +256,7 @@ impl BuildAction {
 /// `INSUFFICIENT_QUOTA`, else `{"error", "build_id"?}`. Never an error
 /// response. `owner_ctx` says whether the call already runs as the owner
 /// (otherwise the quota lookup escalates with `asOwner` first).
-pub fn build_failure_response(
+pub(crate) fn build_failure_response(
     env: &ToolEnv<'_>,
     organization_id: Uuid,
     action: BuildAction,

@@ -21,7 +21,9 @@ use crate::time::Time;
 /// Why a context ended: Go's `ctx.Err()`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CtxError {
+    /// `context.Canceled`: the signal (or an ancestor's) fired.
     Canceled,
+    /// `context.DeadlineExceeded`: the deadline passed.
     DeadlineExceeded,
 }
 
@@ -49,6 +51,7 @@ pub struct Cancel {
 }
 
 impl Cancel {
+    /// A signal that has not fired.
     pub fn new() -> Cancel {
         Cancel::default()
     }
@@ -63,6 +66,7 @@ impl Cancel {
         }
     }
 
+    /// Fires the signal (and so every child's); idempotent.
     pub fn cancel(&self) {
         let wakers = {
             let mut state = self.state.borrow_mut();
@@ -72,6 +76,7 @@ impl Cancel {
         wakers.into_iter().for_each(Waker::wake);
     }
 
+    /// Whether this signal or an ancestor has fired.
     pub fn is_canceled(&self) -> bool {
         let state = self.state.borrow();
         state.canceled || state.parent.as_ref().is_some_and(Cancel::is_canceled)
@@ -133,6 +138,7 @@ impl Ctx {
         (ctx, child)
     }
 
+    /// The deadline, if any.
     pub fn deadline(&self) -> Option<Time> {
         self.deadline
     }
@@ -193,6 +199,8 @@ pub struct Ticker {
 }
 
 impl Ticker {
+    /// A ticker whose first tick is one `period` from now (panics on a zero
+    /// period).
     pub fn new(clock: &dyn Clock, period: Duration) -> Ticker {
         assert!(!period.is_zero(), "ticker period must be positive");
         Ticker {

@@ -8,12 +8,17 @@ use std::fmt::Write as _;
 /// A JSON value with Go's two object kinds kept apart.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
+    /// `null`.
     Null,
+    /// `true` / `false`.
     Bool(bool),
+    /// A Go integer.
     Int(i64),
     /// A float64 (how Go decodes any JSON number into `any`).
     Float(f64),
+    /// A string (escaped as Go's encoder does).
     String(String),
+    /// A slice (`[]` when empty).
     Array(Vec<Value>),
     /// A Go map: keys are emitted sorted.
     Map(BTreeMap<String, Value>),
@@ -37,6 +42,17 @@ impl Value {
         }
     }
 
+    /// Inserts every key of the map `keys` into this map, replacing equal
+    /// keys (either side not a map is a programming error, as for `insert`).
+    pub(crate) fn merge(&mut self, keys: Value) {
+        let Value::Map(keys) = keys else {
+            panic!("merge of non-map JSON value {keys:?}");
+        };
+        for (key, value) in keys {
+            self.insert(&key, value);
+        }
+    }
+
     /// Looks a key up in a map or struct.
     pub fn get(&self, key: &str) -> Option<&Value> {
         match self {
@@ -46,6 +62,7 @@ impl Value {
         }
     }
 
+    /// The text of a string value.
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::String(s) => Some(s),
@@ -167,7 +184,7 @@ fn write_object<'a>(out: &mut String, fields: impl Iterator<Item = (&'a str, &'a
 }
 
 /// Go's string encoder with HTML escaping on.
-pub fn write_string(out: &mut String, s: &str) {
+fn write_string(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -193,7 +210,7 @@ pub fn write_string(out: &mut String, s: &str) {
 /// Go's float64 encoding: shortest round-trip digits, `%f` style unless the
 /// exponent is < -6 or >= 21, then `%e` style with a cleaned exponent
 /// (`1e-07` → `1e-7`, `1e+21` kept).
-pub fn format_float(f: f64) -> String {
+fn format_float(f: f64) -> String {
     if !f.is_finite() {
         // Go refuses to encode these; nothing in chatsim produces them.
         return "null".to_string();

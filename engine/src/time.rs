@@ -15,16 +15,19 @@ impl Time {
     /// The zero time (Go's `time.Time{}` role: a NULL column reads as this).
     pub const ZERO: Time = Time { micros: 0 };
 
+    /// The instant `micros` microseconds after the epoch.
     pub const fn from_micros(micros: i64) -> Time {
         Time { micros }
     }
 
+    /// The instant `secs` seconds after the epoch.
     pub const fn from_secs(secs: i64) -> Time {
         Time {
             micros: secs * 1_000_000,
         }
     }
 
+    /// Microseconds since the epoch.
     pub const fn as_micros(self) -> i64 {
         self.micros
     }

@@ -24,7 +24,9 @@ pub const CONTEXT_MESSAGE_ROLE: &str = "user";
 /// A turn's workspace instruction (`<workspace-context>` block) and skills.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TurnContext {
+    /// The `<workspace-context>` block; empty = none.
     pub instruction: String,
+    /// The skills the skill index lists, one per name.
     pub skills: Vec<SkillMeta>,
 }
 

@@ -4,7 +4,9 @@ use std::rc::Rc;
 
 use uuid::Uuid;
 
+use super::errors::{ConnError, GET_LATEST_BUILD_PREFIX, LOAD_CHAT_PREFIX};
 use super::settings::ChatSettings;
+use crate::model::{Chat, WorkspaceBuild};
 use crate::ports::{
     AgentConn, AgentDialer, Clock, Coderd, DialError, Event, Events, Ids, LocalBoxFuture, Store,
 };
@@ -13,13 +15,17 @@ use crate::time::Time;
 /// The ports a chat runtime talks to the world through.
 #[derive(Clone)]
 pub struct ChatPorts {
+    /// The coderd database.
     pub store: Rc<dyn Store>,
     /// The build hooks; `None` = not configured.
     pub coderd: Option<Rc<dyn Coderd>>,
     /// `agentConnFn`; `None` = not configured.
     pub dialer: Option<Rc<dyn AgentDialer>>,
+    /// Virtual time for every wait and timeout.
     pub clock: Rc<dyn Clock>,
+    /// IDs for generated workspace names.
     pub ids: Rc<dyn Ids>,
+    /// Where chat updates, dials and log lines go.
     pub events: Rc<dyn Events>,
 }
 
@@ -53,6 +59,20 @@ impl ChatEnv {
             level,
             message: message.into(),
         });
+    }
+
+    /// Re-reads the chat row (`load chat: <err>`).
+    pub fn load_chat(&self) -> Result<Chat, ConnError> {
+        self.store()
+            .get_chat_by_id(self.chat_id)
+            .map_err(|err| ConnError::Other(format!("{LOAD_CHAT_PREFIX}{err}")))
+    }
+
+    /// The workspace's latest build (`get latest workspace build: <err>`).
+    pub fn latest_build(&self, workspace_id: Uuid) -> Result<WorkspaceBuild, ConnError> {
+        self.store()
+            .get_latest_workspace_build_by_workspace_id(workspace_id)
+            .map_err(|err| ConnError::Other(format!("{GET_LATEST_BUILD_PREFIX}{err}")))
     }
 
     /// Starts a dial and records it.

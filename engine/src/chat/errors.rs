@@ -63,7 +63,10 @@ pub enum ConnError {
     DialTimeout,
     /// `chatExternalAgentUnavailableError`: matches
     /// `errChatExternalAgentUnavailable`, prints `message`.
-    ExternalAgentUnavailable { message: &'static str },
+    ExternalAgentUnavailable {
+        /// `ExternalAgentUnavailableMessage(agent)`.
+        message: &'static str,
+    },
     /// The caller's context ended (`context canceled`); passed through.
     Ctx(CtxError),
     /// A dial's own error text.

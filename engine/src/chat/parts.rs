@@ -32,11 +32,18 @@ pub const PART_TYPE_SKILL: &str = "skill";
 /// A context-file part (an instruction file, a blank marker or the sentinel).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ContextFilePart {
+    /// The file's path (empty for a blank marker; the sentinel path for a
+    /// skill-only pull).
     pub path: String,
+    /// The file's text (NULs removed); empty for markers.
     pub content: String,
+    /// The agent's OS when pulled.
     pub os: String,
+    /// The agent's working directory when pulled.
     pub directory: String,
+    /// Whether the agent cut the content.
     pub truncated: bool,
+    /// The agent the part was pulled from; `None` = a legacy, unstamped part.
     pub agent_id: Option<Uuid>,
 }
 
@@ -50,15 +57,20 @@ impl ContextFilePart {
 /// A skill part.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SkillPart {
+    /// The skill as the agent reported it.
     pub skill: SkillMeta,
+    /// The agent the skill was pulled from; `None` = a legacy, unstamped part.
     pub agent_id: Option<Uuid>,
 }
 
 /// One part of a chat message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MessagePart {
+    /// Plain text (`text`).
     Text(String),
+    /// An instruction file or marker (`context-file`).
     ContextFile(ContextFilePart),
+    /// A discovered skill (`skill`).
     Skill(SkillPart),
     /// Any other part type (kept opaque).
     Other(String),

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::context_refresh::PromptState;
 use super::env::{ChatEnv, ChatPorts};
-use super::errors::{ConnError, LOAD_CHAT_PREFIX};
+use super::errors::ConnError;
 use super::settings::ChatSettings;
 use super::workspace_context::{ConnHandle, WorkspaceContext};
 use super::workspace_tools;
@@ -27,6 +27,7 @@ pub struct ChatRuntime {
 }
 
 impl ChatRuntime {
+    /// The runtime of chat `chat_id`; reads nothing until a turn starts.
     pub fn new(ports: ChatPorts, settings: ChatSettings, chat_id: Uuid) -> ChatRuntime {
         ChatRuntime {
             env: ChatEnv {
@@ -38,10 +39,12 @@ impl ChatRuntime {
         }
     }
 
+    /// The chat this runtime serves.
     pub fn chat_id(&self) -> Uuid {
         self.env.chat_id
     }
 
+    /// The deployment settings it runs with.
     pub fn settings(&self) -> &ChatSettings {
         &self.env.settings
     }
@@ -57,11 +60,7 @@ impl ChatRuntime {
     /// Starts a turn: reads the chat row (`load chat: <err>` on failure).
     /// `ctx` is the turn's cancellation (the user stopping the chat).
     pub fn turn(&self, ctx: Ctx) -> Result<Turn<'_>, ConnError> {
-        let chat = self
-            .env
-            .store()
-            .get_chat_by_id(self.env.chat_id)
-            .map_err(|err| ConnError::Other(format!("{LOAD_CHAT_PREFIX}{err}")))?;
+        let chat = self.env.load_chat()?;
         Ok(Turn {
             runtime: self,
             ctx,
@@ -127,14 +126,7 @@ impl<'r> Turn<'r> {
                 .await;
         }
         if !tools::definitions().iter().any(|d| d.name == name) {
-            let known: Vec<&str> = ChatRuntime::tool_definitions()
-                .iter()
-                .map(|d| d.name)
-                .collect();
-            return ToolResponse::text_error(format!(
-                "unknown tool {name:?}; known tools: {}",
-                known.join(", ")
-            ));
+            return tools::unknown_tool(name, &ChatRuntime::tool_definitions());
         }
         let on_chat_updated = |chat: &Chat| self.on_chat_updated(chat);
         let tool_env = self.tool_env(&on_chat_updated);

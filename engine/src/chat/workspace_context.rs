@@ -14,9 +14,7 @@ use uuid::Uuid;
 
 use super::dial::{dial_with_lazy_validation, DialResult};
 use super::env::ChatEnv;
-use super::errors::{
-    ConnError, GET_AGENT_PREFIX, GET_LATEST_BUILD_PREFIX, LOAD_CHAT_PREFIX, PERSIST_BINDING_PREFIX,
-};
+use super::errors::{ConnError, GET_AGENT_PREFIX, PERSIST_BINDING_PREFIX};
 use super::recovery::{
     external_agent_preflight, latest_workspace_agent, latest_workspace_agent_recovery_error,
 };
@@ -175,11 +173,7 @@ impl<'e> WorkspaceContext<'e> {
         if chat.workspace_id.is_some() {
             return Ok(chat);
         }
-        let chat = self
-            .env
-            .store()
-            .get_chat_by_id(self.env.chat_id)
-            .map_err(|err| ConnError::Other(format!("{LOAD_CHAT_PREFIX}{err}")))?;
+        let chat = self.env.load_chat()?;
         self.set_current_chat(chat.clone());
         match chat.workspace_id {
             Some(_) => Ok(chat),
@@ -210,11 +204,7 @@ impl<'e> WorkspaceContext<'e> {
         workspace_id: Uuid,
     ) -> Result<(Chat, WorkspaceAgent), ConnError> {
         let agent = latest_workspace_agent(self.env, workspace_id)?;
-        let build = self
-            .env
-            .store()
-            .get_latest_workspace_build_by_workspace_id(workspace_id)
-            .map_err(|err| ConnError::Other(format!("{GET_LATEST_BUILD_PREFIX}{err}")))?;
+        let build = self.env.latest_build(workspace_id)?;
         let chat = self.persist_build_agent_binding(build.id, agent.id)?;
         Ok((chat, agent))
     }
@@ -367,11 +357,10 @@ impl<'e> WorkspaceContext<'e> {
         dialed: &DialResult,
         workspace_id: Uuid,
     ) -> Result<(), ConnError> {
-        let store = self.env.store();
-        let build = store
-            .get_latest_workspace_build_by_workspace_id(workspace_id)
-            .map_err(|err| ConnError::Other(format!("{GET_LATEST_BUILD_PREFIX}{err}")))?;
-        let agent = store
+        let build = self.env.latest_build(workspace_id)?;
+        let agent = self
+            .env
+            .store()
             .get_workspace_agent_by_id(dialed.agent_id)
             .map_err(|err| ConnError::Other(format!("{GET_AGENT_PREFIX}{err}")))?;
         self.persist_build_agent_binding(build.id, agent.id)?;

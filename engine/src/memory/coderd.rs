@@ -27,6 +27,7 @@ pub const INSUFFICIENT_QUOTA_MESSAGE: &str = "insufficient quota";
 /// The in-memory coderd: build hooks plus the provisioner job API.
 #[derive(Clone)]
 pub struct MemCoderd {
+    /// The database the hooks and the job API write.
     pub store: Rc<MemStore>,
     clock: Rc<dyn Clock>,
     ids: Rc<dyn Ids>,
@@ -35,11 +36,17 @@ pub struct MemCoderd {
 /// What a provisioner needs to run an acquired job.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JobAssignment {
+    /// The job acquired (now running).
     pub job_id: Uuid,
+    /// The build the job runs.
     pub build_id: Uuid,
+    /// The workspace built.
     pub workspace_id: Uuid,
+    /// The workspace's name.
     pub workspace_name: String,
+    /// What the build does.
     pub transition: Transition,
+    /// What the build's version provisions (agents, quota cost).
     pub plan: VersionPlan,
     /// A claimed prebuild: resources exist already, the build is short.
     pub claimed_prebuild: bool,
@@ -48,8 +55,16 @@ pub struct JobAssignment {
 /// How a provisioner finished a job.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum JobOutcome {
+    /// The job succeeded (a start build gets its resources and agents).
     Succeeded,
-    Failed { error: String, code: Option<String> },
+    /// The job failed.
+    Failed {
+        /// The job's error message (what `waitForBuild` reports).
+        error: String,
+        /// The job's error code, e.g. `INSUFFICIENT_QUOTA`.
+        code: Option<String>,
+    },
+    /// The job was canceled.
     Canceled,
 }
 
@@ -64,6 +79,27 @@ fn bad_request(message: impl Into<String>, validations: Vec<Validation>) -> Hook
         detail,
         validations,
     })
+}
+
+/// An HTTP-style hook error without a detail.
+fn response_error(
+    status: u16,
+    message: impl Into<String>,
+    validations: Vec<Validation>,
+) -> HookError {
+    HookError::Response(ResponseError {
+        status,
+        message: message.into(),
+        detail: String::new(),
+        validations,
+    })
+}
+
+fn validation(field: &str, detail: impl Into<String>) -> Validation {
+    Validation {
+        field: field.to_string(),
+        detail: detail.into(),
+    }
 }
 
 /// Resolves a version's parameters: the request's value, else the previous
@@ -103,6 +139,7 @@ fn resolve_parameters(
 }
 
 impl MemCoderd {
+    /// Hooks over `store`, stamping rows with `clock`'s time and `ids`' IDs.
     pub fn new(store: Rc<MemStore>, clock: Rc<dyn Clock>, ids: Rc<dyn Ids>) -> MemCoderd {
         MemCoderd { store, clock, ids }
     }
@@ -150,22 +187,13 @@ impl MemCoderd {
     fn active_build_conflict(t: &Tables, workspace_id: Uuid) -> Option<HookError> {
         let build = t.latest_build(workspace_id)?;
         let job = t.job(build.job_id)?;
-        matches!(job.status, JobStatus::Pending | JobStatus::Running).then(|| {
-            HookError::Response(ResponseError {
-                status: 409,
-                message: "A workspace build is already active.".to_string(),
-                detail: String::new(),
-                validations: vec![],
-            })
-        })
+        matches!(job.status, JobStatus::Pending | JobStatus::Running)
+            .then(|| response_error(409, "A workspace build is already active.", vec![]))
     }
 
     /// A running, ready prebuilt workspace of the preset, if any.
     fn ready_prebuild(t: &Tables, preset_id: Uuid) -> Option<Uuid> {
-        t.workspaces
-            .iter()
-            .filter(|w| w.owner_id == PREBUILDS_USER_ID && !w.deleted)
-            .filter(|w| w.preset_id == Some(preset_id))
+        prebuild_pool(t, preset_id)
             .find(|w| {
                 let Some(build) = t.latest_build(w.id) else {
                     return false;
@@ -192,12 +220,7 @@ impl MemCoderd {
             let mut enqueued = Vec::new();
             for preset in presets {
                 let desired = preset.desired_prebuild_instances.unwrap_or(0).max(0) as usize;
-                let pool = t
-                    .workspaces
-                    .iter()
-                    .filter(|w| w.owner_id == PREBUILDS_USER_ID && !w.deleted)
-                    .filter(|w| w.preset_id == Some(preset.id))
-                    .count();
+                let pool = prebuild_pool(t, preset.id).count();
                 let Some(version) = t.template_version(preset.template_version_id).cloned() else {
                     continue;
                 };
@@ -205,16 +228,9 @@ impl MemCoderd {
                     continue;
                 };
                 for n in pool..desired {
-                    let workspace = Workspace {
-                        id: self.ids.new_uuid(),
-                        owner_id: PREBUILDS_USER_ID,
-                        organization_id: template.organization_id,
-                        template_id: template.id,
-                        name: format!("prebuild-{}-{n}", preset.name.to_lowercase()),
-                        created_at: self.clock.now(),
-                        preset_id: Some(preset.id),
-                        ..Workspace::default()
-                    };
+                    let name = format!("prebuild-{}-{n}", preset.name.to_lowercase());
+                    let workspace =
+                        self.new_workspace(PREBUILDS_USER_ID, &template, name, Some(preset.id));
                     let preset_values = preset_values(t, preset.id);
                     let params = t.version_parameters(version.id);
                     let parameters =
@@ -239,12 +255,9 @@ impl MemCoderd {
         let now = self.clock.now();
         self.store.edit(|t| {
             let job_id = t.jobs.iter().find(|j| j.status == JobStatus::Pending)?.id;
-            let build = t.builds.iter().find(|b| b.job_id == job_id)?.clone();
+            let build = build_of_job(t, job_id)?.clone();
             let workspace = t.workspace(build.workspace_id)?.clone();
-            let plan = t
-                .template_version(build.template_version_id)
-                .map(|v| v.plan.clone())
-                .unwrap_or_default();
+            let plan = version_plan(t, build.template_version_id);
             let job = t.job_mut(job_id)?;
             job.status = JobStatus::Running;
             job.started_at = Some(now);
@@ -265,7 +278,7 @@ impl MemCoderd {
     /// is refused. On success the build's cost is recorded.
     pub fn commit_quota(&self, job_id: Uuid, daily_cost: i64) -> bool {
         let Some((build_id, owner, org)) = self.store.edit(|t| {
-            let build = t.builds.iter().find(|b| b.job_id == job_id)?;
+            let build = build_of_job(t, job_id)?;
             let ws = t.workspace(build.workspace_id)?;
             Some((build.id, ws.owner_id, ws.organization_id))
         }) else {
@@ -315,7 +328,7 @@ impl MemCoderd {
                     return vec![];
                 }
             }
-            let Some(build) = t.builds.iter().find(|b| b.job_id == job_id).cloned() else {
+            let Some(build) = build_of_job(t, job_id).cloned() else {
                 return vec![];
             };
             if build.transition != Transition::Start {
@@ -336,10 +349,7 @@ impl MemCoderd {
         build: &WorkspaceBuild,
         now: crate::time::Time,
     ) -> Vec<WorkspaceAgent> {
-        let plan = t
-            .template_version(build.template_version_id)
-            .map(|v| v.plan.clone())
-            .unwrap_or_default();
+        let plan = version_plan(t, build.template_version_id);
         let mut created: Vec<WorkspaceAgent> = Vec::new();
         for spec in &plan.agents {
             let resource = WorkspaceResource {
@@ -397,6 +407,25 @@ impl MemCoderd {
     }
 }
 
+/// The unclaimed, live prebuilt workspaces of a preset.
+fn prebuild_pool(t: &Tables, preset_id: Uuid) -> impl Iterator<Item = &Workspace> {
+    t.workspaces.iter().filter(move |w| {
+        w.owner_id == PREBUILDS_USER_ID && !w.deleted && w.preset_id == Some(preset_id)
+    })
+}
+
+/// What a start build of the version provisions (empty for an unknown version).
+fn version_plan(t: &Tables, version_id: Uuid) -> VersionPlan {
+    t.template_version(version_id)
+        .map(|v| v.plan.clone())
+        .unwrap_or_default()
+}
+
+/// The build a provisioner job belongs to.
+fn build_of_job(t: &Tables, job_id: Uuid) -> Option<&WorkspaceBuild> {
+    t.builds.iter().find(|b| b.job_id == job_id)
+}
+
 /// The build before `build` on the same workspace.
 fn previous_build<'t>(t: &'t Tables, build: &WorkspaceBuild) -> Option<&'t WorkspaceBuild> {
     t.builds
@@ -433,24 +462,90 @@ fn preset_values(t: &Tables, preset_id: Uuid) -> Vec<BuildParameter> {
         .collect()
 }
 
-fn name_conflict(name: &str) -> HookError {
-    HookError::Response(ResponseError {
-        status: 409,
-        message: format!("Workspace \"{name}\" already exists."),
-        detail: String::new(),
-        validations: vec![Validation {
-            field: "name".to_string(),
-            detail: "This value is already in use and should be unique.".to_string(),
-        }],
+/// The create hook's name checks: valid, and not taken by another live
+/// workspace of the owner (spec 1 §3.9 retries on the 409).
+fn check_workspace_name(t: &Tables, owner_id: Uuid, name: &str) -> Result<(), HookError> {
+    if !name_valid(name) {
+        return Err(bad_request(
+            "Invalid workspace name.",
+            vec![validation("name", "Name must be a valid workspace name.")],
+        ));
+    }
+    let taken = t
+        .workspaces
+        .iter()
+        .any(|w| w.owner_id == owner_id && !w.deleted && w.name == name);
+    if taken {
+        return Err(response_error(
+            409,
+            format!("Workspace \"{name}\" already exists."),
+            vec![validation(
+                "name",
+                "This value is already in use and should be unique.",
+            )],
+        ));
+    }
+    Ok(())
+}
+
+/// The preset exists and belongs to the template's active version:
+/// version membership is coderd's check too (spec 1 §3.3 step 14), so a
+/// preset of another version is never applied or claimed.
+fn check_preset(t: &Tables, template: &Template, preset_id: Uuid) -> Result<(), HookError> {
+    const FIELD: &str = "template_version_preset_id";
+    let Some(preset) = t.presets.iter().find(|p| p.id == preset_id) else {
+        return Err(bad_request(
+            "Preset not found.",
+            vec![validation(
+                FIELD,
+                format!("preset {preset_id} does not exist"),
+            )],
+        ));
+    };
+    if preset.template_version_id != template.active_version_id {
+        return Err(bad_request(
+            "Preset does not belong to the template version.",
+            vec![validation(
+                FIELD,
+                format!("preset {preset_id} does not belong to the template's active version"),
+            )],
+        ));
+    }
+    Ok(())
+}
+
+/// The new workspace's parameters: the request's values, then the preset's
+/// for names the request leaves out (explicit values win), resolved
+/// against the active version.
+fn creation_parameters(
+    t: &Tables,
+    template: &Template,
+    request: &CreateWorkspaceRequest,
+    preset_params: Vec<BuildParameter>,
+) -> Result<Vec<BuildParameter>, HookError> {
+    let mut requested = request.rich_parameter_values.clone();
+    for p in preset_params {
+        if !requested.iter().any(|r| r.name == p.name) {
+            requested.push(p);
+        }
+    }
+    let params = t.version_parameters(template.active_version_id);
+    resolve_parameters(&params, &requested, &[]).map_err(|missing| {
+        bad_request(
+            "Unable to validate parameters.",
+            missing_parameters(&missing, "be created"),
+        )
     })
 }
 
 fn missing_parameters(missing: &[String], suffix: &str) -> Vec<Validation> {
     missing
         .iter()
-        .map(|name| Validation {
-            field: name.clone(),
-            detail: format!("{name} must be set before the workspace can {suffix}"),
+        .map(|name| {
+            validation(
+                name,
+                format!("{name} must be set before the workspace can {suffix}"),
+            )
         })
         .collect()
 }
@@ -461,91 +556,32 @@ impl Coderd for MemCoderd {
         owner_id: Uuid,
         request: &CreateWorkspaceRequest,
     ) -> Result<CreatedWorkspace, HookError> {
-        let now = self.clock.now();
         self.store.edit(|t| {
             let owner = t
                 .user(owner_id)
                 .cloned()
                 .ok_or_else(|| HookError::Other("user not found".to_string()))?;
-            let template = t.template(request.template_id).cloned().ok_or_else(|| {
-                HookError::Response(ResponseError {
-                    status: 404,
-                    message: "Template not found.".to_string(),
-                    detail: String::new(),
-                    validations: vec![],
-                })
-            })?;
-            if !name_valid(&request.name) {
-                return Err(bad_request(
-                    "Invalid workspace name.",
-                    vec![Validation {
-                        field: "name".to_string(),
-                        detail: "Name must be a valid workspace name.".to_string(),
-                    }],
-                ));
-            }
-            let taken = t
-                .workspaces
-                .iter()
-                .any(|w| w.owner_id == owner_id && !w.deleted && w.name == request.name);
-            if taken {
-                return Err(name_conflict(&request.name));
-            }
+            let template = t
+                .template(request.template_id)
+                .cloned()
+                .ok_or_else(|| response_error(404, "Template not found.", vec![]))?;
+            check_workspace_name(t, owner_id, &request.name)?;
             let mut preset_params = Vec::new();
             if let Some(preset_id) = request.template_version_preset_id {
-                let Some(preset) = t.presets.iter().find(|p| p.id == preset_id) else {
-                    return Err(bad_request(
-                        "Preset not found.",
-                        vec![Validation {
-                            field: "template_version_preset_id".to_string(),
-                            detail: format!("preset {preset_id} does not exist"),
-                        }],
-                    ));
-                };
-                // Version membership is coderd's check too (spec 1 §3.3
-                // step 14): a preset of another version is never applied or
-                // claimed.
-                if preset.template_version_id != template.active_version_id {
-                    return Err(bad_request(
-                        "Preset does not belong to the template version.",
-                        vec![Validation {
-                            field: "template_version_preset_id".to_string(),
-                            detail: format!(
-                                "preset {preset_id} does not belong to the template's active version"
-                            ),
-                        }],
-                    ));
-                }
-                preset_params = preset_values(t, preset_id);
+                check_preset(t, &template, preset_id)?;
                 if let Some(claimed) = Self::ready_prebuild(t, preset_id) {
                     return Ok(self.claim_prebuild(t, claimed, &owner, request));
                 }
+                preset_params = preset_values(t, preset_id);
             }
-            // Explicit parameters win over the preset's.
-            let mut requested = request.rich_parameter_values.clone();
-            for p in preset_params {
-                if !requested.iter().any(|r| r.name == p.name) {
-                    requested.push(p);
-                }
-            }
-            let params = t.version_parameters(template.active_version_id);
-            let parameters = resolve_parameters(&params, &requested, &[]).map_err(|missing| {
-                bad_request(
-                    "Unable to validate parameters.",
-                    missing_parameters(&missing, "be created"),
-                )
-            })?;
-            let workspace = Workspace {
-                id: self.ids.new_uuid(),
+            let parameters = creation_parameters(t, &template, request, preset_params)?;
+            let mut workspace = self.new_workspace(
                 owner_id,
-                organization_id: template.organization_id,
-                template_id: template.id,
-                name: request.name.clone(),
-                ttl_ms: request.ttl_ms,
-                created_at: now,
-                preset_id: request.template_version_preset_id,
-                ..Workspace::default()
-            };
+                &template,
+                request.name.clone(),
+                request.template_version_preset_id,
+            );
+            workspace.ttl_ms = request.ttl_ms;
             t.workspaces.push(workspace.clone());
             let build = self.enqueue_build(
                 t,
@@ -633,6 +669,26 @@ impl Coderd for MemCoderd {
 }
 
 impl MemCoderd {
+    /// A new workspace row of the template (not yet inserted).
+    fn new_workspace(
+        &self,
+        owner_id: Uuid,
+        template: &Template,
+        name: String,
+        preset_id: Option<Uuid>,
+    ) -> Workspace {
+        Workspace {
+            id: self.ids.new_uuid(),
+            owner_id,
+            organization_id: template.organization_id,
+            template_id: template.id,
+            name,
+            created_at: self.clock.now(),
+            preset_id,
+            ..Workspace::default()
+        }
+    }
+
     /// Hands a prebuilt workspace to the owner under the requested name and
     /// enqueues the claim's start build (its agents keep running).
     fn claim_prebuild(

@@ -14,76 +14,104 @@ use crate::time::Time;
 /// simulation's coderd handlers can write rows directly.
 #[derive(Clone, Debug, Default)]
 pub struct Tables {
+    /// `users`.
     pub users: Vec<User>,
+    /// `organizations`.
     pub organizations: Vec<Organization>,
     /// `(organization_id, user_id)` memberships.
     pub organization_members: Vec<(Uuid, Uuid)>,
+    /// `groups` (quota allowances).
     pub groups: Vec<Group>,
+    /// `chats` and their bindings.
     pub chats: Vec<Chat>,
+    /// `chat_messages` (the prompt history context pulls persist into).
     pub chat_messages: Vec<ChatMessage>,
+    /// `templates`.
     pub templates: Vec<Template>,
+    /// `template_versions`.
     pub template_versions: Vec<TemplateVersion>,
+    /// `template_version_parameters`.
     pub template_version_parameters: Vec<TemplateVersionParameter>,
+    /// `template_version_presets`.
     pub presets: Vec<Preset>,
+    /// `template_version_preset_parameters`.
     pub preset_parameters: Vec<PresetParameter>,
+    /// `workspaces`.
     pub workspaces: Vec<Workspace>,
+    /// `workspace_builds`.
     pub builds: Vec<WorkspaceBuild>,
+    /// `provisioner_jobs`.
     pub jobs: Vec<ProvisionerJob>,
+    /// `workspace_resources`.
     pub resources: Vec<WorkspaceResource>,
+    /// `workspace_agents`.
     pub agents: Vec<WorkspaceAgent>,
     /// The deployment's chat workspace TTL setting (a Go duration string).
     pub chat_workspace_ttl: String,
 }
 
 impl Tables {
+    /// The chat row with this ID, to change in place.
     pub fn chat_mut(&mut self, id: Uuid) -> Option<&mut Chat> {
         self.chats.iter_mut().find(|c| c.id == id)
     }
 
+    /// The template row with this ID, to change in place.
     pub fn template_mut(&mut self, id: Uuid) -> Option<&mut Template> {
         self.templates.iter_mut().find(|t| t.id == id)
     }
 
+    /// The workspace row with this ID, to change in place.
     pub fn workspace_mut(&mut self, id: Uuid) -> Option<&mut Workspace> {
         self.workspaces.iter_mut().find(|w| w.id == id)
     }
 
+    /// The build row with this ID, to change in place.
     pub fn build_mut(&mut self, id: Uuid) -> Option<&mut WorkspaceBuild> {
         self.builds.iter_mut().find(|b| b.id == id)
     }
 
+    /// The job row with this ID, to change in place.
     pub fn job_mut(&mut self, id: Uuid) -> Option<&mut ProvisionerJob> {
         self.jobs.iter_mut().find(|j| j.id == id)
     }
 
+    /// The agent row with this ID, to change in place.
     pub fn agent_mut(&mut self, id: Uuid) -> Option<&mut WorkspaceAgent> {
         self.agents.iter_mut().find(|a| a.id == id)
     }
 
+    /// The user row with this ID.
     pub fn user(&self, id: Uuid) -> Option<&User> {
         self.users.iter().find(|u| u.id == id)
     }
 
+    /// The template row with this ID.
     pub fn template(&self, id: Uuid) -> Option<&Template> {
         self.templates.iter().find(|t| t.id == id)
     }
 
+    /// The template version row with this ID.
     pub fn template_version(&self, id: Uuid) -> Option<&TemplateVersion> {
         self.template_versions.iter().find(|v| v.id == id)
     }
 
+    /// The workspace row with this ID.
     pub fn workspace(&self, id: Uuid) -> Option<&Workspace> {
         self.workspaces.iter().find(|w| w.id == id)
     }
 
+    /// The build row with this ID.
     pub fn build(&self, id: Uuid) -> Option<&WorkspaceBuild> {
         self.builds.iter().find(|b| b.id == id)
     }
 
+    /// The provisioner job row with this ID.
     pub fn job(&self, id: Uuid) -> Option<&ProvisionerJob> {
         self.jobs.iter().find(|j| j.id == id)
     }
 
+    /// The agent row with this ID.
     pub fn agent(&self, id: Uuid) -> Option<&WorkspaceAgent> {
         self.agents.iter().find(|a| a.id == id)
     }
@@ -127,32 +155,57 @@ impl Tables {
     }
 }
 
-/// A query of the `Store` port, named for error injection.
+/// A query of the `Store` port, named for error injection: one variant per
+/// `Store` method, named as the method is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Query {
+    /// [`Store::get_authorization_user_roles`].
     GetAuthorizationUserRoles,
+    /// [`Store::get_chat_by_id`].
     GetChatById,
+    /// [`Store::update_chat_workspace_binding`].
     UpdateChatWorkspaceBinding,
+    /// [`Store::update_chat_build_agent_binding`].
     UpdateChatBuildAgentBinding,
+    /// [`Store::get_template_by_id`].
     GetTemplateById,
+    /// [`Store::get_templates_with_filter`].
     GetTemplatesWithFilter,
+    /// [`Store::get_workspace_unique_owner_count_by_template_ids`].
     GetWorkspaceUniqueOwnerCountByTemplateIds,
+    /// [`Store::get_template_version_by_id`].
     GetTemplateVersionById,
+    /// [`Store::get_template_version_parameters`].
     GetTemplateVersionParameters,
+    /// [`Store::get_presets_by_template_version_id`].
     GetPresetsByTemplateVersionId,
+    /// [`Store::get_preset_parameters_by_template_version_id`].
     GetPresetParametersByTemplateVersionId,
+    /// [`Store::get_workspace_by_id`].
     GetWorkspaceById,
+    /// [`Store::get_latest_workspace_build_by_workspace_id`].
     GetLatestWorkspaceBuildByWorkspaceId,
+    /// [`Store::get_workspace_build_by_id`].
     GetWorkspaceBuildById,
+    /// [`Store::get_provisioner_job_by_id`].
     GetProvisionerJobById,
+    /// [`Store::get_workspace_agents_in_latest_build_by_workspace_id`].
     GetWorkspaceAgentsInLatestBuildByWorkspaceId,
+    /// [`Store::get_workspace_agent_by_id`].
     GetWorkspaceAgentById,
+    /// [`Store::get_workspace_agent_lifecycle_state_by_id`].
     GetWorkspaceAgentLifecycleStateById,
+    /// [`Store::get_workspace_resource_by_id`].
     GetWorkspaceResourceById,
+    /// [`Store::get_quota_consumed_for_user`].
     GetQuotaConsumedForUser,
+    /// [`Store::get_quota_allowance_for_user`].
     GetQuotaAllowanceForUser,
+    /// [`Store::get_chat_workspace_ttl`].
     GetChatWorkspaceTtl,
+    /// [`Store::get_chat_messages_for_prompt`].
     GetChatMessagesForPrompt,
+    /// [`Store::insert_chat_message`].
     InsertChatMessage,
 }
 
@@ -172,10 +225,12 @@ pub struct MemStore {
 }
 
 impl MemStore {
+    /// An empty database.
     pub fn new() -> MemStore {
         MemStore::default()
     }
 
+    /// A database holding these rows.
     pub fn from_tables(tables: Tables) -> MemStore {
         MemStore {
             tables: RefCell::new(tables),

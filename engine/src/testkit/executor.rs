@@ -41,6 +41,7 @@ impl Default for ManualClock {
 }
 
 impl ManualClock {
+    /// A clock reading `now`, with no timers.
     pub fn starting_at(now: Time) -> ManualClock {
         ManualClock {
             state: Rc::new(RefCell::new(ClockState {
@@ -68,6 +69,7 @@ impl ManualClock {
         due.into_iter().for_each(Waker::wake);
     }
 
+    /// Moves the clock forward by `by` and fires due timers.
     pub fn advance(&self, by: std::time::Duration) {
         let at = self.now() + by;
         self.advance_to(at);
@@ -103,9 +105,15 @@ impl ManualClock {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Stalled {
     /// The future is pending and nothing can wake it.
-    NoTimers { now: Time },
+    NoTimers {
+        /// The virtual time it stalled at.
+        now: Time,
+    },
     /// The future was polled too often (a livelock).
-    PollBound { now: Time },
+    PollBound {
+        /// The virtual time it gave up at.
+        now: Time,
+    },
 }
 
 struct Flag(AtomicBool);

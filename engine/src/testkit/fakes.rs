@@ -1,4 +1,5 @@
-//! Deterministic fakes for the `Ids`, `Events` and `AgentDialer` ports.
+//! Deterministic fakes for the `Ids`, `Events`, `AgentDialer` and `Coderd`
+//! ports.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -7,10 +8,10 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-use crate::model::AgentStatus;
+use crate::model::{AgentStatus, BuildParameter, WorkspaceBuild};
 use crate::ports::{
-    AgentConn, AgentContext, AgentDialer, Clock, DialError, Event, Events, ExecOutput, Ids,
-    LocalBoxFuture, Store,
+    AgentConn, AgentContext, AgentDialer, Clock, Coderd, CreateWorkspaceRequest, CreatedWorkspace,
+    DialError, Event, Events, ExecOutput, HookError, Ids, LocalBoxFuture, Store,
 };
 
 use super::executor::ManualClock;
@@ -36,10 +37,12 @@ impl Ids for SeqIds {
 /// Records every event.
 #[derive(Default)]
 pub struct RecordingEvents {
+    /// Every event so far, in emission order.
     pub events: RefCell<Vec<Event>>,
 }
 
 impl RecordingEvents {
+    /// The messages of the log events so far, in order.
     pub fn logs(&self) -> Vec<String> {
         self.events
             .borrow()
@@ -58,15 +61,45 @@ impl Events for RecordingEvents {
     }
 }
 
+/// Build hooks that always fail with one error.
+pub struct FailingCoderd(pub HookError);
+
+impl Coderd for FailingCoderd {
+    fn create_workspace(
+        &self,
+        _: Uuid,
+        _: &CreateWorkspaceRequest,
+    ) -> Result<CreatedWorkspace, HookError> {
+        Err(self.0.clone())
+    }
+
+    fn start_workspace(
+        &self,
+        _: Uuid,
+        _: Uuid,
+        _: &[BuildParameter],
+    ) -> Result<WorkspaceBuild, HookError> {
+        Err(self.0.clone())
+    }
+
+    fn stop_workspace(&self, _: Uuid, _: Uuid) -> Result<WorkspaceBuild, HookError> {
+        Err(self.0.clone())
+    }
+}
+
 /// What a dial of one agent does.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DialPlan {
     /// Succeed at once when the agent row reads connected, else hang (the
     /// default: a tailnet dial to an absent peer hangs until its deadline).
     FollowStatus,
+    /// Connect at once.
     Succeed,
+    /// Connect after this long.
     SucceedAfter(Duration),
+    /// Fail at once with this text.
     Fail(String),
+    /// Never resolve (until the dial is dropped).
     Hang,
     /// The test fails if this agent is dialed.
     Forbidden,
@@ -75,7 +108,9 @@ pub enum DialPlan {
 /// One recorded dial.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DialRecord {
+    /// The agent dialed.
     pub agent_id: Uuid,
+    /// When the dial started.
     pub at: crate::time::Time,
 }
 
@@ -98,6 +133,8 @@ pub struct FakeDialer {
 }
 
 impl FakeDialer {
+    /// A dialer whose default plan is [`DialPlan::FollowStatus`], reading
+    /// agent status from `store` at `clock`'s time with `inactive_timeout`.
     pub fn new(store: Rc<MemStore>, clock: ManualClock, inactive_timeout: Duration) -> FakeDialer {
         FakeDialer {
             store,
@@ -125,6 +162,7 @@ impl FakeDialer {
         self.state.borrow_mut().plans.insert(agent_id, plans);
     }
 
+    /// The plan of agents without their own.
     pub fn default_plan(&self, plan: DialPlan) {
         self.state.borrow_mut().default_plan = plan;
     }
@@ -142,6 +180,7 @@ impl FakeDialer {
             .insert(command.to_string(), output);
     }
 
+    /// Every dial so far, in order.
     pub fn dials(&self) -> Vec<DialRecord> {
         self.state.borrow().dials.clone()
     }

@@ -6,7 +6,7 @@ mod fakes;
 mod world;
 
 pub use executor::{ManualClock, Stalled, TEST_EPOCH};
-pub use fakes::{DialPlan, DialRecord, FakeDialer, RecordingEvents, SeqIds};
+pub use fakes::{DialPlan, DialRecord, FailingCoderd, FakeDialer, RecordingEvents, SeqIds};
 pub use world::{
     new_active_version, AgentScript, ProvisionerScript, TemplateBuilder, TemplateIds, World,
     TEST_INACTIVE_TIMEOUT,

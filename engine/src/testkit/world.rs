@@ -31,7 +31,7 @@ pub struct ProvisionerScript {
     /// Outcomes of the next jobs, in order; then `Succeeded` (or the quota
     /// failure when the commit is refused).
     pub outcomes: Vec<JobOutcome>,
-    /// Jobs that never finish (stuck provisioner), by position.
+    /// Every job runs forever (a stuck provisioner).
     pub hang: bool,
     /// Per agent name; agents not listed connect after 1 s and are ready 2 s later.
     pub agents: BTreeMap<String, AgentScript>,
@@ -53,8 +53,9 @@ impl Default for ProvisionerScript {
 pub struct AgentScript {
     /// `None`: never connects.
     pub connect_after: Option<Duration>,
-    /// Lifecycle state reached after the startup scripts, and when.
+    /// Lifecycle state reached once the startup scripts end.
     pub final_state: LifecycleState,
+    /// How long the startup scripts run after the agent connects.
     pub scripts_duration: Duration,
 }
 
@@ -71,27 +72,44 @@ impl Default for AgentScript {
 /// Ids of a template built by `TemplateBuilder`.
 #[derive(Clone, Debug)]
 pub struct TemplateIds {
+    /// The template.
     pub template: Uuid,
+    /// Its active version.
     pub version: Uuid,
+    /// Its presets, in the order they were added.
     pub presets: Vec<Uuid>,
 }
 
 /// A deployment for one chat: in-memory store and coderd, manual clock,
 /// scripted dialer and provisioner.
 pub struct World {
+    /// The database (faults are injected here).
     pub store: Rc<MemStore>,
+    /// Virtual time; moves only when the world runs or a test advances it.
     pub clock: ManualClock,
+    /// Sequential IDs.
     pub ids: Rc<SeqIds>,
+    /// Every event the engine emitted.
     pub events: Rc<RecordingEvents>,
+    /// The build hooks and job API over `store`.
     pub coderd: MemCoderd,
+    /// The scripted dialer (by default it follows the agents' status).
     pub dialer: FakeDialer,
+    /// Organization `coder`.
     pub organization: Uuid,
+    /// User `testuser`, a member of the organization.
     pub owner: Uuid,
+    /// The owner's root chat, with no workspace at first.
     pub chat: Uuid,
+    /// The chat template allowlist tools see (empty = every template).
     pub allowlist: BTreeSet<Uuid>,
+    /// The per-chat lock tools share.
     pub workspace_mu: Mutex<()>,
+    /// Every chat row `OnChatUpdated` was called with, in order.
     pub chat_updates: Rc<RefCell<Vec<Chat>>>,
+    /// The turn's cancellation (`cancel_after` fires it).
     pub cancel: Cancel,
+    /// How the background provisioner and agents behave.
     pub provisioner: RefCell<ProvisionerScript>,
     on_chat_updated: Box<dyn Fn(&Chat)>,
 }
@@ -180,10 +198,13 @@ impl World {
         }
     }
 
+    /// The current virtual time.
     pub fn now(&self) -> crate::time::Time {
         self.clock.now()
     }
 
+    /// Starts a template `name` of the organization: one `main` agent, no
+    /// parameters, no presets, no cost.
     pub fn template(&self, name: &str) -> TemplateBuilder<'_> {
         TemplateBuilder::new(self, name)
     }
@@ -198,6 +219,7 @@ impl World {
         });
     }
 
+    /// The chat's row as stored now.
     pub fn chat_row(&self) -> Chat {
         self.store
             .tables()
@@ -436,6 +458,34 @@ impl World {
             .unwrap_or_default()
     }
 
+    /// A workspace's builds, oldest first.
+    pub fn builds(&self, workspace_id: Uuid) -> Vec<WorkspaceBuild> {
+        let tables = self.store.tables();
+        let mut builds: Vec<WorkspaceBuild> = tables
+            .builds
+            .iter()
+            .filter(|b| b.workspace_id == workspace_id)
+            .cloned()
+            .collect();
+        builds.sort_by_key(|b| b.build_number);
+        builds
+    }
+
+    /// A workspace's latest build (panics if it has none).
+    pub fn latest_build(&self, workspace_id: Uuid) -> WorkspaceBuild {
+        self.builds(workspace_id).pop().expect("a build")
+    }
+
+    /// The build ID of every chat row `OnChatUpdated` was called with, in
+    /// order.
+    pub fn chat_update_build_ids(&self) -> Vec<Option<Uuid>> {
+        self.chat_updates
+            .borrow()
+            .iter()
+            .map(|c| c.build_id)
+            .collect()
+    }
+
     /// Marks an agent connected now and ready.
     pub fn connect_agent(&self, agent_id: Uuid) {
         let now = self.now();
@@ -453,11 +503,13 @@ impl World {
         self.edit_agent(agent_id, |a| a.disconnected_at = Some(now));
     }
 
+    /// Changes an agent row in place (panics if there is none).
     pub fn edit_agent(&self, agent_id: Uuid, f: impl FnOnce(&mut WorkspaceAgent)) {
         self.store
             .edit(|t| f(t.agent_mut(agent_id).expect("agent")));
     }
 
+    /// Moves virtual time forward and fires due timers (nothing is polled).
     pub fn advance(&self, by: Duration) {
         self.clock.advance(by);
     }
@@ -506,16 +558,19 @@ impl<'w> TemplateBuilder<'w> {
         }
     }
 
+    /// Changes the template row.
     pub fn edit(mut self, f: impl FnOnce(&mut Template)) -> Self {
         f(&mut self.template);
         self
     }
 
+    /// Puts the template in another organization.
     pub fn organization(mut self, organization: Uuid) -> Self {
         self.template.organization_id = organization;
         self
     }
 
+    /// Turns on `require_active_version`.
     pub fn require_active_version(mut self) -> Self {
         self.template.require_active_version = true;
         self
@@ -535,12 +590,14 @@ impl<'w> TemplateBuilder<'w> {
         self
     }
 
+    /// A parameter given as a whole row (its version is set here).
     pub fn parameter_row(mut self, mut row: TemplateVersionParameter) -> Self {
         row.template_version_id = self.version.id;
         self.parameters.push(row);
         self
     }
 
+    /// A preset with its values and, optionally, a prebuild pool size.
     pub fn preset(
         mut self,
         name: &str,
@@ -577,11 +634,13 @@ impl<'w> TemplateBuilder<'w> {
         self
     }
 
+    /// The quota cost of a start build.
     pub fn daily_cost(mut self, cost: i64) -> Self {
         self.version.plan.daily_cost = cost;
         self
     }
 
+    /// Writes the template, its version, parameters and presets.
     pub fn create(self) -> TemplateIds {
         let ids = TemplateIds {
             template: self.template.id,

@@ -16,32 +16,39 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{
-    decode_args, response_error_result, set_build_id, Property, ToolDefinition, ToolEnv,
-    ToolResponse,
+    build_parameters, decode_args, response_error_result, set_build_id, Property, ToolDefinition,
+    ToolEnv, ToolResponse,
 };
 use crate::agent_select::find_chat_agent;
 use crate::build_wait::{
-    build_failure_response, wait_for_agent_ready, wait_for_build, BuildAction, BuildWaitError,
+    build_failure_response, chat_agent_readiness, wait_for_agent_ready, wait_for_build,
+    BuildAction, BuildWaitError,
 };
 use crate::goid::parse_uuid;
 use crate::gojson::Value;
 use crate::model::{
-    AgentStatus, BuildParameter, JobStatus, Template, Transition, Workspace, WorkspaceAgent,
-    WorkspaceBuild,
+    AgentStatus, JobStatus, Template, Transition, Workspace, WorkspaceAgent, WorkspaceBuild,
 };
 use crate::names::{generated_workspace_name, name_valid};
 use crate::ports::{Coderd, CreateWorkspaceRequest, CreatedWorkspace, HookError, StoreError};
 
+/// The tool's name.
 pub const NAME: &str = "create_workspace";
 
 /// The PRIMARY (`02b549df`) description.
 pub const DESCRIPTION: &str = "Create a new workspace from a template only when workspace-backed file inspection, command execution, or file editing is required, or when the user explicitly asks for one. Do not use this as a default first step for requests answerable from conversation context, provider tools, or external MCP tools. Requires a template_id (from list_templates). Optionally provide a name and parameter values (from read_template). If no name is given, one will be generated. Provide a preset_id (from read_template) to apply preset parameters and potentially claim a prebuilt workspace for faster startup. This tool is idempotent. If the chat already has a workspace that is building or running, the existing workspace is returned.";
 
+/// Step 1: no create hook.
 pub const NOT_CONFIGURED: &str = "workspace creator is not configured";
+/// Step 2: `template_id` missing or blank.
 pub const TEMPLATE_ID_REQUIRED: &str = "template_id is required; use list_templates to find one";
+/// Step 4: the template is not on the chat's allowlist.
 pub const TEMPLATE_NOT_ALLOWED: &str =
     "template not available for chat workspaces; use list_templates to find allowed templates";
+/// Step 9: the template is in another organization than the chat.
 pub const ORGANIZATION_MISMATCH: &str = "template belongs to a different organization than this chat; use list_templates to find templates in the correct organization";
+/// Step 11: the active version has an externally managed agent (no
+/// trailing period).
 pub const EXTERNAL_AGENT_REFUSAL: &str = "create_workspace cannot create workspaces from templates with externally managed agents. Use list_templates to choose a different template, or if the user wants to use an external workspace, they should create it and start it up fully themselves first, then attach it to this chat";
 
 const MESSAGE_BUILD_COMPLETED: &str = "workspace build completed";
@@ -53,6 +60,8 @@ const MESSAGE_CONNECTING: &str = "workspace exists and the agent is still connec
 const CREATE_BUILD_FAILED: &str = "workspace build failed: ";
 const EXISTING_BUILD_FAILED: &str = "existing workspace build failed: ";
 
+/// The tool's name, description and input schema (spec 1 §3.2):
+/// `template_id` required; `name`, `parameters`, `preset_id` optional.
 pub fn definition() -> ToolDefinition {
     ToolDefinition {
         name: NAME,
@@ -99,6 +108,9 @@ struct Args {
     preset_id: Option<String>,
 }
 
+/// Runs the tool with the model's raw JSON input (spec 1 §3.3): steps
+/// 1–4 validate, step 5 locks, step 6 may answer from the existing
+/// workspace, the rest creates.
 pub async fn run(env: &ToolEnv<'_>, input: &str) -> ToolResponse {
     let args: Args = match decode_args(input) {
         Ok(args) => args,
@@ -112,10 +124,7 @@ pub async fn run(env: &ToolEnv<'_>, input: &str) -> ToolResponse {
         Err(response) => return response,
     };
     // Held until return: parallel calls in one turn must not create twice.
-    let _guard = match env.workspace_mu {
-        Some(mu) => Some(mu.lock().await),
-        None => None,
-    };
+    let _guard = env.lock_chat().await;
     match check_existing_workspace(env).await {
         Existing::Create => {}
         Existing::Done(result) => return ToolResponse::json(&result),
@@ -231,8 +240,7 @@ async fn existing_build_in_progress(
     let mut result = existing_result(workspace, "already_exists", MESSAGE_BUILD_COMPLETED);
     result.insert("build_id", build.id);
     if let Some(agent) = existing_chat_agent(env, workspace.id) {
-        let readiness = wait_for_agent_ready(env, &env.ctx, &agent, env.dialer).await;
-        merge(&mut result, readiness);
+        result.merge(wait_for_agent_ready(env, &env.ctx, &agent, env.dialer).await);
     }
     Existing::Done(result)
 }
@@ -258,8 +266,7 @@ async fn existing_build_succeeded(
         AgentStatus::Disconnected { .. } | AgentStatus::Timeout => return Existing::Create,
     };
     let mut result = existing_result(workspace, "already_exists", message);
-    let readiness = wait_for_agent_ready(env, &env.ctx, &agent, dialer).await;
-    merge(&mut result, readiness);
+    result.merge(wait_for_agent_ready(env, &env.ctx, &agent, dialer).await);
     Existing::Done(result)
 }
 
@@ -340,8 +347,7 @@ async fn create(
     result.insert("created", true);
     result.insert("workspace_name", workspace.full_name());
     set_build_id(&mut result, build_id);
-    let readiness = new_workspace_readiness(env, workspace.id).await;
-    merge(&mut result, readiness);
+    result.merge(new_workspace_readiness(env, workspace.id).await);
     // After the agent is ready, so the runtime can load its context files.
     env.refire_chat_updated();
     ToolResponse::json(&result)
@@ -391,22 +397,12 @@ fn workspace_request(
         Some(id)
     };
     let name = workspace_name(env, template, args.name.as_deref().unwrap_or_default());
-    // A BTreeMap iterates sorted by name: the deterministic order.
-    let rich_parameter_values = args
-        .parameters
-        .iter()
-        .flatten()
-        .map(|(name, value)| BuildParameter {
-            name: name.clone(),
-            value: value.clone(),
-        })
-        .collect();
     Ok(CreateWorkspaceRequest {
         template_id: template.id,
         name,
         ttl_ms,
         template_version_preset_id,
-        rich_parameter_values,
+        rich_parameter_values: build_parameters(args.parameters.as_ref()),
     })
 }
 
@@ -488,48 +484,23 @@ fn create_with_name_retry(
 /// Step 18: bind the chat at once so the frontend can stream build logs;
 /// a DB error is only logged (no callback).
 fn bind_new_workspace(env: &ToolEnv<'_>, workspace: &CreatedWorkspace, build_id: Option<Uuid>) {
-    match env
-        .store
-        .update_chat_workspace_binding(env.chat_id, Some(workspace.id), build_id, None)
-    {
-        Ok(chat) => env.fire_chat_updated(&chat),
-        Err(err) => env.log(
+    if let Err(err) = env.bind_chat(workspace.id, build_id) {
+        env.log(
             "error",
             format!("failed to persist chat workspace association: {err}"),
-        ),
+        );
     }
 }
 
-/// Steps 21–22: select the chat agent of the new workspace and wait for it.
+/// Steps 21–22: the chat agent of the new workspace and its readiness.
 /// A failed read adds no keys; a selection error is reported, never dialed.
 async fn new_workspace_readiness(env: &ToolEnv<'_>, workspace_id: Uuid) -> Value {
-    let mut keys = Value::map();
-    let Ok(agents) = env
+    match env
         .store
         .get_workspace_agents_in_latest_build_by_workspace_id(workspace_id)
-    else {
-        return keys;
-    };
-    if agents.is_empty() {
-        keys.insert("agent_status", "no_agent");
-        return keys;
-    }
-    match find_chat_agent(&agents) {
-        Ok(agent) => wait_for_agent_ready(env, &env.ctx, &agent, env.dialer).await,
-        Err(err) => {
-            keys.insert("agent_status", "selection_error");
-            keys.insert("agent_error", err);
-            keys
-        }
-    }
-}
-
-/// Merges the keys of a map into another map.
-fn merge(into: &mut Value, from: Value) {
-    if let Value::Map(keys) = from {
-        for (key, value) in keys {
-            into.insert(&key, value);
-        }
+    {
+        Ok(agents) => chat_agent_readiness(env, &agents).await,
+        Err(_) => Value::map(),
     }
 }
 

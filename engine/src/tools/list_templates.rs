@@ -15,6 +15,7 @@ use crate::gojson::Value;
 use crate::model::Template;
 use crate::ports::TemplateFilter;
 
+/// The tool's name.
 pub const NAME: &str = "list_templates";
 
 /// `listTemplatesPageSize`.
@@ -31,6 +32,8 @@ query matching template name, display name, description, or abstract. Descriptio
 text; abstract is richer selection context. Results are ordered by number of active developers \
 (most popular first). Returns 10 per page. Use the page parameter to paginate through results.";
 
+/// The tool's name, description and input schema (spec 1 §4.1): optional
+/// `query` and `page`.
 pub fn definition() -> ToolDefinition {
     ToolDefinition {
         name: NAME,
@@ -64,6 +67,7 @@ struct Args {
     page: Option<i64>,
 }
 
+/// Runs the tool with the model's raw JSON input (spec 1 §4.1).
 pub async fn run(env: &ToolEnv<'_>, input: &str) -> ToolResponse {
     let args: Args = match decode_args(input) {
         Ok(args) => args,

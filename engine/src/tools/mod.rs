@@ -5,14 +5,16 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use futures::lock::Mutex;
+use futures::lock::{Mutex, MutexGuard};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use crate::ctx::Ctx;
 use crate::gojson::Value;
-use crate::model::Chat;
-use crate::ports::{AgentDialer, Clock, Coderd, Event, Events, Ids, ResponseError, Store};
+use crate::model::{BuildParameter, Chat, ProvisionerJob, WorkspaceBuild};
+use crate::ports::{
+    AgentDialer, Clock, Coderd, Event, Events, Ids, ResponseError, Store, StoreError,
+};
 
 pub mod create_workspace;
 pub mod list_templates;
@@ -23,7 +25,10 @@ pub mod stop_workspace;
 /// A tool's answer: `Content` and `IsError`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ToolResponse {
+    /// The text the model reads: plain text or JSON.
     pub content: String,
+    /// Set only by text errors; a JSON result (build failures included) is
+    /// never an error, so its structured fields reach the model (spec 1 §1.2).
     pub is_error: bool,
 }
 
@@ -53,9 +58,11 @@ impl ToolResponse {
 /// One property of a tool's input schema.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Property {
+    /// The input field's name.
     pub name: &'static str,
     /// JSON schema type: `string`, `integer`, `object`.
     pub type_: &'static str,
+    /// What the model is told the field is for.
     pub description: &'static str,
     /// A field without `omitempty` is required.
     pub required: bool,
@@ -64,8 +71,11 @@ pub struct Property {
 /// A tool's name, model-facing description and input schema.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ToolDefinition {
+    /// The name the model calls the tool by.
     pub name: &'static str,
+    /// What the model is told the tool does (a contract: exact text).
     pub description: &'static str,
+    /// The input fields, in declared order.
     pub properties: Vec<Property>,
 }
 
@@ -124,32 +134,45 @@ pub async fn call(env: &ToolEnv<'_>, name: &str, input: &str) -> ToolResponse {
         create_workspace::NAME => create_workspace::run(env, input).await,
         start_workspace::NAME => start_workspace::run(env, input).await,
         stop_workspace::NAME => stop_workspace::run(env, input).await,
-        unknown => {
-            let known: Vec<&str> = definitions().iter().map(|d| d.name).collect();
-            ToolResponse::text_error(format!(
-                "unknown tool {unknown:?}; known tools: {}",
-                known.join(", ")
-            ))
-        }
+        unknown => unknown_tool(unknown, &definitions()),
     }
+}
+
+/// The text error for a tool name that is not among `known`, naming them
+/// (chatsim-defined).
+pub(crate) fn unknown_tool(name: &str, known: &[ToolDefinition]) -> ToolResponse {
+    let names: Vec<&str> = known.iter().map(|d| d.name).collect();
+    ToolResponse::text_error(format!(
+        "unknown tool {name:?}; known tools: {}",
+        names.join(", ")
+    ))
 }
 
 /// Everything a tool call needs: the ports, the chat it runs for, and the
 /// chat runtime's options.
 pub struct ToolEnv<'a> {
+    /// The coderd database.
     pub store: &'a dyn Store,
     /// The build hooks; `None` = not configured.
     pub coderd: Option<&'a dyn Coderd>,
     /// The agent dialer (`AgentConnFn`); `None` = not configured.
     pub dialer: Option<&'a dyn AgentDialer>,
+    /// Virtual time for every wait.
     pub clock: &'a dyn Clock,
+    /// IDs for generated workspace names.
     pub ids: &'a dyn Ids,
+    /// Where log lines go.
     pub events: &'a dyn Events,
+    /// The chat the tool runs for (its binding is read and written).
     pub chat_id: Uuid,
+    /// The chat's organization: templates must belong to it.
     pub organization_id: Uuid,
+    /// The chat's owner: `asOwner`'s subject and the hooks' initiator.
     pub owner_id: Uuid,
     /// The chat template allowlist; `None` or empty = every template.
     pub allowed_template_ids: Option<&'a BTreeSet<Uuid>>,
+    /// Silence after which a connected agent reads disconnected (create's
+    /// existing-workspace check, spec 1 §3.4).
     pub agent_inactive_disconnect_timeout: Duration,
     /// The per-chat lock shared by create, start and stop.
     pub workspace_mu: Option<&'a Mutex<()>>,
@@ -159,8 +182,9 @@ pub struct ToolEnv<'a> {
     pub ctx: Ctx,
 }
 
-impl ToolEnv<'_> {
-    pub fn log(&self, level: &'static str, message: impl Into<String>) {
+impl<'a> ToolEnv<'a> {
+    /// Records a log line (`debug`, `warn` or `error`).
+    pub(crate) fn log(&self, level: &'static str, message: impl Into<String>) {
         self.events.emit(Event::Log {
             level,
             message: message.into(),
@@ -168,7 +192,7 @@ impl ToolEnv<'_> {
     }
 
     /// `asOwner`: loads the owner's roles; failure → `load user authorization: <err>`.
-    pub fn as_owner(&self) -> Result<(), ToolResponse> {
+    pub(crate) fn as_owner(&self) -> Result<(), ToolResponse> {
         self.store
             .get_authorization_user_roles(self.owner_id)
             .map(|_| ())
@@ -176,38 +200,76 @@ impl ToolEnv<'_> {
     }
 
     /// `isTemplateAllowed`.
-    pub fn is_template_allowed(&self, template_id: Uuid) -> bool {
+    pub(crate) fn is_template_allowed(&self, template_id: Uuid) -> bool {
         match self.allowed_template_ids {
             None => true,
             Some(ids) => ids.is_empty() || ids.contains(&template_id),
         }
     }
 
-    pub fn fire_chat_updated(&self, chat: &Chat) {
+    /// Takes the per-chat `WorkspaceMu` (spec 1 §1.5) that create, start and
+    /// stop share, if configured. Hold the guard until the call returns.
+    pub(crate) async fn lock_chat(&self) -> Option<MutexGuard<'a, ()>> {
+        match self.workspace_mu {
+            Some(mu) => Some(mu.lock().await),
+            None => None,
+        }
+    }
+
+    /// `latestWorkspaceBuildAndJob` (spec 1 §1.3), errors as text.
+    pub(crate) fn latest_build_and_job(
+        &self,
+        workspace_id: Uuid,
+    ) -> Result<(WorkspaceBuild, ProvisionerJob), ToolResponse> {
+        let build = self
+            .store
+            .get_latest_workspace_build_by_workspace_id(workspace_id)
+            .map_err(|err| ToolResponse::text_error(format!("get latest build: {err}")))?;
+        let job = self
+            .store
+            .get_provisioner_job_by_id(build.job_id)
+            .map_err(|err| ToolResponse::text_error(format!("get provisioner job: {err}")))?;
+        Ok((build, job))
+    }
+
+    /// Calls `OnChatUpdated` with the chat row, if configured.
+    pub(crate) fn fire_chat_updated(&self, chat: &Chat) {
         if let Some(callback) = self.on_chat_updated {
             callback(chat);
         }
     }
 
-    /// `publishBuildBinding`: bind the chat to (workspace, build, no agent)
-    /// and fire `OnChatUpdated`; a DB error is only logged.
-    pub fn publish_build_binding(&self, workspace_id: Uuid, build_id: Option<Uuid>) {
-        match self.store.update_chat_workspace_binding(
+    /// Binds the chat to (workspace, build, no agent) and fires
+    /// `OnChatUpdated` with the updated row. A failed write fires nothing;
+    /// the caller logs it in its own words.
+    pub(crate) fn bind_chat(
+        &self,
+        workspace_id: Uuid,
+        build_id: Option<Uuid>,
+    ) -> Result<(), StoreError> {
+        let chat = self.store.update_chat_workspace_binding(
             self.chat_id,
             Some(workspace_id),
             build_id,
             None,
-        ) {
-            Ok(chat) => self.fire_chat_updated(&chat),
-            Err(err) => self.log(
+        )?;
+        self.fire_chat_updated(&chat);
+        Ok(())
+    }
+
+    /// `publishBuildBinding` (spec 1 §1.3): [`ToolEnv::bind_chat`]; a DB
+    /// error is only logged.
+    pub(crate) fn publish_build_binding(&self, workspace_id: Uuid, build_id: Option<Uuid>) {
+        if let Err(err) = self.bind_chat(workspace_id, build_id) {
+            self.log(
                 "error",
                 format!("failed to persist build ID on chat binding: {err}"),
-            ),
+            );
         }
     }
 
     /// Re-reads the chat and fires `OnChatUpdated` (the post-ready update).
-    pub fn refire_chat_updated(&self) {
+    pub(crate) fn refire_chat_updated(&self) {
         if self.on_chat_updated.is_none() {
             return;
         }
@@ -215,6 +277,22 @@ impl ToolEnv<'_> {
             self.fire_chat_updated(&chat);
         }
     }
+}
+
+/// The model's `parameters` as build parameters, sorted by name (a
+/// `BTreeMap` iterates in key order) for determinism: create's request
+/// (spec 1 §3.3) and start's hook call (spec 2 §1.2 step 8).
+pub(crate) fn build_parameters(
+    parameters: Option<&BTreeMap<String, String>>,
+) -> Vec<BuildParameter> {
+    parameters
+        .into_iter()
+        .flatten()
+        .map(|(name, value)| BuildParameter {
+            name: name.clone(),
+            value: value.clone(),
+        })
+        .collect()
 }
 
 /// Text returned when the model's input does not decode into the tool's
@@ -225,7 +303,7 @@ pub const INVALID_PARAMETERS_PREFIX: &str = "invalid parameters: ";
 /// unknown fields ignored, missing fields zero, a repeated key's last value
 /// kept, and object keys matched to the (lower-case) field names without
 /// regard to case. Empty input reads as `{}`.
-pub fn decode_args<T: DeserializeOwned>(input: &str) -> Result<T, ToolResponse> {
+pub(crate) fn decode_args<T: DeserializeOwned>(input: &str) -> Result<T, ToolResponse> {
     let invalid = |err: serde_json::Error| {
         ToolResponse::text_error(format!("{INVALID_PARAMETERS_PREFIX}{err}"))
     };
@@ -362,7 +440,7 @@ impl<'de> serde::Deserialize<'de> for TopLevel {
 }
 
 /// `responseErrorResult`: `error`, `detail?`, `validations?` as a Go map.
-pub fn response_error_result(resp: &ResponseError) -> Value {
+pub(crate) fn response_error_result(resp: &ResponseError) -> Value {
     let mut result = Value::map();
     let message = if resp.message.is_empty() {
         "request failed"
@@ -390,7 +468,7 @@ pub fn response_error_result(resp: &ResponseError) -> Value {
 }
 
 /// `buildErrorResult`: `{"error", "build_id"?}` in struct order.
-pub fn build_error_result(message: &str, build_id: Option<Uuid>) -> Value {
+pub(crate) fn build_error_result(message: &str, build_id: Option<Uuid>) -> Value {
     let mut fields = vec![("error", Value::from(message))];
     if let Some(id) = build_id.filter(|id| !id.is_nil()) {
         fields.push(("build_id", Value::from(id)));
@@ -399,27 +477,27 @@ pub fn build_error_result(message: &str, build_id: Option<Uuid>) -> Value {
 }
 
 /// `setBuildID`: adds `build_id` when the ID is not nil.
-pub fn set_build_id(result: &mut Value, build_id: Option<Uuid>) {
+pub(crate) fn set_build_id(result: &mut Value, build_id: Option<Uuid>) {
     if let Some(id) = build_id.filter(|id| !id.is_nil()) {
         result.insert("build_id", id);
     }
 }
 
 /// `setNoBuild`: adds `no_build: true` when there is no build ID.
-pub fn set_no_build(result: &mut Value, build_id: Option<Uuid>) {
+pub(crate) fn set_no_build(result: &mut Value, build_id: Option<Uuid>) {
     if build_id.filter(|id| !id.is_nil()).is_none() {
         result.insert("no_build", true);
     }
 }
 
 /// `truncateRunes`: the first `n` characters, no ellipsis.
-pub fn truncate_runes(s: &str, n: usize) -> String {
+pub(crate) fn truncate_runes(s: &str, n: usize) -> String {
     s.chars().take(n).collect()
 }
 
 /// Truncates to `n` characters: longer text becomes its first `n - 1`
 /// characters plus `…`.
-pub fn truncate_with_ellipsis(s: &str, n: usize) -> String {
+pub(crate) fn truncate_with_ellipsis(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         return s.to_string();
     }

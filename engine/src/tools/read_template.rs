@@ -12,6 +12,7 @@ use crate::goid::parse_uuid;
 use crate::gojson::Value;
 use crate::model::{Preset, PresetParameter, Template, TemplateVersionParameter};
 
+/// The tool's name.
 pub const NAME: &str = "read_template";
 
 /// The one text for a template the chat may not see, whatever the reason
@@ -25,6 +26,8 @@ const DESCRIPTION: &str = "Get details about a workspace template, including its
 parameters and available presets. Use this after finding a template with list_templates and \
 before creating a workspace with create_workspace.";
 
+/// The tool's name, description and input schema (spec 1 §5.1): one
+/// required `template_id`.
 pub fn definition() -> ToolDefinition {
     ToolDefinition {
         name: NAME,
@@ -46,6 +49,7 @@ struct Args {
     template_id: Option<String>,
 }
 
+/// Runs the tool with the model's raw JSON input (spec 1 §5.1).
 pub async fn run(env: &ToolEnv<'_>, input: &str) -> ToolResponse {
     let args: Args = match decode_args(input) {
         Ok(args) => args,

@@ -12,29 +12,27 @@
 //! - steps 9–14: bind the chat, wait for the build and the agent, annotate
 //!   an automatic update to the active version, fire `OnChatUpdated` again.
 //!
-//! The chat/workspace/build lookups are shared with `stop_workspace`, whose
-//! spec says they are "exactly as start".
+//! The chat and workspace lookups (steps 3–4) are shared with
+//! `stop_workspace`, whose spec says they are "exactly as start"; the lock
+//! and `latestWorkspaceBuildAndJob` are [`ToolEnv`]'s shared plumbing.
 
 use std::collections::BTreeMap;
 
-use futures::lock::MutexGuard;
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{
-    decode_args, response_error_result, set_build_id, set_no_build, Property, ToolDefinition,
-    ToolEnv, ToolResponse,
+    build_parameters, decode_args, response_error_result, set_build_id, set_no_build, Property,
+    ToolDefinition, ToolEnv, ToolResponse,
 };
-use crate::agent_select::find_chat_agent;
 use crate::build_wait::{
-    build_failure_response, wait_for_agent_ready, wait_for_build, BuildAction,
+    build_failure_response, chat_agent_readiness, wait_for_build, BuildAction,
 };
 use crate::gojson::Value;
-use crate::model::{
-    BuildParameter, JobStatus, ProvisionerJob, Transition, Workspace, WorkspaceBuild,
-};
+use crate::model::{JobStatus, Transition, Workspace, WorkspaceBuild};
 use crate::ports::{Coderd, HookError};
 
+/// The tool's name.
 pub const NAME: &str = "start_workspace";
 
 /// The upstream description plus chatsim's sentence about `parameters`
@@ -44,8 +42,11 @@ pub const DESCRIPTION: &str = "Start the chat's workspace if it is currently sto
 /// chatsim-defined description of the `parameters` input.
 pub const PARAMETERS_DESCRIPTION: &str = "Key-value pairs of template parameters to use when starting the workspace. Obtain available parameters from read_template.";
 
+/// Step 1: no start hook.
 pub const STARTER_NOT_CONFIGURED: &str = "workspace starter is not configured";
+/// Step 3: the chat has no workspace bound (stop says the same).
 pub const NO_WORKSPACE: &str = "chat has no workspace; use create_workspace first";
+/// Step 4: the bound workspace is deleted (stop says the same).
 pub const WORKSPACE_DELETED: &str = "workspace was deleted; use create_workspace to make a new one";
 
 /// Prefix of a failed wait for a build that was already in progress.
@@ -53,9 +54,13 @@ pub const IN_PROGRESS_PREFIX: &str = "waiting for in-progress build: ";
 /// Prefix of a failed wait for the start build this tool enqueued.
 pub const START_FAILED_PREFIX: &str = "workspace start build failed: ";
 
+/// Step 12: `update_reason` of a start that moved to the active version.
 pub const UPDATE_REASON: &str = "template requires active versions";
+/// Step 12: `message` of a start that moved to the active version.
 pub const UPDATED_MESSAGE: &str = "Workspace started and was updated to the active template version because the template requires active versions.";
 
+/// The tool's name, description and input schema (spec 2 §1.1): one
+/// optional `parameters` object, no `preset_id`.
 pub fn definition() -> ToolDefinition {
     ToolDefinition {
         name: NAME,
@@ -76,6 +81,8 @@ struct StartArgs {
     parameters: Option<BTreeMap<String, String>>,
 }
 
+/// Runs the tool with the model's raw JSON input (spec 2 §1.2); steps 3–14
+/// run under the per-chat lock.
 pub async fn run(env: &ToolEnv<'_>, input: &str) -> ToolResponse {
     let args: StartArgs = match decode_args(input) {
         Ok(args) => args,
@@ -84,7 +91,7 @@ pub async fn run(env: &ToolEnv<'_>, input: &str) -> ToolResponse {
     let Some(coderd) = env.coderd else {
         return ToolResponse::text_error(STARTER_NOT_CONFIGURED);
     };
-    let _chat_lock = lock_chat(env).await;
+    let _chat_lock = env.lock_chat().await;
     match start(env, coderd, &args).await {
         Ok(response) | Err(response) => response,
     }
@@ -97,7 +104,7 @@ async fn start(
     args: &StartArgs,
 ) -> Result<ToolResponse, ToolResponse> {
     let workspace = load_chat_workspace(env)?;
-    let (previous, job) = latest_build_and_job(env, workspace.id)?;
+    let (previous, job) = env.latest_build_and_job(workspace.id)?;
     match job.status {
         JobStatus::Pending | JobStatus::Running => {
             return Ok(join_in_progress_build(env, &workspace, &previous).await);
@@ -165,16 +172,7 @@ fn call_start_hook(
     workspace: &Workspace,
     args: &StartArgs,
 ) -> Result<WorkspaceBuild, ToolResponse> {
-    // A BTreeMap iterates in name order: the hook sees sorted parameters.
-    let parameters: Vec<BuildParameter> = args
-        .parameters
-        .iter()
-        .flatten()
-        .map(|(name, value)| BuildParameter {
-            name: name.clone(),
-            value: value.clone(),
-        })
-        .collect();
+    let parameters = build_parameters(args.parameters.as_ref());
     coderd
         .start_workspace(env.owner_id, workspace.id, &parameters)
         .map_err(|err| match err {
@@ -208,45 +206,15 @@ async fn wait_for_agent_and_respond(
     let mut result = Value::map();
     result.insert("started", true);
     result.insert("workspace_name", workspace.name.as_str());
+    // A failed read counts as no agents.
     let agents = env
         .store
         .get_workspace_agents_in_latest_build_by_workspace_id(workspace.id)
         .unwrap_or_default();
-    if agents.is_empty() {
-        result.insert("agent_status", "no_agent");
-    } else {
-        match find_chat_agent(&agents) {
-            Err(text) => {
-                // The raw selection error, no fallback, no dial.
-                result.insert("agent_status", "selection_error");
-                result.insert("agent_error", text);
-            }
-            Ok(agent) => {
-                let ready = wait_for_agent_ready(env, &env.ctx, &agent, env.dialer).await;
-                merge_into(&mut result, ready);
-            }
-        }
-    }
+    result.merge(chat_agent_readiness(env, &agents).await);
     set_build_id(&mut result, build_id);
     set_no_build(&mut result, build_id);
     result
-}
-
-fn merge_into(result: &mut Value, extra: Value) {
-    let Value::Map(keys) = extra else {
-        unreachable!("waitForAgentReady returns a map");
-    };
-    for (key, value) in keys {
-        result.insert(&key, value);
-    }
-}
-
-/// Takes the per-chat lock (shared with create and stop), if configured.
-pub(crate) async fn lock_chat<'a>(env: &ToolEnv<'a>) -> Option<MutexGuard<'a, ()>> {
-    match env.workspace_mu {
-        Some(mu) => Some(mu.lock().await),
-        None => None,
-    }
 }
 
 /// Steps 3–4: the chat's bound, non-deleted workspace.
@@ -276,22 +244,6 @@ pub(crate) fn load_workspace(
     Ok(workspace)
 }
 
-/// `latestWorkspaceBuildAndJob`, errors as text.
-pub(crate) fn latest_build_and_job(
-    env: &ToolEnv<'_>,
-    workspace_id: Uuid,
-) -> Result<(WorkspaceBuild, ProvisionerJob), ToolResponse> {
-    let build = env
-        .store
-        .get_latest_workspace_build_by_workspace_id(workspace_id)
-        .map_err(|err| ToolResponse::text_error(format!("get latest build: {err}")))?;
-    let job = env
-        .store
-        .get_provisioner_job_by_id(build.job_id)
-        .map_err(|err| ToolResponse::text_error(format!("get provisioner job: {err}")))?;
-    Ok((build, job))
-}
-
 #[cfg(test)]
 mod tests {
     use std::cell::RefCell;
@@ -301,11 +253,13 @@ mod tests {
 
     use super::*;
     use crate::memory::{JobOutcome, MemCoderd, Query};
-    use crate::model::{AgentSpec, Group, LifecycleState, Organization};
+    use crate::model::{AgentSpec, BuildParameter, Group, LifecycleState, Organization};
     use crate::ports::{
         Clock, CreateWorkspaceRequest, CreatedWorkspace, Ids, ResponseError, StoreError, Validation,
     };
-    use crate::testkit::{new_active_version, AgentScript, DialPlan, TemplateIds, World};
+    use crate::testkit::{
+        new_active_version, AgentScript, DialPlan, FailingCoderd, TemplateIds, World,
+    };
 
     // ---- helpers -------------------------------------------------------
 
@@ -334,32 +288,6 @@ mod tests {
         let template = world.template("t").create();
         let (ws, build) = world.workspace(&template, Transition::Stop, JobStatus::Succeeded);
         (template, ws, build)
-    }
-
-    fn builds_of(world: &World, workspace_id: Uuid) -> Vec<WorkspaceBuild> {
-        let tables = world.store.tables();
-        let mut builds: Vec<WorkspaceBuild> = tables
-            .builds
-            .iter()
-            .filter(|b| b.workspace_id == workspace_id)
-            .cloned()
-            .collect();
-        builds.sort_by_key(|b| b.build_number);
-        builds
-    }
-
-    fn latest(world: &World, workspace_id: Uuid) -> WorkspaceBuild {
-        builds_of(world, workspace_id).pop().expect("a build")
-    }
-
-    /// The build IDs of every `OnChatUpdated` so far.
-    fn updates(world: &World) -> Vec<Option<Uuid>> {
-        world
-            .chat_updates
-            .borrow()
-            .iter()
-            .map(|c| c.build_id)
-            .collect()
     }
 
     fn started(build: &WorkspaceBuild) -> String {
@@ -412,32 +340,6 @@ mod tests {
         }
     }
 
-    /// Hooks that always fail with one error.
-    struct FailingCoderd(HookError);
-
-    impl Coderd for FailingCoderd {
-        fn create_workspace(
-            &self,
-            _: Uuid,
-            _: &CreateWorkspaceRequest,
-        ) -> Result<CreatedWorkspace, HookError> {
-            Err(self.0.clone())
-        }
-
-        fn start_workspace(
-            &self,
-            _: Uuid,
-            _: Uuid,
-            _: &[BuildParameter],
-        ) -> Result<WorkspaceBuild, HookError> {
-            Err(self.0.clone())
-        }
-
-        fn stop_workspace(&self, _: Uuid, _: Uuid) -> Result<WorkspaceBuild, HookError> {
-            Err(self.0.clone())
-        }
-    }
-
     // ---- definition and configuration (§1.1, step 1) -------------------
 
     #[test]
@@ -487,7 +389,7 @@ mod tests {
             start(&world, "{}"),
             text_error("workspace was deleted; use create_workspace to make a new one")
         );
-        assert_eq!(builds_of(&world, ws).len(), 1);
+        assert_eq!(world.builds(ws).len(), 1);
     }
 
     #[test]
@@ -510,8 +412,8 @@ mod tests {
             let (_, ws, _) = stopped_workspace(&world);
             world.store.fail(query, boom());
             assert_eq!(start(&world, "{}"), text_error(want), "{query:?}");
-            assert_eq!(builds_of(&world, ws).len(), 1, "{query:?}");
-            assert!(updates(&world).is_empty(), "{query:?}");
+            assert_eq!(world.builds(ws).len(), 1, "{query:?}");
+            assert!(world.chat_update_build_ids().is_empty(), "{query:?}");
         }
     }
 
@@ -533,7 +435,7 @@ mod tests {
         let world = World::new();
         let (template, ws, stop) = stopped_workspace(&world);
         let response = start(&world, "{}");
-        let builds = builds_of(&world, ws);
+        let builds = world.builds(ws);
         assert_eq!(builds.len(), 2);
         let build = &builds[1];
         assert_eq!(response, json(started(build)));
@@ -541,7 +443,10 @@ mod tests {
         assert_eq!(build.template_version_id, template.version);
         assert_eq!(stop.template_version_id, template.version);
         // Bound to the new build (first), then re-read after the agent wait.
-        assert_eq!(updates(&world), [Some(build.id), Some(build.id)]);
+        assert_eq!(
+            world.chat_update_build_ids(),
+            [Some(build.id), Some(build.id)]
+        );
         let first = world.chat_updates.borrow()[0].clone();
         assert_eq!(
             (first.workspace_id, first.agent_id),
@@ -558,10 +463,13 @@ mod tests {
             let template = world.template("t").create();
             let (ws, old) = world.workspace(&template, Transition::Start, status);
             let response = start(&world, "{}");
-            let build = latest(&world, ws);
+            let build = world.latest_build(ws);
             assert_ne!(build.id, old.id, "{status:?}");
             assert_eq!(response, json(started(&build)), "{status:?}");
-            assert_eq!(updates(&world), [Some(build.id), Some(build.id)]);
+            assert_eq!(
+                world.chat_update_build_ids(),
+                [Some(build.id), Some(build.id)]
+            );
         }
     }
 
@@ -585,7 +493,7 @@ mod tests {
             template.presets[0]
         );
         let response = world.call(run(&env, &input));
-        let build = latest(&world, ws);
+        let build = world.latest_build(ws);
         assert_eq!(response, json(started(&build)));
         let names: Vec<Vec<(String, String)>> = recorder
             .seen
@@ -651,7 +559,7 @@ mod tests {
         let (ws, _) = world.workspace(&template, Transition::Stop, JobStatus::Succeeded);
         let v2 = new_active_version(&world, &template, &[]);
         let response = start(&world, "{}");
-        let build = latest(&world, ws);
+        let build = world.latest_build(ws);
         assert_eq!(build.template_version_id, v2);
         assert_eq!(
             response,
@@ -669,7 +577,7 @@ mod tests {
         let (ws, _) = world.workspace(&template, Transition::Stop, JobStatus::Succeeded);
         new_active_version(&world, &template, &[]);
         let response = start(&world, "{}");
-        let build = latest(&world, ws);
+        let build = world.latest_build(ws);
         assert_eq!(build.template_version_id, template.version);
         assert_eq!(response, json(started(&build)));
     }
@@ -683,7 +591,7 @@ mod tests {
             t.build_mut(stop.id).expect("build").template_version_id = Uuid::nil();
         });
         let response = start(&world, "{}");
-        let build = latest(&world, ws);
+        let build = world.latest_build(ws);
         assert_eq!(build.template_version_id, template.version);
         assert_eq!(response, json(started(&build)));
     }
@@ -703,11 +611,11 @@ mod tests {
                 template.template
             ))
         );
-        assert_eq!(builds_of(&world, ws).len(), 1, "no job before validation");
-        assert!(updates(&world).is_empty());
+        assert_eq!(world.builds(ws).len(), 1, "no job before validation");
+        assert!(world.chat_update_build_ids().is_empty());
 
         let response = start(&world, r#"{"parameters":{"region":"eu-west"}}"#);
-        let build = latest(&world, ws);
+        let build = world.latest_build(ws);
         assert_eq!(build.template_version_id, v2);
         assert_eq!(
             build.rich_parameters,
@@ -763,7 +671,7 @@ mod tests {
                 template.template
             ))
         );
-        assert!(updates(&world).is_empty());
+        assert!(world.chat_update_build_ids().is_empty());
     }
 
     #[test]
@@ -809,7 +717,7 @@ mod tests {
             let (_, ws, _) = stopped_workspace(&world);
             world.provisioner.borrow_mut().outcomes = vec![outcome];
             let response = start(&world, "{}");
-            let build = latest(&world, ws);
+            let build = world.latest_build(ws);
             assert_eq!(
                 response,
                 json(format!(
@@ -817,7 +725,7 @@ mod tests {
                     build.id
                 ))
             );
-            assert_eq!(updates(&world), [Some(build.id)]);
+            assert_eq!(world.chat_update_build_ids(), [Some(build.id)]);
         }
     }
 
@@ -834,7 +742,7 @@ mod tests {
         let (ws, _) = world.workspace(&template, Transition::Stop, JobStatus::Succeeded);
         world.quota_allowance(7);
         let response = start(&world, "{}");
-        let build = latest(&world, ws);
+        let build = world.latest_build(ws);
         assert_eq!(
             response,
             json(format!(
@@ -842,7 +750,7 @@ mod tests {
                 build.id
             ))
         );
-        assert_eq!(updates(&world), [Some(build.id)]);
+        assert_eq!(world.chat_update_build_ids(), [Some(build.id)]);
         // Already the owner: the quota lookup does not escalate again.
         assert_eq!(world.store.calls(Query::GetAuthorizationUserRoles), 1);
     }
@@ -857,7 +765,7 @@ mod tests {
             world.cancel.cancel();
         };
         let response = world.call(async { join(run(&env, "{}"), cancel_at_5s).await.0 });
-        let build = latest(&world, ws);
+        let build = world.latest_build(ws);
         assert_eq!(
             response,
             json(format!(
@@ -876,8 +784,11 @@ mod tests {
         let (ws, build) = world.workspace(&template, Transition::Start, JobStatus::Pending);
         let response = start(&world, "{}");
         assert_eq!(response, json(started(&build)));
-        assert_eq!(builds_of(&world, ws).len(), 1);
-        assert_eq!(updates(&world), [Some(build.id), Some(build.id)]);
+        assert_eq!(world.builds(ws).len(), 1);
+        assert_eq!(
+            world.chat_update_build_ids(),
+            [Some(build.id), Some(build.id)]
+        );
         // The in-progress path never needs the owner's authorization.
         assert_eq!(world.store.calls(Query::GetAuthorizationUserRoles), 0);
     }
@@ -897,7 +808,7 @@ mod tests {
         let started_at = world.now();
         let response = world.call(async { join(run(&env, "{}"), finish).await.0 });
         assert_eq!(response, json(started(&build)));
-        assert_eq!(builds_of(&world, ws).len(), 1);
+        assert_eq!(world.builds(ws).len(), 1);
         // Polls at 0, 2, 4, 6, 8 s: the 8 s poll sees the finished job.
         assert!(world.now().since(started_at) >= Duration::from_secs(8));
     }
@@ -917,7 +828,7 @@ mod tests {
                 build.id
             ))
         );
-        assert_eq!(builds_of(&world, ws).len(), 1);
+        assert_eq!(world.builds(ws).len(), 1);
     }
 
     #[test]
@@ -936,7 +847,7 @@ mod tests {
                 build.id
             ))
         );
-        assert_eq!(updates(&world), [Some(build.id)]);
+        assert_eq!(world.chat_update_build_ids(), [Some(build.id)]);
     }
 
     #[test]
@@ -1015,14 +926,14 @@ mod tests {
         let (_, ws, _) = stopped_workspace(&world);
         world.store.fail(Query::UpdateChatWorkspaceBinding, boom());
         let response = start(&world, "{}");
-        let build = latest(&world, ws);
+        let build = world.latest_build(ws);
         assert_eq!(response, json(started(&build)));
         assert_eq!(
             world.events.logs(),
             ["failed to persist build ID on chat binding: boom"]
         );
         // Only the post-ready update fired (with the unchanged chat row).
-        assert_eq!(updates(&world).len(), 1);
+        assert_eq!(world.chat_update_build_ids().len(), 1);
     }
 
     // ---- already running (step 6, succeeded start) ---------------------
@@ -1039,8 +950,8 @@ mod tests {
             json(r#"{"no_build":true,"started":true,"workspace_name":"ws-1"}"#.into())
         );
         assert_eq!(world.now(), started_at);
-        assert_eq!(builds_of(&world, ws).len(), 1);
-        assert!(updates(&world).is_empty());
+        assert_eq!(world.builds(ws).len(), 1);
+        assert!(world.chat_update_build_ids().is_empty());
         assert_eq!(world.store.calls(Query::GetAuthorizationUserRoles), 0);
     }
 
@@ -1058,7 +969,7 @@ mod tests {
             )
         );
         assert_eq!(world.now().since(started_at), Duration::from_secs(120));
-        assert_eq!(builds_of(&world, ws).len(), 1);
+        assert_eq!(world.builds(ws).len(), 1);
     }
 
     #[test]
@@ -1092,7 +1003,7 @@ mod tests {
         let template = world.template("t").agents(vec![]).create();
         let (ws, _) = world.workspace(&template, Transition::Stop, JobStatus::Succeeded);
         let response = start(&world, "{}");
-        let build = latest(&world, ws);
+        let build = world.latest_build(ws);
         assert_eq!(
             response,
             json(format!(
@@ -1110,7 +1021,7 @@ mod tests {
             .store
             .fail(Query::GetWorkspaceAgentsInLatestBuildByWorkspaceId, boom());
         let response = start(&world, "{}");
-        let build = latest(&world, ws);
+        let build = world.latest_build(ws);
         assert_eq!(
             response,
             json(format!(
@@ -1132,7 +1043,7 @@ mod tests {
             },
         );
         let response = start(&world, "{}");
-        let build = latest(&world, ws);
+        let build = world.latest_build(ws);
         assert_eq!(
             response,
             json(format!(
@@ -1140,7 +1051,10 @@ mod tests {
                 build.id
             ))
         );
-        assert_eq!(updates(&world), [Some(build.id), Some(build.id)]);
+        assert_eq!(
+            world.chat_update_build_ids(),
+            [Some(build.id), Some(build.id)]
+        );
     }
 
     #[test]
@@ -1156,7 +1070,7 @@ mod tests {
             },
         );
         let response = start(&world, "{}");
-        let build = latest(&world, ws);
+        let build = world.latest_build(ws);
         assert_eq!(
             response,
             json(format!(
@@ -1174,7 +1088,7 @@ mod tests {
             .dialer
             .default_plan(DialPlan::Fail("dial tcp: connection refused".into()));
         let response = start(&world, "{}");
-        let build = latest(&world, ws);
+        let build = world.latest_build(ws);
         assert_eq!(
             response,
             json(format!(
@@ -1192,7 +1106,7 @@ mod tests {
         let mut env = world.env();
         env.dialer = None;
         let response = world.call(run(&env, "{}"));
-        let build = latest(&world, ws);
+        let build = world.latest_build(ws);
         assert_eq!(response, json(started(&build)));
         assert!(world.dialer.dials().is_empty());
     }
@@ -1212,7 +1126,7 @@ mod tests {
         };
         let started_at = world.now();
         let response = world.call(async { join(holder, run(&env, "{}")).await.1 });
-        assert_eq!(response, json(started(&latest(&world, ws))));
+        assert_eq!(response, json(started(&world.latest_build(ws))));
         assert!(world.now().since(started_at) > Duration::from_secs(30));
     }
 
@@ -1259,6 +1173,6 @@ mod tests {
         ] {
             let _ = start(&world, input);
         }
-        assert_eq!(builds_of(&world, ws).len(), 1);
+        assert_eq!(world.builds(ws).len(), 1);
     }
 }

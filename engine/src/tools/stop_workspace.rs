@@ -13,9 +13,7 @@
 
 use serde::Deserialize;
 
-use super::start_workspace::{
-    latest_build_and_job, load_chat_workspace, load_workspace, lock_chat,
-};
+use super::start_workspace::{load_chat_workspace, load_workspace};
 use super::{
     build_error_result, decode_args, response_error_result, ToolDefinition, ToolEnv, ToolResponse,
 };
@@ -24,17 +22,22 @@ use crate::gojson::Value;
 use crate::model::{JobStatus, ProvisionerJob, Transition, Workspace, WorkspaceBuild};
 use crate::ports::{Coderd, HookError};
 
+/// The tool's name.
 pub const NAME: &str = "stop_workspace";
 
+/// The upstream description (spec 2 §3.1).
 pub const DESCRIPTION: &str = "Stop the chat's workspace and wait for the stop build to complete. If another workspace build is already in progress, this waits for that build first, then stops the workspace if needed. After waiting, this tool is idempotent if the workspace is already stopped or the in-progress build stopped it. Use this when the user explicitly asks to stop the workspace, or when a workspace-agent error tells you to stop and then start the workspace. Stopping a workspace terminates running processes and may discard unsaved in-memory state. This tool does not delete the workspace.";
 
+/// Step 1: no stop hook.
 pub const STOPPER_NOT_CONFIGURED: &str = "workspace stopper is not configured";
 
-/// Prefix of a failed wait for a build that was already in progress.
-pub const IN_PROGRESS_PREFIX: &str = "waiting for in-progress build: ";
+/// Prefix of a failed wait for a build that was already in progress: the
+/// same text as start's.
+pub use super::start_workspace::IN_PROGRESS_PREFIX;
 /// Prefix of a failed wait for the stop build this tool enqueued.
 pub const STOP_FAILED_PREFIX: &str = "workspace stop build failed: ";
 
+/// The tool's name, description and (empty) input schema (spec 2 §3.1).
 pub fn definition() -> ToolDefinition {
     ToolDefinition {
         name: NAME,
@@ -47,6 +50,8 @@ pub fn definition() -> ToolDefinition {
 #[derive(Debug, Default, Deserialize)]
 struct StopArgs {}
 
+/// Runs the tool with the model's raw JSON input (spec 2 §3.2); steps 3–12
+/// run under the per-chat lock.
 pub async fn run(env: &ToolEnv<'_>, input: &str) -> ToolResponse {
     if let Err(response) = decode_args::<StopArgs>(input) {
         return response;
@@ -54,7 +59,7 @@ pub async fn run(env: &ToolEnv<'_>, input: &str) -> ToolResponse {
     let Some(coderd) = env.coderd else {
         return ToolResponse::text_error(STOPPER_NOT_CONFIGURED);
     };
-    let _chat_lock = lock_chat(env).await;
+    let _chat_lock = env.lock_chat().await;
     match stop(env, coderd).await {
         Ok(response) | Err(response) => response,
     }
@@ -63,7 +68,7 @@ pub async fn run(env: &ToolEnv<'_>, input: &str) -> ToolResponse {
 /// Steps 3–12, under the lock. `Err` is an early answer.
 async fn stop(env: &ToolEnv<'_>, coderd: &dyn Coderd) -> Result<ToolResponse, ToolResponse> {
     let mut workspace = load_chat_workspace(env)?;
-    let (mut build, mut job) = latest_build_and_job(env, workspace.id)?;
+    let (mut build, mut job) = env.latest_build_and_job(workspace.id)?;
     if matches!(
         job.status,
         JobStatus::Pending | JobStatus::Running | JobStatus::Canceling
@@ -103,7 +108,7 @@ async fn wait_out_in_progress_build(
     env.publish_build_binding(workspace.id, Some(build.id));
     let wait_error = wait_for_build(env, &env.ctx, build.id).await.err();
     let fresh_workspace = load_workspace(env, workspace.id)?;
-    let (fresh_build, fresh_job) = latest_build_and_job(env, workspace.id)?;
+    let (fresh_build, fresh_job) = env.latest_build_and_job(workspace.id)?;
     if let Some(err) = wait_error {
         if !fresh_job.status.is_terminal() {
             let message = format!("{IN_PROGRESS_PREFIX}{err}");
@@ -150,10 +155,8 @@ mod tests {
     use super::*;
     use crate::memory::{JobOutcome, Query};
     use crate::model::WorkspaceBuild;
-    use crate::ports::{
-        Clock, CreateWorkspaceRequest, CreatedWorkspace, ResponseError, StoreError, Validation,
-    };
-    use crate::testkit::{TemplateIds, World};
+    use crate::ports::{Clock, ResponseError, StoreError, Validation};
+    use crate::testkit::{FailingCoderd, TemplateIds, World};
     use crate::tools::start_workspace;
 
     // ---- helpers -------------------------------------------------------
@@ -195,33 +198,8 @@ mod tests {
         (template, ws, build)
     }
 
-    fn builds_of(world: &World, workspace_id: Uuid) -> Vec<WorkspaceBuild> {
-        let tables = world.store.tables();
-        let mut builds: Vec<WorkspaceBuild> = tables
-            .builds
-            .iter()
-            .filter(|b| b.workspace_id == workspace_id)
-            .cloned()
-            .collect();
-        builds.sort_by_key(|b| b.build_number);
-        builds
-    }
-
-    fn latest(world: &World, workspace_id: Uuid) -> WorkspaceBuild {
-        builds_of(world, workspace_id).pop().expect("a build")
-    }
-
     fn job_status(world: &World, build: &WorkspaceBuild) -> JobStatus {
         world.store.tables().job(build.job_id).expect("job").status
-    }
-
-    fn updates(world: &World) -> Vec<Option<Uuid>> {
-        world
-            .chat_updates
-            .borrow()
-            .iter()
-            .map(|c| c.build_id)
-            .collect()
     }
 
     fn stopped(build: &WorkspaceBuild) -> String {
@@ -237,32 +215,6 @@ mod tests {
     async fn after(world: &World, secs: u64, fault: impl FnOnce()) {
         world.clock.sleep(Duration::from_secs(secs)).await;
         fault();
-    }
-
-    /// Hooks that always fail with one error.
-    struct FailingCoderd(HookError);
-
-    impl Coderd for FailingCoderd {
-        fn create_workspace(
-            &self,
-            _: Uuid,
-            _: &CreateWorkspaceRequest,
-        ) -> Result<CreatedWorkspace, HookError> {
-            Err(self.0.clone())
-        }
-
-        fn start_workspace(
-            &self,
-            _: Uuid,
-            _: Uuid,
-            _: &[crate::model::BuildParameter],
-        ) -> Result<WorkspaceBuild, HookError> {
-            Err(self.0.clone())
-        }
-
-        fn stop_workspace(&self, _: Uuid, _: Uuid) -> Result<WorkspaceBuild, HookError> {
-            Err(self.0.clone())
-        }
     }
 
     // ---- definition and configuration (§3.1, step 1) -------------------
@@ -338,8 +290,8 @@ mod tests {
             let (_, ws, _) = workspace(&world, Transition::Start, JobStatus::Succeeded);
             world.store.fail(query, boom());
             assert_eq!(stop(&world), text_error(want), "{query:?}");
-            assert_eq!(builds_of(&world, ws).len(), 1, "{query:?}");
-            assert!(updates(&world).is_empty(), "{query:?}");
+            assert_eq!(world.builds(ws).len(), 1, "{query:?}");
+            assert!(world.chat_update_build_ids().is_empty(), "{query:?}");
         }
     }
 
@@ -353,14 +305,17 @@ mod tests {
             t.chat_mut(world.chat).expect("chat").agent_id = Some(Uuid::from_u128(7));
         });
         let response = stop(&world);
-        let builds = builds_of(&world, ws);
+        let builds = world.builds(ws);
         assert_eq!(builds.len(), 2);
         let build = &builds[1];
         assert_eq!(response, json(stopped(build)));
         assert_eq!(build.transition, Transition::Stop);
         assert_eq!(build.template_version_id, start.template_version_id);
         assert_eq!(job_status(&world, build), JobStatus::Succeeded);
-        assert_eq!(updates(&world), [Some(build.id), Some(build.id)]);
+        assert_eq!(
+            world.chat_update_build_ids(),
+            [Some(build.id), Some(build.id)]
+        );
         let chat = world.chat_row();
         assert_eq!(
             (chat.workspace_id, chat.build_id, chat.agent_id),
@@ -376,8 +331,8 @@ mod tests {
         let started_at = world.now();
         assert_eq!(stop(&world), json(ALREADY_STOPPED.into()));
         assert_eq!(world.now(), started_at);
-        assert_eq!(builds_of(&world, ws).len(), 1);
-        assert!(updates(&world).is_empty());
+        assert_eq!(world.builds(ws).len(), 1);
+        assert!(world.chat_update_build_ids().is_empty());
         assert_eq!(world.store.calls(Query::GetAuthorizationUserRoles), 0);
     }
 
@@ -387,11 +342,14 @@ mod tests {
             let world = World::new();
             let (_, ws, old) = workspace(&world, Transition::Stop, status);
             let response = stop(&world);
-            let build = latest(&world, ws);
+            let build = world.latest_build(ws);
             assert_ne!(build.id, old.id, "{status:?}");
             assert_eq!(build.transition, Transition::Stop);
             assert_eq!(response, json(stopped(&build)), "{status:?}");
-            assert_eq!(updates(&world), [Some(build.id), Some(build.id)]);
+            assert_eq!(
+                world.chat_update_build_ids(),
+                [Some(build.id), Some(build.id)]
+            );
         }
     }
 
@@ -400,7 +358,7 @@ mod tests {
         let world = World::new();
         let (_, ws, _) = workspace(&world, Transition::Start, JobStatus::Failed);
         let response = stop(&world);
-        assert_eq!(response, json(stopped(&latest(&world, ws))));
+        assert_eq!(response, json(stopped(&world.latest_build(ws))));
     }
 
     #[test]
@@ -423,7 +381,7 @@ mod tests {
             let (_, ws, _) = workspace(&world, Transition::Start, JobStatus::Succeeded);
             world.provisioner.borrow_mut().outcomes = vec![outcome];
             let response = stop(&world);
-            let build = latest(&world, ws);
+            let build = world.latest_build(ws);
             assert_eq!(
                 response,
                 json(format!(
@@ -431,7 +389,7 @@ mod tests {
                     build.id
                 ))
             );
-            assert_eq!(updates(&world), [Some(build.id)]);
+            assert_eq!(world.chat_update_build_ids(), [Some(build.id)]);
         }
     }
 
@@ -444,7 +402,7 @@ mod tests {
             code: None,
         }];
         let first = stop(&world);
-        let failed = latest(&world, ws);
+        let failed = world.latest_build(ws);
         assert_eq!(
             first,
             json(format!(
@@ -453,12 +411,12 @@ mod tests {
             ))
         );
         let second = stop(&world);
-        let build = latest(&world, ws);
+        let build = world.latest_build(ws);
         assert_ne!(build.id, failed.id);
         assert_eq!(second, json(stopped(&build)));
         // And now it is idempotent.
         assert_eq!(stop(&world), json(ALREADY_STOPPED.into()));
-        assert_eq!(builds_of(&world, ws).len(), 3);
+        assert_eq!(world.builds(ws).len(), 3);
     }
 
     #[test]
@@ -483,7 +441,7 @@ mod tests {
                     .into()
             )
         );
-        assert!(updates(&world).is_empty());
+        assert!(world.chat_update_build_ids().is_empty());
     }
 
     #[test]
@@ -504,12 +462,16 @@ mod tests {
         let world = World::new();
         let (_, ws, _) = workspace(&world, Transition::Start, JobStatus::Succeeded);
         world.store.fail(Query::UpdateChatWorkspaceBinding, boom());
-        assert_eq!(stop(&world), json(stopped(&latest(&world, ws))));
+        assert_eq!(stop(&world), json(stopped(&world.latest_build(ws))));
         assert_eq!(
             world.events.logs(),
             ["failed to persist build ID on chat binding: boom"]
         );
-        assert_eq!(updates(&world).len(), 1, "only the re-read fired");
+        assert_eq!(
+            world.chat_update_build_ids().len(),
+            1,
+            "only the re-read fired"
+        );
     }
 
     // ---- a build in progress (step 5) ----------------------------------
@@ -519,12 +481,12 @@ mod tests {
         let world = World::new();
         let (_, ws, start) = workspace(&world, Transition::Start, JobStatus::Pending);
         let response = stop(&world);
-        let builds = builds_of(&world, ws);
+        let builds = world.builds(ws);
         assert_eq!(builds.len(), 2);
         assert_eq!(job_status(&world, &builds[0]), JobStatus::Succeeded);
         assert_eq!(response, json(stopped(&builds[1])));
         assert_eq!(
-            updates(&world),
+            world.chat_update_build_ids(),
             [Some(start.id), Some(builds[1].id), Some(builds[1].id)]
         );
     }
@@ -534,9 +496,9 @@ mod tests {
         let world = World::new();
         let (_, ws, build) = workspace(&world, Transition::Stop, JobStatus::Pending);
         assert_eq!(stop(&world), json(ALREADY_STOPPED.into()));
-        assert_eq!(builds_of(&world, ws).len(), 1);
+        assert_eq!(world.builds(ws).len(), 1);
         assert_eq!(job_status(&world, &build), JobStatus::Succeeded);
-        assert_eq!(updates(&world), [Some(build.id)]);
+        assert_eq!(world.chat_update_build_ids(), [Some(build.id)]);
         assert_eq!(world.store.calls(Query::GetAuthorizationUserRoles), 0);
     }
 
@@ -555,7 +517,7 @@ mod tests {
         );
         assert_eq!(response, json(ALREADY_STOPPED.into()));
         assert_eq!(world.now().since(started_at), Duration::from_secs(6));
-        assert_eq!(builds_of(&world, ws).len(), 1);
+        assert_eq!(world.builds(ws).len(), 1);
     }
 
     #[test]
@@ -568,13 +530,13 @@ mod tests {
                 world.coderd.complete_job(old.job_id, JobOutcome::Canceled);
             }),
         );
-        let build = latest(&world, ws);
+        let build = world.latest_build(ws);
         assert_ne!(build.id, old.id);
         // The wait failed ("build was canceled") but the fresh job is
         // terminal: the fresh row wins and the stop goes on.
         assert_eq!(response, json(stopped(&build)));
         assert_eq!(
-            updates(&world),
+            world.chat_update_build_ids(),
             [Some(old.id), Some(build.id), Some(build.id)]
         );
     }
@@ -588,7 +550,7 @@ mod tests {
             code: None,
         }];
         let response = stop(&world);
-        let build = latest(&world, ws);
+        let build = world.latest_build(ws);
         assert_ne!(build.id, old.id);
         assert_eq!(job_status(&world, &old), JobStatus::Failed);
         assert_eq!(response, json(stopped(&build)));
@@ -608,8 +570,8 @@ mod tests {
             ))
         );
         assert_eq!(world.now().since(started_at), Duration::from_secs(600));
-        assert_eq!(builds_of(&world, ws).len(), 1);
-        assert_eq!(updates(&world), [Some(build.id)]);
+        assert_eq!(world.builds(ws).len(), 1);
+        assert_eq!(world.chat_update_build_ids(), [Some(build.id)]);
     }
 
     #[test]
@@ -631,7 +593,7 @@ mod tests {
                 build.id
             ))
         );
-        assert_eq!(builds_of(&world, ws).len(), 1);
+        assert_eq!(world.builds(ws).len(), 1);
     }
 
     #[test]
@@ -670,7 +632,7 @@ mod tests {
                 }),
             );
             assert_eq!(response, text_error(want), "{query:?}");
-            assert_eq!(builds_of(&world, ws).len(), 1, "{query:?}");
+            assert_eq!(world.builds(ws).len(), 1, "{query:?}");
         }
     }
 
@@ -724,14 +686,14 @@ mod tests {
         let env = world.env();
         let (start_response, stop_response) =
             call_both(&world, start_workspace::run(&env, "{}"), run(&env, "{}"));
-        let builds = builds_of(&world, ws);
+        let builds = world.builds(ws);
         assert_eq!(builds.len(), 3);
         let (start_build, stop_build) = (&builds[1], &builds[2]);
         assert_eq!(start_response, json(started(start_build)));
         assert_eq!(stop_response, json(stopped(stop_build)));
         // The stop began only after the start's post-ready update.
         assert_eq!(
-            updates(&world),
+            world.chat_update_build_ids(),
             [
                 Some(start_build.id),
                 Some(start_build.id),
@@ -749,7 +711,7 @@ mod tests {
         let env = world.env();
         let (stop_response, start_response) =
             call_both(&world, run(&env, "{}"), start_workspace::run(&env, "{}"));
-        let builds = builds_of(&world, ws);
+        let builds = world.builds(ws);
         assert_eq!(builds.len(), 3);
         let (stop_build, start_build) = (&builds[1], &builds[2]);
         assert_eq!(stop_build.transition, Transition::Stop);
@@ -757,7 +719,7 @@ mod tests {
         assert_eq!(stop_response, json(stopped(stop_build)));
         assert_eq!(start_response, json(started(start_build)));
         assert_eq!(
-            updates(&world),
+            world.chat_update_build_ids(),
             [
                 Some(stop_build.id),
                 Some(stop_build.id),
@@ -776,7 +738,7 @@ mod tests {
         env.workspace_mu = None;
         let (stop_response, start_response) =
             call_both(&world, run(&env, "{}"), start_workspace::run(&env, "{}"));
-        let builds = builds_of(&world, ws);
+        let builds = world.builds(ws);
         assert_eq!(builds.len(), 2, "the start joined the in-flight stop");
         assert_eq!(stop_response, json(stopped(&builds[1])));
         assert_eq!(
@@ -814,6 +776,6 @@ mod tests {
         for input in ["null", "[]", "[1,2]"] {
             let _ = world.call(run(&env, input));
         }
-        assert_eq!(builds_of(&world, ws).len(), 1);
+        assert_eq!(world.builds(ws).len(), 1);
     }
 }

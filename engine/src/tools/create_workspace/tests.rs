@@ -10,8 +10,8 @@ use uuid::Uuid;
 use super::*;
 use crate::memory::{JobOutcome, MemCoderd, Query, PREBUILDS_USER_ID};
 use crate::model::{
-    AgentSpec, Chat, JobStatus, LifecycleState, Transition, Workspace, WorkspaceBuild,
-    INSUFFICIENT_QUOTA,
+    AgentSpec, BuildParameter, Chat, JobStatus, LifecycleState, Transition, Workspace,
+    WorkspaceBuild, INSUFFICIENT_QUOTA,
 };
 use crate::ports::{Clock, Coderd, ResponseError, StoreError, Validation};
 use crate::testkit::{AgentScript, DialPlan, TemplateIds, World};
