@@ -152,104 +152,38 @@ pub enum Fault {
     },
 }
 
-/// A query of coderd's database, as a fault names it (the engine's
-/// [`Query`] in snake_case).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DbQuery {
-    GetAuthorizationUserRoles,
-    GetChatById,
-    UpdateChatWorkspaceBinding,
-    UpdateChatBuildAgentBinding,
-    GetTemplateById,
-    GetTemplatesWithFilter,
-    GetWorkspaceUniqueOwnerCountByTemplateIds,
-    GetTemplateVersionById,
-    GetTemplateVersionParameters,
-    GetPresetsByTemplateVersionId,
-    GetPresetParametersByTemplateVersionId,
-    GetWorkspaceById,
-    GetLatestWorkspaceBuildByWorkspaceId,
-    GetWorkspaceBuildById,
-    GetProvisionerJobById,
-    GetWorkspaceAgentsInLatestBuildByWorkspaceId,
-    GetWorkspaceAgentById,
-    GetWorkspaceAgentLifecycleStateById,
-    GetWorkspaceResourceById,
-    GetQuotaConsumedForUser,
-    GetQuotaAllowanceForUser,
-    GetChatWorkspaceTtl,
-    GetChatMessagesForPrompt,
-    InsertChatMessage,
-}
+/// A query of coderd's database, as a fault names it: the engine's
+/// [`Query`] by its snake_case name (`get_chat_by_id`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DbQuery(pub Query);
 
 impl DbQuery {
-    /// Every query, in the engine's order.
-    pub const ALL: [DbQuery; 24] = [
-        DbQuery::GetAuthorizationUserRoles,
-        DbQuery::GetChatById,
-        DbQuery::UpdateChatWorkspaceBinding,
-        DbQuery::UpdateChatBuildAgentBinding,
-        DbQuery::GetTemplateById,
-        DbQuery::GetTemplatesWithFilter,
-        DbQuery::GetWorkspaceUniqueOwnerCountByTemplateIds,
-        DbQuery::GetTemplateVersionById,
-        DbQuery::GetTemplateVersionParameters,
-        DbQuery::GetPresetsByTemplateVersionId,
-        DbQuery::GetPresetParametersByTemplateVersionId,
-        DbQuery::GetWorkspaceById,
-        DbQuery::GetLatestWorkspaceBuildByWorkspaceId,
-        DbQuery::GetWorkspaceBuildById,
-        DbQuery::GetProvisionerJobById,
-        DbQuery::GetWorkspaceAgentsInLatestBuildByWorkspaceId,
-        DbQuery::GetWorkspaceAgentById,
-        DbQuery::GetWorkspaceAgentLifecycleStateById,
-        DbQuery::GetWorkspaceResourceById,
-        DbQuery::GetQuotaConsumedForUser,
-        DbQuery::GetQuotaAllowanceForUser,
-        DbQuery::GetChatWorkspaceTtl,
-        DbQuery::GetChatMessagesForPrompt,
-        DbQuery::InsertChatMessage,
-    ];
-
     /// The engine's query.
     pub fn query(self) -> Query {
-        match self {
-            DbQuery::GetAuthorizationUserRoles => Query::GetAuthorizationUserRoles,
-            DbQuery::GetChatById => Query::GetChatById,
-            DbQuery::UpdateChatWorkspaceBinding => Query::UpdateChatWorkspaceBinding,
-            DbQuery::UpdateChatBuildAgentBinding => Query::UpdateChatBuildAgentBinding,
-            DbQuery::GetTemplateById => Query::GetTemplateById,
-            DbQuery::GetTemplatesWithFilter => Query::GetTemplatesWithFilter,
-            DbQuery::GetWorkspaceUniqueOwnerCountByTemplateIds => {
-                Query::GetWorkspaceUniqueOwnerCountByTemplateIds
-            }
-            DbQuery::GetTemplateVersionById => Query::GetTemplateVersionById,
-            DbQuery::GetTemplateVersionParameters => Query::GetTemplateVersionParameters,
-            DbQuery::GetPresetsByTemplateVersionId => Query::GetPresetsByTemplateVersionId,
-            DbQuery::GetPresetParametersByTemplateVersionId => {
-                Query::GetPresetParametersByTemplateVersionId
-            }
-            DbQuery::GetWorkspaceById => Query::GetWorkspaceById,
-            DbQuery::GetLatestWorkspaceBuildByWorkspaceId => {
-                Query::GetLatestWorkspaceBuildByWorkspaceId
-            }
-            DbQuery::GetWorkspaceBuildById => Query::GetWorkspaceBuildById,
-            DbQuery::GetProvisionerJobById => Query::GetProvisionerJobById,
-            DbQuery::GetWorkspaceAgentsInLatestBuildByWorkspaceId => {
-                Query::GetWorkspaceAgentsInLatestBuildByWorkspaceId
-            }
-            DbQuery::GetWorkspaceAgentById => Query::GetWorkspaceAgentById,
-            DbQuery::GetWorkspaceAgentLifecycleStateById => {
-                Query::GetWorkspaceAgentLifecycleStateById
-            }
-            DbQuery::GetWorkspaceResourceById => Query::GetWorkspaceResourceById,
-            DbQuery::GetQuotaConsumedForUser => Query::GetQuotaConsumedForUser,
-            DbQuery::GetQuotaAllowanceForUser => Query::GetQuotaAllowanceForUser,
-            DbQuery::GetChatWorkspaceTtl => Query::GetChatWorkspaceTtl,
-            DbQuery::GetChatMessagesForPrompt => Query::GetChatMessagesForPrompt,
-            DbQuery::InsertChatMessage => Query::InsertChatMessage,
-        }
+        self.0
+    }
+}
+
+impl Serialize for DbQuery {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for DbQuery {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Query::from_name(&name).map(DbQuery).ok_or_else(|| {
+            let known: Vec<String> = Query::ALL
+                .iter()
+                .map(|q| format!("`{}`", q.name()))
+                .collect();
+            serde::de::Error::custom(format!(
+                // serde's own wording, which the scenario loader locates.
+                "unknown variant `{name}`, expected one of {}",
+                known.join(", ")
+            ))
+        })
     }
 }
 
@@ -496,24 +430,19 @@ impl Fault {
 mod tests {
     use super::*;
 
-    /// Every fault-side query name reaches a distinct engine query, and the
-    /// names are the engine's in snake_case.
+    /// A fault names queries as the engine does, and reads its own output.
     #[test]
-    fn every_db_query_maps_to_its_own_engine_query() {
-        let mut seen = std::collections::BTreeSet::new();
-        for q in DbQuery::ALL {
-            assert!(seen.insert(q.query()), "{q:?} maps to a query twice");
-            let name = serde_json::to_value(q).unwrap();
-            let snake: String = format!("{:?}", q.query())
-                .chars()
-                .enumerate()
-                .flat_map(|(i, c)| {
-                    let sep = (i > 0 && c.is_ascii_uppercase()).then_some('_');
-                    sep.into_iter()
-                        .chain(std::iter::once(c.to_ascii_lowercase()))
-                })
-                .collect();
-            assert_eq!(name, Value::String(snake));
+    fn db_query_names_round_trip_through_serde() {
+        for query in Query::ALL {
+            let name = serde_json::to_value(DbQuery(query)).unwrap();
+            assert_eq!(name, Value::String(query.name()));
+            let back: DbQuery = serde_json::from_value(name).unwrap();
+            assert_eq!(back.query(), query);
         }
+        let err = serde_json::from_value::<DbQuery>(Value::String("get_user_roles".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown variant `get_user_roles`"), "{err}");
+        assert!(err.contains("`get_authorization_user_roles`"), "{err}");
     }
 }

@@ -209,6 +209,54 @@ pub enum Query {
     InsertChatMessage,
 }
 
+impl Query {
+    /// Every query, in declaration order.
+    pub const ALL: [Query; 24] = [
+        Query::GetAuthorizationUserRoles,
+        Query::GetChatById,
+        Query::UpdateChatWorkspaceBinding,
+        Query::UpdateChatBuildAgentBinding,
+        Query::GetTemplateById,
+        Query::GetTemplatesWithFilter,
+        Query::GetWorkspaceUniqueOwnerCountByTemplateIds,
+        Query::GetTemplateVersionById,
+        Query::GetTemplateVersionParameters,
+        Query::GetPresetsByTemplateVersionId,
+        Query::GetPresetParametersByTemplateVersionId,
+        Query::GetWorkspaceById,
+        Query::GetLatestWorkspaceBuildByWorkspaceId,
+        Query::GetWorkspaceBuildById,
+        Query::GetProvisionerJobById,
+        Query::GetWorkspaceAgentsInLatestBuildByWorkspaceId,
+        Query::GetWorkspaceAgentById,
+        Query::GetWorkspaceAgentLifecycleStateById,
+        Query::GetWorkspaceResourceById,
+        Query::GetQuotaConsumedForUser,
+        Query::GetQuotaAllowanceForUser,
+        Query::GetChatWorkspaceTtl,
+        Query::GetChatMessagesForPrompt,
+        Query::InsertChatMessage,
+    ];
+
+    /// The query's name in snake_case, e.g. `get_chat_by_id` (the name of
+    /// its `Store` method), as scenario files write it.
+    pub fn name(self) -> String {
+        let mut name = String::new();
+        for (i, c) in format!("{self:?}").chars().enumerate() {
+            if i > 0 && c.is_ascii_uppercase() {
+                name.push('_');
+            }
+            name.push(c.to_ascii_lowercase());
+        }
+        name
+    }
+
+    /// The query named `name` (see [`Query::name`]).
+    pub fn from_name(name: &str) -> Option<Query> {
+        Query::ALL.into_iter().find(|q| q.name() == name)
+    }
+}
+
 #[derive(Clone, Debug)]
 struct Injected {
     error: StoreError,
@@ -605,6 +653,21 @@ mod tests {
 
     fn id(n: u128) -> Uuid {
         Uuid::from_u128(n)
+    }
+
+    #[test]
+    fn query_names_are_the_store_methods_in_snake_case_and_round_trip() {
+        assert_eq!(Query::GetChatById.name(), "get_chat_by_id");
+        assert_eq!(
+            Query::GetWorkspaceUniqueOwnerCountByTemplateIds.name(),
+            "get_workspace_unique_owner_count_by_template_ids"
+        );
+        for query in Query::ALL {
+            assert_eq!(Query::from_name(&query.name()), Some(query));
+        }
+        let distinct: BTreeSet<Query> = Query::ALL.into_iter().collect();
+        assert_eq!(distinct.len(), Query::ALL.len());
+        assert_eq!(Query::from_name("get_user_roles"), None);
     }
 
     #[test]
