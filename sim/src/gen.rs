@@ -11,8 +11,8 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
-use crate::config::*;
-use crate::faults::Fault;
+use crate::plan::Fault;
+use crate::plan::*;
 use crate::rng::{stream, Stream};
 
 const CHAT: &str = "main";

@@ -12,17 +12,24 @@
 //! two transports tells the same story ([`Trace::story`]), only timings
 //! differ.
 //!
-//! Rooms: [`config`] (the run's serde types), [`world`] (the `Net`/`Infra`
-//! traits, turmoil and fast worlds, the control queue, agent slots, the
-//! cloud), [`hosts`]
-//! (coderd, provisioner, agents, driver), [`proto`] (the wire), [`faults`]
-//! (the catalog), [`trace`], [`gen`] (a seed → a mixed-fault run),
-//! [`stories`] (ready-made runs), the harness in [`mod@run`], and
-//! [`mod@bench`] (`chatsim bench`). [`model`] plays model turns (the
-//! reference policy); [`view`] reads a trace back; [`invariants`] are the
-//! always-on checks over it; and [`scenario`] loads scenario files
-//! (`scenarios/*.toml`), judges their runs and renders the transcripts the
-//! snapshot suite records.
+//! Rooms, bottom to top; a room imports only rooms below it (no circle):
+//!
+//! - [`plan`]: what a run is — [`RunConfig`], the world, turns, the fault
+//!   catalog, durations. Pure data; imports nothing else in the crate.
+//! - [`rng`]: the seeded random streams.
+//! - [`transport`]: the `Net`/`Infra` traits hosts and the outer loop are
+//!   written against, and the two worlds: turmoil and fast.
+//! - [`control`]: what hosts and the outer loop share — the queue of
+//!   infrastructure commands, the agent slots, the cloud's switches.
+//! - [`observe`]: the trace, views that read it back, the invariants.
+//! - [`players`]: who decides a turn's calls — a script or the reference
+//!   model (sans-IO).
+//! - [`hosts`]: coderd, provisioner, agents, the chat driver, and the wire.
+//! - [`harness`]: the run loop; setup at time zero; applying faults.
+//! - [`scenario`]: scenario files (`scenarios/*.toml`), their checks,
+//!   expectations and the transcripts the snapshot suite records.
+//! - [`gen`] (a seed → a mixed-fault run), [`stories`] (ready-made runs),
+//!   [`mod@bench`] (`chatsim bench`).
 //!
 //! ```no_run
 //! let outcome = chatsim::run(&chatsim::stories::oom_story(7));
@@ -38,29 +45,25 @@ compile_error!(
     "chatsim needs --cfg tokio_unstable (set in .cargo/config.toml; do not override RUSTFLAGS)"
 );
 
+// Rooms, bottom to top: each imports only rooms listed above it.
 pub mod bench;
-pub mod config;
-pub mod faults;
+pub mod control;
 pub mod gen;
+pub mod harness;
 pub mod hosts;
-pub mod invariants;
-pub mod model;
-pub mod proto;
+pub mod observe;
+pub mod plan;
+pub mod players;
 pub mod rng;
-pub mod run;
 pub mod scenario;
-mod setup;
 pub mod stories;
-pub mod trace;
-pub mod view;
-pub mod world;
+pub mod transport;
 
-pub use config::{
-    AgentBehaviour, AgentDef, Call, ChatSpec, Dur, DurRange, Goal, ModelKind, OrgSpec,
+pub use harness::{run, run_fast, run_on, run_with, RunOutcome, Summary, EPOCH};
+pub use observe::trace::{Difference, Event, Record, Trace};
+pub use plan::{
+    AgentBehaviour, AgentDef, Call, ChatSpec, Dur, DurRange, Fault, Goal, ModelKind, OrgSpec,
     ParameterSpec, PresetSpec, RunConfig, ScheduledFault, Settings, TemplateSpec, Turn, UserSpec,
     VersionSpec, WorldSpec,
 };
-pub use faults::Fault;
-pub use run::{run, run_fast, run_on, run_with, RunOutcome, Summary, EPOCH};
-pub use trace::{Difference, Event, Record, Trace};
-pub use world::Transport;
+pub use transport::Transport;

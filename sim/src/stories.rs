@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::config::*;
-use crate::faults::Fault;
+use crate::plan::Fault;
+use crate::plan::*;
 
 /// One user `alice`, one template `dev` (agent `main`, cost `cost`), one
 /// chat `main`; the organization's Everyone group grants `quota`.

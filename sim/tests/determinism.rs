@@ -13,7 +13,7 @@ fn generated_seeds_replay_byte_for_byte() {
             panic!("seed {seed} is not deterministic: {diff}");
         }
         assert_eq!(a.hash(), b.hash());
-        let violations = chatsim::invariants::check(&a, &config.settings);
+        let violations = a.violations(&config.settings);
         assert!(violations.is_empty(), "seed {seed}: {violations:?}");
         assert_eq!(a.summary, b.summary);
         assert_eq!(a.elapsed, b.elapsed);

@@ -68,7 +68,7 @@ fn a_model_out_of_calls_ends_its_turn_and_breaks_the_cap_invariant() {
     let outcome = chatsim::run(&config);
     assert!(outcome.is_ok(), "{:?}", outcome.error);
     assert_eq!(model_outcomes(&outcome), [("cap_exceeded".to_string(), 2)]);
-    let violations = chatsim::invariants::check(&outcome, &config.settings);
+    let violations = outcome.violations(&config.settings);
     let names: Vec<&str> = violations.iter().map(|v| v.invariant).collect();
     assert_eq!(names, ["model_within_call_cap"], "{violations:?}");
 }

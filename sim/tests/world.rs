@@ -7,9 +7,9 @@ use std::io;
 use std::rc::Rc;
 use std::time::Duration;
 
-use chatsim::world::{
-    ControlQueue, FastConfig, FastWorld, HostFactory, Infra, Listener, Net, TurmoilConfig,
-    TurmoilWorld,
+use chatsim::control::ControlQueue;
+use chatsim::transport::{
+    FastConfig, FastWorld, HostFactory, Infra, Listener, Net, TurmoilConfig, TurmoilWorld,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -141,7 +141,7 @@ fn unknown_hosts_are_not_found_unbound_ports_refused_and_crashed_hosts_hang() {
 
 /// A client that opens a connection, then pings every second (each ping
 /// answered within 0.5 s or recorded as silent), reconnecting on error.
-fn pinger<N: Net>(net: N, log: Log, until: Duration) -> chatsim::world::HostFuture {
+fn pinger<N: Net>(net: N, log: Log, until: Duration) -> chatsim::transport::HostFuture {
     Box::pin(async move {
         let mut conn: Option<N::Stream> = None;
         while net.elapsed() < until {

@@ -18,12 +18,13 @@ use rand_chacha::ChaCha8Rng;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::{connect_retrying, within, CODERD};
-use crate::proto::{
+use crate::control::{AgentAssignment, SlotState};
+use crate::hosts::proto::{
     AgentDown, AgentUp, DialRequest, DialResponse, FrameConn, WireContextFile, WireSkill,
     AGENT_API_PORT, AGENT_DIAL_PORT,
 };
 use crate::rng::duration_between;
-use crate::world::{AgentAssignment, HostFactory, Listener, Net, SlotState};
+use crate::transport::{HostFactory, Listener, Net};
 
 /// The agent user's home directory (`~`).
 pub const HOME: &str = "/home/coder";
@@ -83,7 +84,7 @@ impl Lifecycle {
     }
 }
 
-async fn run<N: Net>(ctx: AgentCtx<N>) -> crate::world::HostResult {
+async fn run<N: Net>(ctx: AgentCtx<N>) -> crate::transport::HostResult {
     tokio::task::yield_now().await;
     let Some(assignment) = ctx.slot.assignment.borrow().clone() else {
         return Ok(());

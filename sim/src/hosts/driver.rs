@@ -16,12 +16,12 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
+use super::proto::{unexpected, ChatRequest, ChatResponse, FrameConn, CHAT_PORT};
 use super::{connect_retrying, within, CODERD, DRIVER};
-use crate::config::{Call, ModelKind, Turn};
-use crate::model::{ReferencePolicy, DEFAULT_CALL_CAP};
-use crate::proto::{unexpected, ChatRequest, ChatResponse, FrameConn, CHAT_PORT};
-use crate::trace::{Event, Tracer};
-use crate::world::{HostFuture, Net};
+use crate::observe::trace::{Event, Tracer};
+use crate::plan::{Call, Turn};
+use crate::players::{policy_for, CallResult, TurnPolicy};
+use crate::transport::{HostFuture, Net};
 
 /// With no turn scheduled, how long the driver waits before looking again
 /// (the inbox wakes it sooner).
@@ -59,73 +59,6 @@ impl Inbox {
             biased;
             _ = self.1.notified() => {}
             _ = tokio::time::sleep(limit) => {}
-        }
-    }
-}
-
-/// A call's result as the model sees it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CallResult {
-    pub content: String,
-    pub is_error: bool,
-}
-
-/// Decides a turn's calls: the first batch, then more after each result.
-/// A turn ends when no call is in flight and the policy has nothing to add.
-pub trait TurnPolicy {
-    fn next(&mut self, finished: Option<(&Call, &CallResult)>) -> Vec<Call>;
-
-    /// How a model ended the turn (traced as `model_outcome`); `None` for
-    /// a script.
-    fn report(&self) -> Option<ModelReport> {
-        None
-    }
-}
-
-/// How a model turn ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ModelReport {
-    /// `done`, `told_user`, `cap_exceeded`, or `unfinished` (the turn was
-    /// cut off before the model ended it).
-    pub outcome: String,
-    pub reason: Option<String>,
-    /// Tool calls the model made.
-    pub calls: usize,
-}
-
-/// The policy that plays `turn`.
-fn policy_for(turn: &Turn) -> Box<dyn TurnPolicy> {
-    match (turn.model, &turn.goal) {
-        (Some(ModelKind::Reference), Some(goal)) => Box::new(ReferencePolicy::new(
-            goal.clone(),
-            turn.call_cap.unwrap_or(DEFAULT_CALL_CAP),
-            turn.answers.clone(),
-        )),
-        _ => Box::new(Scripted::new(turn)),
-    }
-}
-
-/// A scripted turn: its calls in order, one at a time or all at once.
-pub struct Scripted {
-    calls: VecDeque<Call>,
-    parallel: bool,
-}
-
-impl Scripted {
-    pub fn new(turn: &Turn) -> Scripted {
-        Scripted {
-            calls: turn.calls.iter().cloned().collect(),
-            parallel: turn.parallel,
-        }
-    }
-}
-
-impl TurnPolicy for Scripted {
-    fn next(&mut self, finished: Option<(&Call, &CallResult)>) -> Vec<Call> {
-        match (self.parallel, finished) {
-            (true, None) => self.calls.drain(..).collect(),
-            (true, Some(_)) => vec![],
-            (false, _) => self.calls.pop_front().into_iter().collect(),
         }
     }
 }

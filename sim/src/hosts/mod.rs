@@ -14,11 +14,12 @@
 use std::io;
 use std::time::Duration;
 
-use crate::world::Net;
+use crate::transport::Net;
 
 pub mod agent;
 pub mod coderd;
 pub mod driver;
+pub mod proto;
 pub mod provisioner;
 
 /// Host names of the fixed hosts.

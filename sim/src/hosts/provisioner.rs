@@ -17,13 +17,14 @@ use chatsim_engine::model::INSUFFICIENT_QUOTA;
 use tokio::time::MissedTickBehavior;
 
 use super::{connect_retrying, within, CODERD};
-use crate::config::Settings;
-use crate::proto::{
+use crate::control::{AgentAssignment, Cloud, ControlQueue, InfraCmd, SlotKey};
+use crate::hosts::proto::{
     unexpected, FrameConn, ProvRequest, ProvResponse, WireAgent, WireJob, WireOutcome,
     PROVISIONER_PORT,
 };
+use crate::plan::Settings;
 use crate::rng::SharedRng;
-use crate::world::{AgentAssignment, Cloud, ControlQueue, HostFactory, InfraCmd, Net, SlotKey};
+use crate::transport::{HostFactory, Net};
 
 /// The least spacing of two acquires (each one waits on coderd until a job
 /// is posted or its long poll ends).

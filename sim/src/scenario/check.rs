@@ -9,9 +9,9 @@ use serde_json::Value;
 
 use super::file::{ModelOutcomeName, ScenarioFile};
 use super::spans::FieldPath;
-use crate::config::{Call, Dur, DurRange, Goal, Turn};
-use crate::faults::Fault;
 use crate::hosts::{CODERD, DRIVER, PROVISIONER};
+use crate::plan::Fault;
+use crate::plan::{Call, Dur, DurRange, Goal, Turn};
 
 /// One problem: where, and what.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -313,7 +313,7 @@ impl Checker<'_> {
         }
     }
 
-    fn template(&mut self, at: FieldPath, t: &crate::config::TemplateSpec, orgs: &[String]) {
+    fn template(&mut self, at: FieldPath, t: &crate::plan::TemplateSpec, orgs: &[String]) {
         self.refers(
             at.key("organization"),
             "organizations",

@@ -11,10 +11,10 @@ use super::file::{
 };
 use super::spans::FieldPath;
 use super::transcript::agent_label;
-use crate::invariants::is_recovery_advice;
-use crate::run::{Summary, WorkspaceSummary};
-use crate::trace::{format_time, Event};
-use crate::view::{CallView, TraceView};
+use crate::harness::{Summary, WorkspaceSummary};
+use crate::observe::invariants::is_recovery_advice;
+use crate::observe::trace::{format_time, Event};
+use crate::observe::view::{CallView, TraceView};
 
 /// An expectation that did not hold.
 #[derive(Clone, Debug, PartialEq, Eq)]

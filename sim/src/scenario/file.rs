@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Dur, DurRange, RunConfig, ScheduledFault, Settings, Turn, WorldSpec};
+use crate::plan::{Dur, DurRange, RunConfig, ScheduledFault, Settings, Turn, WorldSpec};
 
 /// A scenario file as written.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -267,7 +267,7 @@ pub fn variant_name<T: Serialize>(value: &T) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Outcome, Reason};
+    use crate::players::{Outcome, Reason};
 
     /// Expectations name exactly what the model's outcome events say.
     #[test]

@@ -10,8 +10,8 @@ use super::check::{self, Problem};
 use super::file::ScenarioFile;
 use super::location::ScenarioError;
 use super::spans::{FieldPath, Spans};
-use crate::config::RunConfig;
-use crate::world::Transport;
+use crate::plan::RunConfig;
+use crate::transport::Transport;
 
 /// A loaded, checked scenario.
 #[derive(Clone, Debug, PartialEq)]

@@ -9,7 +9,6 @@
 //! - [`transcript`]: the readable run the snapshot suite records.
 
 pub mod check;
-mod duration;
 mod expect;
 pub mod file;
 mod load;
@@ -18,7 +17,7 @@ mod report;
 pub mod spans;
 mod transcript;
 
-pub use duration::{format_duration, parse_duration, HumanDuration};
+pub use crate::plan::{format_duration, parse_duration, HumanDuration};
 pub use expect::{evaluate, Failure};
 pub use file::{Expect, ScenarioFile};
 pub use load::{discover, load, parse, Scenario, SCENARIO_DIR};

@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 
 use super::expect::{evaluate, Failure};
 use super::load::Scenario;
-use crate::invariants::{self, Violation};
-use crate::run::RunOutcome;
-use crate::trace::format_time;
-use crate::view::TraceView;
-use crate::world::Transport;
+use crate::harness::RunOutcome;
+use crate::observe::invariants::Violation;
+use crate::observe::trace::format_time;
+use crate::observe::view::TraceView;
+use crate::transport::Transport;
 
 /// What running a scenario showed.
 #[derive(Clone, Debug)]
@@ -67,7 +67,7 @@ pub fn run_scenario_on(scenario: &Scenario, transport: Transport) -> Report {
 pub fn judge(scenario: &Scenario, outcome: RunOutcome, wall: Duration) -> Report {
     let transport = outcome.transport.parse().unwrap_or_default();
     let settings = &scenario.file.settings;
-    let violations = invariants::check(&outcome, settings);
+    let violations = outcome.violations(settings);
     let view = TraceView::new(&outcome.trace);
     let failures = evaluate(&scenario.file.expect, &view, &outcome.summary);
     Report {
@@ -96,7 +96,7 @@ impl Report {
             .of_kind("tool_call")
             .into_iter()
             .filter_map(|r| match r.event {
-                crate::trace::Event::ToolCall { name, .. } => Some(name),
+                crate::observe::trace::Event::ToolCall { name, .. } => Some(name),
                 _ => None,
             })
             .collect();

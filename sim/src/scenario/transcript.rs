@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::load::Scenario;
-use crate::run::RunOutcome;
-use crate::trace::{format_time, Event, Record};
-use crate::view::TraceView;
+use crate::harness::RunOutcome;
+use crate::observe::trace::{format_time, Event, Record};
+use crate::observe::view::TraceView;
 
 /// The transcript of `outcome`, a run of `scenario`.
 pub fn transcript(scenario: &Scenario, outcome: &RunOutcome) -> String {

@@ -141,7 +141,7 @@ pub fn results(outcome: &RunOutcome, name: &str) -> Vec<(f64, bool, String)> {
 }
 
 /// The workspace's summary at the end of the run.
-pub fn ws_summary<'a>(outcome: &'a RunOutcome, name: &str) -> &'a chatsim::run::WorkspaceSummary {
+pub fn ws_summary<'a>(outcome: &'a RunOutcome, name: &str) -> &'a chatsim::harness::WorkspaceSummary {
     outcome
         .summary
         .workspaces
@@ -245,7 +245,7 @@ pub fn run_ok(config: &RunConfig) -> RunOutcome {
         print_trace(&outcome);
         panic!("run failed: {:?}", outcome.error);
     }
-    let violations = chatsim::invariants::check(&outcome, &config.settings);
+    let violations = outcome.violations(&config.settings);
     if !violations.is_empty() {
         print_trace(&outcome);
         let all: Vec<String> = violations.iter().map(|v| v.to_string()).collect();

@@ -12,8 +12,8 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::CoderdCore;
-use crate::trace::Event;
-use crate::world::Net;
+use crate::observe::trace::Event;
+use crate::transport::Net;
 
 /// An operator action.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -15,10 +15,10 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::CoderdCore;
+use crate::hosts::proto::{AgentDown, AgentUp, FrameConn, AGENT_API_PORT};
 use crate::hosts::within;
-use crate::proto::{AgentDown, AgentUp, FrameConn, AGENT_API_PORT};
-use crate::trace::{id, Event};
-use crate::world::{HostResult, Listener, Net};
+use crate::observe::trace::{id, Event};
+use crate::transport::{HostResult, Listener, Net};
 
 /// How long a new connection may take to say hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);

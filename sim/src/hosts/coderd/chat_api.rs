@@ -26,13 +26,13 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{user_api, ChatHooks, CoderdCore, SimDialer, TraceEvents};
-use crate::config::Call;
-use crate::hosts::within;
-use crate::proto::{
+use crate::hosts::proto::{
     ChatRequest, ChatResponse, FrameReader, FrameWriter, CHAT_KEEPALIVE, CHAT_PORT,
 };
-use crate::trace::Event;
-use crate::world::{HostResult, Listener, Net};
+use crate::hosts::within;
+use crate::observe::trace::Event;
+use crate::plan::Call;
+use crate::transport::{HostResult, Listener, Net};
 
 /// How long a new connection may take to begin its turn.
 const BEGIN_TIMEOUT: Duration = Duration::from_secs(10);

@@ -16,10 +16,11 @@ use chatsim_engine::ports::{
 };
 use uuid::Uuid;
 
+use crate::control::SlotKey;
+use crate::hosts::proto::{DialRequest, DialResponse, FrameConn, AGENT_DIAL_PORT};
 use crate::hosts::{is_retryable, CODERD};
-use crate::proto::{DialRequest, DialResponse, FrameConn, AGENT_DIAL_PORT};
-use crate::trace::{id, Event, Tracer};
-use crate::world::{Net, SlotKey};
+use crate::observe::trace::{id, Event, Tracer};
+use crate::transport::Net;
 
 /// Bound on the attempts of one dial (far beyond any caller's deadline).
 const MAX_DIAL_ATTEMPTS: u32 = 1000;

@@ -23,9 +23,10 @@ use chatsim_engine::ports::{
 use chatsim_engine::Time;
 use uuid::Uuid;
 
+use crate::control::Cloud;
+use crate::observe::trace::{id, Event, Tracer};
 use crate::rng::SeedIds;
-use crate::trace::{id, Event, Tracer};
-use crate::world::{Cloud, HostFactory, Net};
+use crate::transport::{HostFactory, Net};
 
 mod admin;
 mod agent_api;
@@ -304,9 +305,9 @@ impl<N: Net> Events for TraceEvents<N> {
 pub fn chat_updated_event(chat: &chatsim_engine::model::Chat) -> Event {
     Event::ChatUpdated {
         chat: chat.id.to_string(),
-        workspace: crate::trace::opt_id(chat.workspace_id),
-        build: crate::trace::opt_id(chat.build_id),
-        agent: crate::trace::opt_id(chat.agent_id),
+        workspace: crate::observe::trace::opt_id(chat.workspace_id),
+        build: crate::observe::trace::opt_id(chat.build_id),
+        agent: crate::observe::trace::opt_id(chat.agent_id),
     }
 }
 

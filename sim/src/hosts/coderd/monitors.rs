@@ -21,8 +21,8 @@ use tokio::time::MissedTickBehavior;
 use uuid::Uuid;
 
 use super::CoderdCore;
-use crate::trace::{format_time, id, Event};
-use crate::world::{HostResult, Net};
+use crate::observe::trace::{format_time, id, Event};
+use crate::transport::{HostResult, Net};
 
 const HANG_CHECK_INTERVAL: Duration = Duration::from_secs(10);
 const PREBUILD_INTERVAL: Duration = Duration::from_secs(30);

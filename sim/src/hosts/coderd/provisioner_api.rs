@@ -16,13 +16,13 @@ use chatsim_engine::model::Transition;
 use uuid::Uuid;
 
 use super::CoderdCore;
-use crate::hosts::within;
-use crate::proto::{
+use crate::hosts::proto::{
     FrameConn, ProvRequest, ProvResponse, WireAgent, WireAgentSpec, WireJob, WireOutcome,
     PROVISIONER_PORT,
 };
-use crate::trace::{id, Event};
-use crate::world::{HostResult, Listener, Net};
+use crate::hosts::within;
+use crate::observe::trace::{id, Event};
+use crate::transport::{HostResult, Listener, Net};
 
 /// A provisioner connection idle this long is closed (an idle daemon asks
 /// for a job every [`ACQUIRE_WAIT`]).

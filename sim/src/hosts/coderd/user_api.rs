@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 
 use super::chat_api::TurnRef;
 use super::{CoderdCore, SimDialer};
-use crate::config::Call;
-use crate::world::Net;
+use crate::plan::Call;
+use crate::transport::Net;
 
 /// How often `wait_build` polls, and for how long.
 const BUILD_POLL: Duration = Duration::from_secs(2);

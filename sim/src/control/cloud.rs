@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use uuid::Uuid;
 
-use crate::config::AgentBehaviour;
+use crate::plan::AgentBehaviour;
 
 /// A provider error armed for a coming job.
 #[derive(Clone, Debug, PartialEq, Eq)]

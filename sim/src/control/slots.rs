@@ -10,7 +10,7 @@ use std::rc::Rc;
 
 use uuid::Uuid;
 
-use crate::config::AgentBehaviour;
+use crate::plan::AgentBehaviour;
 
 /// A slot: a workspace's agent by name.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -19,9 +19,9 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::config::{Dur, RunConfig, Turn};
-use crate::run::run_with;
-use crate::world::Transport;
+use crate::harness::run_with;
+use crate::plan::{Dur, RunConfig, Turn};
+use crate::transport::Transport;
 use crate::{gen, stories};
 
 pub mod engine;

@@ -15,19 +15,22 @@ use serde::Serialize;
 
 use chatsim_engine::chat::{ChatSettings, ContextRefresh as EngineRefresh};
 
-use crate::config::{ContextRefresh, RunConfig, ScheduledFault};
-use crate::faults::{Effect, FaultEnv};
+use super::faults::{Effect, FaultEnv};
+use super::setup;
+use crate::control::{
+    AgentAssignment, Cloud, ControlQueue, InfraCmd, SlotKey, SlotState, SlotTable,
+};
 use crate::hosts::agent::{self, resolve_path, AgentCtx, HOME};
 use crate::hosts::coderd::{self, CoderdCore, CoderdSettings};
 use crate::hosts::driver::{self, DriverCtx, Inbox};
 use crate::hosts::provisioner::{self, ProvisionerCtx};
 use crate::hosts::{CODERD, DRIVER, PROVISIONER};
+use crate::observe::invariants::{check_trace, Violation};
+use crate::observe::trace::{Event, Trace, Tracer};
+use crate::plan::{ContextRefresh, RunConfig, ScheduledFault, Settings};
 use crate::rng::{SeedIds, SharedRng, Stream};
-use crate::setup;
-use crate::trace::{Event, Trace, Tracer};
-use crate::world::{
-    AgentAssignment, Cloud, ControlQueue, FastConfig, FastWorld, Infra, InfraCmd, SlotKey,
-    SlotState, SlotTable, Transport, TurmoilConfig, TurmoilWorld, TRANSPORT_TURMOIL,
+use crate::transport::{
+    FastConfig, FastWorld, Infra, Transport, TurmoilConfig, TurmoilWorld, TRANSPORT_TURMOIL,
 };
 
 /// The virtual epoch every run starts at: 2026-01-01T00:00:00Z.
@@ -57,6 +60,11 @@ impl RunOutcome {
 
     pub fn is_ok(&self) -> bool {
         self.error.is_none()
+    }
+
+    /// Every always-on invariant checked over this run.
+    pub fn violations(&self, settings: &Settings) -> Vec<Violation> {
+        check_trace(&self.trace, settings, self.error.as_deref())
     }
 }
 
@@ -185,7 +193,7 @@ fn start_event(tracer: &Tracer, transport: &str, config: &RunConfig) {
 }
 
 /// The chat runtime's settings for a run.
-fn chat_settings(s: &crate::config::Settings) -> ChatSettings {
+fn chat_settings(s: &crate::plan::Settings) -> ChatSettings {
     ChatSettings {
         dial_timeout: s.dial_timeout.0,
         recovery_threshold: s.recovery_threshold.0,
@@ -238,7 +246,7 @@ impl<W: Infra> Harness<W> {
             let event = Event::Entity {
                 kind: kind.to_string(),
                 name,
-                id: crate::trace::id(id),
+                id: crate::observe::trace::id(id),
             };
             tracer.emit(Duration::ZERO, HARNESS, event);
         }
@@ -627,7 +635,7 @@ fn entities(built: &setup::Setup) -> Vec<(&'static str, String, uuid::Uuid)> {
 }
 
 /// The database at the end of a run.
-fn summarize<N: crate::world::Net>(core: &CoderdCore<N>) -> Summary {
+fn summarize<N: crate::transport::Net>(core: &CoderdCore<N>) -> Summary {
     let now = core.now();
     let timeout = core.settings.inactive_timeout;
     let t = core.store.tables();

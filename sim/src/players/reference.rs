@@ -16,7 +16,7 @@ use chatsim_engine::tools::{create_workspace, start_workspace};
 use chatsim_engine::Time;
 use serde_json::{json, Value};
 
-pub use crate::config::Goal;
+pub use crate::plan::{Goal, DEFAULT_CALL_CAP};
 
 /// A tool call the model makes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -227,9 +227,6 @@ pub struct ReferenceModel {
     queued: Vec<ToolCall>,
     pending_start_template: Option<String>,
 }
-
-/// Default cap on tool calls per turn.
-pub const DEFAULT_CALL_CAP: usize = 12;
 
 impl ReferenceModel {
     pub fn new(goal: Goal, cap: usize, answers: BTreeMap<String, String>) -> ReferenceModel {

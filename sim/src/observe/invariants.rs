@@ -28,10 +28,9 @@ use chatsim_engine::model::INSUFFICIENT_QUOTA;
 use chatsim_engine::{AGENT_CONNECT_TIMEOUT, BUILD_TIMEOUT, STARTUP_SCRIPT_TIMEOUT};
 use serde_json::Value;
 
-use crate::config::Settings;
-use crate::run::RunOutcome;
-use crate::trace::{format_time, Trace};
-use crate::view::{CallView, TraceView};
+use crate::observe::trace::{format_time, Trace};
+use crate::observe::view::{CallView, TraceView};
+use crate::plan::Settings;
 
 /// How late coderd's status watcher may record a change.
 pub const STATUS_SLACK: Duration = Duration::from_secs(1);
@@ -92,11 +91,6 @@ pub const INVARIANTS: [(&str, Check); 10] = [
     ("model_within_call_cap", model_within_call_cap),
     ("run_completes", run_completes),
 ];
-
-/// Checks every invariant on a finished run.
-pub fn check(outcome: &RunOutcome, settings: &Settings) -> Vec<Violation> {
-    check_trace(&outcome.trace, settings, outcome.error.as_deref())
-}
 
 /// Checks every invariant on a trace.
 pub fn check_trace(trace: &Trace, settings: &Settings, run_error: Option<&str>) -> Vec<Violation> {
@@ -429,7 +423,11 @@ fn retry_no_second_workspace(input: &Input<'_>) -> Vec<Violation> {
 /// Why a workspace whose latest build is `prev` still served the chat at
 /// `at`, if it did: its build in flight or stopped, or a running start
 /// whose chat agent was reachable.
-fn still_usable(view: &TraceView, prev: &crate::view::BuildView, at: Duration) -> Option<String> {
+fn still_usable(
+    view: &TraceView,
+    prev: &crate::observe::view::BuildView,
+    at: Duration,
+) -> Option<String> {
     let status = prev.status_at(at);
     if prev.in_flight_at(at) {
         return Some(format!("had build {} in flight", prev.label()));

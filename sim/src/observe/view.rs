@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::trace::{parse_time, Event, Record, Trace};
+use crate::observe::trace::{parse_time, Event, Record, Trace};
 
 /// One call the driver made and what came back.
 #[derive(Clone, Debug, PartialEq)]

@@ -5,8 +5,8 @@
 use serde_json::Value;
 
 use super::reference::{Outcome, ReferenceModel, Step, ToolCall};
-use crate::config::{Call, Goal};
-use crate::hosts::driver::{CallResult, ModelReport, TurnPolicy};
+use super::{CallResult, ModelReport, TurnPolicy};
+use crate::plan::{Call, Goal};
 
 /// A turn played by [`ReferenceModel`].
 pub struct ReferencePolicy {

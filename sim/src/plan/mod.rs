@@ -49,8 +49,14 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
-use crate::faults::Fault;
-use crate::scenario::{format_duration, parse_duration};
+mod duration;
+mod faults;
+
+pub use duration::{format_duration, parse_duration, HumanDuration};
+pub use faults::{DbQuery, Fault};
+
+/// Default cap on tool calls per turn of a model.
+pub const DEFAULT_CALL_CAP: usize = 12;
 
 /// A duration written as a human string.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default, Hash)]
@@ -500,7 +506,7 @@ pub struct Turn {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub goal: Option<Goal>,
     /// The model's cap on tool calls in this turn (default
-    /// [`crate::model::DEFAULT_CALL_CAP`]); reaching it is a failure.
+    /// [`DEFAULT_CALL_CAP`]); reaching it is a failure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call_cap: Option<usize>,
     /// Parameter values the user gives when the model asks (by name).
@@ -563,7 +569,7 @@ impl Turn {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ModelKind {
-    /// [`crate::model::ReferenceModel`]: follows the tools' guidance.
+    /// the reference model (`players::ReferenceModel`): follows the tools' guidance.
     Reference,
 }
 
@@ -681,7 +687,7 @@ mod tests {
     /// The module documentation's example parses as documented.
     #[test]
     fn the_documented_toml_example_parses() {
-        let doc: String = include_str!("config.rs")
+        let doc: String = include_str!("mod.rs")
             .lines()
             .skip_while(|l| !l.starts_with("//! ```toml"))
             .skip(1)

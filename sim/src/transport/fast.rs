@@ -51,7 +51,7 @@ use tokio::runtime::{RngSeed, Runtime, UnhandledPanic};
 use tokio::task::{AbortHandle, LocalSet};
 use tokio::time::{Instant, Sleep};
 
-use super::{ControlQueue, HostFactory, HostFuture, HostResult, Infra, Listener, Net};
+use super::{HostFactory, HostFuture, HostResult, Infra, Interrupt, Listener, Net};
 use crate::rng::{stream, Stream};
 
 /// The transport name traces record.
@@ -826,7 +826,7 @@ impl FastWorld {
     fn run_until(
         &mut self,
         deadline: Duration,
-        control: Option<&ControlQueue>,
+        control: Option<&dyn Interrupt>,
     ) -> Result<bool, String> {
         if let Some(error) = self.shared.error.borrow().clone() {
             return Err(error);
@@ -950,7 +950,7 @@ impl Infra for FastWorld {
         self.run_until(next, None)
     }
 
-    fn step_until(&mut self, deadline: Duration, control: &ControlQueue) -> Result<bool, String> {
+    fn step_until(&mut self, deadline: Duration, control: &dyn Interrupt) -> Result<bool, String> {
         self.run_until(deadline, Some(control))
     }
 }

@@ -10,10 +10,10 @@ use chatsim_engine::model::*;
 use chatsim_engine::ports::Ids;
 use uuid::Uuid;
 
-use crate::config::{RunConfig, TemplateSpec, VersionSpec, WorldSpec};
-use crate::faults::Fault;
+use crate::control::Cloud;
 use crate::hosts::coderd::own_group_name;
-use crate::world::Cloud;
+use crate::plan::Fault;
+use crate::plan::{RunConfig, TemplateSpec, VersionSpec, WorldSpec};
 
 /// The database and the names the run refers to.
 pub struct Setup {

@@ -1,6 +1,5 @@
-//! The world: the two small traits host code is written against, the control
-//! queue the outer loop drains between steps, and the harness-owned agent
-//! slots.
+//! The transport: the two small traits host code is written against, and
+//! the two worlds that implement them.
 //!
 //! - [`Net`] is what a host sees: `connect(name, port)`, `bind(port)` and
 //!   the virtual time. Hosts never name turmoil.
@@ -11,28 +10,21 @@
 //! fixed tick); [`FastWorld`] on one paused tokio runtime that jumps from
 //! timer to timer. Hosts cannot tell them apart; [`Transport`] names them.
 
-use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::rc::Rc;
 use std::str::FromStr;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
-mod cloud;
 mod fast;
-mod slots;
 mod turmoil;
 
 pub use self::turmoil::{TurmoilConfig, TurmoilNet, TurmoilWorld, TRANSPORT_TURMOIL};
-pub use cloud::{Cloud, ProviderFailure};
 pub use fast::{FastConfig, FastListener, FastNet, FastStream, FastWorld, TRANSPORT_FAST};
-pub use slots::{AgentAssignment, SlotKey, SlotState, SlotTable};
 
 /// What a host's software returns; an `Err` fails the whole run.
 pub type HostResult = Result<(), Box<dyn std::error::Error>>;
@@ -101,7 +93,7 @@ pub trait Infra {
     /// a world that can skip idle time runs until then, or until a host
     /// pushes into `control` or the last client finishes, whichever is
     /// first. A ticking world (the default) advances one tick.
-    fn step_until(&mut self, deadline: Duration, control: &ControlQueue) -> Result<bool, String> {
+    fn step_until(&mut self, deadline: Duration, control: &dyn Interrupt) -> Result<bool, String> {
         let _ = (deadline, control);
         self.step()
     }
@@ -149,126 +141,9 @@ impl FromStr for Transport {
     }
 }
 
-/// A command for the outer loop, applied between two steps (one tick after
-/// it was pushed), first in first out.
-#[derive(Clone, Debug, PartialEq)]
-pub enum InfraCmd {
-    /// A start build succeeded: record the agent's assignment in its slot
-    /// and (re)start the slot's host.
-    StartAgent {
-        slot: SlotKey,
-        agent: AgentAssignment,
-    },
-    /// An external agent was provisioned: record its assignment only; a user
-    /// starts it by hand.
-    AssignAgent {
-        slot: SlotKey,
-        agent: AgentAssignment,
-    },
-    /// Kill the slot's agent process (a stop build, an OOM).
-    CrashAgent {
-        slot: SlotKey,
-    },
-    /// Restart the slot's agent process with its current assignment.
-    BounceAgent {
-        slot: SlotKey,
-    },
-    /// Stall (or un-stall) the slot's agent process.
-    WedgeAgent {
-        slot: SlotKey,
-        wedged: bool,
-    },
-    /// The slot's next start provisions an agent that never connects.
-    BreakNextAgentStart {
-        slot: SlotKey,
-    },
-    /// Write a file on the slot's disk (it survives restarts).
-    WriteFile {
-        slot: SlotKey,
-        path: String,
-        content: String,
-    },
-    Crash(String),
-    Bounce(String),
-    Partition(String, String),
-    Hold(String, String),
-    /// Heals the link now, whatever cut it.
-    Repair(String, String),
-    /// Ends one timed cut: the link heals when no other cut of it remains.
-    Heal(String, String),
-    /// The database answers a query it was failing again.
-    RestoreQuery(chatsim_engine::memory::Query),
-}
-
-impl fmt::Display for InfraCmd {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            InfraCmd::StartAgent { slot, .. } => write!(f, "start {}", slot.host_name()),
-            InfraCmd::AssignAgent { slot, .. } => write!(f, "assign {}", slot.host_name()),
-            InfraCmd::CrashAgent { slot } => write!(f, "crash {}", slot.host_name()),
-            InfraCmd::BounceAgent { slot } => write!(f, "bounce {}", slot.host_name()),
-            InfraCmd::WedgeAgent { slot, wedged } => {
-                let verb = if *wedged { "wedge" } else { "unwedge" };
-                write!(f, "{verb} {}", slot.host_name())
-            }
-            InfraCmd::BreakNextAgentStart { slot } => write!(f, "break {}", slot.host_name()),
-            InfraCmd::WriteFile { slot, path, .. } => {
-                write!(f, "write {} {path}", slot.host_name())
-            }
-            InfraCmd::Crash(h) => write!(f, "crash {h}"),
-            InfraCmd::Bounce(h) => write!(f, "bounce {h}"),
-            InfraCmd::Partition(a, b) => write!(f, "partition {a}<->{b}"),
-            InfraCmd::Hold(a, b) => write!(f, "hold {a}<->{b}"),
-            InfraCmd::Repair(a, b) => write!(f, "repair {a}<->{b}"),
-            InfraCmd::Heal(a, b) => write!(f, "heal {a}<->{b}"),
-            InfraCmd::RestoreQuery(q) => write!(f, "restore query {q:?}"),
-        }
-    }
-}
-
-/// The control queue: hosts (the provisioner) and the fault schedule push,
-/// the outer loop drains between steps. A world that skips idle time ends
-/// its step when something is pushed ([`ControlQueue::poll_pushed`]).
-#[derive(Clone, Default)]
-pub struct ControlQueue(Rc<RefCell<QueueState>>);
-
-#[derive(Default)]
-struct QueueState {
-    commands: VecDeque<InfraCmd>,
-    waker: Option<Waker>,
-}
-
-impl ControlQueue {
-    pub fn new() -> ControlQueue {
-        ControlQueue::default()
-    }
-
-    pub fn push(&self, cmd: InfraCmd) {
-        let mut state = self.0.borrow_mut();
-        state.commands.push_back(cmd);
-        let waker = state.waker.take();
-        drop(state);
-        if let Some(waker) = waker {
-            waker.wake();
-        }
-    }
-
-    pub fn pop(&self) -> Option<InfraCmd> {
-        self.0.borrow_mut().commands.pop_front()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.borrow().commands.is_empty()
-    }
-
-    /// Ready when a command is waiting; otherwise wakes `cx` at the next push.
-    pub fn poll_pushed(&self, cx: &mut Context<'_>) -> Poll<()> {
-        let mut state = self.0.borrow_mut();
-        if state.commands.is_empty() {
-            state.waker = Some(cx.waker().clone());
-            Poll::Pending
-        } else {
-            Poll::Ready(())
-        }
-    }
+/// What ends a skipping world's step early: the outer loop has work (a
+/// command was pushed into its control queue).
+pub trait Interrupt {
+    /// Ready when the outer loop has work; otherwise wakes `cx` when it has.
+    fn poll_pushed(&self, cx: &mut Context<'_>) -> Poll<()>;
 }

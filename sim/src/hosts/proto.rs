@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use uuid::Uuid;
 
-use crate::config::Call;
+use crate::plan::Call;
 
 /// coderd's provisioner daemon API.
 pub const PROVISIONER_PORT: u16 = 2000;

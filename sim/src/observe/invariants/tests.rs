@@ -6,7 +6,7 @@ use std::time::Duration;
 use chatsim_engine::chat::{AGENT_DISCONNECTED, DIAL_TIMEOUT};
 
 use super::*;
-use crate::trace::{Event, Tracer};
+use crate::observe::trace::{Event, Tracer};
 
 /// A hand-made trace, written event by event.
 struct Story {

@@ -1,0 +1,144 @@
+//! The control plane between hosts and the outer loop: the infrastructure
+//! commands hosts (the provisioner) and the fault schedule push, the queue
+//! the outer loop drains between steps, the harness-owned agent slots and
+//! the cloud provider's switches.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::fmt;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use crate::transport::Interrupt;
+
+mod cloud;
+mod slots;
+
+pub use cloud::{Cloud, ProviderFailure};
+pub use slots::{AgentAssignment, SlotKey, SlotState, SlotTable};
+
+/// A command for the outer loop, applied between two steps (one tick after
+/// it was pushed), first in first out.
+#[derive(Clone, Debug, PartialEq)]
+pub enum InfraCmd {
+    /// A start build succeeded: record the agent's assignment in its slot
+    /// and (re)start the slot's host.
+    StartAgent {
+        slot: SlotKey,
+        agent: AgentAssignment,
+    },
+    /// An external agent was provisioned: record its assignment only; a user
+    /// starts it by hand.
+    AssignAgent {
+        slot: SlotKey,
+        agent: AgentAssignment,
+    },
+    /// Kill the slot's agent process (a stop build, an OOM).
+    CrashAgent {
+        slot: SlotKey,
+    },
+    /// Restart the slot's agent process with its current assignment.
+    BounceAgent {
+        slot: SlotKey,
+    },
+    /// Stall (or un-stall) the slot's agent process.
+    WedgeAgent {
+        slot: SlotKey,
+        wedged: bool,
+    },
+    /// The slot's next start provisions an agent that never connects.
+    BreakNextAgentStart {
+        slot: SlotKey,
+    },
+    /// Write a file on the slot's disk (it survives restarts).
+    WriteFile {
+        slot: SlotKey,
+        path: String,
+        content: String,
+    },
+    Crash(String),
+    Bounce(String),
+    Partition(String, String),
+    Hold(String, String),
+    /// Heals the link now, whatever cut it.
+    Repair(String, String),
+    /// Ends one timed cut: the link heals when no other cut of it remains.
+    Heal(String, String),
+    /// The database answers a query it was failing again.
+    RestoreQuery(chatsim_engine::memory::Query),
+}
+
+impl fmt::Display for InfraCmd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InfraCmd::StartAgent { slot, .. } => write!(f, "start {}", slot.host_name()),
+            InfraCmd::AssignAgent { slot, .. } => write!(f, "assign {}", slot.host_name()),
+            InfraCmd::CrashAgent { slot } => write!(f, "crash {}", slot.host_name()),
+            InfraCmd::BounceAgent { slot } => write!(f, "bounce {}", slot.host_name()),
+            InfraCmd::WedgeAgent { slot, wedged } => {
+                let verb = if *wedged { "wedge" } else { "unwedge" };
+                write!(f, "{verb} {}", slot.host_name())
+            }
+            InfraCmd::BreakNextAgentStart { slot } => write!(f, "break {}", slot.host_name()),
+            InfraCmd::WriteFile { slot, path, .. } => {
+                write!(f, "write {} {path}", slot.host_name())
+            }
+            InfraCmd::Crash(h) => write!(f, "crash {h}"),
+            InfraCmd::Bounce(h) => write!(f, "bounce {h}"),
+            InfraCmd::Partition(a, b) => write!(f, "partition {a}<->{b}"),
+            InfraCmd::Hold(a, b) => write!(f, "hold {a}<->{b}"),
+            InfraCmd::Repair(a, b) => write!(f, "repair {a}<->{b}"),
+            InfraCmd::Heal(a, b) => write!(f, "heal {a}<->{b}"),
+            InfraCmd::RestoreQuery(q) => write!(f, "restore query {q:?}"),
+        }
+    }
+}
+
+/// The control queue: hosts (the provisioner) and the fault schedule push,
+/// the outer loop drains between steps. A world that skips idle time ends
+/// its step when something is pushed ([`ControlQueue::poll_pushed`]).
+#[derive(Clone, Default)]
+pub struct ControlQueue(Rc<RefCell<QueueState>>);
+
+#[derive(Default)]
+struct QueueState {
+    commands: VecDeque<InfraCmd>,
+    waker: Option<Waker>,
+}
+
+impl ControlQueue {
+    pub fn new() -> ControlQueue {
+        ControlQueue::default()
+    }
+
+    pub fn push(&self, cmd: InfraCmd) {
+        let mut state = self.0.borrow_mut();
+        state.commands.push_back(cmd);
+        let waker = state.waker.take();
+        drop(state);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    pub fn pop(&self) -> Option<InfraCmd> {
+        self.0.borrow_mut().commands.pop_front()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.borrow().commands.is_empty()
+    }
+}
+
+impl Interrupt for ControlQueue {
+    /// Ready when a command is waiting; otherwise wakes `cx` at the next push.
+    fn poll_pushed(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut state = self.0.borrow_mut();
+        if state.commands.is_empty() {
+            state.waker = Some(cx.waker().clone());
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    }
+}

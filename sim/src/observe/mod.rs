@@ -1,0 +1,7 @@
+//! Observing a run: the [`trace`] every host writes into, [`view`]s that
+//! read it back as calls, builds and agents, and the always-on
+//! [`invariants`] checked over it.
+
+pub mod invariants;
+pub mod trace;
+pub mod view;
