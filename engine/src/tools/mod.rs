@@ -1,6 +1,8 @@
 //! The workspace tools: one module per tool, each with its definition and its
 //! whole flow top to bottom. This module holds the envelope and the shared
-//! plumbing of spec 1 §1.
+//! plumbing of spec 1 §1; `build_wait` holds the build and agent waits and
+//! the build-failure results that create, start and stop share (the chat
+//! layer reads its external-agent check too).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -16,6 +18,7 @@ use crate::ports::{
     AgentDialer, Clock, Coderd, Event, Events, Ids, ResponseError, Store, StoreError,
 };
 
+pub(crate) mod build_wait;
 pub mod create_workspace;
 pub mod list_templates;
 pub mod read_template;
