@@ -21,7 +21,8 @@
 //! - [`chat`]: the entry a driver uses — a [`ChatRuntime`] per chat, a
 //!   [`Turn`] per turn (workspace connection, context refresh, tool calls).
 //! - [`tools`]: the five workspace tools, one module each with its
-//!   model-facing texts; [`tools::call`] runs one with a [`ToolEnv`].
+//!   model-facing texts; [`tools::Tool`] is their one list, and
+//!   [`tools::call`] runs one by name with a [`ToolEnv`].
 //! - [`ports`]: the traits the world is reached through; [`model`]: the
 //!   coderd rows they carry.
 //! - [`memory`]: an in-memory `Store` and `Coderd` (unit tests and the
