@@ -21,20 +21,21 @@
 //! - [`chat`]: the entry a driver uses — a [`ChatRuntime`] per chat, a
 //!   [`Turn`] per turn (workspace connection, context refresh, tool calls).
 //! - [`tools`]: the five workspace tools, one module each with its
-//!   model-facing texts; [`tools::call`] runs one with a [`ToolEnv`].
+//!   model-facing texts; [`tools::Tool`] is their one list, and
+//!   [`tools::call`] runs one by name with a [`ToolEnv`].
 //! - [`ports`]: the traits the world is reached through; [`model`]: the
 //!   coderd rows they carry.
 //! - [`memory`]: an in-memory `Store` and `Coderd` (unit tests and the
 //!   simulation's coderd).
-//! - At the root: agent selection, the build and agent wait bounds, the
-//!   quota text, contexts, virtual [`Time`], workspace names, Go's UUID
-//!   parsing and [`Value`] (JSON as Go emits it).
+//! - At the root: agent selection, the build and agent wait bounds and the
+//!   quota text (defined with the tools' build waits), contexts, virtual
+//!   [`Time`], workspace names, Go's UUID parsing and [`Value`] (JSON as Go
+//!   emits it).
 //! - `testkit` (feature `testkit`): a manual-clock executor, fakes and world
 //!   builders for tests.
 #![warn(missing_docs)]
 
 mod agent_select;
-mod build_wait;
 pub mod chat;
 mod ctx;
 mod goid;
@@ -50,11 +51,6 @@ pub mod tools;
 pub mod testkit;
 
 pub use agent_select::{find_chat_agent, is_chat_agent, CHAT_AGENT_SUFFIX};
-pub use build_wait::{
-    external_agent_unavailable_message, is_external_agent, quota_message, BuildAction,
-    AGENT_ATTEMPT_TIMEOUT, AGENT_CONNECT_TIMEOUT, AGENT_RETRY_INTERVAL, BUILD_POLL_INTERVAL,
-    BUILD_TIMEOUT, STARTUP_SCRIPT_POLL_INTERVAL, STARTUP_SCRIPT_TIMEOUT,
-};
 pub use chat::{
     ChatPorts, ChatRuntime, ChatSettings, ConnError, ConnHandle, ContextRefresh, Turn, TurnContext,
 };
@@ -63,4 +59,9 @@ pub use goid::{go_quote, parse_uuid};
 pub use gojson::Value;
 pub use names::{generated_workspace_name, name_valid};
 pub use time::Time;
+pub use tools::build_wait::{
+    external_agent_unavailable_message, is_external_agent, quota_message, BuildAction,
+    AGENT_ATTEMPT_TIMEOUT, AGENT_CONNECT_TIMEOUT, AGENT_RETRY_INTERVAL, BUILD_POLL_INTERVAL,
+    BUILD_TIMEOUT, STARTUP_SCRIPT_POLL_INTERVAL, STARTUP_SCRIPT_TIMEOUT,
+};
 pub use tools::{definitions, ToolDefinition, ToolEnv, ToolResponse};

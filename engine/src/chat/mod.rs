@@ -31,9 +31,9 @@
 //!     `ChatStatusChange`, mark a mid-turn pull;
 //!   - `before_model_step()` — performs that pull; returns the prompt
 //!     insert once;
-//!   - `call_tool(name, input)` — the five lifecycle tools (through
-//!     `tools::call`, with this turn's `on_chat_updated`) and the workspace
-//!     tools `execute` / `read_file`;
+//!   - `call_tool(name, input)` — any [`ChatTool`]: the five lifecycle
+//!     tools (`tools::Tool::run`, with this turn's `on_chat_updated`) and
+//!     the workspace tools `execute` / `read_file` ([`WorkspaceTool`]);
 //!   - `reload_messages()` — the reload after compaction.
 //!
 //! chatsim-defined values (the spec leaves them open), each a named
@@ -50,6 +50,7 @@ mod errors;
 mod instruction;
 mod parts;
 mod recovery;
+mod registry;
 mod runtime;
 mod settings;
 mod workspace_context;
@@ -70,10 +71,11 @@ pub use parts::{
     decode_parts, encode_parts, ContextFilePart, History, MessagePart, SkillPart,
     AGENT_CHAT_CONTEXT_SENTINEL_PATH, PART_TYPE_CONTEXT_FILE, PART_TYPE_SKILL, PART_TYPE_TEXT,
 };
+pub use registry::ChatTool;
 pub use runtime::{ChatRuntime, Turn};
 pub use settings::*;
 pub use workspace_context::{chat_headers, ConnHandle, ANCESTOR_CHAT_IDS_HEADER, CHAT_ID_HEADER};
 pub use workspace_tools::{
-    definitions as workspace_tool_definitions, is_workspace_tool, COMMAND_REQUIRED, EXECUTE,
-    PATH_REQUIRED, READ_FILE,
+    definitions as workspace_tool_definitions, is_workspace_tool, WorkspaceTool, COMMAND_REQUIRED,
+    EXECUTE, PATH_REQUIRED, READ_FILE,
 };

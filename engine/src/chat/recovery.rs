@@ -7,9 +7,9 @@ use uuid::Uuid;
 use super::env::ChatEnv;
 use super::errors::{ConnError, FIND_CHAT_AGENT_PREFIX, GET_AGENTS_PREFIX};
 use crate::agent_select::find_chat_agent;
-use crate::build_wait::{external_agent_unavailable_message, is_external_agent};
 use crate::model::{AgentStatus, WorkspaceAgent};
 use crate::time::Time;
+use crate::tools::build_wait::{external_agent_unavailable_message, is_external_agent};
 
 /// `latestWorkspaceAgentID`: the chat agent of the workspace's latest build
 /// (the row as listed). No agents → `errChatHasNoWorkspaceAgent`.

@@ -11,9 +11,9 @@ use uuid::Uuid;
 use super::context_refresh::PromptState;
 use super::env::{ChatEnv, ChatPorts};
 use super::errors::ConnError;
+use super::registry::ChatTool;
 use super::settings::ChatSettings;
 use super::workspace_context::{ConnHandle, WorkspaceContext};
-use super::workspace_tools;
 use crate::ctx::Ctx;
 use crate::model::Chat;
 use crate::ports::Event;
@@ -50,11 +50,17 @@ impl ChatRuntime {
     }
 
     /// Every tool a turn can call: the five workspace-lifecycle tools, then
-    /// `execute` and `read_file`.
+    /// `execute` and `read_file` ([`ChatTool::all`] order).
     pub fn tool_definitions() -> Vec<ToolDefinition> {
-        let mut all = tools::definitions();
-        all.extend(workspace_tools::definitions());
-        all
+        ChatTool::all().map(ChatTool::definition).collect()
+    }
+
+    /// The name of every tool a turn accepts, in [`tool_definitions`]
+    /// order: what a scenario checker validates tool names against.
+    ///
+    /// [`tool_definitions`]: ChatRuntime::tool_definitions
+    pub fn tool_names() -> impl Iterator<Item = &'static str> {
+        ChatTool::all().map(ChatTool::name)
     }
 
     /// Starts a turn: reads the chat row (`load chat: <err>` on failure).
@@ -120,17 +126,17 @@ impl<'r> Turn<'r> {
     /// Runs a tool with the model's raw JSON input: the five lifecycle tools
     /// (with this turn's `on_chat_updated`) or a workspace tool.
     pub async fn call_tool(&self, name: &str, input: &str) -> ToolResponse {
-        let env = self.env();
-        if workspace_tools::is_workspace_tool(name) {
-            return workspace_tools::call(&self.workspace, &self.ctx, env.clock(), name, input)
-                .await;
+        match ChatTool::from_name(name) {
+            Some(ChatTool::Workspace(tool)) => {
+                let clock = self.env().clock();
+                tool.run(&self.workspace, &self.ctx, clock, input).await
+            }
+            Some(ChatTool::Lifecycle(tool)) => {
+                let on_chat_updated = |chat: &Chat| self.on_chat_updated(chat);
+                tool.run(&self.tool_env(&on_chat_updated), input).await
+            }
+            None => tools::unknown_tool(name, ChatRuntime::tool_names()),
         }
-        if !tools::definitions().iter().any(|d| d.name == name) {
-            return tools::unknown_tool(name, &ChatRuntime::tool_definitions());
-        }
-        let on_chat_updated = |chat: &Chat| self.on_chat_updated(chat);
-        let tool_env = self.tool_env(&on_chat_updated);
-        tools::call(&tool_env, name, input).await
     }
 
     fn tool_env<'a>(&'a self, on_chat_updated: &'a dyn Fn(&Chat)) -> ToolEnv<'a> {

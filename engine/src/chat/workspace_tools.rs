@@ -23,35 +23,98 @@ pub const COMMAND_REQUIRED: &str = "command is required";
 /// Text error for a `read_file` call without a path (chatsim-defined).
 pub const PATH_REQUIRED: &str = "path is required";
 
-/// The workspace tools' definitions, in a fixed order.
+/// A workspace tool: one that runs over the turn's agent connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum WorkspaceTool {
+    /// `execute`: `{"command"}` → `{"output","exit_code"}`.
+    Execute,
+    /// `read_file`: `{"path"}` → `{"content"}`.
+    ReadFile,
+}
+
+impl WorkspaceTool {
+    /// Every workspace tool, in declaration order: the order of their
+    /// definitions.
+    pub const ALL: [WorkspaceTool; 2] = [WorkspaceTool::Execute, WorkspaceTool::ReadFile];
+
+    /// The name the model calls the tool by.
+    pub fn name(self) -> &'static str {
+        match self {
+            WorkspaceTool::Execute => EXECUTE,
+            WorkspaceTool::ReadFile => READ_FILE,
+        }
+    }
+
+    /// The workspace tool called `name`, if any.
+    pub fn from_name(name: &str) -> Option<WorkspaceTool> {
+        WorkspaceTool::ALL
+            .into_iter()
+            .find(|tool| tool.name() == name)
+    }
+
+    /// The tool's model-facing definition.
+    pub fn definition(self) -> ToolDefinition {
+        match self {
+            WorkspaceTool::Execute => ToolDefinition {
+                name: EXECUTE,
+                description: "Run a shell command in the chat's workspace and return its combined output and exit code.",
+                properties: vec![Property {
+                    name: "command",
+                    type_: "string",
+                    description: "The shell command to run.",
+                    required: true,
+                }],
+            },
+            WorkspaceTool::ReadFile => ToolDefinition {
+                name: READ_FILE,
+                description: "Read a file from the chat's workspace.",
+                properties: vec![Property {
+                    name: "path",
+                    type_: "string",
+                    description: "Absolute path of the file to read.",
+                    required: true,
+                }],
+            },
+        }
+    }
+
+    /// Runs the tool with the model's raw JSON input over the turn's
+    /// connection.
+    pub(crate) async fn run(
+        self,
+        workspace: &WorkspaceContext<'_>,
+        ctx: &Ctx,
+        clock: &dyn Clock,
+        input: &str,
+    ) -> ToolResponse {
+        let outcome = match self {
+            WorkspaceTool::Execute => execute(workspace, ctx, clock, input).await,
+            WorkspaceTool::ReadFile => read_file(workspace, ctx, clock, input).await,
+        };
+        outcome.unwrap_or_else(|response| response)
+    }
+}
+
+// `ALL` lists each variant once, in declaration order (see `tools::Tool`).
+const _: () = {
+    let mut i = 0;
+    while i < WorkspaceTool::ALL.len() {
+        assert!(WorkspaceTool::ALL[i] as usize == i);
+        i += 1;
+    }
+};
+
+/// The workspace tools' definitions, in [`WorkspaceTool::ALL`] order.
 pub fn definitions() -> Vec<ToolDefinition> {
-    vec![
-        ToolDefinition {
-            name: EXECUTE,
-            description: "Run a shell command in the chat's workspace and return its combined output and exit code.",
-            properties: vec![Property {
-                name: "command",
-                type_: "string",
-                description: "The shell command to run.",
-                required: true,
-            }],
-        },
-        ToolDefinition {
-            name: READ_FILE,
-            description: "Read a file from the chat's workspace.",
-            properties: vec![Property {
-                name: "path",
-                type_: "string",
-                description: "Absolute path of the file to read.",
-                required: true,
-            }],
-        },
-    ]
+    WorkspaceTool::ALL
+        .into_iter()
+        .map(WorkspaceTool::definition)
+        .collect()
 }
 
 /// Whether `name` is one of the workspace tools.
 pub fn is_workspace_tool(name: &str) -> bool {
-    name == EXECUTE || name == READ_FILE
+    WorkspaceTool::from_name(name).is_some()
 }
 
 #[derive(Deserialize)]
@@ -64,21 +127,6 @@ struct ExecuteArgs {
 struct ReadFileArgs {
     #[serde(default)]
     path: String,
-}
-
-/// Runs a workspace tool (the caller checked `is_workspace_tool`).
-pub(crate) async fn call(
-    workspace: &WorkspaceContext<'_>,
-    ctx: &Ctx,
-    clock: &dyn Clock,
-    name: &str,
-    input: &str,
-) -> ToolResponse {
-    let outcome = match name {
-        EXECUTE => execute(workspace, ctx, clock, input).await,
-        _ => read_file(workspace, ctx, clock, input).await,
-    };
-    outcome.unwrap_or_else(|response| response)
 }
 
 async fn execute(

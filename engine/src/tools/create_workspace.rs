@@ -15,15 +15,15 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use super::build_wait::{
+    build_failure_response, chat_agent_readiness, wait_for_agent_ready, wait_for_build,
+    BuildAction, BuildWaitError,
+};
 use super::{
     build_parameters, decode_args, response_error_result, set_build_id, Property, ToolDefinition,
     ToolEnv, ToolResponse,
 };
 use crate::agent_select::find_chat_agent;
-use crate::build_wait::{
-    build_failure_response, chat_agent_readiness, wait_for_agent_ready, wait_for_build,
-    BuildAction, BuildWaitError,
-};
 use crate::goid::parse_uuid;
 use crate::gojson::Value;
 use crate::model::{

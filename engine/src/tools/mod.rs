@@ -1,6 +1,9 @@
 //! The workspace tools: one module per tool, each with its definition and its
 //! whole flow top to bottom. This module holds the envelope and the shared
-//! plumbing of spec 1 §1.
+//! plumbing of spec 1 §1; `build_wait` holds the build and agent waits and
+//! the build-failure results that create, start and stop share (the chat
+//! layer reads its external-agent check too); `registry` holds [`Tool`],
+//! the one list definitions and dispatch read.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -16,11 +19,16 @@ use crate::ports::{
     AgentDialer, Clock, Coderd, Event, Events, Ids, ResponseError, Store, StoreError,
 };
 
+pub(crate) mod build_wait;
 pub mod create_workspace;
 pub mod list_templates;
 pub mod read_template;
+mod registry;
 pub mod start_workspace;
 pub mod stop_workspace;
+
+pub(crate) use registry::unknown_tool;
+pub use registry::{call, definitions, Tool};
 
 /// A tool's answer: `Content` and `IsError`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -112,40 +120,6 @@ impl ToolDefinition {
             ("required", Value::Array(required)),
         ])
     }
-}
-
-/// Every tool's definition, in a fixed order.
-pub fn definitions() -> Vec<ToolDefinition> {
-    vec![
-        list_templates::definition(),
-        read_template::definition(),
-        create_workspace::definition(),
-        start_workspace::definition(),
-        stop_workspace::definition(),
-    ]
-}
-
-/// Runs the named tool with the model's raw JSON input. An unknown tool name
-/// is a text error naming the known tools.
-pub async fn call(env: &ToolEnv<'_>, name: &str, input: &str) -> ToolResponse {
-    match name {
-        list_templates::NAME => list_templates::run(env, input).await,
-        read_template::NAME => read_template::run(env, input).await,
-        create_workspace::NAME => create_workspace::run(env, input).await,
-        start_workspace::NAME => start_workspace::run(env, input).await,
-        stop_workspace::NAME => stop_workspace::run(env, input).await,
-        unknown => unknown_tool(unknown, &definitions()),
-    }
-}
-
-/// The text error for a tool name that is not among `known`, naming them
-/// (chatsim-defined).
-pub(crate) fn unknown_tool(name: &str, known: &[ToolDefinition]) -> ToolResponse {
-    let names: Vec<&str> = known.iter().map(|d| d.name).collect();
-    ToolResponse::text_error(format!(
-        "unknown tool {name:?}; known tools: {}",
-        names.join(", ")
-    ))
 }
 
 /// Everything a tool call needs: the ports, the chat it runs for, and the

@@ -21,12 +21,12 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use super::build_wait::{
+    build_failure_response, chat_agent_readiness, wait_for_build, BuildAction,
+};
 use super::{
     build_parameters, decode_args, response_error_result, set_build_id, set_no_build, Property,
     ToolDefinition, ToolEnv, ToolResponse,
-};
-use crate::build_wait::{
-    build_failure_response, chat_agent_readiness, wait_for_build, BuildAction,
 };
 use crate::gojson::Value;
 use crate::model::{JobStatus, Transition, Workspace, WorkspaceBuild};

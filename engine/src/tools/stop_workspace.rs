@@ -13,11 +13,11 @@
 
 use serde::Deserialize;
 
+use super::build_wait::wait_for_build;
 use super::start_workspace::{load_chat_workspace, load_workspace};
 use super::{
     build_error_result, decode_args, response_error_result, ToolDefinition, ToolEnv, ToolResponse,
 };
-use crate::build_wait::wait_for_build;
 use crate::gojson::Value;
 use crate::model::{JobStatus, ProvisionerJob, Transition, Workspace, WorkspaceBuild};
 use crate::ports::{Coderd, HookError};

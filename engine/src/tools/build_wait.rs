@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
+use super::{build_error_result, ToolEnv, ToolResponse};
 use crate::agent_select::find_chat_agent;
 use crate::ctx::{Ctx, CtxError, Ticker};
 use crate::gojson::Value;
@@ -13,7 +14,6 @@ use crate::model::{
     JobStatus, LifecycleState, WorkspaceAgent, EXTERNAL_AGENT_RESOURCE_TYPE, INSUFFICIENT_QUOTA,
 };
 use crate::ports::{AgentDialer, Store};
-use crate::tools::{build_error_result, ToolEnv, ToolResponse};
 
 /// `buildPollInterval` (spec 1 §2): the period of `waitForBuild`'s polls.
 pub const BUILD_POLL_INTERVAL: Duration = Duration::from_secs(2);
