@@ -26,7 +26,8 @@
 //!
 //! A changed transcript fails `::turmoil` and, outside CI, leaves a
 //! `snapshots/<file stem>.snap.new` beside the snapshot: review it with
-//! `cargo insta review`, or without cargo-insta rerun with
+//! `cargo insta review` (it sees `snapshots/` because `sim/Cargo.toml`'s
+//! `snapshot_files` test lives there), or without cargo-insta rerun with
 //! `INSTA_UPDATE=always` and read the diff in git. CI never writes
 //! snapshots.
 
