@@ -134,7 +134,7 @@ fn on_turmoil(path: &Path) -> Result<(), Failed> {
     if let Err(message) = compared {
         problems.push(format!(
             "{}: its transcript differs from snapshots/{name}.snap (diff above; {message}); \
-             review with `cargo insta review`",
+             outside CI that wrote snapshots/{name}.snap.new: review it with `cargo insta review`",
             scenario.path.display()
         ));
     }
