@@ -141,7 +141,10 @@ pub fn results(outcome: &RunOutcome, name: &str) -> Vec<(f64, bool, String)> {
 }
 
 /// The workspace's summary at the end of the run.
-pub fn ws_summary<'a>(outcome: &'a RunOutcome, name: &str) -> &'a chatsim::harness::WorkspaceSummary {
+pub fn ws_summary<'a>(
+    outcome: &'a RunOutcome,
+    name: &str,
+) -> &'a chatsim::harness::WorkspaceSummary {
     outcome
         .summary
         .workspaces
