@@ -1,8 +1,9 @@
 //! The built-in generator: a seed becomes a mixed-fault run — a small
 //! deployment, a chat script that creates, uses, stops and restarts a
 //! workspace (through tools and through the user API), and two to five
-//! faults from the catalog at seeded times. `chatsim determinism` runs it;
-//! the fuzzer will reuse it as its generator.
+//! faults from the catalog at seeded times, each drawn by its family in the
+//! fault registry ([`crate::harness::faults`]), so every kind can appear.
+//! `chatsim determinism` runs it; the fuzzer will reuse it as its generator.
 
 use std::collections::BTreeMap;
 
@@ -11,7 +12,7 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
-use crate::plan::Fault;
+use crate::harness::faults::{self, DrawWorld};
 use crate::plan::*;
 use crate::rng::{stream, Stream};
 
@@ -197,97 +198,38 @@ fn turns(rng: &mut ChaCha8Rng, external: bool) -> Vec<Turn> {
     ]
 }
 
-fn agent_host() -> String {
-    format!("agent:{WS}/main")
-}
-
-/// One fault of the catalog with seeded parameters.
-fn fault(rng: &mut ChaCha8Rng, external: bool) -> Fault {
-    let (workspace, agent) = (ws(), "main".to_string());
-    match rng.gen_range(0..16) {
-        0 => Fault::AgentOom { workspace, agent },
-        1 => Fault::AgentRespawn {
-            workspace,
-            agent,
-            down_for: secs(rng, 2, 20),
-        },
-        2 => Fault::AgentWedged {
-            workspace,
-            agent,
-            duration: Some(secs(rng, 20, 120)),
-        },
-        3 => Fault::AgentNeverConnects { workspace, agent },
-        4 => Fault::Partition {
-            a: "coderd".into(),
-            b: agent_host(),
-            duration: Some(secs(rng, 10, 90)),
-        },
-        5 => Fault::Hold {
-            a: "coderd".into(),
-            b: "provisioner".into(),
-            duration: Some(secs(rng, 5, 30)),
-        },
-        6 => Fault::ProvisionerCrash {
-            restart_after: Some(secs(rng, 5, 60)),
-        },
-        7 => Fault::BuildFailure {
-            workspace: rng.gen_bool(0.5).then(ws),
-            error: pick(
-                rng,
-                &[
-                    "googleapi: Error 403: Quota 'CPUS' exceeded".to_string(),
-                    "provider timed out creating the instance".to_string(),
-                ],
-            ),
-        },
-        8 => Fault::QuotaExhausted {
-            user: "alice".into(),
-            allowance: 0,
-        },
-        9 => Fault::NewTemplateVersion {
-            template: "dev".into(),
-            required_parameters: vec!["zone".into()],
-        },
-        10 => Fault::RequireActiveVersion {
-            template: "dev".into(),
-            enabled: true,
-        },
-        11 => Fault::ContextFilesChanged {
-            workspace,
-            agent,
-            path: "AGENTS.md".into(),
-            content: "Use `cargo nextest` now.\n".into(),
-        },
-        12 => Fault::ParallelToolCalls {
-            chat: CHAT.into(),
-            calls: vec![
-                Call::tool("start_workspace", json!({})),
-                Call::tool("stop_workspace", json!({})),
-                Call::tool("execute", json!({ "command": "echo parallel" })),
-            ],
-        },
-        13 => Fault::UserRestartsWorkspace {
-            chat: CHAT.into(),
-            workspace,
-        },
-        14 if external => Fault::ExternalAgentStarted {
-            workspace: EXT_WS.into(),
-            agent: "ext".into(),
-        },
-        _ => Fault::Partition {
-            a: "driver".into(),
-            b: "coderd".into(),
-            duration: Some(secs(rng, 5, 40)),
-        },
+/// The names of the generated world a fault may aim at.
+fn draw_world(external: bool) -> DrawWorld {
+    DrawWorld {
+        chat: CHAT.into(),
+        user: "alice".into(),
+        template: "dev".into(),
+        workspace: ws(),
+        agent: "main".into(),
+        external: external.then(|| (EXT_WS.to_string(), "ext".to_string())),
     }
 }
 
+/// One fault of the catalog, drawn by its family: a seeded kind, or the
+/// next kind in catalog order the world has what it needs for.
+fn fault(rng: &mut ChaCha8Rng, world: &DrawWorld) -> Fault {
+    let start = rng.gen_range(0..FaultKind::ALL.len());
+    for offset in 0..FaultKind::ALL.len() {
+        let kind = FaultKind::ALL[(start + offset) % FaultKind::ALL.len()];
+        if let Some(fault) = faults::draw(kind, rng, world) {
+            return fault;
+        }
+    }
+    unreachable!("some fault kind needs nothing but the workspace")
+}
+
 fn faults(rng: &mut ChaCha8Rng, external: bool) -> Vec<ScheduledFault> {
+    let world = draw_world(external);
     let count = rng.gen_range(2..=5);
     (0..count)
         .map(|_| ScheduledFault {
             at: secs(rng, 30, 600),
-            fault: fault(rng, external),
+            fault: fault(rng, &world),
         })
         .collect()
 }

@@ -62,8 +62,8 @@ pub mod transport;
 pub use harness::{run, run_fast, run_on, run_with, RunOutcome, Summary, EPOCH};
 pub use observe::trace::{Difference, Event, Record, Trace};
 pub use plan::{
-    AgentBehaviour, AgentDef, Call, ChatSpec, Dur, DurRange, Fault, Goal, ModelKind, OrgSpec,
-    ParameterSpec, PresetSpec, RunConfig, ScheduledFault, Settings, TemplateSpec, Turn, UserSpec,
-    VersionSpec, WorldSpec,
+    AgentBehaviour, AgentDef, Call, ChatSpec, Dur, DurRange, Fault, FaultKind, Goal, ModelKind,
+    OrgSpec, ParameterSpec, PresetSpec, RunConfig, ScheduledFault, Settings, TemplateSpec, Turn,
+    UserSpec, VersionSpec, WorldSpec,
 };
 pub use transport::Transport;

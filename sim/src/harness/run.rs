@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use chatsim_engine::chat::{ChatSettings, ContextRefresh as EngineRefresh};
 
-use super::faults::{Effect, FaultEnv};
+use super::faults::{self, Effect, FaultEnv};
 use super::setup;
 use crate::control::{
     AgentAssignment, Cloud, ControlQueue, InfraCmd, SlotKey, SlotState, SlotTable,
@@ -381,12 +381,12 @@ impl<W: Infra> Harness<W> {
         while self.schedule.front().is_some_and(|f| f.at.0 <= now) {
             let scheduled = self.schedule.pop_front().expect("front exists");
             let env = FaultEnv {
-                coderd: &self.coderd,
+                coderd: &*self.coderd,
                 cloud: &self.cloud,
                 inbox: &self.inbox,
             };
             let fault = &scheduled.fault;
-            match fault.apply(&env) {
+            match faults::apply(fault, &env) {
                 Ok(effects) => {
                     self.emit(Event::Fault {
                         name: fault.name(),

@@ -11,6 +11,8 @@
 //! each effect in a trace (`build_canceled` and `db_query_fails`:
 //! `tests/story_capabilities.rs`).
 
+use std::fmt;
+
 use chatsim_engine::memory::Query;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -145,6 +147,85 @@ pub enum Fault {
     },
 }
 
+/// The kind of a [`Fault`], without its parameters: what the registry of
+/// fault families, the generator's draw and the catalog check go by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FaultKind {
+    AgentOom,
+    AgentRespawn,
+    AgentWedged,
+    AgentNeverConnects,
+    ExternalAgentStarted,
+    Partition,
+    Hold,
+    Repair,
+    ProvisionerCrash,
+    BuildFailure,
+    QuotaExhausted,
+    NewTemplateVersion,
+    RequireActiveVersion,
+    ContextFilesChanged,
+    ParallelToolCalls,
+    UserRestartsWorkspace,
+    BuildCanceled,
+    DbQueryFails,
+}
+
+impl FaultKind {
+    /// Every kind, in the declaration order of [`Fault`].
+    pub const ALL: [FaultKind; 18] = [
+        FaultKind::AgentOom,
+        FaultKind::AgentRespawn,
+        FaultKind::AgentWedged,
+        FaultKind::AgentNeverConnects,
+        FaultKind::ExternalAgentStarted,
+        FaultKind::Partition,
+        FaultKind::Hold,
+        FaultKind::Repair,
+        FaultKind::ProvisionerCrash,
+        FaultKind::BuildFailure,
+        FaultKind::QuotaExhausted,
+        FaultKind::NewTemplateVersion,
+        FaultKind::RequireActiveVersion,
+        FaultKind::ContextFilesChanged,
+        FaultKind::ParallelToolCalls,
+        FaultKind::UserRestartsWorkspace,
+        FaultKind::BuildCanceled,
+        FaultKind::DbQueryFails,
+    ];
+
+    /// The `fault` tag scenario files write (`agent_oom`); a test checks it
+    /// against serde's.
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::AgentOom => "agent_oom",
+            FaultKind::AgentRespawn => "agent_respawn",
+            FaultKind::AgentWedged => "agent_wedged",
+            FaultKind::AgentNeverConnects => "agent_never_connects",
+            FaultKind::ExternalAgentStarted => "external_agent_started",
+            FaultKind::Partition => "partition",
+            FaultKind::Hold => "hold",
+            FaultKind::Repair => "repair",
+            FaultKind::ProvisionerCrash => "provisioner_crash",
+            FaultKind::BuildFailure => "build_failure",
+            FaultKind::QuotaExhausted => "quota_exhausted",
+            FaultKind::NewTemplateVersion => "new_template_version",
+            FaultKind::RequireActiveVersion => "require_active_version",
+            FaultKind::ContextFilesChanged => "context_files_changed",
+            FaultKind::ParallelToolCalls => "parallel_tool_calls",
+            FaultKind::UserRestartsWorkspace => "user_restarts_workspace",
+            FaultKind::BuildCanceled => "build_canceled",
+            FaultKind::DbQueryFails => "db_query_fails",
+        }
+    }
+}
+
+impl fmt::Display for FaultKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// A query of coderd's database, as a fault names it: the engine's
 /// [`Query`] by its snake_case name (`get_chat_by_id`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -185,16 +266,33 @@ fn default_down_for() -> Dur {
 }
 
 impl Fault {
-    /// The `fault` tag.
-    pub fn name(&self) -> String {
-        match serde_json::to_value(self) {
-            Ok(Value::Object(map)) => map
-                .get("fault")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string(),
-            _ => String::new(),
+    /// The fault's kind: one exhaustive match, so a new variant needs a kind.
+    pub fn kind(&self) -> FaultKind {
+        match self {
+            Fault::AgentOom { .. } => FaultKind::AgentOom,
+            Fault::AgentRespawn { .. } => FaultKind::AgentRespawn,
+            Fault::AgentWedged { .. } => FaultKind::AgentWedged,
+            Fault::AgentNeverConnects { .. } => FaultKind::AgentNeverConnects,
+            Fault::ExternalAgentStarted { .. } => FaultKind::ExternalAgentStarted,
+            Fault::Partition { .. } => FaultKind::Partition,
+            Fault::Hold { .. } => FaultKind::Hold,
+            Fault::Repair { .. } => FaultKind::Repair,
+            Fault::ProvisionerCrash { .. } => FaultKind::ProvisionerCrash,
+            Fault::BuildFailure { .. } => FaultKind::BuildFailure,
+            Fault::QuotaExhausted { .. } => FaultKind::QuotaExhausted,
+            Fault::NewTemplateVersion { .. } => FaultKind::NewTemplateVersion,
+            Fault::RequireActiveVersion { .. } => FaultKind::RequireActiveVersion,
+            Fault::ContextFilesChanged { .. } => FaultKind::ContextFilesChanged,
+            Fault::ParallelToolCalls { .. } => FaultKind::ParallelToolCalls,
+            Fault::UserRestartsWorkspace { .. } => FaultKind::UserRestartsWorkspace,
+            Fault::BuildCanceled { .. } => FaultKind::BuildCanceled,
+            Fault::DbQueryFails { .. } => FaultKind::DbQueryFails,
         }
+    }
+
+    /// The `fault` tag (the kind's name).
+    pub fn name(&self) -> String {
+        self.kind().name().to_string()
     }
 
     /// The fault's parameters (its serialization without the tag).
@@ -225,5 +323,28 @@ mod tests {
             .to_string();
         assert!(err.contains("unknown variant `get_user_roles`"), "{err}");
         assert!(err.contains("`get_authorization_user_roles`"), "{err}");
+    }
+
+    /// `FaultKind::name` is serde's tag for every kind, in order: serde's
+    /// "expected one of" list names every variant of `Fault`.
+    #[test]
+    fn kind_names_are_the_serde_tags_in_order() {
+        let err = serde_json::from_value::<Fault>(serde_json::json!({ "fault": "nope" }))
+            .unwrap_err()
+            .to_string();
+        let listed: Vec<String> = FaultKind::ALL
+            .iter()
+            .map(|k| format!("`{}`", k.name()))
+            .collect();
+        assert!(
+            err.contains(&format!("expected one of {}", listed.join(", "))),
+            "{err}"
+        );
+        let fault = Fault::Repair {
+            a: "coderd".into(),
+            b: "driver".into(),
+        };
+        assert_eq!(fault.kind(), FaultKind::Repair);
+        assert_eq!(fault.name(), "repair");
     }
 }

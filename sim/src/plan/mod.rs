@@ -53,7 +53,7 @@ mod duration;
 mod faults;
 
 pub use duration::{format_duration, parse_duration, HumanDuration};
-pub use faults::{DbQuery, Fault};
+pub use faults::{DbQuery, Fault, FaultKind};
 
 /// Default cap on tool calls per turn of a model.
 pub const DEFAULT_CALL_CAP: usize = 12;

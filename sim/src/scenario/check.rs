@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::file::{ModelOutcomeName, ScenarioFile};
 use super::spans::FieldPath;
+use crate::harness::faults::{self, Named, Ref};
 use crate::hosts::{CODERD, DRIVER, PROVISIONER};
 use crate::plan::Fault;
 use crate::plan::{Call, Dur, DurRange, Goal, Turn};
@@ -92,16 +93,12 @@ fn all_calls(file: &ScenarioFile) -> Vec<(FieldPath, &Call)> {
         }
     }
     for (i, f) in file.faults.iter().enumerate() {
-        if let Fault::ParallelToolCalls { calls, .. } = &f.fault {
-            for (j, call) in calls.iter().enumerate() {
-                out.push((
-                    FieldPath::root()
-                        .key("faults")
-                        .index(i)
-                        .key("calls")
-                        .index(j),
-                    call,
-                ));
+        for r in faults::refs(&f.fault) {
+            if let Ref::Calls { field, calls } = r {
+                for (j, call) in calls.iter().enumerate() {
+                    let at = FieldPath::root().key("faults").index(i).key(field);
+                    out.push((at.index(j), call));
+                }
             }
         }
     }
@@ -396,12 +393,6 @@ impl Checker<'_> {
         }
     }
 
-    fn slot(&mut self, at: &FieldPath, workspace: &str, agent: &str) {
-        self.workspace(at.key("workspace"), workspace);
-        let agents = self.names.agents.clone();
-        self.refers(at.key("agent"), "agents", agent, &agents);
-    }
-
     fn host(&mut self, at: FieldPath, host: &str) {
         if [CODERD, PROVISIONER, DRIVER].contains(&host) {
             return;
@@ -423,55 +414,32 @@ impl Checker<'_> {
         }
     }
 
+    /// The names the fault's family says it refers to, and the calls it
+    /// injects.
     fn fault(&mut self, at: &FieldPath, fault: &Fault) {
-        let (templates, users, chats) = (
-            self.names.templates.clone(),
-            self.names.users.clone(),
-            self.names.chats.clone(),
-        );
-        match fault {
-            Fault::AgentOom { workspace, agent }
-            | Fault::AgentRespawn {
-                workspace, agent, ..
-            }
-            | Fault::AgentWedged {
-                workspace, agent, ..
-            }
-            | Fault::AgentNeverConnects { workspace, agent }
-            | Fault::ExternalAgentStarted { workspace, agent }
-            | Fault::ContextFilesChanged {
-                workspace, agent, ..
-            } => self.slot(at, workspace, agent),
-            Fault::Partition { a, b, .. } | Fault::Hold { a, b, .. } | Fault::Repair { a, b } => {
-                self.host(at.key("a"), a);
-                self.host(at.key("b"), b);
-            }
-            Fault::ProvisionerCrash { .. } => {}
-            Fault::BuildFailure { workspace, .. } => {
-                if let Some(w) = workspace {
-                    self.workspace(at.key("workspace"), w);
+        for r in faults::refs(fault) {
+            match r {
+                Ref::Name { field, named, name } => self.named(at.key(field), named, name),
+                Ref::Calls { field, calls } => {
+                    for (j, call) in calls.iter().enumerate() {
+                        self.call(at.key(field).index(j), call);
+                    }
                 }
             }
-            Fault::QuotaExhausted { user, .. } => {
-                self.refers(at.key("user"), "users", user, &users)
-            }
-            Fault::NewTemplateVersion { template, .. }
-            | Fault::RequireActiveVersion { template, .. } => {
-                self.refers(at.key("template"), "templates", template, &templates)
-            }
-            Fault::ParallelToolCalls { chat, calls } => {
-                self.refers(at.key("chat"), "chats", chat, &chats);
-                for (j, call) in calls.iter().enumerate() {
-                    self.call(at.key("calls").index(j), call);
-                }
-            }
-            Fault::UserRestartsWorkspace { chat, workspace } => {
-                self.refers(at.key("chat"), "chats", chat, &chats);
-                self.workspace(at.key("workspace"), workspace);
-            }
-            Fault::BuildCanceled { workspace } => self.workspace(at.key("workspace"), workspace),
-            Fault::DbQueryFails { .. } => {}
         }
+    }
+
+    /// Reports `name` at `path` unless the scenario defines such a thing.
+    fn named(&mut self, path: FieldPath, named: Named, name: &str) {
+        let names = match named {
+            Named::Workspace => return self.workspace(path, name),
+            Named::Host => return self.host(path, name),
+            Named::Agent => ("agents", self.names.agents.clone()),
+            Named::User => ("users", self.names.users.clone()),
+            Named::Template => ("templates", self.names.templates.clone()),
+            Named::Chat => ("chats", self.names.chats.clone()),
+        };
+        self.refers(path, names.0, name, &names.1);
     }
 
     fn turns(&mut self) {
