@@ -29,7 +29,8 @@
 //! - [`scenario`]: scenario files (`scenarios/*.toml`), their checks,
 //!   expectations and the transcripts the snapshot suite records.
 //! - [`gen`] (a seed → a mixed-fault run), [`stories`] (ready-made runs),
-//!   [`mod@bench`] (`chatsim bench`).
+//!   [`mod@bench`] (`chatsim bench`), [`mod@fuzz`] (`chatsim fuzz`:
+//!   structured schedules, every invariant, shrinking to a scenario file).
 //!
 //! ```no_run
 //! let outcome = chatsim::run(&chatsim::stories::oom_story(7));
@@ -45,9 +46,10 @@ compile_error!(
     "chatsim needs --cfg tokio_unstable (set in .cargo/config.toml; do not override RUSTFLAGS)"
 );
 
-// Rooms, bottom to top: each imports only rooms listed above it.
+// The rooms (rustfmt sorts them; their order, bottom to top, is above).
 pub mod bench;
 pub mod control;
+pub mod fuzz;
 pub mod gen;
 pub mod harness;
 pub mod hosts;

@@ -4,7 +4,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use std::io::IsTerminal;
+
 use chatsim::bench::{self, BenchOptions, Budget, Mode};
+use chatsim::fuzz;
 use chatsim::Transport;
 use clap::{Parser, Subcommand};
 
@@ -85,6 +88,13 @@ enum Command {
         #[arg(long, default_value_t = Transport::Turmoil)]
         transport: Transport,
     },
+    /// Searches failure interleavings: each seed draws a structured
+    /// schedule (world, enabled fault kinds, faults, turns), runs it and
+    /// checks every invariant plus liveness; a failure shrinks to a
+    /// scenario file with a replay line. Exit 0: nothing violated, 1: a
+    /// violation, 2: bad usage. `fuzz merge FILE…` combines `--json` shards.
+    #[command(args_conflicts_with_subcommands = true)]
+    Fuzz(FuzzArgs),
     /// Validates scenario files without running them; errors go to stderr
     /// as FILE:LINE:COLUMN: message.
     Check {
@@ -92,6 +102,57 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+}
+
+#[derive(clap::Args)]
+struct FuzzArgs {
+    #[command(subcommand)]
+    action: Option<FuzzAction>,
+    /// How many seeds (cases) to run.
+    #[arg(long)]
+    seeds: Option<u64>,
+    /// The first seed.
+    #[arg(long, default_value_t = 0)]
+    start: u64,
+    /// Run one shard `i/n` of the range (0-based): the seeds s with s mod n = i.
+    #[arg(long)]
+    shard: Option<fuzz::Shard>,
+    /// Worker threads (results do not depend on it).
+    #[arg(long, default_value_t = 1)]
+    jobs: usize,
+    /// The transport: `fast` (the default) or `turmoil`.
+    #[arg(long, default_value_t = Transport::Fast)]
+    transport: Transport,
+    /// Where shrunk failures are written as scenario files.
+    #[arg(long, default_value = "target/chatsim-fuzz")]
+    out: PathBuf,
+    /// Print one JSON object on stdout (the tally line goes to stderr).
+    #[arg(long)]
+    json: bool,
+    /// Stop taking new seeds after this much wall time (e.g. `30s`, `5m`).
+    #[arg(long, value_parser = parse_budget)]
+    time_budget: Option<Duration>,
+    /// Do not re-run shrunk failures on turmoil.
+    #[arg(long)]
+    no_turmoil_check: bool,
+}
+
+#[derive(Subcommand)]
+enum FuzzAction {
+    /// Combines the `--json` results of every shard of one range into the
+    /// unsharded result.
+    Merge {
+        /// The shards' JSON files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Print the JSON object instead of the summary.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_budget(text: &str) -> Result<Duration, String> {
+    chatsim::plan::parse_duration(text)
 }
 
 fn main() -> ExitCode {
@@ -141,6 +202,99 @@ fn main() -> ExitCode {
         }
         Command::Run { paths, transport } => run_scenarios(&paths, transport),
         Command::Check { paths } => check_scenarios(&paths),
+        Command::Fuzz(args) => fuzz_command(args),
+    }
+}
+
+/// Progress on stderr: a live line on a terminal, a plain line per tenth
+/// when piped.
+struct FuzzProgress {
+    terminal: bool,
+    started: Instant,
+    failed: std::sync::atomic::AtomicUsize,
+}
+
+impl fuzz::Progress for FuzzProgress {
+    fn case_done(&self, done: usize, total: usize, line: &fuzz::CaseLine) {
+        use std::sync::atomic::Ordering;
+        if line.verdict != "pass" {
+            self.failed.fetch_add(1, Ordering::SeqCst);
+        }
+        let rate = done as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
+        let failed = self.failed.load(Ordering::SeqCst);
+        let text = format!("fuzz: {done}/{total} cases, {rate:.0} cases/s, {failed} failed");
+        if self.terminal {
+            eprint!("\r{text}");
+            if done == total {
+                eprintln!();
+            }
+        } else if done == total || done % (total / 10).max(1) == 0 {
+            eprintln!("{text}");
+        }
+    }
+}
+
+fn fuzz_command(args: FuzzArgs) -> ExitCode {
+    if let Some(FuzzAction::Merge { files, json }) = args.action {
+        return fuzz_merge(&files, json);
+    }
+    let Some(seeds) = args.seeds else {
+        eprintln!("chatsim fuzz: --seeds N is required (e.g. chatsim fuzz --seeds 1000)");
+        return ExitCode::from(2);
+    };
+    let options = fuzz::FuzzOptions {
+        start: args.start,
+        seeds,
+        shard: args.shard,
+        jobs: args.jobs.max(1),
+        transport: args.transport,
+        out: args.out,
+        time_budget: args.time_budget,
+        confirm_on_turmoil: !args.no_turmoil_check,
+    };
+    let progress = FuzzProgress {
+        terminal: std::io::stderr().is_terminal(),
+        started: Instant::now(),
+        failed: Default::default(),
+    };
+    let tally = match fuzz::fuzz(&options, &progress) {
+        Ok(tally) => tally,
+        Err(err) => {
+            eprintln!("chatsim fuzz: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    finish_fuzz(&tally, args.json)
+}
+
+fn finish_fuzz(tally: &fuzz::Tally, json: bool) -> ExitCode {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string(tally).expect("a tally serializes")
+        );
+        eprint!("{}", tally.summary());
+        eprintln!("{}", tally.tally_line());
+    } else {
+        print!("{}", tally.summary());
+        println!("{}", tally.tally_line());
+    }
+    if tally.failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn fuzz_merge(files: &[PathBuf], json: bool) -> ExitCode {
+    let parts: Result<Vec<fuzz::Tally>, String> =
+        files.iter().map(|f| fuzz::Tally::read(f)).collect();
+    match parts.and_then(fuzz::Tally::merge) {
+        Ok(tally) => finish_fuzz(&tally, json),
+        Err(err) => {
+            eprintln!("chatsim fuzz merge: {err}");
+            ExitCode::from(2)
+        }
     }
 }
 
