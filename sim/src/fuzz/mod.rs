@@ -16,6 +16,7 @@ pub mod case;
 pub mod liveness;
 mod report;
 pub mod schedule;
+mod write;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

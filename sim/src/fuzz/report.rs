@@ -13,7 +13,6 @@ use super::case::{check, CaseResult, Checked};
 use super::{FuzzOptions, Shard};
 use crate::observe::trace::{fnv1a64, Event};
 use crate::plan::{FaultKind, RunConfig};
-use crate::scenario::{Expect, ScenarioFile};
 use crate::transport::Transport;
 
 /// One case's result.
@@ -150,28 +149,18 @@ fn write_scenario(
     options: &FuzzOptions,
 ) -> (String, String) {
     let path = options.out.join(format!("fuzz-seed-{seed}.toml"));
-    let file = ScenarioFile {
-        name: format!("fuzz-seed-{seed}"),
-        description: format!("Found by `chatsim fuzz` (seed {seed}), shrunk: {message}"),
-        seed: config.seed,
-        settings: config.settings.clone(),
-        world: config.world.clone(),
-        faults: config.faults.clone(),
-        turns: config.turns.clone(),
-        expect: Expect::default(),
-    };
+    let name = format!("fuzz-seed-{seed}");
+    let description = format!("Found by `chatsim fuzz` (seed {seed}), shrunk: {message}");
     let replay = format!(
         "chatsim run {} --transport {}",
         path.display(),
         options.transport
     );
-    let written = toml::to_string(&file)
-        .map_err(|e| e.to_string())
-        .and_then(|text| {
-            std::fs::create_dir_all(&options.out).map_err(|e| e.to_string())?;
-            let header = format!("# {replay}\n");
-            std::fs::write(&path, header + &text).map_err(|e| e.to_string())
-        });
+    let written = super::write::scenario_text(&name, &description, config).and_then(|text| {
+        std::fs::create_dir_all(&options.out).map_err(|e| e.to_string())?;
+        let header = format!("# {replay}\n");
+        std::fs::write(&path, header + &text).map_err(|e| e.to_string())
+    });
     match written {
         Ok(()) => (path.display().to_string(), replay),
         Err(err) => (
