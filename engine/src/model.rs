@@ -249,6 +249,12 @@ impl Transition {
             Transition::Delete => "delete",
         }
     }
+
+    /// Parses the DB spelling; `None` for anything else.
+    pub fn parse(s: &str) -> Option<Transition> {
+        const ALL: [Transition; 3] = [Transition::Start, Transition::Stop, Transition::Delete];
+        ALL.into_iter().find(|transition| transition.as_str() == s)
+    }
 }
 
 /// A parameter value of a build (`workspace_build_parameters`) or of a
@@ -314,6 +320,19 @@ impl JobStatus {
             JobStatus::Canceling => "canceling",
             JobStatus::Canceled => "canceled",
         }
+    }
+
+    /// Parses the DB spelling; `None` for anything else.
+    pub fn parse(s: &str) -> Option<JobStatus> {
+        const ALL: [JobStatus; 6] = [
+            JobStatus::Pending,
+            JobStatus::Running,
+            JobStatus::Succeeded,
+            JobStatus::Failed,
+            JobStatus::Canceling,
+            JobStatus::Canceled,
+        ];
+        ALL.into_iter().find(|status| status.as_str() == s)
     }
 
     /// `provisionerJobTerminal`: succeeded, failed and canceled.

@@ -23,7 +23,7 @@ fn main() {
             "seed {seed} ({transport}): {} virtual {:.1}s wall {wall:.4}s ratio {ratio:.0}x ({} trace lines, {:?})",
             outcome.hash(),
             outcome.elapsed.as_secs_f64(),
-            outcome.trace.lines().len(),
+            outcome.trace.len(),
             outcome.error
         );
     }

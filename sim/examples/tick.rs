@@ -22,8 +22,8 @@ fn main() {
     for (name, ok, content) in outcome
         .trace
         .records()
-        .into_iter()
-        .filter_map(|r| match r.event {
+        .iter()
+        .filter_map(|r| match &r.event {
             chatsim::Event::ToolResult {
                 name,
                 is_error,

@@ -62,7 +62,11 @@ pub mod stories;
 pub mod transport;
 
 pub use harness::{run, run_fast, run_on, run_with, RunOutcome, Summary, EPOCH};
-pub use observe::trace::{Difference, Event, Record, Trace};
+pub use observe::trace::{
+    AgentStatusKind, ContextPhase, DialOutcome, Difference, DisconnectReason, EngineEventKind,
+    EntityKind, Event, EventKind, Hook, InfraAction, ModelOutcome, ParseError, Record, Requester,
+    RunEnding, Trace, TurnEnding,
+};
 pub use plan::{
     AgentBehaviour, AgentDef, Call, ChatSpec, Dur, DurRange, Fault, FaultKind, Goal, ModelKind,
     OrgSpec, ParameterSpec, PresetSpec, RunConfig, ScheduledFault, Settings, TemplateSpec, Turn,

@@ -1,7 +1,7 @@
 //! Same seed → byte-identical trace; different seeds → different stories;
 //! generated stories keep every invariant.
 
-use chatsim::{gen, run};
+use chatsim::{gen, run, EventKind};
 
 #[test]
 fn generated_seeds_replay_byte_for_byte() {
@@ -31,9 +31,9 @@ fn different_seeds_tell_different_stories() {
 fn every_trace_names_its_transport_and_ends_with_the_outcome() {
     let outcome = run(&gen::mixed(7));
     let records = outcome.trace.records();
-    assert!(records[0].event.kind().eq("run_start"));
+    assert_eq!(records[0].event.kind(), EventKind::RunStart);
     assert!(outcome.trace.lines()[0].contains(r#""transport":"turmoil""#));
-    assert_eq!(records.last().unwrap().event.kind(), "run_end");
+    assert_eq!(records.last().unwrap().event.kind(), EventKind::RunEnd);
 }
 
 #[test]

@@ -6,8 +6,12 @@
 
 mod common;
 
-use chatsim::{Call, Dur, Event, Fault, Turn};
+use chatsim::{
+    AgentStatusKind, Call, ContextPhase, DisconnectReason, Dur, Event, EventKind, Fault,
+    InfraAction, Turn,
+};
 use chatsim_engine::chat::{AGENT_DISCONNECTED, DIAL_TIMEOUT};
+use chatsim_engine::model::JobStatus;
 use common::*;
 
 /// ws1 is created and bound by ~30 s; the agent is ready well before 60 s.
@@ -25,24 +29,32 @@ fn advises_restart(text: &str) -> bool {
     text.contains("call stop_workspace to stop the workspace, then start_workspace")
 }
 
-fn infra_at(outcome: &chatsim::RunOutcome, wanted: &str) -> Option<f64> {
+fn infra_at(outcome: &chatsim::RunOutcome, wanted: InfraAction) -> Option<f64> {
     first_at(
         outcome,
-        |e| matches!(e, Event::Infra { action, .. } if action == wanted),
+        |e| matches!(e, Event::Infra { action, .. } if *action == wanted),
     )
 }
 
 fn eof_disconnects(outcome: &chatsim::RunOutcome) -> usize {
-    kind(outcome, "agent_disconnect")
+    kind(outcome, EventKind::AgentDisconnect)
         .iter()
-        .filter(|r| matches!(&r.event, Event::AgentDisconnect { reason, .. } if reason == "eof"))
+        .filter(|r| {
+            matches!(
+                &r.event,
+                Event::AgentDisconnect {
+                    reason: DisconnectReason::Eof,
+                    ..
+                }
+            )
+        })
         .count()
 }
 
-fn first_status(outcome: &chatsim::RunOutcome, name: &str, status: &str) -> f64 {
+fn first_status(outcome: &chatsim::RunOutcome, name: &str, status: AgentStatusKind) -> f64 {
     statuses(outcome, name)
         .into_iter()
-        .find(|(_, to)| to == status)
+        .find(|(_, to)| *to == status)
         .unwrap_or_else(|| panic!("{name} never read {status}"))
         .0
 }
@@ -61,18 +73,23 @@ fn agent_oom_is_recorded_at_once_while_the_workspace_still_runs() {
         vec![(60, Fault::AgentOom { workspace, agent })],
     ));
 
-    let crash = infra_at(&outcome, "crash_agent").expect("the agent was crashed");
-    let eof = first_at(
-        &outcome,
-        |e| matches!(e, Event::AgentDisconnect { reason, .. } if reason == "eof"),
-    )
+    let crash = infra_at(&outcome, InfraAction::CrashAgent).expect("the agent was crashed");
+    let eof = first_at(&outcome, |e| {
+        matches!(
+            e,
+            Event::AgentDisconnect {
+                reason: DisconnectReason::Eof,
+                ..
+            }
+        )
+    })
     .expect("coderd saw the disconnect");
     // turmoil: in the step of the crash; fast: one message latency later.
     assert!(
         eof >= crash && eof - crash < 0.1,
         "end of stream is read at once: crash {crash}, eof {eof}"
     );
-    let down = first_status(&outcome, "main", "disconnected");
+    let down = first_status(&outcome, "main", AgentStatusKind::Disconnected);
     assert!(down <= crash + 1.0, "disconnected at once: {down}");
     let ws = ws_summary(&outcome, WS);
     let latest = ws.builds.last().unwrap();
@@ -106,11 +123,11 @@ fn agent_respawn_blip_never_reads_disconnected_for_the_recovery_threshold() {
     ];
     let outcome = run_ok(&story(turns, vec![(60, fault)]));
     assert_eq!(
-        kind(&outcome, "agent_connect").len(),
+        kind(&outcome, EventKind::AgentConnect).len(),
         2,
         "connected, then reconnected after the respawn"
     );
-    assert_eq!(kind(&outcome, "agent_disconnect").len(), 1);
+    assert_eq!(kind(&outcome, EventKind::AgentDisconnect).len(), 1);
     let longest = longest_disconnect(&outcome, "main", 200.0);
     assert!(longest > 0.0, "the blip is visible");
     assert!(longest < 15.0, "disconnected for {longest}s");
@@ -142,10 +159,10 @@ fn agent_wedged_stops_heartbeats_and_hangs_dials() {
         "a stalled process never exits"
     );
     assert!(
-        !kind(&outcome, "agent_disconnect").is_empty(),
+        !kind(&outcome, EventKind::AgentDisconnect).is_empty(),
         "coderd drops the silent connection"
     );
-    let down = first_status(&outcome, "main", "disconnected");
+    let down = first_status(&outcome, "main", AgentStatusKind::Disconnected);
     assert!(
         down > 60.0 + 20.0 && down < 60.0 + 45.0,
         "after the inactive timeout: {down}"
@@ -157,7 +174,7 @@ fn agent_wedged_stops_heartbeats_and_hangs_dials() {
     let back = statuses(&outcome, "main");
     assert_eq!(
         back.last().unwrap().1,
-        "connected",
+        AgentStatusKind::Connected,
         "reconnects once un-stalled"
     );
 }
@@ -174,13 +191,13 @@ fn agent_that_never_connects_reads_timeout() {
     let ws = ws_summary(&outcome, WS);
     assert_eq!(ws.builds.len(), 3);
     assert_eq!(ws.agents[0].status, "timeout");
-    let timeout_at = first_status(&outcome, "main", "timeout");
+    let timeout_at = first_status(&outcome, "main", AgentStatusKind::Timeout);
     assert!(
         timeout_at > 100.0 + 120.0,
         "after the 120 s connection timeout: {timeout_at}"
     );
     assert_eq!(
-        kind(&outcome, "agent_connect").len(),
+        kind(&outcome, EventKind::AgentConnect).len(),
         1,
         "only the first build's agent connected"
     );
@@ -214,9 +231,9 @@ fn external_story(started_at: Option<u64>) -> chatsim::RunOutcome {
 
 fn external_agent_never_started_reads_timeout() {
     let outcome = external_story(None);
-    assert!(infra_at(&outcome, "assign_agent").is_some());
-    assert!(infra_at(&outcome, "start_agent").is_none());
-    assert!(kind(&outcome, "agent_connect").is_empty());
+    assert!(infra_at(&outcome, InfraAction::AssignAgent).is_some());
+    assert!(infra_at(&outcome, InfraAction::StartAgent).is_none());
+    assert!(kind(&outcome, EventKind::AgentConnect).is_empty());
     assert_eq!(ws_summary(&outcome, WS).agents[0].status, "timeout");
     let (_, _, text) = results(&outcome, "execute").pop().unwrap();
     assert!(
@@ -229,11 +246,18 @@ fn external_agent_started_late_connects() {
     let outcome = external_story(Some(200));
     let connected = first_at(&outcome, |e| matches!(e, Event::AgentConnect { .. })).unwrap();
     assert!(connected > 200.0);
-    let seen: Vec<String> = statuses(&outcome, "ext")
+    let seen: Vec<AgentStatusKind> = statuses(&outcome, "ext")
         .into_iter()
         .map(|(_, s)| s)
         .collect();
-    assert_eq!(seen, ["connecting", "timeout", "connected"]);
+    assert_eq!(
+        seen,
+        [
+            AgentStatusKind::Connecting,
+            AgentStatusKind::Timeout,
+            AgentStatusKind::Connected
+        ]
+    );
     let (_, is_error, text) = results(&outcome, "execute").pop().unwrap();
     assert!(!is_error && text.contains("hi"), "{text}");
 }
@@ -248,14 +272,14 @@ fn partition_between_coderd_and_agent_reads_disconnected_after_the_inactive_time
     let outcome = run_ok(&story(vec![wait_until(260)], vec![(60, fault)]));
     assert_eq!(eof_disconnects(&outcome), 0, "nothing crashed");
     let seen = statuses(&outcome, "main");
-    let down = first_status(&outcome, "main", "disconnected");
+    let down = first_status(&outcome, "main", AgentStatusKind::Disconnected);
     assert!(down > 60.0 + 20.0 && down < 60.0 + 45.0, "{down}");
     assert_eq!(
         seen.last().unwrap().1,
-        "connected",
+        AgentStatusKind::Connected,
         "reconnects after the repair"
     );
-    assert!(infra_at(&outcome, "repair").unwrap() >= 150.0);
+    assert!(infra_at(&outcome, InfraAction::Repair).unwrap() >= 150.0);
 }
 
 fn hold_delays_messages_and_delivers_them_on_repair() {
@@ -280,9 +304,14 @@ fn hold_delays_messages_and_delivers_them_on_repair() {
     ];
     let outcome = run_ok(&story(vec![wait_until(260)], faults));
     let seen = statuses(&outcome, "main");
-    let down = first_status(&outcome, "main", "disconnected");
+    let down = first_status(&outcome, "main", AgentStatusKind::Disconnected);
     assert!(down > 80.0 && down < 130.0, "{down}");
-    let up = seen.iter().rev().find(|(_, s)| s == "connected").unwrap().0;
+    let up = seen
+        .iter()
+        .rev()
+        .find(|(_, s)| *s == AgentStatusKind::Connected)
+        .unwrap()
+        .0;
     assert!(up >= 130.0, "connected again after the repair: {up}");
 }
 
@@ -299,15 +328,20 @@ fn provisioner_crash_mid_job_leaves_the_job_to_the_hang_detector() {
         Some("Build has been detected as hung for 5 minutes and will be terminated.")
     );
     assert_eq!(build.error_code, None);
-    let failed_at = first_at(
-        &outcome,
-        |e| matches!(e, Event::Job { status, .. } if status == "failed"),
-    )
+    let failed_at = first_at(&outcome, |e| {
+        matches!(
+            e,
+            Event::Job {
+                status: JobStatus::Failed,
+                ..
+            }
+        )
+    })
     .unwrap();
     assert!(failed_at >= 300.0, "{failed_at}");
     assert!(first_at(
         &outcome,
-        |e| matches!(e, Event::Infra { action, target } if action == "bounce" && target == "provisioner")
+        |e| matches!(e, Event::Infra { action: InfraAction::Bounce, target } if target == "provisioner")
     )
     .is_some());
 }
@@ -496,7 +530,7 @@ fn context_file_edit_is_served_on_the_next_read_and_the_next_turn() {
     let begin = |n: usize| {
         prompts
             .iter()
-            .find(|(t, phase, _)| *t == n && phase == "begin")
+            .find(|(t, phase, _)| *t == n && *phase == ContextPhase::Begin)
             .map(|(_, _, p)| p.clone())
             .unwrap()
     };
@@ -515,7 +549,7 @@ fn parallel_tool_calls_run_concurrently_in_one_turn() {
     };
     let outcome = run_ok(&story(vec![wait_until(200)], vec![(60, fault)]));
     let records = outcome.trace.records();
-    let times = |want: &str| -> Vec<f64> {
+    let times = |want: EventKind| -> Vec<f64> {
         records
             .iter()
             .filter(|r| r.event.kind() == want)
@@ -525,10 +559,10 @@ fn parallel_tool_calls_run_concurrently_in_one_turn() {
                     Event::ToolCall { turn: 1, .. } | Event::ToolResult { turn: 1, .. }
                 )
             })
-            .map(|r| r.at().as_secs_f64())
+            .map(|r| r.at.as_secs_f64())
             .collect()
     };
-    let (calls, done) = (times("tool_call"), times("tool_result"));
+    let (calls, done) = (times(EventKind::ToolCall), times(EventKind::ToolResult));
     assert_eq!((calls.len(), done.len()), (3, 3));
     assert!(
         calls.iter().all(|&c| c < done[0]),

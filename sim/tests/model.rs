@@ -3,7 +3,7 @@
 
 mod common;
 
-use chatsim::{Dur, Event, Fault, Goal, Turn};
+use chatsim::{Dur, Event, EventKind, Fault, Goal, ModelKind, ModelOutcome, Turn};
 use chatsim_engine::chat::AGENT_DISCONNECTED;
 use common::*;
 
@@ -30,8 +30,8 @@ fn oom_then_model(call_cap: Option<usize>) -> chatsim::RunConfig {
     )
 }
 
-fn model_outcomes(outcome: &chatsim::RunOutcome) -> Vec<(String, usize)> {
-    kind(outcome, "model_outcome")
+fn model_outcomes(outcome: &chatsim::RunOutcome) -> Vec<(ModelOutcome, usize)> {
+    kind(outcome, EventKind::ModelOutcome)
         .into_iter()
         .filter_map(|r| match r.event {
             Event::ModelOutcome { outcome, calls, .. } => Some((outcome, calls)),
@@ -43,7 +43,7 @@ fn model_outcomes(outcome: &chatsim::RunOutcome) -> Vec<(String, usize)> {
 #[test]
 fn the_reference_model_stops_and_starts_a_dead_agent_then_runs_its_command() {
     let outcome = run_ok(&oom_then_model(None));
-    let calls: Vec<String> = kind(&outcome, "tool_call")
+    let calls: Vec<String> = kind(&outcome, EventKind::ToolCall)
         .into_iter()
         .filter_map(|r| match r.event {
             Event::ToolCall { name, turn: 1, .. } => Some(name),
@@ -55,10 +55,10 @@ fn the_reference_model_stops_and_starts_a_dead_agent_then_runs_its_command() {
         ["execute", "stop_workspace", "start_workspace", "execute"]
     );
     assert_eq!(results(&outcome, "execute")[0].2, AGENT_DISCONNECTED);
-    assert_eq!(model_outcomes(&outcome), [("done".to_string(), 4)]);
-    let start = kind(&outcome, "turn_start").pop().unwrap();
+    assert_eq!(model_outcomes(&outcome), [(ModelOutcome::Done, 4)]);
+    let start = kind(&outcome, EventKind::TurnStart).pop().unwrap();
     assert!(
-        matches!(start.event, Event::TurnStart { name: Some(ref n), model: Some(ref m), .. } if n == "recover" && m == "reference")
+        matches!(start.event, Event::TurnStart { name: Some(ref n), model: Some(ModelKind::Reference), .. } if n == "recover")
     );
 }
 
@@ -67,7 +67,7 @@ fn a_model_out_of_calls_ends_its_turn_and_breaks_the_cap_invariant() {
     let config = oom_then_model(Some(2));
     let outcome = chatsim::run(&config);
     assert!(outcome.is_ok(), "{:?}", outcome.error);
-    assert_eq!(model_outcomes(&outcome), [("cap_exceeded".to_string(), 2)]);
+    assert_eq!(model_outcomes(&outcome), [(ModelOutcome::CapExceeded, 2)]);
     let violations = outcome.violations(&config.settings);
     let names: Vec<&str> = violations.iter().map(|v| v.invariant).collect();
     assert_eq!(names, ["model_within_call_cap"], "{violations:?}");

@@ -4,7 +4,7 @@
 
 mod common;
 
-use chatsim::{Call, PresetSpec, Turn};
+use chatsim::{Call, EventKind, PresetSpec, Turn};
 use common::*;
 
 fn a_create_with_a_preset_claims_a_ready_prebuild_and_keeps_its_agent() {
@@ -44,7 +44,7 @@ fn a_create_with_a_preset_claims_a_ready_prebuild_and_keeps_its_agent() {
     assert_eq!(ws.agents[0].status, "connected");
     let (_, is_error, text) = results(&outcome, "api.exec").pop().unwrap();
     assert!(!is_error && text.contains("claimed"), "{text}");
-    let first_agent_connects = kind(&outcome, "agent_connect")
+    let first_agent_connects = kind(&outcome, EventKind::AgentConnect)
         .iter()
         .filter(|r| matches!(&r.event, chatsim::Event::AgentConnect { agent, .. } if *agent == ws.agents[0].id))
         .count();

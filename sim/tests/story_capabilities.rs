@@ -8,7 +8,8 @@
 use std::path::Path;
 
 use chatsim::scenario::{parse, run_scenario, Report, Scenario};
-use chatsim::Event;
+use chatsim::{Event, InfraAction};
+use chatsim_engine::model::JobStatus;
 
 /// A world with user alice, chat main and template dev (agent main, whose
 /// AGENTS.md says "Be brief."); `tail` adds faults, turns and `[expect]`.
@@ -75,12 +76,12 @@ calls = [
 "#;
 
 /// Job statuses of build `number` of ws1, in order.
-fn job_statuses(report: &Report, number: i32) -> Vec<String> {
+fn job_statuses(report: &Report, number: i32) -> Vec<JobStatus> {
     let outcome = report.outcome.as_ref().expect("the run finished");
     outcome
         .trace
         .records()
-        .into_iter()
+        .iter()
         .filter_map(|r| match r.event {
             Event::Job {
                 number: n, status, ..
@@ -111,7 +112,12 @@ contains = ['"error":"workspace build failed: build was canceled"']
     assert_passes(&report);
     assert_eq!(
         job_statuses(&report, 1),
-        ["pending", "running", "canceling", "canceled"]
+        [
+            JobStatus::Pending,
+            JobStatus::Running,
+            JobStatus::Canceling,
+            JobStatus::Canceled
+        ]
     );
 }
 
@@ -139,15 +145,18 @@ workspace = "ws1"
     );
     let report = run_scenario(&scenario(&tail));
     assert_passes(&report);
-    assert_eq!(job_statuses(&report, 1), ["pending", "canceled"]);
+    assert_eq!(
+        job_statuses(&report, 1),
+        [JobStatus::Pending, JobStatus::Canceled]
+    );
     let skipped: Vec<String> = report
         .outcome
         .as_ref()
         .unwrap()
         .trace
         .records()
-        .into_iter()
-        .filter_map(|r| match r.event {
+        .iter()
+        .filter_map(|r| match &r.event {
             Event::FaultSkipped { name, reason } => Some(format!("{name}: {reason}")),
             _ => None,
         })
@@ -200,11 +209,12 @@ contains = ['"name":"dev"']
         .unwrap()
         .trace
         .records()
-        .into_iter()
+        .iter()
         .filter_map(|r| match &r.event {
-            Event::Infra { action, target } if action == "restore_query" => {
-                Some((r.at().as_secs_f64(), target.clone()))
-            }
+            Event::Infra {
+                action: InfraAction::RestoreQuery,
+                target,
+            } => Some((r.at.as_secs_f64(), target.clone())),
             _ => None,
         })
         .collect();

@@ -436,7 +436,7 @@ fn determinism(first: u64, seeds: u64, transport: Transport) -> ExitCode {
                 println!(
                     "seed {seed}: match {} ({} lines, {status}, {transport}) virtual {virtual_secs:.1}s wall {wall_a:.4}s/{wall_b:.4}s ratio {:.0}x/{:.0}x",
                     a.hash(),
-                    a.trace.lines().len(),
+                    a.trace.len(),
                     ratio(wall_a),
                     ratio(wall_b),
                 );

@@ -26,7 +26,7 @@ use crate::hosts::driver::{self, DriverCtx, Inbox};
 use crate::hosts::provisioner::{self, ProvisionerCtx};
 use crate::hosts::{CODERD, DRIVER, PROVISIONER};
 use crate::observe::invariants::{check_trace, Violation};
-use crate::observe::trace::{Event, Trace, Tracer};
+use crate::observe::trace::{EntityKind, Event, InfraAction, RunEnding, Trace, Tracer};
 use crate::plan::{ContextRefresh, RunConfig, ScheduledFault, Settings};
 use crate::rng::{SeedIds, SharedRng, Stream};
 use crate::transport::{
@@ -35,6 +35,9 @@ use crate::transport::{
 
 /// The virtual epoch every run starts at: 2026-01-01T00:00:00Z.
 pub const EPOCH: Time = Time::from_secs(1_767_225_600);
+
+/// A repair's trace actions: done, or skipped (the link was not cut).
+const REPAIR: (InfraAction, InfraAction) = (InfraAction::Repair, InfraAction::RepairSkipped);
 
 /// The host name the harness writes trace events as.
 pub const HARNESS: &str = "world";
@@ -161,7 +164,7 @@ pub fn run_on<W: Infra>(world: W, config: &RunConfig) -> RunOutcome {
             let tracer = Tracer::new();
             start_event(&tracer, transport, config);
             let end = Event::RunEnd {
-                outcome: format!("error: {error}"),
+                outcome: RunEnding::Error(error.clone()),
             };
             tracer.emit(Duration::ZERO, HARNESS, end);
             RunOutcome {
@@ -180,7 +183,9 @@ fn start_event(tracer: &Tracer, transport: &str, config: &RunConfig) {
     // neither (its randomness is per-message latency).
     let turmoil = transport == TRANSPORT_TURMOIL;
     let event = Event::RunStart {
-        transport: transport.to_string(),
+        transport: transport
+            .parse::<Transport>()
+            .expect("every world names a known transport"),
         seed: config.seed,
         tick_ms: if turmoil {
             config.settings.tick.0.as_millis() as u64
@@ -244,7 +249,7 @@ impl<W: Infra> Harness<W> {
         let built = setup::build(&config.world, &ids, &cloud)?;
         for (kind, name, id) in entities(&built) {
             let event = Event::Entity {
-                kind: kind.to_string(),
+                kind,
                 name,
                 id: crate::observe::trace::id(id),
             };
@@ -363,8 +368,8 @@ impl<W: Infra> Harness<W> {
             }
         };
         let outcome = match &error {
-            None => "ok".to_string(),
-            Some(err) => format!("error: {err}"),
+            None => RunEnding::Ok,
+            Some(err) => RunEnding::Error(err.clone()),
         };
         self.emit(Event::RunEnd { outcome });
         RunOutcome {
@@ -423,44 +428,45 @@ impl<W: Infra> Harness<W> {
         }
     }
 
-    fn infra(&self, action: &str, target: String) {
-        self.emit(Event::Infra {
-            action: action.to_string(),
-            target,
-        });
+    fn infra(&self, action: InfraAction, target: String) {
+        self.emit(Event::Infra { action, target });
     }
 
     /// Applies one command of the control queue to the world.
     fn apply(&mut self, cmd: InfraCmd) {
         match cmd {
-            InfraCmd::Crash(host) => self.crash(host, "crash"),
+            InfraCmd::Crash(host) => {
+                self.crash(host, InfraAction::Crash, InfraAction::CrashSkipped)
+            }
             InfraCmd::Bounce(host) => {
                 if self.world.is_registered(&host) {
                     self.world.bounce(&host);
-                    self.infra("bounce", host);
+                    self.infra(InfraAction::Bounce, host);
                 } else {
-                    self.infra("bounce_skipped", host);
+                    self.infra(InfraAction::BounceSkipped, host);
                 }
             }
             InfraCmd::Partition(a, b) => {
                 let done = self.world.partition(&a, &b);
                 self.count_cut(done, &a, &b);
-                self.link("partition", done, a, b);
+                let action = (InfraAction::Partition, InfraAction::PartitionSkipped);
+                self.link(action, done, a, b);
             }
             InfraCmd::Hold(a, b) => {
                 let done = self.world.hold(&a, &b);
                 self.count_cut(done, &a, &b);
-                self.link("hold", done, a, b);
+                let action = (InfraAction::Hold, InfraAction::HoldSkipped);
+                self.link(action, done, a, b);
             }
             InfraCmd::Repair(a, b) => {
                 self.cuts.remove(&link_key(&a, &b));
                 let done = self.world.repair(&a, &b);
-                self.link("repair", done, a, b);
+                self.link(REPAIR, done, a, b);
             }
             InfraCmd::Heal(a, b) => self.heal(a, b),
             InfraCmd::RestoreQuery(query) => {
                 self.coderd.store.heal(query);
-                self.infra("restore_query", format!("{query:?}"));
+                self.infra(InfraAction::RestoreQuery, format!("{query:?}"));
             }
             slot_cmd => self.apply_to_slot(slot_cmd),
         }
@@ -471,29 +477,33 @@ impl<W: Infra> Harness<W> {
         match cmd {
             InfraCmd::StartAgent { slot, agent } => self.assign(&slot, agent, true),
             InfraCmd::AssignAgent { slot, agent } => self.assign(&slot, agent, false),
-            InfraCmd::CrashAgent { slot } => self.crash(slot.host_name(), "crash_agent"),
+            InfraCmd::CrashAgent { slot } => self.crash(
+                slot.host_name(),
+                InfraAction::CrashAgent,
+                InfraAction::CrashAgentSkipped,
+            ),
             InfraCmd::BounceAgent { slot } => {
                 let (state, _) = self.slots.get_or_create(&slot);
                 if state.assignment.borrow().is_none() {
-                    self.infra("bounce_agent_skipped", slot.host_name());
+                    self.infra(InfraAction::BounceAgentSkipped, slot.host_name());
                     return;
                 }
-                self.start_slot(&state, "bounce_agent");
+                self.start_slot(&state, InfraAction::BounceAgent);
             }
             InfraCmd::WedgeAgent { slot, wedged } => {
                 let (state, _) = self.slots.get_or_create(&slot);
                 state.wedged.set(wedged);
                 let action = if wedged {
-                    "wedge_agent"
+                    InfraAction::WedgeAgent
                 } else {
-                    "unwedge_agent"
+                    InfraAction::UnwedgeAgent
                 };
                 self.infra(action, slot.host_name());
             }
             InfraCmd::BreakNextAgentStart { slot } => {
                 let (state, _) = self.slots.get_or_create(&slot);
                 state.break_next_start.set(true);
-                self.infra("break_next_agent_start", slot.host_name());
+                self.infra(InfraAction::BreakNextAgentStart, slot.host_name());
             }
             InfraCmd::WriteFile {
                 slot,
@@ -508,7 +518,10 @@ impl<W: Infra> Harness<W> {
                     .map_or(HOME.to_string(), |a| a.directory.clone());
                 let full = resolve_path(&directory, &path);
                 state.disk.borrow_mut().insert(full.clone(), content);
-                self.infra("write_file", format!("{}:{full}", slot.host_name()));
+                self.infra(
+                    InfraAction::WriteFile,
+                    format!("{}:{full}", slot.host_name()),
+                );
             }
             other => unreachable!("not a slot command: {other}"),
         }
@@ -522,12 +535,12 @@ impl<W: Infra> Harness<W> {
         };
         *count = count.saturating_sub(1);
         if *count > 0 {
-            self.infra("heal_deferred", format!("{a}<->{b}"));
+            self.infra(InfraAction::HealDeferred, format!("{a}<->{b}"));
             return;
         }
         self.cuts.remove(&key);
         let done = self.world.repair(&a, &b);
-        self.link("repair", done, a, b);
+        self.link(REPAIR, done, a, b);
     }
 
     fn count_cut(&mut self, done: bool, a: &str, b: &str) {
@@ -536,21 +549,18 @@ impl<W: Infra> Harness<W> {
         }
     }
 
-    fn link(&self, action: &str, done: bool, a: String, b: String) {
-        let action = if done {
-            action.to_string()
-        } else {
-            format!("{action}_skipped")
-        };
-        self.infra(&action, format!("{a}<->{b}"));
+    /// Traces a link command: `(done, skipped)` actions.
+    fn link(&self, action: (InfraAction, InfraAction), done: bool, a: String, b: String) {
+        let action = if done { action.0 } else { action.1 };
+        self.infra(action, format!("{a}<->{b}"));
     }
 
-    fn crash(&mut self, host: String, action: &str) {
+    fn crash(&mut self, host: String, action: InfraAction, skipped: InfraAction) {
         if self.world.is_registered(&host) {
             self.world.crash(&host);
             self.infra(action, host);
         } else {
-            self.infra(&format!("{action}_skipped"), host);
+            self.infra(skipped, host);
         }
     }
 
@@ -569,15 +579,15 @@ impl<W: Infra> Harness<W> {
         }
         *state.assignment.borrow_mut() = Some(agent);
         if start {
-            self.start_slot(&state, "start_agent");
+            self.start_slot(&state, InfraAction::StartAgent);
         } else {
-            self.infra("assign_agent", slot.host_name());
+            self.infra(InfraAction::AssignAgent, slot.host_name());
         }
     }
 
     /// Starts a slot's host: registered at its first start, bounced after.
     /// A (re)started process is not stalled.
-    fn start_slot(&mut self, state: &Rc<SlotState>, action: &str) {
+    fn start_slot(&mut self, state: &Rc<SlotState>, action: InfraAction) {
         let host = state.key.host_name();
         state.wedged.set(false);
         if self.world.is_registered(&host) {
@@ -595,7 +605,7 @@ impl<W: Infra> Harness<W> {
 }
 
 /// What the world's IDs name, in table order: (kind, name, ID).
-fn entities(built: &setup::Setup) -> Vec<(&'static str, String, uuid::Uuid)> {
+fn entities(built: &setup::Setup) -> Vec<(EntityKind, String, uuid::Uuid)> {
     let t = &built.tables;
     let template_name = |id| {
         t.templates
@@ -613,23 +623,23 @@ fn entities(built: &setup::Setup) -> Vec<(&'static str, String, uuid::Uuid)> {
     };
     let mut out = Vec::new();
     for o in &t.organizations {
-        out.push(("organization", o.name.clone(), o.id));
+        out.push((EntityKind::Organization, o.name.clone(), o.id));
     }
     for u in &t.users {
-        out.push(("user", u.username.clone(), u.id));
+        out.push((EntityKind::User, u.username.clone(), u.id));
     }
     for tpl in &t.templates {
-        out.push(("template", tpl.name.clone(), tpl.id));
+        out.push((EntityKind::Template, tpl.name.clone(), tpl.id));
     }
     for v in &t.template_versions {
-        out.push(("version", version_name(v.id), v.id));
+        out.push((EntityKind::Version, version_name(v.id), v.id));
     }
     for p in &t.presets {
         let name = format!("{}/{}", version_name(p.template_version_id), p.name);
-        out.push(("preset", name, p.id));
+        out.push((EntityKind::Preset, name, p.id));
     }
     for (name, id) in &built.chat_names {
-        out.push(("chat", name.clone(), *id));
+        out.push((EntityKind::Chat, name.clone(), *id));
     }
     out
 }

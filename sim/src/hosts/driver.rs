@@ -18,7 +18,7 @@ use tokio::sync::Notify;
 
 use super::proto::{unexpected, ChatRequest, ChatResponse, FrameConn, CHAT_PORT};
 use super::{connect_retrying, within, CODERD, DRIVER};
-use crate::observe::trace::{Event, Tracer};
+use crate::observe::trace::{Event, Tracer, TurnEnding};
 use crate::plan::{Call, Turn};
 use crate::players::{policy_for, CallResult, TurnPolicy};
 use crate::transport::{HostFuture, Net};
@@ -120,14 +120,14 @@ async fn run_turn<N: Net>(ctx: &DriverCtx<N>, turn_no: usize, turn: &Turn) {
             chat: turn.chat.clone(),
             turn: turn_no,
             name: turn.name.clone(),
-            model: turn.model.map(|m| m.as_str().to_string()),
+            model: turn.model,
         },
     );
     let mut policy = policy_for(turn);
     let outcome = match within(ctx.turn_timeout, play(ctx, turn_no, turn, policy.as_mut())).await {
-        Ok(()) => "done".to_string(),
-        Err(err) if err.kind() == io::ErrorKind::TimedOut => "timeout".to_string(),
-        Err(err) => format!("lost: {err}"),
+        Ok(()) => TurnEnding::Done,
+        Err(err) if err.kind() == io::ErrorKind::TimedOut => TurnEnding::Timeout,
+        Err(err) => TurnEnding::Lost(err.to_string()),
     };
     if let Some(report) = policy.report() {
         emit(

@@ -24,12 +24,14 @@ use std::fmt;
 use std::time::Duration;
 
 use chatsim_engine::chat::{AGENT_DISCONNECTED, AGENT_NEVER_CONNECTED, LAZY_VALIDATION_PREFIX};
-use chatsim_engine::model::INSUFFICIENT_QUOTA;
+use chatsim_engine::model::{JobStatus, Transition, INSUFFICIENT_QUOTA};
 use chatsim_engine::{AGENT_CONNECT_TIMEOUT, BUILD_TIMEOUT, STARTUP_SCRIPT_TIMEOUT};
 use serde_json::Value;
 
-use crate::observe::trace::{format_time, Trace};
-use crate::observe::view::{CallView, TraceView};
+use crate::observe::trace::{
+    format_time, AgentStatusKind, Event, Hook, ModelOutcome, RunEnding, Trace, TurnEnding,
+};
+use crate::observe::view::{BuildView, CallView, TraceView};
 use crate::plan::Settings;
 
 /// How late coderd's status watcher may record a change.
@@ -190,12 +192,12 @@ fn advice_allowed(input: &Input<'_>, call: &CallView) -> Result<(), String> {
     let gate_passed = agent
         .statuses_during(call.sent, window_end)
         .into_iter()
-        .any(|st| match (st.status.as_str(), st.since) {
-            ("disconnected", Some(since)) => {
+        .any(|st| match (st.status, st.since) {
+            (AgentStatusKind::Disconnected, Some(since)) => {
                 let until = agent.end_of(st).map_or(window_end, |e| e.min(window_end));
                 until.saturating_sub(since) >= s.recovery_threshold.0
             }
-            ("timeout", _) => s.never_connected_recovery,
+            (AgentStatusKind::Timeout, _) => s.never_connected_recovery,
             _ => false,
         });
     if gate_passed {
@@ -206,7 +208,7 @@ fn advice_allowed(input: &Input<'_>, call: &CallView) -> Result<(), String> {
         .iter()
         .map(|st| match st.since {
             Some(since) => format!("{} since {}s", st.status, format_time(since)),
-            None => st.status.clone(),
+            None => st.status.to_string(),
         })
         .collect();
     Err(format!(
@@ -225,7 +227,7 @@ fn no_create_build_for_external_agent(input: &Input<'_>) -> Vec<Violation> {
         .view
         .builds
         .iter()
-        .filter(|b| b.hook == "create" && b.by.starts_with("chat:") && b.external_agent)
+        .filter(|b| b.hook == Hook::Create && b.by.chat().is_some() && b.external_agent)
         .map(|b| {
             let message = format!(
                 "{} enqueued build {} from template {}, whose active version has an external agent",
@@ -257,8 +259,8 @@ fn stopped_only_after_successful_stop(input: &Input<'_>) -> Vec<Violation> {
             .unwrap_or_default();
         let latest = view.latest_build(workspace, result.at);
         let ok = latest.is_some_and(|b| {
-            b.transition == "stop"
-                && b.status_at(result.at) == "succeeded"
+            b.transition == Transition::Stop
+                && b.status_at(result.at) == JobStatus::Succeeded
                 && obj
                     .get("build_id")
                     .and_then(Value::as_str)
@@ -269,8 +271,8 @@ fn stopped_only_after_successful_stop(input: &Input<'_>) -> Vec<Violation> {
                 format!(
                     "latest build {} is a {} whose job is {}",
                     b.label(),
-                    b.transition,
-                    b.status_at(result.at)
+                    b.transition.as_str(),
+                    b.status_at(result.at).as_str()
                 )
             });
             let message = format!(
@@ -294,28 +296,28 @@ fn insufficient_quota_only_from_commit(input: &Input<'_>) -> Vec<Violation> {
     let mut out = Vec::new();
     let mut failed_commits: BTreeSet<&str> = BTreeSet::new();
     let mut quota_failed_builds: BTreeMap<&str, Duration> = BTreeMap::new();
-    for record in &view.records {
+    for record in view.records() {
         match &record.event {
-            crate::Event::QuotaCommit {
+            Event::QuotaCommit {
                 build, ok: false, ..
             } => {
                 failed_commits.insert(build);
             }
-            crate::Event::Job {
+            Event::Job {
                 workspace,
                 build,
                 number,
                 error_code: Some(code),
                 ..
             } if code == INSUFFICIENT_QUOTA => {
-                quota_failed_builds.insert(build, record.at());
+                quota_failed_builds.insert(build, record.at);
                 if !failed_commits.contains(build.as_str()) {
                     let message = format!(
                         "build {workspace}#{number} failed with {INSUFFICIENT_QUOTA} without a failed quota commit"
                     );
                     out.push(violation(
                         "insufficient_quota_only_from_commit",
-                        record.at(),
+                        record.at,
                         message,
                     ));
                 }
@@ -358,7 +360,7 @@ fn one_build_in_flight_per_chat(input: &Input<'_>) -> Vec<Violation> {
     let builds = &input.view.builds;
     let mut out = Vec::new();
     for (i, b) in builds.iter().enumerate() {
-        if !b.by.starts_with("chat:") {
+        if b.by.chat().is_none() {
             continue;
         }
         let in_flight: Vec<String> = builds[..i]
@@ -371,7 +373,7 @@ fn one_build_in_flight_per_chat(input: &Input<'_>) -> Vec<Violation> {
                 "{} enqueued {} ({}) while its build(s) {} were still in flight",
                 b.by,
                 b.label(),
-                b.transition,
+                b.transition.as_str(),
                 in_flight.join(", ")
             );
             out.push(violation(
@@ -389,12 +391,8 @@ fn one_build_in_flight_per_chat(input: &Input<'_>) -> Vec<Violation> {
 fn retry_no_second_workspace(input: &Input<'_>) -> Vec<Violation> {
     let view = input.view;
     let mut out = Vec::new();
-    for b in view
-        .builds
-        .iter()
-        .filter(|b| b.hook == "create" && b.by.starts_with("chat:"))
-    {
-        let chat = &b.by["chat:".len()..];
+    for b in view.builds.iter().filter(|b| b.hook == Hook::Create) {
+        let Some(chat) = b.by.chat() else { continue };
         // The binding the create replaced: the last one before its own.
         let before = b.enqueued.saturating_sub(Duration::from_millis(1));
         let Some(ws_id) = view.binding_at(chat, before) else {
@@ -423,26 +421,20 @@ fn retry_no_second_workspace(input: &Input<'_>) -> Vec<Violation> {
 /// Why a workspace whose latest build is `prev` still served the chat at
 /// `at`, if it did: its build in flight or stopped, or a running start
 /// whose chat agent was reachable.
-fn still_usable(
-    view: &TraceView,
-    prev: &crate::observe::view::BuildView,
-    at: Duration,
-) -> Option<String> {
+fn still_usable(view: &TraceView, prev: &BuildView, at: Duration) -> Option<String> {
     let status = prev.status_at(at);
     if prev.in_flight_at(at) {
         return Some(format!("had build {} in flight", prev.label()));
     }
-    if status != "succeeded" {
+    if status != JobStatus::Succeeded {
         return None;
     }
-    if prev.transition == "stop" {
+    if prev.transition == Transition::Stop {
         return Some(format!("was stopped by {}", prev.label()));
     }
     let agent = view.chat_agent_of(&prev.id)?;
     let statuses = agent.statuses_during(at, at + STATUS_SLACK);
-    let unreachable = statuses
-        .iter()
-        .any(|s| matches!(s.status.as_str(), "disconnected" | "timeout"));
+    let unreachable = statuses.iter().any(|s| s.status.is_unreachable());
     (!unreachable && !statuses.is_empty()).then(|| {
         format!(
             "was running {} with its chat agent {} {}",
@@ -459,7 +451,7 @@ fn retry_no_second_charge(input: &Input<'_>) -> Vec<Violation> {
     for b in view
         .builds
         .iter()
-        .filter(|b| b.hook == "start" && b.by.starts_with("chat:"))
+        .filter(|b| b.hook == Hook::Start && b.by.chat().is_some())
     {
         let before = view
             .builds
@@ -468,14 +460,18 @@ fn retry_no_second_charge(input: &Input<'_>) -> Vec<Violation> {
             .max_by_key(|o| o.number);
         let Some(prev) = before else { continue };
         let status = prev.status_at(b.enqueued);
-        let running =
-            prev.transition == "start" && matches!(status, "pending" | "running" | "succeeded");
+        let running = prev.transition == Transition::Start
+            && matches!(
+                status,
+                JobStatus::Pending | JobStatus::Running | JobStatus::Succeeded
+            );
         if running {
             let message = format!(
-                "{} enqueued start build {} (a second charge) while start build {} was {status}",
+                "{} enqueued start build {} (a second charge) while start build {} was {}",
                 b.by,
                 b.label(),
-                prev.label()
+                prev.label(),
+                status.as_str()
             );
             out.push(violation("retry_no_second_charge", b.enqueued, message));
         }
@@ -544,7 +540,7 @@ fn tool_calls_end_within_bound(input: &Input<'_>) -> Vec<Violation> {
 fn turn_lost(view: &TraceView, turn: usize) -> bool {
     view.turn(turn)
         .and_then(|t| t.ended.as_ref())
-        .is_some_and(|(_, outcome)| outcome.starts_with("lost"))
+        .is_some_and(|(_, outcome)| matches!(outcome, TurnEnding::Lost(_)))
 }
 
 // ---- model_within_call_cap / run_completes ---------------------------------
@@ -556,11 +552,11 @@ fn model_within_call_cap(input: &Input<'_>) -> Vec<Violation> {
         .iter()
         .filter_map(|t| {
             let (outcome, _, calls) = t.model_outcome.as_ref()?;
-            (outcome == "cap_exceeded").then(|| {
+            (*outcome == ModelOutcome::CapExceeded).then(|| {
                 let at = t.ended.as_ref().map_or(t.started, |(at, _)| *at);
                 let message = format!(
                     "the {} model of turn {} ran out of calls after {calls} without reaching its goal",
-                    t.model.as_deref().unwrap_or("?"),
+                    t.model.map_or("?", |m| m.as_str()),
                     t.turn
                 );
                 violation("model_within_call_cap", at, message)
@@ -570,13 +566,13 @@ fn model_within_call_cap(input: &Input<'_>) -> Vec<Violation> {
 }
 
 fn run_completes(input: &Input<'_>) -> Vec<Violation> {
-    let end = input.view.run_end.as_deref();
+    let end = input.view.run_end.as_ref();
     let error = input.run_error.map(str::to_string).or_else(|| match end {
-        Some("ok") => None,
+        Some(RunEnding::Ok) => None,
         Some(other) => Some(other.to_string()),
         None => Some("the trace has no run_end".to_string()),
     });
-    let at = input.view.records.last().map_or(Duration::ZERO, |r| r.at());
+    let at = input.view.records().last().map_or(Duration::ZERO, |r| r.at);
     error
         .map(|e| violation("run_completes", at, format!("the run failed: {e}")))
         .into_iter()

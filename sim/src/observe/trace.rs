@@ -1,50 +1,119 @@
-//! The trace: one JSON line per event with its virtual time, in the order
-//! the events happened. Same seed and transport → byte-identical trace; the
-//! stable hash (FNV-1a 64 over the bytes) names a trace in one short string,
-//! and [`Trace::first_difference`] points at the first line two runs differ.
+//! The trace: one typed [`Record`] per event, with its virtual time and
+//! host, in the order the events happened. Checks, views and tests read
+//! the records; text exists only at the edge: [`Trace::text`] writes one
+//! JSON line per record (`{"t":"<secs>.<millis>","host":…,"ev":"<kind>",…}`),
+//! [`Trace::hash`] (FNV-1a 64 over those bytes) names a trace in one short
+//! string, [`Trace::first_difference`] points at the first line two runs
+//! differ, and [`Trace::parse`] reads text back, failing on a bad line.
+//! Same seed and transport → byte-identical text.
 //!
-//! Lines are in the order events happened in the simulation. Hosts run one
-//! after another within a tick, so two lines of different hosts in one tick
-//! may carry times slightly out of order; within one host times never go
-//! back. Wall time never enters a trace.
+//! Records are in the order events happened in the simulation. Hosts run
+//! one after another within a tick, so two records of different hosts in
+//! one tick may carry times slightly out of order; within one host times
+//! never go back. Wall time never enters a trace. Times are kept to the
+//! millisecond the text writes, so a trace read back equals the one written.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::rc::Rc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use chatsim_engine::model::{AgentStatus, JobStatus, LifecycleState, Transition};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use uuid::Uuid;
 
-/// One event. Serialized as `{"t":"<secs.millis>","host":…,"ev":"<kind>",…}`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+use crate::plan::ModelKind;
+use crate::transport::Transport;
+
+/// A closed set of names, each spelled once: `as_str`, `parse`, `ALL`,
+/// `Display`, and serde as the spelling.
+macro_rules! names {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident {
+            $( $(#[$vmeta:meta])* $variant:ident = $text:literal, )*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum $name {
+            $( $(#[$vmeta])* $variant, )*
+        }
+
+        impl $name {
+            /// Every name, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),*];
+
+            /// The spelling traces use.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $( $name::$variant => $text, )*
+                }
+            }
+
+            /// Parses the spelling; `None` for anything else.
+            pub fn parse(text: &str) -> Option<$name> {
+                match text {
+                    $( $text => Some($name::$variant), )*
+                    _ => None,
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<$name, D::Error> {
+                let text = String::deserialize(d)?;
+                $name::parse(&text)
+                    .ok_or_else(|| D::Error::unknown_variant(&text, &[$($text),*]))
+            }
+        }
+    };
+}
+
+/// One event. Serialized (inside a [`Record`]) as `"ev":"<kind>"` and its
+/// fields in declared order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "ev", rename_all = "snake_case")]
 pub enum Event {
-    /// First line: what ran, on which transport.
+    /// First record: what ran, on which transport.
     RunStart {
-        transport: String,
+        transport: Transport,
         seed: u64,
         tick_ms: u64,
         /// Hosts polled in a seeded random order (a fuzz option).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         random_order: bool,
     },
-    /// Last line: how the run ended (`ok` or the error).
-    RunEnd { outcome: String },
+    /// Last record: how the run ended.
+    RunEnd { outcome: RunEnding },
     /// A scheduled fault took effect.
     Fault { name: String, params: Value },
     /// A scheduled fault had nothing to act on (e.g. its workspace does not exist).
     FaultSkipped { name: String, reason: String },
     /// The outer loop changed the infrastructure (crash, bounce, partition, …).
-    Infra { action: String, target: String },
+    Infra { action: InfraAction, target: String },
     /// What an ID names: the harness lists the world's organizations,
     /// users, templates, versions (`template/version`), presets
-    /// (`template/version/preset`) and chats in the first lines; coderd
+    /// (`template/version/preset`) and chats in the first records; coderd
     /// adds versions an operator pushes.
     Entity {
-        kind: String,
+        kind: EntityKind,
         name: String,
         id: String,
     },
@@ -56,19 +125,19 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         name: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        model: Option<String>,
+        model: Option<ModelKind>,
     },
-    /// How a model turn ended: `done`, `told_user` (with `reason`) or
-    /// `cap_exceeded`, after `calls` tool calls.
+    /// How a model turn ended (`reason`: what it told the user), after
+    /// `calls` tool calls.
     ModelOutcome {
         turn: usize,
-        outcome: String,
+        outcome: ModelOutcome,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
         calls: usize,
     },
-    /// The driver finished a turn (`done`, `timeout`, `lost: <error>`).
-    TurnEnd { turn: usize, outcome: String },
+    /// The driver finished a turn.
+    TurnEnd { turn: usize, outcome: TurnEnding },
     /// The driver sent a call (a tool, or a user API call named `api.<kind>`).
     ToolCall {
         turn: usize,
@@ -89,26 +158,27 @@ pub enum Event {
         workspace: String,
         build: String,
         number: i32,
-        transition: String,
-        status: String,
+        #[serde(with = "spelled")]
+        transition: Transition,
+        #[serde(with = "spelled")]
+        status: JobStatus,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error_code: Option<String>,
     },
-    /// coderd's build hook inserted a build and its pending job, on behalf
-    /// of `by`: `chat:<name>` (the chat's tools), `user` (the user API) or
-    /// `prebuild` (the reconciler). `hook` is `create`, `start` or `stop`;
-    /// `external_agent` says whether the build's template version has an
-    /// external agent.
+    /// coderd's build hook `hook` inserted a build and its pending job, on
+    /// behalf of `by`; `external_agent` says whether the build's template
+    /// version has an external agent.
     Enqueue {
-        by: String,
-        hook: String,
+        by: Requester,
+        hook: Hook,
         workspace: String,
         workspace_id: String,
         build: String,
         number: i32,
-        transition: String,
+        #[serde(with = "spelled")]
+        transition: Transition,
         template: String,
         version: String,
         external_agent: bool,
@@ -128,35 +198,46 @@ pub enum Event {
     },
     /// coderd accepted an agent connection.
     AgentConnect { agent: String, name: String },
-    /// coderd lost an agent connection: `eof` (recorded as `disconnected_at`)
-    /// or `stale` (no heartbeat within the deadline; not recorded).
-    AgentDisconnect { agent: String, reason: String },
+    /// coderd lost an agent connection.
+    AgentDisconnect {
+        agent: String,
+        reason: DisconnectReason,
+    },
     /// An agent reported a lifecycle state.
-    AgentLifecycle { agent: String, state: String },
+    AgentLifecycle {
+        agent: String,
+        #[serde(with = "spelled")]
+        state: LifecycleState,
+    },
     /// The computed status of an agent of a latest build changed (or, while
-    /// disconnected, its disconnected-since time did). `workspace` and
+    /// disconnected, its disconnected-since time did); `from: None` (`"none"`)
+    /// when coderd's watcher had not seen the agent. `workspace` and
     /// `build` place the agent; `chat_agent` says whether it is the one
     /// the chat rule picks among its build's agents; `since` is the
     /// disconnected-since time (trace time) the status is computed from.
     AgentStatus {
         agent: String,
         name: String,
-        from: String,
-        to: String,
+        #[serde(with = "status_or_none")]
+        from: Option<AgentStatusKind>,
+        to: AgentStatusKind,
         #[serde(default)]
         workspace: String,
         #[serde(default)]
         build: String,
         #[serde(default)]
         chat_agent: bool,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        since: Option<String>,
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            with = "opt_time_text"
+        )]
+        since: Option<Duration>,
     },
-    /// coderd's dialer finished a dial (`ok`, `error`, or `abandoned` when
-    /// its caller gave up first).
+    /// coderd's dialer finished a dial.
     Dial {
         agent: String,
-        outcome: String,
+        outcome: DialOutcome,
         attempts: u32,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
@@ -171,79 +252,538 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         agent: Option<String>,
     },
-    /// The chat runtime built the turn's workspace context (`begin`) or
-    /// pulled it mid-turn after `OnChatUpdated` (`mid_turn`).
+    /// The chat runtime built the turn's workspace context.
     TurnContext {
         chat: String,
         turn: usize,
-        phase: String,
+        phase: ContextPhase,
         /// The system-prompt text (instruction, then the skill index).
         prompt: String,
     },
     /// An event the engine emitted through the `Events` port.
-    Engine { kind: String, detail: String },
+    Engine {
+        kind: EngineEventKind,
+        detail: String,
+    },
+}
+
+/// An event's kind: its variant without the payload. Serialized as the
+/// `ev` tag (serde derives both spellings from the variant names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    RunStart,
+    RunEnd,
+    Fault,
+    FaultSkipped,
+    Infra,
+    Entity,
+    TurnStart,
+    ModelOutcome,
+    TurnEnd,
+    ToolCall,
+    ToolResult,
+    Job,
+    Enqueue,
+    QuotaCommit,
+    BuildLog,
+    AgentConnect,
+    AgentDisconnect,
+    AgentLifecycle,
+    AgentStatus,
+    Dial,
+    ChatUpdated,
+    TurnContext,
+    Engine,
 }
 
 impl Event {
-    /// The `ev` tag.
-    pub fn kind(&self) -> &'static str {
+    /// The event's kind (its `ev` tag).
+    pub fn kind(&self) -> EventKind {
         match self {
-            Event::RunStart { .. } => "run_start",
-            Event::RunEnd { .. } => "run_end",
-            Event::Fault { .. } => "fault",
-            Event::FaultSkipped { .. } => "fault_skipped",
-            Event::Infra { .. } => "infra",
-            Event::Entity { .. } => "entity",
-            Event::TurnStart { .. } => "turn_start",
-            Event::ModelOutcome { .. } => "model_outcome",
-            Event::TurnEnd { .. } => "turn_end",
-            Event::ToolCall { .. } => "tool_call",
-            Event::ToolResult { .. } => "tool_result",
-            Event::Job { .. } => "job",
-            Event::Enqueue { .. } => "enqueue",
-            Event::QuotaCommit { .. } => "quota_commit",
-            Event::BuildLog { .. } => "build_log",
-            Event::AgentConnect { .. } => "agent_connect",
-            Event::AgentDisconnect { .. } => "agent_disconnect",
-            Event::AgentLifecycle { .. } => "agent_lifecycle",
-            Event::AgentStatus { .. } => "agent_status",
-            Event::Dial { .. } => "dial",
-            Event::ChatUpdated { .. } => "chat_updated",
-            Event::TurnContext { .. } => "turn_context",
-            Event::Engine { .. } => "engine",
+            Event::RunStart { .. } => EventKind::RunStart,
+            Event::RunEnd { .. } => EventKind::RunEnd,
+            Event::Fault { .. } => EventKind::Fault,
+            Event::FaultSkipped { .. } => EventKind::FaultSkipped,
+            Event::Infra { .. } => EventKind::Infra,
+            Event::Entity { .. } => EventKind::Entity,
+            Event::TurnStart { .. } => EventKind::TurnStart,
+            Event::ModelOutcome { .. } => EventKind::ModelOutcome,
+            Event::TurnEnd { .. } => EventKind::TurnEnd,
+            Event::ToolCall { .. } => EventKind::ToolCall,
+            Event::ToolResult { .. } => EventKind::ToolResult,
+            Event::Job { .. } => EventKind::Job,
+            Event::Enqueue { .. } => EventKind::Enqueue,
+            Event::QuotaCommit { .. } => EventKind::QuotaCommit,
+            Event::BuildLog { .. } => EventKind::BuildLog,
+            Event::AgentConnect { .. } => EventKind::AgentConnect,
+            Event::AgentDisconnect { .. } => EventKind::AgentDisconnect,
+            Event::AgentLifecycle { .. } => EventKind::AgentLifecycle,
+            Event::AgentStatus { .. } => EventKind::AgentStatus,
+            Event::Dial { .. } => EventKind::Dial,
+            Event::ChatUpdated { .. } => EventKind::ChatUpdated,
+            Event::TurnContext { .. } => EventKind::TurnContext,
+            Event::Engine { .. } => EventKind::Engine,
         }
     }
 }
 
-/// A parsed trace line.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+names! {
+    /// Why coderd lost an agent connection.
+    pub enum DisconnectReason {
+        /// End of stream (a crash or a closed connection), recorded as
+        /// `disconnected_at`.
+        Eof = "eof",
+        /// No heartbeat within the deadline; not recorded.
+        Stale = "stale",
+    }
+}
+
+names! {
+    /// What the outer loop did to the infrastructure; `*Skipped`: it had
+    /// nothing to act on (an unregistered host, a link already in that
+    /// state, an agent slot with no assignment).
+    pub enum InfraAction {
+        Crash = "crash",
+        CrashSkipped = "crash_skipped",
+        Bounce = "bounce",
+        BounceSkipped = "bounce_skipped",
+        Partition = "partition",
+        PartitionSkipped = "partition_skipped",
+        Hold = "hold",
+        HoldSkipped = "hold_skipped",
+        Repair = "repair",
+        RepairSkipped = "repair_skipped",
+        /// A timed cut ended while another still holds the link.
+        HealDeferred = "heal_deferred",
+        /// A database query fault was lifted.
+        RestoreQuery = "restore_query",
+        StartAgent = "start_agent",
+        AssignAgent = "assign_agent",
+        CrashAgent = "crash_agent",
+        CrashAgentSkipped = "crash_agent_skipped",
+        BounceAgent = "bounce_agent",
+        BounceAgentSkipped = "bounce_agent_skipped",
+        WedgeAgent = "wedge_agent",
+        UnwedgeAgent = "unwedge_agent",
+        BreakNextAgentStart = "break_next_agent_start",
+        WriteFile = "write_file",
+    }
+}
+
+names! {
+    /// How a model turn ended.
+    pub enum ModelOutcome {
+        /// The goal was reached.
+        Done = "done",
+        /// The model told the user it cannot proceed (with a reason).
+        ToldUser = "told_user",
+        /// The model ran out of calls for the turn.
+        CapExceeded = "cap_exceeded",
+        /// The turn was cut off before the model ended it.
+        Unfinished = "unfinished",
+    }
+}
+
+names! {
+    /// How coderd's dialer finished a dial.
+    pub enum DialOutcome {
+        Ok = "ok",
+        Error = "error",
+        /// Its caller gave up first (the engine's dial timeout).
+        Abandoned = "abandoned",
+    }
+}
+
+names! {
+    /// When the chat runtime built a turn's workspace context.
+    pub enum ContextPhase {
+        /// At the start of the turn.
+        Begin = "begin",
+        /// Pulled mid-turn after `OnChatUpdated`.
+        MidTurn = "mid_turn",
+    }
+}
+
+names! {
+    /// Which of coderd's build hooks enqueued a build.
+    pub enum Hook {
+        Create = "create",
+        Start = "start",
+        Stop = "stop",
+    }
+}
+
+names! {
+    /// What an [`Event::Entity`] names.
+    pub enum EntityKind {
+        Organization = "organization",
+        User = "user",
+        Template = "template",
+        Version = "version",
+        Preset = "preset",
+        Chat = "chat",
+    }
+}
+
+names! {
+    /// Which engine event an [`Event::Engine`] carries.
+    pub enum EngineEventKind {
+        ChatStatusChange = "chat_status_change",
+        DialStart = "dial_start",
+        Log = "log",
+    }
+}
+
+names! {
+    /// An agent's computed connection status: the engine's
+    /// [`AgentStatus`] without its disconnected-since time (traced apart).
+    pub enum AgentStatusKind {
+        Connecting = "connecting",
+        Timeout = "timeout",
+        Connected = "connected",
+        Disconnected = "disconnected",
+    }
+}
+
+impl From<AgentStatus> for AgentStatusKind {
+    fn from(status: AgentStatus) -> AgentStatusKind {
+        match status {
+            AgentStatus::Connecting => AgentStatusKind::Connecting,
+            AgentStatus::Timeout => AgentStatusKind::Timeout,
+            AgentStatus::Connected => AgentStatusKind::Connected,
+            AgentStatus::Disconnected { .. } => AgentStatusKind::Disconnected,
+        }
+    }
+}
+
+impl AgentStatusKind {
+    /// `isAgentUnreachable`: disconnected or timed out.
+    pub fn is_unreachable(self) -> bool {
+        matches!(
+            self,
+            AgentStatusKind::Disconnected | AgentStatusKind::Timeout
+        )
+    }
+}
+
+/// A name with free text after a fixed prefix: `<name>` or
+/// `<name>: <text>`.
+fn split_detail(text: &str) -> (&str, Option<&str>) {
+    match text.split_once(": ") {
+        Some((name, detail)) => (name, Some(detail)),
+        None => (text, None),
+    }
+}
+
+/// How a run ended: `ok`, or `error: <the run's error>`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RunEnding {
+    Ok,
+    Error(String),
+}
+
+impl fmt::Display for RunEnding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunEnding::Ok => f.write_str("ok"),
+            RunEnding::Error(error) => write!(f, "error: {error}"),
+        }
+    }
+}
+
+impl RunEnding {
+    /// Parses the spelling [`Display`](fmt::Display) writes.
+    pub fn parse(text: &str) -> Option<RunEnding> {
+        match split_detail(text) {
+            ("ok", None) => Some(RunEnding::Ok),
+            ("error", Some(error)) => Some(RunEnding::Error(error.to_string())),
+            _ => None,
+        }
+    }
+}
+
+/// How the driver finished a turn: `done`, `timeout` (the turn's time
+/// limit), or `lost: <error>` (its connection to coderd).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TurnEnding {
+    Done,
+    Timeout,
+    Lost(String),
+}
+
+impl TurnEnding {
+    /// The spelling without the error text: `done`, `timeout` or `lost`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            TurnEnding::Done => "done",
+            TurnEnding::Timeout => "timeout",
+            TurnEnding::Lost(_) => "lost",
+        }
+    }
+
+    /// Parses the spelling [`Display`](fmt::Display) writes.
+    pub fn parse(text: &str) -> Option<TurnEnding> {
+        match split_detail(text) {
+            ("done", None) => Some(TurnEnding::Done),
+            ("timeout", None) => Some(TurnEnding::Timeout),
+            ("lost", Some(error)) => Some(TurnEnding::Lost(error.to_string())),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for TurnEnding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TurnEnding::Lost(error) => write!(f, "lost: {error}"),
+            other => f.write_str(other.name()),
+        }
+    }
+}
+
+/// Who asked coderd's build hooks for a build: a chat's tools
+/// (`chat:<name>`), the user API (`user`) or the prebuild reconciler
+/// (`prebuild`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Requester {
+    Chat(String),
+    User,
+    Prebuild,
+}
+
+impl Requester {
+    /// The chat's name, when a chat's tools asked.
+    pub fn chat(&self) -> Option<&str> {
+        match self {
+            Requester::Chat(chat) => Some(chat),
+            _ => None,
+        }
+    }
+
+    /// Parses the spelling [`Display`](fmt::Display) writes.
+    pub fn parse(text: &str) -> Option<Requester> {
+        match text {
+            "user" => Some(Requester::User),
+            "prebuild" => Some(Requester::Prebuild),
+            _ => text
+                .strip_prefix("chat:")
+                .map(|chat| Requester::Chat(chat.to_string())),
+        }
+    }
+}
+
+impl fmt::Display for Requester {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Requester::Chat(chat) => write!(f, "chat:{chat}"),
+            Requester::User => f.write_str("user"),
+            Requester::Prebuild => f.write_str("prebuild"),
+        }
+    }
+}
+
+/// Serde as the `Display` spelling, read back with `parse`.
+macro_rules! serde_as_text {
+    ($($name:ident: $what:literal),* $(,)?) => {$(
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<$name, D::Error> {
+                let text = String::deserialize(d)?;
+                $name::parse(&text)
+                    .ok_or_else(|| D::Error::custom(format!("bad {}: {text:?}", $what)))
+            }
+        }
+    )*};
+}
+
+serde_as_text!(
+    RunEnding: "run outcome",
+    TurnEnding: "turn outcome",
+    Requester: "requester",
+);
+
+impl Serialize for Transport {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Transport {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Transport, D::Error> {
+        String::deserialize(d)?.parse().map_err(D::Error::custom)
+    }
+}
+
+/// The engine's enums, written with their own spelling (`as_str`) and
+/// read back with their `parse`.
+pub trait Spelled: Sized + Copy {
+    /// What the spelling names, for errors.
+    const WHAT: &'static str;
+    fn spelling(self) -> &'static str;
+    fn from_spelling(text: &str) -> Option<Self>;
+}
+
+impl Spelled for Transition {
+    const WHAT: &'static str = "transition";
+    fn spelling(self) -> &'static str {
+        self.as_str()
+    }
+    fn from_spelling(text: &str) -> Option<Self> {
+        Transition::parse(text)
+    }
+}
+
+impl Spelled for JobStatus {
+    const WHAT: &'static str = "job status";
+    fn spelling(self) -> &'static str {
+        self.as_str()
+    }
+    fn from_spelling(text: &str) -> Option<Self> {
+        JobStatus::parse(text)
+    }
+}
+
+impl Spelled for LifecycleState {
+    const WHAT: &'static str = "lifecycle state";
+    fn spelling(self) -> &'static str {
+        self.as_str()
+    }
+    fn from_spelling(text: &str) -> Option<Self> {
+        LifecycleState::parse(text)
+    }
+}
+
+/// `#[serde(with = "spelled")]` for a [`Spelled`] engine enum.
+mod spelled {
+    use super::*;
+
+    pub fn serialize<T: Spelled, S: Serializer>(value: &T, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(value.spelling())
+    }
+
+    pub fn deserialize<'de, T: Spelled, D: Deserializer<'de>>(d: D) -> Result<T, D::Error> {
+        let text = String::deserialize(d)?;
+        T::from_spelling(&text)
+            .ok_or_else(|| D::Error::custom(format!("unknown {} {text:?}", T::WHAT)))
+    }
+}
+
+/// An agent's previous status, `"none"` when it had none.
+mod status_or_none {
+    use super::*;
+
+    const NONE: &str = "none";
+
+    pub fn serialize<S: Serializer>(
+        value: &Option<AgentStatusKind>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.serialize_str(value.map_or(NONE, AgentStatusKind::as_str))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<AgentStatusKind>, D::Error> {
+        let text = String::deserialize(d)?;
+        if text == NONE {
+            return Ok(None);
+        }
+        AgentStatusKind::parse(&text)
+            .map(Some)
+            .ok_or_else(|| D::Error::custom(format!("unknown agent status {text:?}")))
+    }
+}
+
+/// A virtual time as `<secs>.<millis>`.
+mod time_text {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(at: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&TimeText(*at))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        parse_time(&text).ok_or_else(|| D::Error::custom(format!("bad time {text:?}")))
+    }
+}
+
+/// An optional virtual time as `<secs>.<millis>`.
+mod opt_time_text {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(at: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match at {
+            Some(at) => time_text::serialize(at, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            None => Ok(None),
+            Some(text) => parse_time(&text)
+                .map(Some)
+                .ok_or_else(|| D::Error::custom(format!("bad time {text:?}"))),
+        }
+    }
+}
+
+/// One event with its virtual time (whole milliseconds) and host.
+/// Serialized as `{"t":"<secs>.<millis>","host":…,"ev":"<kind>",…}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
-    /// Virtual time since the start of the run, `<secs>.<millis>`.
-    pub t: String,
+    /// Virtual time since the start of the run.
+    #[serde(rename = "t", with = "time_text")]
+    pub at: Duration,
     pub host: String,
     #[serde(flatten)]
     pub event: Event,
 }
 
 impl Record {
-    /// The virtual time as a duration.
-    pub fn at(&self) -> Duration {
-        parse_time(&self.t).unwrap_or_default()
+    /// The record as one JSON line (no newline).
+    pub fn to_line(&self) -> String {
+        serde_json::to_string(self).expect("trace records serialize")
+    }
+}
+
+/// `at` cut to the whole milliseconds a trace keeps.
+pub fn trace_time(at: Duration) -> Duration {
+    Duration::from_millis(at.as_millis() as u64)
+}
+
+/// Writes a time as `<secs>.<millis>` without allocating.
+struct TimeText(Duration);
+
+impl fmt::Display for TimeText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.0.as_millis();
+        write!(f, "{}.{:03}", ms / 1000, ms % 1000)
     }
 }
 
 /// Formats a virtual time as the trace writes it.
 pub fn format_time(at: Duration) -> String {
-    let ms = at.as_millis();
-    format!("{}.{:03}", ms / 1000, ms % 1000)
+    TimeText(at).to_string()
 }
 
-/// Parses a time as the trace writes it (`<secs>.<millis>`).
+/// Parses a time as the trace writes it: `<secs>.<millis>`, decimal
+/// digits only, exactly three of them after the point.
 pub fn parse_time(text: &str) -> Option<Duration> {
     let (secs, millis) = text.split_once('.')?;
-    Some(Duration::from_millis(
-        secs.parse::<u64>().ok()? * 1000 + millis.parse::<u64>().ok()?,
-    ))
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(secs) || !digits(millis) || millis.len() != 3 {
+        return None;
+    }
+    let ms = secs.parse::<u64>().ok()?.checked_mul(1000)?;
+    Some(Duration::from_millis(ms.checked_add(millis.parse().ok()?)?))
 }
 
 /// A UUID as traces write it.
@@ -256,10 +796,11 @@ pub fn opt_id(uuid: Option<Uuid>) -> Option<String> {
     uuid.map(id)
 }
 
-/// The writer every host shares (one thread, so `Rc`).
+/// The writer every host shares (one thread, so `Rc`). It keeps typed
+/// records; no text is made while a run goes.
 #[derive(Clone, Default)]
 pub struct Tracer {
-    lines: Rc<RefCell<Vec<String>>>,
+    records: Rc<RefCell<Vec<Record>>>,
 }
 
 impl Tracer {
@@ -267,30 +808,43 @@ impl Tracer {
         Tracer::default()
     }
 
-    /// Appends one event at virtual time `at`.
+    /// Appends one event at virtual time `at` (kept to the millisecond).
     pub fn emit(&self, at: Duration, host: &str, event: Event) {
         let record = Record {
-            t: format_time(at),
+            at: trace_time(at),
             host: host.to_string(),
             event,
         };
-        let line = serde_json::to_string(&record).expect("trace records serialize");
-        self.lines.borrow_mut().push(line);
+        self.records.borrow_mut().push(record);
     }
 
     /// A copy of everything written so far.
     pub fn snapshot(&self) -> Trace {
-        Trace {
-            lines: self.lines.borrow().clone(),
-        }
+        Trace::from_records(self.records.borrow().clone())
     }
 }
 
-/// A finished trace.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// A finished trace: its records, and (made once, when first asked) its
+/// JSON lines. Cheap to clone.
+#[derive(Clone, Default)]
 pub struct Trace {
-    lines: Vec<String>,
+    records: Arc<[Record]>,
+    lines: Arc<OnceLock<Vec<String>>>,
 }
+
+impl fmt::Debug for Trace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.records.iter()).finish()
+    }
+}
+
+impl PartialEq for Trace {
+    fn eq(&self, other: &Trace) -> bool {
+        self.records == other.records
+    }
+}
+
+impl Eq for Trace {}
 
 /// Where two traces first differ (1-based line; `None` = that trace ended).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -313,19 +867,78 @@ impl fmt::Display for Difference {
     }
 }
 
+/// A line of trace text that does not read back as a record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseError {
+    /// 1-based.
+    pub line: usize,
+    pub reason: String,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "trace line {}: {}", self.line, self.reason)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
 impl Trace {
-    pub fn from_lines(lines: Vec<String>) -> Trace {
-        Trace { lines }
+    pub fn from_records(records: Vec<Record>) -> Trace {
+        Trace {
+            records: records.into(),
+            lines: Arc::default(),
+        }
     }
 
+    /// Reads JSON lines back (as [`Trace::text`] writes them). Every line
+    /// must be one record: bad JSON, an unknown `ev`, a bad field or time,
+    /// or an empty line fails with its 1-based number. The text of the
+    /// trace read is made again from its records.
+    pub fn parse(text: &str) -> Result<Trace, ParseError> {
+        let records = text
+            .lines()
+            .enumerate()
+            .map(|(i, line)| {
+                serde_json::from_str::<Record>(line).map_err(|err| ParseError {
+                    line: i + 1,
+                    reason: err.to_string(),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Trace::from_records(records))
+    }
+
+    /// The records, in order.
+    pub fn records(&self) -> &[Record] {
+        &self.records
+    }
+
+    /// The events of one kind, in order.
+    pub fn of_kind(&self, kind: EventKind) -> impl Iterator<Item = &Record> + '_ {
+        self.records.iter().filter(move |r| r.event.kind() == kind)
+    }
+
+    /// How many records (= lines).
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// The JSON lines, one per record (made on first use).
     pub fn lines(&self) -> &[String] {
-        &self.lines
+        self.lines
+            .get_or_init(|| self.records.iter().map(Record::to_line).collect())
     }
 
     /// The trace as JSON lines, each ending in `\n`.
     pub fn text(&self) -> String {
-        let mut out = String::new();
-        for line in &self.lines {
+        let lines = self.lines();
+        let mut out = String::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
+        for line in lines {
             out.push_str(line);
             out.push('\n');
         }
@@ -334,27 +947,23 @@ impl Trace {
 
     /// FNV-1a 64 over [`Trace::text`], as 16 hex digits.
     pub fn hash(&self) -> String {
-        format!("{:016x}", fnv1a64(self.text().as_bytes()))
+        let hash = self.lines().iter().fold(FNV_OFFSET, |hash, line| {
+            fnv1a64_from(fnv1a64_from(hash, line.as_bytes()), b"\n")
+        });
+        format!("{hash:016x}")
     }
 
     /// The first line where `self` and `other` differ, if any.
     pub fn first_difference(&self, other: &Trace) -> Option<Difference> {
-        let longest = self.lines.len().max(other.lines.len());
+        let (mine, theirs) = (self.lines(), other.lines());
+        let longest = mine.len().max(theirs.len());
         (0..longest)
-            .find(|&i| self.lines.get(i) != other.lines.get(i))
+            .find(|&i| mine.get(i) != theirs.get(i))
             .map(|i| Difference {
                 line: i + 1,
-                left: self.lines.get(i).cloned(),
-                right: other.lines.get(i).cloned(),
+                left: mine.get(i).cloned(),
+                right: theirs.get(i).cloned(),
             })
-    }
-
-    /// Every line parsed back (a line that does not parse is skipped).
-    pub fn records(&self) -> Vec<Record> {
-        self.lines
-            .iter()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
     }
 
     /// The story the model and the user saw, without the clock: per turn,
@@ -370,18 +979,18 @@ impl Trace {
         let mut turns: BTreeMap<(usize, u8, usize, u8), String> = BTreeMap::new();
         let mut prompts: BTreeMap<usize, usize> = BTreeMap::new();
         let mut lines = Vec::new();
-        for record in self.records() {
-            let (key, line) = match record.event {
+        for record in self.records.iter() {
+            let (key, line) = match &record.event {
                 Event::TurnContext {
                     turn,
                     phase,
                     prompt,
                     ..
                 } => {
-                    let n = prompts.entry(turn).or_default();
+                    let n = prompts.entry(*turn).or_default();
                     *n += 1;
                     (
-                        (turn, 0, *n, 0),
+                        (*turn, 0, *n, 0),
                         format!("prompt {n} ({phase}): {prompt:?}"),
                     )
                 }
@@ -391,8 +1000,8 @@ impl Trace {
                     name,
                     input,
                 } => (
-                    (turn, 1, call, 0),
-                    format!("call {call} > {name} {}", mask_times(&input)),
+                    (*turn, 1, *call, 0),
+                    format!("call {call} > {name} {}", mask_times(input)),
                 ),
                 Event::ToolResult {
                     turn,
@@ -401,10 +1010,10 @@ impl Trace {
                     is_error,
                     content,
                 } => {
-                    let status = if is_error { "error" } else { "ok" };
-                    let content = mask_times(&content);
+                    let status = if *is_error { "error" } else { "ok" };
+                    let content = mask_times(content);
                     (
-                        (turn, 1, call, 1),
+                        (*turn, 1, *call, 1),
                         format!("call {call} < {name} {status}: {content}"),
                     )
                 }
@@ -414,13 +1023,16 @@ impl Trace {
                     reason,
                     calls,
                 } => {
-                    let reason = reason.map(|r| format!(" ({r})")).unwrap_or_default();
+                    let reason = reason
+                        .as_ref()
+                        .map(|r| format!(" ({r})"))
+                        .unwrap_or_default();
                     (
-                        (turn, 2, 0, 0),
+                        (*turn, 2, 0, 0),
                         format!("model: {outcome}{reason} after {calls} calls"),
                     )
                 }
-                Event::TurnEnd { turn, outcome } => ((turn, 3, 0, 0), format!("end: {outcome}")),
+                Event::TurnEnd { turn, outcome } => ((*turn, 3, 0, 0), format!("end: {outcome}")),
                 Event::RunEnd { outcome } => {
                     lines.push(format!("run: {outcome}"));
                     continue;
@@ -435,14 +1047,6 @@ impl Trace {
             .collect();
         story.extend(lines);
         story
-    }
-
-    /// The events of one kind (the `ev` tag), in order.
-    pub fn of_kind(&self, kind: &str) -> Vec<Record> {
-        self.records()
-            .into_iter()
-            .filter(|r| r.event.kind() == kind)
-            .collect()
     }
 }
 
@@ -503,13 +1107,19 @@ fn string_literal_len(text: &str) -> Option<usize> {
     None
 }
 
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
 /// FNV-1a, 64 bit.
 pub fn fnv1a64(bytes: &[u8]) -> u64 {
-    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-    bytes
-        .iter()
-        .fold(OFFSET, |hash, &b| (hash ^ u64::from(b)).wrapping_mul(PRIME))
+    fnv1a64_from(FNV_OFFSET, bytes)
+}
+
+/// FNV-1a 64 of `bytes`, continuing from `hash`.
+fn fnv1a64_from(hash: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().fold(hash, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(FNV_PRIME)
+    })
 }
 
 #[cfg(test)]
@@ -557,7 +1167,7 @@ mod tests {
         tracer.emit(Duration::from_millis(9), "driver", result(0, "first"));
         let end = Event::TurnEnd {
             turn: 0,
-            outcome: "done".into(),
+            outcome: TurnEnding::Done,
         };
         tracer.emit(Duration::from_millis(9), "driver", end);
         assert_eq!(
@@ -574,11 +1184,11 @@ mod tests {
     fn records_round_trip_and_differences_are_located() {
         let tracer = Tracer::new();
         tracer.emit(
-            Duration::from_millis(1500),
+            Duration::from_micros(1_500_900),
             "coderd",
             Event::AgentDisconnect {
                 agent: "a".into(),
-                reason: "eof".into(),
+                reason: DisconnectReason::Eof,
             },
         );
         let trace = tracer.snapshot();
@@ -587,15 +1197,308 @@ mod tests {
             r#"{"t":"1.500","host":"coderd","ev":"agent_disconnect","agent":"a","reason":"eof"}"#
         );
         let record = &trace.records()[0];
-        assert_eq!(record.at(), Duration::from_millis(1500));
-        assert_eq!(record.event.kind(), "agent_disconnect");
+        assert_eq!(record.at, Duration::from_millis(1500), "kept to the ms");
+        assert_eq!(record.event.kind(), EventKind::AgentDisconnect);
+        assert_eq!(Trace::parse(&trace.text()).unwrap(), trace);
 
-        let mut other = trace.lines().to_vec();
-        other.push("extra".into());
-        let diff = trace.first_difference(&Trace::from_lines(other)).unwrap();
+        let other = Trace::parse(&format!("{}{}", trace.text(), trace.text())).unwrap();
+        let diff = trace.first_difference(&other).unwrap();
         assert_eq!(diff.line, 2);
         assert_eq!(diff.left, None);
         assert!(trace.first_difference(&trace.clone()).is_none());
-        assert_eq!(trace.hash().len(), 16);
+        assert_eq!(
+            trace.hash(),
+            format!("{:016x}", fnv1a64(trace.text().as_bytes()))
+        );
+    }
+
+    /// One event of every kind, with optional fields both set and unset.
+    fn samples() -> Vec<Event> {
+        vec![
+            Event::RunStart {
+                transport: Transport::Turmoil,
+                seed: 7,
+                tick_ms: 100,
+                random_order: false,
+            },
+            Event::RunStart {
+                transport: Transport::Fast,
+                seed: 7,
+                tick_ms: 0,
+                random_order: true,
+            },
+            Event::RunEnd {
+                outcome: RunEnding::Ok,
+            },
+            Event::RunEnd {
+                outcome: RunEnding::Error("host coderd panicked: a: b".into()),
+            },
+            Event::Fault {
+                name: "agent_oom".into(),
+                params: serde_json::json!({"workspace": "ws1", "agent": "main"}),
+            },
+            Event::FaultSkipped {
+                name: "build_canceled".into(),
+                reason: "no build".into(),
+            },
+            Event::Infra {
+                action: InfraAction::CrashAgentSkipped,
+                target: "ws1.main".into(),
+            },
+            Event::Entity {
+                kind: EntityKind::Preset,
+                name: "dev/v1/small".into(),
+                id: "p1".into(),
+            },
+            Event::TurnStart {
+                chat: "main".into(),
+                turn: 1,
+                name: Some("recover".into()),
+                model: Some(ModelKind::Reference),
+            },
+            Event::TurnStart {
+                chat: "main".into(),
+                turn: 2,
+                name: None,
+                model: None,
+            },
+            Event::ModelOutcome {
+                turn: 1,
+                outcome: ModelOutcome::ToldUser,
+                reason: Some("quota".into()),
+                calls: 3,
+            },
+            Event::TurnEnd {
+                turn: 1,
+                outcome: TurnEnding::Lost("connection reset".into()),
+            },
+            Event::TurnEnd {
+                turn: 2,
+                outcome: TurnEnding::Timeout,
+            },
+            Event::ToolCall {
+                turn: 1,
+                call: 0,
+                name: "execute".into(),
+                input: r#"{"command":"echo <hi>"}"#.into(),
+            },
+            Event::ToolResult {
+                turn: 1,
+                call: 0,
+                name: "execute".into(),
+                is_error: true,
+                content: "line\n\"quoted\"".into(),
+            },
+            Event::Job {
+                workspace: "ws1".into(),
+                build: "b1".into(),
+                number: 1,
+                transition: Transition::Delete,
+                status: JobStatus::Canceling,
+                error: Some("insufficient quota".into()),
+                error_code: Some("INSUFFICIENT_QUOTA".into()),
+            },
+            Event::Enqueue {
+                by: Requester::Chat("main".into()),
+                hook: Hook::Create,
+                workspace: "ws1".into(),
+                workspace_id: "w1".into(),
+                build: "b1".into(),
+                number: 1,
+                transition: Transition::Start,
+                template: "dev".into(),
+                version: "v1".into(),
+                external_agent: false,
+            },
+            Event::Enqueue {
+                by: Requester::Prebuild,
+                hook: Hook::Stop,
+                workspace: "ws1".into(),
+                workspace_id: "w1".into(),
+                build: "b2".into(),
+                number: 2,
+                transition: Transition::Stop,
+                template: "dev".into(),
+                version: "v1".into(),
+                external_agent: true,
+            },
+            Event::QuotaCommit {
+                build: "b1".into(),
+                daily_cost: 5,
+                ok: false,
+            },
+            Event::BuildLog {
+                build: "b1".into(),
+                stage: "apply".into(),
+                line: "done".into(),
+            },
+            Event::AgentConnect {
+                agent: "a1".into(),
+                name: "main".into(),
+            },
+            Event::AgentDisconnect {
+                agent: "a1".into(),
+                reason: DisconnectReason::Stale,
+            },
+            Event::AgentLifecycle {
+                agent: "a1".into(),
+                state: LifecycleState::StartTimeout,
+            },
+            Event::AgentStatus {
+                agent: "a1".into(),
+                name: "main".into(),
+                from: None,
+                to: AgentStatusKind::Connecting,
+                workspace: "ws1".into(),
+                build: "b1".into(),
+                chat_agent: true,
+                since: None,
+            },
+            Event::AgentStatus {
+                agent: "a1".into(),
+                name: "main".into(),
+                from: Some(AgentStatusKind::Connected),
+                to: AgentStatusKind::Disconnected,
+                workspace: "ws1".into(),
+                build: "b1".into(),
+                chat_agent: false,
+                since: Some(Duration::from_millis(61_005)),
+            },
+            Event::Dial {
+                agent: "a1".into(),
+                outcome: DialOutcome::Abandoned,
+                attempts: 3,
+                error: None,
+            },
+            Event::Dial {
+                agent: "a1".into(),
+                outcome: DialOutcome::Error,
+                attempts: 1,
+                error: Some("refused".into()),
+            },
+            Event::ChatUpdated {
+                chat: "c1".into(),
+                workspace: Some("w1".into()),
+                build: None,
+                agent: Some("a1".into()),
+            },
+            Event::TurnContext {
+                chat: "c1".into(),
+                turn: 1,
+                phase: ContextPhase::MidTurn,
+                prompt: "<workspace-context>".into(),
+            },
+            Event::Engine {
+                kind: EngineEventKind::DialStart,
+                detail: "agent=a1".into(),
+            },
+        ]
+    }
+
+    #[test]
+    fn every_event_reads_back_as_written_and_its_kind_is_its_tag() {
+        let tracer = Tracer::new();
+        for (i, event) in samples().into_iter().enumerate() {
+            tracer.emit(Duration::from_millis(i as u64 * 1001), "h", event);
+        }
+        let trace = tracer.snapshot();
+        for (record, line) in trace.records().iter().zip(trace.lines()) {
+            let value: Value = serde_json::from_str(line).unwrap();
+            assert_eq!(
+                value["ev"],
+                serde_json::to_value(record.event.kind()).unwrap()
+            );
+        }
+        let back = Trace::parse(&trace.text()).unwrap();
+        assert_eq!(back, trace);
+        assert_eq!(back.text(), trace.text());
+        assert_eq!(back.hash(), trace.hash());
+        let kinds: std::collections::BTreeSet<EventKind> =
+            trace.records().iter().map(|r| r.event.kind()).collect();
+        assert_eq!(kinds.len(), 23, "a sample of every kind");
+    }
+
+    /// The text of events whose fields are optional or typed, byte for byte
+    /// as the trace wrote them when they were strings.
+    #[test]
+    fn typed_fields_write_the_spellings_traces_always_had() {
+        let line = |event: Event| {
+            Record {
+                at: Duration::from_millis(61_005),
+                host: "coderd".into(),
+                event,
+            }
+            .to_line()
+        };
+        let samples = samples();
+        assert_eq!(
+            line(samples[0].clone()),
+            r#"{"t":"61.005","host":"coderd","ev":"run_start","transport":"turmoil","seed":7,"tick_ms":100}"#
+        );
+        assert_eq!(
+            line(samples[3].clone()),
+            r#"{"t":"61.005","host":"coderd","ev":"run_end","outcome":"error: host coderd panicked: a: b"}"#
+        );
+        assert_eq!(
+            line(samples[11].clone()),
+            r#"{"t":"61.005","host":"coderd","ev":"turn_end","turn":1,"outcome":"lost: connection reset"}"#
+        );
+        assert_eq!(
+            line(samples[16].clone()),
+            r#"{"t":"61.005","host":"coderd","ev":"enqueue","by":"chat:main","hook":"create","workspace":"ws1","workspace_id":"w1","build":"b1","number":1,"transition":"start","template":"dev","version":"v1","external_agent":false}"#
+        );
+        assert_eq!(
+            line(samples[23].clone()),
+            r#"{"t":"61.005","host":"coderd","ev":"agent_status","agent":"a1","name":"main","from":"none","to":"connecting","workspace":"ws1","build":"b1","chat_agent":true}"#
+        );
+        assert_eq!(
+            line(samples[24].clone()),
+            r#"{"t":"61.005","host":"coderd","ev":"agent_status","agent":"a1","name":"main","from":"connected","to":"disconnected","workspace":"ws1","build":"b1","chat_agent":false,"since":"61.005"}"#
+        );
+    }
+
+    #[test]
+    fn a_bad_line_fails_the_parse_with_its_number() {
+        let good = r#"{"t":"0.000","host":"world","ev":"run_end","outcome":"ok"}"#;
+        let fails = |bad: &str| {
+            let text = format!("{good}\n{bad}\n{good}\n");
+            let err = Trace::parse(&text).unwrap_err();
+            assert_eq!(err.line, 2, "{err}");
+            err.reason
+        };
+        assert!(fails("not json").contains("expected"));
+        let unknown = fails(r#"{"t":"0.000","host":"world","ev":"no_such_event"}"#);
+        assert!(unknown.contains("no_such_event"), "{unknown}");
+        for time in ["1.5", "x.000", "-1.000", "1.0000", "1", "+1.000"] {
+            let reason = fails(&good.replace("0.000", time));
+            assert!(reason.contains("bad time"), "{time}: {reason}");
+        }
+        let status = fails(
+            r#"{"t":"0.000","host":"c","ev":"agent_disconnect","agent":"a","reason":"gone"}"#,
+        );
+        assert!(status.contains("gone"), "{status}");
+        let run_end = fails(r#"{"t":"0.000","host":"c","ev":"run_end","outcome":"fine"}"#);
+        assert!(run_end.contains("bad run outcome"), "{run_end}");
+        let job = fails(
+            r#"{"t":"0.000","host":"c","ev":"job","workspace":"w","build":"b","number":1,"transition":"start","status":"done"}"#,
+        );
+        assert!(job.contains("unknown job status"), "{job}");
+        assert!(!fails("").is_empty(), "an empty line is no record");
+        assert_eq!(Trace::parse("").unwrap(), Trace::default());
+    }
+
+    #[test]
+    fn names_parse_their_own_spelling_only() {
+        for action in InfraAction::ALL {
+            assert_eq!(InfraAction::parse(action.as_str()), Some(*action));
+        }
+        assert_eq!(InfraAction::parse("Crash"), None);
+        assert_eq!(
+            Requester::parse("chat:a:b"),
+            Some(Requester::Chat("a:b".into()))
+        );
+        assert_eq!(TurnEnding::parse("lost"), None);
+        assert_eq!(TurnEnding::parse("done: x"), None);
+        assert_eq!(parse_time("12.034"), Some(Duration::from_millis(12_034)));
     }
 }

@@ -6,7 +6,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::observe::trace::{parse_time, Event, Record, Trace};
+use chatsim_engine::model::{JobStatus, Transition};
+
+use crate::observe::trace::{
+    AgentStatusKind, DialOutcome, EntityKind, Event, Hook, ModelOutcome, Record, Requester,
+    RunEnding, Trace, TurnEnding,
+};
+use crate::plan::ModelKind;
 
 /// One call the driver made and what came back.
 #[derive(Clone, Debug, PartialEq)]
@@ -41,44 +47,44 @@ pub struct TurnView {
     pub turn: usize,
     pub chat: String,
     pub name: Option<String>,
-    pub model: Option<String>,
+    pub model: Option<ModelKind>,
     pub started: Duration,
-    /// When and how it ended (`done`, `timeout`, `lost: …`).
-    pub ended: Option<(Duration, String)>,
+    /// When and how it ended.
+    pub ended: Option<(Duration, TurnEnding)>,
     /// The model's outcome, reason and call count (model turns).
-    pub model_outcome: Option<(String, Option<String>, usize)>,
+    pub model_outcome: Option<(ModelOutcome, Option<String>, usize)>,
 }
 
 /// A build some hook enqueued, with its job's status changes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BuildView {
     pub id: String,
-    pub by: String,
-    pub hook: String,
+    pub by: Requester,
+    pub hook: Hook,
     pub workspace: String,
     pub workspace_id: String,
     pub number: i32,
-    pub transition: String,
+    pub transition: Transition,
     pub template: String,
     pub external_agent: bool,
     pub enqueued: Duration,
     /// (time, status, error code) in order.
-    pub statuses: Vec<(Duration, String, Option<String>)>,
+    pub statuses: Vec<(Duration, JobStatus, Option<String>)>,
 }
 
 impl BuildView {
     /// The job status at `at` (`pending` from the enqueue on).
-    pub fn status_at(&self, at: Duration) -> &str {
+    pub fn status_at(&self, at: Duration) -> JobStatus {
         self.statuses
             .iter()
             .take_while(|(t, _, _)| *t <= at)
             .last()
-            .map_or("pending", |(_, s, _)| s.as_str())
+            .map_or(JobStatus::Pending, |(_, s, _)| *s)
     }
 
     /// Whether the job had not ended at `at` (`canceling` counts as ended).
     pub fn in_flight_at(&self, at: Duration) -> bool {
-        matches!(self.status_at(at), "pending" | "running")
+        matches!(self.status_at(at), JobStatus::Pending | JobStatus::Running)
     }
 
     /// A short readable name: `ws1#2`.
@@ -91,7 +97,7 @@ impl BuildView {
 #[derive(Clone, Debug, PartialEq)]
 pub struct StatusView {
     pub at: Duration,
-    pub status: String,
+    pub status: AgentStatusKind,
     /// Disconnected-since, for `disconnected`.
     pub since: Option<Duration>,
 }
@@ -132,12 +138,13 @@ impl AgentView {
 /// A trace read back.
 #[derive(Clone, Debug, Default)]
 pub struct TraceView {
-    pub records: Vec<Record>,
+    /// The trace read (cheap to clone: its records are shared).
+    pub trace: Trace,
     /// Chat ID → name.
     pub chat_names: BTreeMap<String, String>,
     /// Every named ID (organizations, users, templates, versions, presets,
     /// chats) → (kind, name).
-    pub entities: BTreeMap<String, (String, String)>,
+    pub entities: BTreeMap<String, (EntityKind, String)>,
     pub calls: Vec<CallView>,
     pub turns: Vec<TurnView>,
     /// Builds in enqueue order.
@@ -151,33 +158,35 @@ pub struct TraceView {
     /// `(time, agent ID)` of every dial that was abandoned (its caller
     /// gave up first: the engine's dial timeout).
     pub abandoned_dials: Vec<(Duration, String)>,
-    /// The run's own outcome line (`ok` or `error: …`).
-    pub run_end: Option<String>,
+    /// How the run said it ended.
+    pub run_end: Option<RunEnding>,
 }
 
 impl TraceView {
     pub fn new(trace: &Trace) -> TraceView {
         let mut view = TraceView {
-            records: trace.records(),
+            trace: trace.clone(),
             ..TraceView::default()
         };
-        let records = std::mem::take(&mut view.records);
-        for record in &records {
+        for record in trace.records() {
             view.add(record);
         }
-        view.records = records;
         view
     }
 
+    /// The trace's records, in order.
+    pub fn records(&self) -> &[Record] {
+        self.trace.records()
+    }
+
     fn add(&mut self, record: &Record) {
-        let at = record.at();
+        let at = record.at;
         match &record.event {
             Event::Entity { kind, name, id } => {
-                if kind == "chat" {
+                if *kind == EntityKind::Chat {
                     self.chat_names.insert(id.clone(), name.clone());
                 }
-                self.entities
-                    .insert(id.clone(), (kind.clone(), name.clone()));
+                self.entities.insert(id.clone(), (*kind, name.clone()));
             }
             Event::TurnStart {
                 chat,
@@ -188,7 +197,7 @@ impl TraceView {
                 turn: *turn,
                 chat: chat.clone(),
                 name: name.clone(),
-                model: model.clone(),
+                model: *model,
                 started: at,
                 ..TurnView::default()
             }),
@@ -204,7 +213,7 @@ impl TraceView {
                 calls,
             } => {
                 if let Some(t) = self.turn_mut(*turn) {
-                    t.model_outcome = Some((outcome.clone(), reason.clone(), *calls));
+                    t.model_outcome = Some((*outcome, reason.clone(), *calls));
                 }
             }
             Event::ToolCall {
@@ -264,11 +273,11 @@ impl TraceView {
                 self.builds.push(BuildView {
                     id: build.clone(),
                     by: by.clone(),
-                    hook: hook.clone(),
+                    hook: *hook,
                     workspace: workspace.clone(),
                     workspace_id: workspace_id.clone(),
                     number: *number,
-                    transition: transition.clone(),
+                    transition: *transition,
                     template: template.clone(),
                     external_agent: *external_agent,
                     enqueued: at,
@@ -282,7 +291,7 @@ impl TraceView {
                 ..
             } => {
                 if let Some(b) = self.builds.iter_mut().find(|b| &b.id == build) {
-                    b.statuses.push((at, status.clone(), error_code.clone()));
+                    b.statuses.push((at, *status, error_code.clone()));
                 }
             }
             Event::AgentStatus {
@@ -297,8 +306,8 @@ impl TraceView {
             } => {
                 let status = StatusView {
                     at,
-                    status: to.clone(),
-                    since: since.as_deref().and_then(parse_time),
+                    status: *to,
+                    since: *since,
                 };
                 match self.agents.iter_mut().find(|a| &a.id == agent) {
                     Some(a) => a.statuses.push(status),
@@ -321,7 +330,11 @@ impl TraceView {
                     .or_default()
                     .push((at, workspace.clone()));
             }
-            Event::Dial { agent, outcome, .. } if outcome == "abandoned" => {
+            Event::Dial {
+                agent,
+                outcome: DialOutcome::Abandoned,
+                ..
+            } => {
                 self.abandoned_dials.push((at, agent.clone()));
             }
             _ => {}

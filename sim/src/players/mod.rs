@@ -5,6 +5,7 @@
 
 use std::collections::VecDeque;
 
+use crate::observe::trace::ModelOutcome;
 use crate::plan::{Call, ModelKind, Turn};
 
 mod policy;
@@ -35,9 +36,8 @@ pub trait TurnPolicy {
 /// How a model turn ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ModelReport {
-    /// `done`, `told_user`, `cap_exceeded`, or `unfinished` (the turn was
-    /// cut off before the model ended it).
-    pub outcome: String,
+    /// How the model ended it (`Unfinished`: the turn was cut off first).
+    pub outcome: ModelOutcome,
     pub reason: Option<String>,
     /// Tool calls the model made.
     pub calls: usize,

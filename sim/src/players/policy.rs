@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use super::reference::{Outcome, ReferenceModel, Step, ToolCall};
 use super::{CallResult, ModelReport, TurnPolicy};
+use crate::observe::trace::ModelOutcome;
 use crate::plan::{Call, Goal};
 
 /// A turn played by [`ReferenceModel`].
@@ -70,10 +71,10 @@ impl TurnPolicy for ReferencePolicy {
     fn report(&self) -> Option<ModelReport> {
         let (outcome, reason) = match &self.outcome {
             Some(outcome) => (
-                outcome.as_str().to_string(),
+                outcome.kind(),
                 outcome.reason().map(|r| r.as_str().to_string()),
             ),
-            None => ("unfinished".to_string(), None),
+            None => (ModelOutcome::Unfinished, None),
         };
         Some(ModelReport {
             outcome,

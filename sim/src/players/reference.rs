@@ -16,6 +16,8 @@ use chatsim_engine::tools::{create_workspace, start_workspace};
 use chatsim_engine::Time;
 use serde_json::{json, Value};
 
+use crate::observe::trace::ModelOutcome;
+
 pub use crate::plan::{Goal, DEFAULT_CALL_CAP};
 
 /// A tool call the model makes.
@@ -63,10 +65,15 @@ pub enum Reason {
 impl Outcome {
     /// The outcome as traces and scenario files name it.
     pub fn as_str(&self) -> &'static str {
+        self.kind().as_str()
+    }
+
+    /// The outcome as a `model_outcome` trace event names it.
+    pub fn kind(&self) -> ModelOutcome {
         match self {
-            Outcome::Done => "done",
-            Outcome::ToldUser(_) => "told_user",
-            Outcome::CapExceeded => "cap_exceeded",
+            Outcome::Done => ModelOutcome::Done,
+            Outcome::ToldUser(_) => ModelOutcome::ToldUser,
+            Outcome::CapExceeded => ModelOutcome::CapExceeded,
         }
     }
 

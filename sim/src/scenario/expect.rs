@@ -7,13 +7,14 @@ use std::fmt;
 use serde_json::Value;
 
 use super::file::{
-    variant_name, Expect, PromptExpect, PromptPhase, ResponseExpect, TurnExpect, WorkspaceExpect,
+    variant_name, Expect, ModelOutcomeName, PromptExpect, PromptPhase, ResponseExpect, TurnExpect,
+    WorkspaceExpect,
 };
 use super::spans::FieldPath;
 use super::transcript::agent_label;
 use crate::harness::{Summary, WorkspaceSummary};
 use crate::observe::invariants::is_recovery_advice;
-use crate::observe::trace::{format_time, Event};
+use crate::observe::trace::{format_time, ContextPhase, Event, ModelOutcome};
 use crate::observe::view::{CallView, TraceView};
 
 /// An expectation that did not hold.
@@ -370,7 +371,7 @@ impl Evaluator<'_> {
     /// The distinct agents dialed, in the order first dialed.
     fn dialed(&mut self, want: &[String]) {
         let mut got: Vec<String> = Vec::new();
-        for record in &self.view.records {
+        for record in self.view.records() {
             if let Event::Dial { agent, .. } = &record.event {
                 let label = agent_label(self.view, agent);
                 if !got.contains(&label) {
@@ -391,15 +392,15 @@ impl Evaluator<'_> {
         else {
             return self.fail(at.key("turn"), format!("turn {:?} never started", p.turn));
         };
-        let phase = variant_name(&p.phase);
-        let found = self.view.records.iter().find_map(|r| match &r.event {
+        let phase = context_phase(p.phase);
+        let found = self.view.records().iter().find_map(|r| match &r.event {
             Event::TurnContext {
                 chat,
                 turn: n,
                 phase: ph,
                 prompt,
             } if *n == turn.turn && chat == &turn.chat && *ph == phase => {
-                Some((r.at(), prompt.clone()))
+                Some((r.at, prompt.clone()))
             }
             _ => None,
         });
@@ -460,9 +461,7 @@ impl Evaluator<'_> {
         };
         let ended = turn.ended.clone();
         if let Some(want) = &t.outcome {
-            let got = ended
-                .as_ref()
-                .map_or("unfinished", |(_, o)| o.split(':').next().unwrap_or(o));
+            let got = ended.as_ref().map_or("unfinished", |(_, o)| o.name());
             self.compare(at.key("outcome"), "the turn's outcome", want.as_str(), got);
         }
         let end_at = ended.as_ref().map(|(at, _)| *at);
@@ -491,13 +490,18 @@ impl Evaluator<'_> {
         }
         let model = turn.model_outcome.clone();
         if let Some(want) = t.model {
-            let got = model.as_ref().map_or("none", |(o, _, _)| o.as_str());
-            self.compare(
-                at.key("model"),
-                "the model's outcome",
-                variant_name(&want).as_str(),
-                got,
-            );
+            let want = model_outcome(want);
+            let got = model.as_ref().map(|(o, _, _)| *o);
+            if got != Some(want) {
+                let got = got.map_or("none", ModelOutcome::as_str);
+                self.fail(
+                    at.key("model"),
+                    format!(
+                        "the model's outcome: expected {:?}, got {got:?}",
+                        want.as_str()
+                    ),
+                );
+            }
         }
         if let Some(want) = t.reason {
             let got = model
@@ -515,5 +519,22 @@ impl Evaluator<'_> {
             let got = model.as_ref().map_or(0, |(_, _, c)| *c);
             self.compare(at.key("calls"), "the model's tool calls", &want, &got);
         }
+    }
+}
+
+/// The trace's name for a scenario's prompt phase.
+fn context_phase(phase: PromptPhase) -> ContextPhase {
+    match phase {
+        PromptPhase::Begin => ContextPhase::Begin,
+        PromptPhase::MidTurn => ContextPhase::MidTurn,
+    }
+}
+
+/// The trace's name for a scenario's model outcome.
+fn model_outcome(outcome: ModelOutcomeName) -> ModelOutcome {
+    match outcome {
+        ModelOutcomeName::Done => ModelOutcome::Done,
+        ModelOutcomeName::ToldUser => ModelOutcome::ToldUser,
+        ModelOutcomeName::CapExceeded => ModelOutcome::CapExceeded,
     }
 }

@@ -91,12 +91,12 @@ impl Report {
         let Some(outcome) = &self.outcome else {
             return (0, 0);
         };
-        let names: Vec<String> = outcome
+        let names: Vec<&str> = outcome
             .trace
-            .of_kind("tool_call")
-            .into_iter()
-            .filter_map(|r| match r.event {
-                crate::observe::trace::Event::ToolCall { name, .. } => Some(name),
+            .records()
+            .iter()
+            .filter_map(|r| match &r.event {
+                crate::observe::trace::Event::ToolCall { name, .. } => Some(name.as_str()),
                 _ => None,
             })
             .collect();

@@ -11,6 +11,8 @@ use std::fmt::Write as _;
 
 use super::load::Scenario;
 use crate::harness::RunOutcome;
+use chatsim_engine::model::JobStatus;
+
 use crate::observe::trace::{format_time, Event, Record};
 use crate::observe::view::TraceView;
 
@@ -29,12 +31,12 @@ pub fn transcript(scenario: &Scenario, outcome: &RunOutcome) -> String {
         scenario.seed(),
         outcome.transport,
         outcome.hash(),
-        outcome.trace.lines().len()
+        outcome.trace.len()
     );
     let _ = writeln!(out);
-    for record in &view.records {
+    for record in view.records() {
         if let Some(text) = line(&names, &view, record) {
-            let time = format!("{:>9}", format_time(record.at()));
+            let time = format!("{:>9}", format_time(record.at));
             let mut lines = text.lines();
             let _ = writeln!(out, "{time}  {}", lines.next().unwrap_or_default());
             for rest in lines {
@@ -114,7 +116,7 @@ fn line(names: &Names, view: &TraceView, record: &Record) -> Option<String> {
             let name = name.as_ref().map_or(String::new(), |n| format!(" {n:?}"));
             let by = model
                 .as_ref()
-                .map_or("scripted".to_string(), |m| format!("model {m}"));
+                .map_or("scripted".to_string(), |m| format!("model {}", m.as_str()));
             format!("turn {turn}{name} in chat {chat} ({by})")
         }
         Event::TurnEnd { turn, outcome } => format!("turn {turn} ends: {outcome}"),
@@ -159,6 +161,7 @@ fn line(names: &Names, view: &TraceView, record: &Record) -> Option<String> {
             ..
         } => {
             let label = view.build(build).map_or(build.clone(), |b| b.label());
+            let transition = transition.as_str();
             format!("- build {label} {transition} enqueued by {by} ({template} {version})")
         }
         Event::Job {
@@ -170,9 +173,10 @@ fn line(names: &Names, view: &TraceView, record: &Record) -> Option<String> {
             error_code,
             ..
         } => {
-            if status == "pending" {
+            if *status == JobStatus::Pending {
                 return None;
             }
+            let (transition, status) = (transition.as_str(), status.as_str());
             let mut text = format!("- build {workspace}#{number} {transition} {status}");
             if let Some(e) = error {
                 let _ = write!(text, ": {e}");
@@ -199,9 +203,8 @@ fn line(names: &Names, view: &TraceView, record: &Record) -> Option<String> {
             since,
             ..
         } => {
-            let since = since
-                .as_ref()
-                .map_or(String::new(), |s| format!(" since {s}"));
+            let since = since.map_or(String::new(), |s| format!(" since {}", format_time(s)));
+            let from = from.map_or("none", |s| s.as_str());
             format!("- agent {} {from} -> {to}{since}", agent_label(view, agent))
         }
         Event::ChatUpdated {

@@ -5,7 +5,7 @@ use chatsim::{
     AgentDef, Call, ChatSpec, Dur, RunConfig, ScheduledFault, Settings, TemplateSpec, Turn,
     UserSpec, VersionSpec, WorldSpec,
 };
-use chatsim::{Fault, Record, RunOutcome, Transport};
+use chatsim::{AgentStatusKind, ContextPhase, EventKind, Fault, Record, RunOutcome, Transport};
 use std::cell::{Cell, RefCell};
 
 pub const CHAT: &str = "main";
@@ -101,17 +101,18 @@ pub fn wait_until(secs: u64) -> Turn {
 }
 
 /// Records of one kind.
-pub fn kind(outcome: &RunOutcome, kind: &str) -> Vec<Record> {
-    outcome.trace.of_kind(kind)
+pub fn kind(outcome: &RunOutcome, kind: EventKind) -> Vec<Record> {
+    outcome.trace.of_kind(kind).cloned().collect()
 }
 
 /// The status changes of agent `name`, as (seconds, to).
-pub fn statuses(outcome: &RunOutcome, name: &str) -> Vec<(f64, String)> {
-    kind(outcome, "agent_status")
-        .into_iter()
+pub fn statuses(outcome: &RunOutcome, name: &str) -> Vec<(f64, AgentStatusKind)> {
+    outcome
+        .trace
+        .of_kind(EventKind::AgentStatus)
         .filter_map(|r| match &r.event {
             chatsim::Event::AgentStatus { name: n, to, .. } if n == name => {
-                Some((r.at().as_secs_f64(), to.clone()))
+                Some((r.at.as_secs_f64(), *to))
             }
             _ => None,
         })
@@ -126,15 +127,16 @@ pub fn print_trace(outcome: &RunOutcome) {
 
 /// Results of calls named `name` (`api.exec`, a tool name …): (seconds, is_error, content).
 pub fn results(outcome: &RunOutcome, name: &str) -> Vec<(f64, bool, String)> {
-    kind(outcome, "tool_result")
-        .into_iter()
+    outcome
+        .trace
+        .of_kind(EventKind::ToolResult)
         .filter_map(|r| match &r.event {
             chatsim::Event::ToolResult {
                 name: n,
                 is_error,
                 content,
                 ..
-            } if n == name => Some((r.at().as_secs_f64(), *is_error, content.clone())),
+            } if n == name => Some((r.at.as_secs_f64(), *is_error, content.clone())),
             _ => None,
         })
         .collect()
@@ -158,9 +160,9 @@ pub fn first_at(outcome: &RunOutcome, pred: impl Fn(&chatsim::Event) -> bool) ->
     outcome
         .trace
         .records()
-        .into_iter()
+        .iter()
         .find(|r| pred(&r.event))
-        .map(|r| r.at().as_secs_f64())
+        .map(|r| r.at.as_secs_f64())
 }
 
 /// How long agent `name` read `disconnected` in one stretch, the longest.
@@ -168,9 +170,9 @@ pub fn longest_disconnect(outcome: &RunOutcome, name: &str, end: f64) -> f64 {
     let mut longest = 0.0f64;
     let mut since: Option<f64> = None;
     for (at, to) in statuses(outcome, name) {
-        match (to.as_str(), since) {
-            ("disconnected", None) => since = Some(at),
-            ("disconnected", Some(_)) => {}
+        match (to, since) {
+            (AgentStatusKind::Disconnected, None) => since = Some(at),
+            (AgentStatusKind::Disconnected, Some(_)) => {}
             (_, Some(start)) => {
                 longest = longest.max(at - start);
                 since = None;
@@ -270,8 +272,8 @@ pub fn execute(command: &str) -> Call {
 }
 
 /// Prompts the chat runtime built, as (turn, phase, prompt).
-pub fn prompts(outcome: &RunOutcome) -> Vec<(usize, String, String)> {
-    kind(outcome, "turn_context")
+pub fn prompts(outcome: &RunOutcome) -> Vec<(usize, ContextPhase, String)> {
+    kind(outcome, EventKind::TurnContext)
         .into_iter()
         .filter_map(|r| match r.event {
             chatsim::Event::TurnContext {

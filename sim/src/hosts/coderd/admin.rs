@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::CoderdCore;
-use crate::observe::trace::Event;
+use crate::observe::trace::{EntityKind, Event};
 use crate::transport::Net;
 
 /// An operator action.
@@ -153,7 +153,7 @@ impl<N: Net> CoderdCore<N> {
             old_id.ok_or_else(|| format!("template {template:?} has no active version"))?;
         self.cloud.copy_images(old_id, new_id);
         self.emit(Event::Entity {
-            kind: "version".into(),
+            kind: EntityKind::Version,
             name: format!("{template}/{name}"),
             id: new_id.to_string(),
         });

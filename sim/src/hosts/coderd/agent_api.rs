@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::CoderdCore;
 use crate::hosts::proto::{AgentDown, AgentUp, FrameConn, AGENT_API_PORT};
 use crate::hosts::within;
-use crate::observe::trace::{id, Event};
+use crate::observe::trace::{id, DisconnectReason, Event};
 use crate::transport::{HostResult, Listener, Net};
 
 /// How long a new connection may take to say hello.
@@ -79,7 +79,7 @@ async fn session<N: Net>(core: Rc<CoderdCore<N>>, stream: N::Stream) {
                     continue;
                 }
                 forget(&core, agent, generation);
-                core.emit(Event::AgentDisconnect { agent: id(agent), reason: "stale".into() });
+                core.emit(Event::AgentDisconnect { agent: id(agent), reason: DisconnectReason::Stale });
                 return;
             }
         }
@@ -145,7 +145,7 @@ fn lifecycle<N: Net>(core: &CoderdCore<N>, agent: Uuid, state: &str) -> AgentDow
     if changed == Some(true) {
         core.emit(Event::AgentLifecycle {
             agent: id(agent),
-            state: state.as_str().to_string(),
+            state,
         });
     }
     AgentDown::Ack
@@ -175,7 +175,7 @@ fn disconnect<N: Net>(core: &CoderdCore<N>, agent: Uuid, generation: u64) {
     });
     core.emit(Event::AgentDisconnect {
         agent: id(agent),
-        reason: "eof".into(),
+        reason: DisconnectReason::Eof,
     });
     core.poke_statuses();
 }

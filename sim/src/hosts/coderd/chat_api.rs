@@ -30,7 +30,7 @@ use crate::hosts::proto::{
     ChatRequest, ChatResponse, FrameReader, FrameWriter, CHAT_KEEPALIVE, CHAT_PORT,
 };
 use crate::hosts::within;
-use crate::observe::trace::Event;
+use crate::observe::trace::{ContextPhase, Event};
 use crate::plan::Call;
 use crate::transport::{HostResult, Listener, Net};
 
@@ -110,7 +110,7 @@ async fn session<N: Net>(core: Rc<CoderdCore<N>>, runtimes: Runtimes, stream: N:
     core.emit(Event::TurnContext {
         chat: chat.clone(),
         turn: turn_no,
-        phase: "begin".into(),
+        phase: ContextPhase::Begin,
         prompt: context.system_prompt(),
     });
     if writer.send(&ChatResponse::TurnBegun).await.is_err() {
@@ -199,7 +199,7 @@ async fn before_model_step<N: Net>(core: &CoderdCore<N>, turn: TurnRef<'_>) {
         core.emit(Event::TurnContext {
             chat: turn.chat.to_string(),
             turn: turn.turn_no,
-            phase: "mid_turn".into(),
+            phase: ContextPhase::MidTurn,
             prompt: context.system_prompt(),
         });
     }

@@ -19,7 +19,7 @@ use uuid::Uuid;
 use crate::control::SlotKey;
 use crate::hosts::proto::{DialRequest, DialResponse, FrameConn, AGENT_DIAL_PORT};
 use crate::hosts::{is_retryable, CODERD};
-use crate::observe::trace::{id, Event, Tracer};
+use crate::observe::trace::{id, DialOutcome, Event, Tracer};
 use crate::transport::Net;
 
 /// Bound on the attempts of one dial (far beyond any caller's deadline).
@@ -89,12 +89,12 @@ async fn dial<N: Net>(
         guard.attempts = attempt;
         match attempt_once(&net, &store, agent).await {
             Ok(conn) => {
-                guard.finish("ok", None);
+                guard.finish(DialOutcome::Ok, None);
                 return Ok(Box::new(conn));
             }
             Err(Attempt::Retry(reason)) => last = reason,
             Err(Attempt::Fail(reason)) => {
-                guard.finish("error", Some(reason.clone()));
+                guard.finish(DialOutcome::Error, Some(reason.clone()));
                 return Err(DialError(reason));
             }
         }
@@ -102,7 +102,7 @@ async fn dial<N: Net>(
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
     let reason = format!("dial agent {agent}: gave up after {MAX_DIAL_ATTEMPTS} attempts: {last}");
-    guard.finish("error", Some(reason.clone()));
+    guard.finish(DialOutcome::Error, Some(reason.clone()));
     Err(DialError(reason))
 }
 
@@ -145,14 +145,14 @@ struct DialGuard<N: Net> {
 }
 
 impl<N: Net> DialGuard<N> {
-    fn finish(&mut self, outcome: &str, error: Option<String>) {
+    fn finish(&mut self, outcome: DialOutcome, error: Option<String>) {
         self.done = true;
         self.tracer.emit(
             self.net.elapsed(),
             CODERD,
             Event::Dial {
                 agent: id(self.agent),
-                outcome: outcome.to_string(),
+                outcome,
                 attempts: self.attempts,
                 error,
             },
@@ -163,7 +163,7 @@ impl<N: Net> DialGuard<N> {
 impl<N: Net> Drop for DialGuard<N> {
     fn drop(&mut self) {
         if !self.done {
-            self.finish("abandoned", None);
+            self.finish(DialOutcome::Abandoned, None);
         }
     }
 }

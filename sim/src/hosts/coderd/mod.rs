@@ -24,7 +24,7 @@ use chatsim_engine::Time;
 use uuid::Uuid;
 
 use crate::control::Cloud;
-use crate::observe::trace::{id, Event, Tracer};
+use crate::observe::trace::{id, AgentStatusKind, EngineEventKind, Event, Hook, Requester, Tracer};
 use crate::rng::SeedIds;
 use crate::transport::{HostFactory, Net};
 
@@ -109,7 +109,7 @@ struct CoderdState {
     build_logs: BTreeMap<Uuid, Vec<(String, String)>>,
     /// The last computed status (and disconnected-since time) of each
     /// agent of a latest build.
-    statuses: BTreeMap<Uuid, (&'static str, Option<Time>)>,
+    statuses: BTreeMap<Uuid, (AgentStatusKind, Option<Time>)>,
 }
 
 /// Everything coderd owns.
@@ -202,8 +202,8 @@ impl<N: Net> CoderdCore<N> {
                 workspace,
                 build: id(build.id),
                 number: build.build_number,
-                transition: build.transition.as_str().to_string(),
-                status: job.status.as_str().to_string(),
+                transition: build.transition,
+                status: job.status,
                 error: job.error.clone(),
                 error_code: job.error_code.clone(),
             }
@@ -285,15 +285,15 @@ impl<N: Net> Events for TraceEvents<N> {
         let record = match event {
             EngineEvent::ChatUpdated(chat) => chat_updated_event(&chat),
             EngineEvent::ChatStatusChange { chat_id } => Event::Engine {
-                kind: "chat_status_change".into(),
+                kind: EngineEventKind::ChatStatusChange,
                 detail: format!("chat={chat_id}"),
             },
             EngineEvent::Dial { agent_id } => Event::Engine {
-                kind: "dial_start".into(),
+                kind: EngineEventKind::DialStart,
                 detail: format!("agent={agent_id}"),
             },
             EngineEvent::Log { level, message } => Event::Engine {
-                kind: "log".into(),
+                kind: EngineEventKind::Log,
                 detail: format!("{level}: {message}"),
             },
         };
@@ -311,16 +311,6 @@ pub fn chat_updated_event(chat: &chatsim_engine::model::Chat) -> Event {
     }
 }
 
-/// Who asks coderd's build hooks for a build (traced on each `enqueue`).
-pub const BY_USER: &str = "user";
-/// The prebuild reconciler, as an `enqueue`'s `by`.
-pub const BY_PREBUILD: &str = "prebuild";
-
-/// A chat's tools, as an `enqueue`'s `by`.
-pub fn by_chat(chat: &str) -> String {
-    format!("chat:{chat}")
-}
-
 /// The build hooks as the user API calls them: `MemCoderd`'s, with every
 /// enqueued build traced as the user's.
 impl<N: Net> Coderd for CoderdCore<N> {
@@ -329,7 +319,7 @@ impl<N: Net> Coderd for CoderdCore<N> {
         owner_id: Uuid,
         request: &CreateWorkspaceRequest,
     ) -> Result<CreatedWorkspace, HookError> {
-        self.create_workspace_by(BY_USER, owner_id, request)
+        self.create_workspace_by(&Requester::User, owner_id, request)
     }
 
     fn start_workspace(
@@ -338,7 +328,7 @@ impl<N: Net> Coderd for CoderdCore<N> {
         workspace_id: Uuid,
         parameters: &[BuildParameter],
     ) -> Result<WorkspaceBuild, HookError> {
-        self.start_workspace_by(BY_USER, owner_id, workspace_id, parameters)
+        self.start_workspace_by(&Requester::User, owner_id, workspace_id, parameters)
     }
 
     fn stop_workspace(
@@ -346,7 +336,7 @@ impl<N: Net> Coderd for CoderdCore<N> {
         owner_id: Uuid,
         workspace_id: Uuid,
     ) -> Result<WorkspaceBuild, HookError> {
-        self.stop_workspace_by(BY_USER, owner_id, workspace_id)
+        self.stop_workspace_by(&Requester::User, owner_id, workspace_id)
     }
 }
 
@@ -354,14 +344,14 @@ impl<N: Net> Coderd for CoderdCore<N> {
 /// enqueues is traced as `chat:<name>`'s.
 pub struct ChatHooks<N: Net> {
     core: Rc<CoderdCore<N>>,
-    by: String,
+    by: Requester,
 }
 
 impl<N: Net> ChatHooks<N> {
     pub fn new(core: Rc<CoderdCore<N>>, chat: &str) -> ChatHooks<N> {
         ChatHooks {
             core,
-            by: by_chat(chat),
+            by: Requester::Chat(chat.to_string()),
         }
     }
 }
@@ -398,20 +388,20 @@ impl<N: Net> Coderd for ChatHooks<N> {
 impl<N: Net> CoderdCore<N> {
     fn create_workspace_by(
         &self,
-        by: &str,
+        by: &Requester,
         owner_id: Uuid,
         request: &CreateWorkspaceRequest,
     ) -> Result<CreatedWorkspace, HookError> {
         let created = self.hooks.create_workspace(owner_id, request)?;
         if let Some(build) = created.latest_build_id {
-            self.emit_enqueued(by, "create", build);
+            self.emit_enqueued(by, Hook::Create, build);
         }
         Ok(created)
     }
 
     fn start_workspace_by(
         &self,
-        by: &str,
+        by: &Requester,
         owner_id: Uuid,
         workspace_id: Uuid,
         parameters: &[BuildParameter],
@@ -419,23 +409,23 @@ impl<N: Net> CoderdCore<N> {
         let build = self
             .hooks
             .start_workspace(owner_id, workspace_id, parameters)?;
-        self.emit_enqueued(by, "start", build.id);
+        self.emit_enqueued(by, Hook::Start, build.id);
         Ok(build)
     }
 
     fn stop_workspace_by(
         &self,
-        by: &str,
+        by: &Requester,
         owner_id: Uuid,
         workspace_id: Uuid,
     ) -> Result<WorkspaceBuild, HookError> {
         let build = self.hooks.stop_workspace(owner_id, workspace_id)?;
-        self.emit_enqueued(by, "stop", build.id);
+        self.emit_enqueued(by, Hook::Stop, build.id);
         Ok(build)
     }
 
     /// Traces a build a hook just inserted (`enqueue`), then its job.
-    pub fn emit_enqueued(&self, by: &str, hook: &str, build_id: Uuid) {
+    pub fn emit_enqueued(&self, by: &Requester, hook: Hook, build_id: Uuid) {
         let event = {
             let t = self.store.tables();
             let Some(build) = t.build(build_id) else {
@@ -445,13 +435,13 @@ impl<N: Net> CoderdCore<N> {
             let version = t.template_version(build.template_version_id);
             let template = version.and_then(|v| t.template(v.template_id));
             Event::Enqueue {
-                by: by.to_string(),
-                hook: hook.to_string(),
+                by: by.clone(),
+                hook,
                 workspace: workspace.map(|w| w.name.clone()).unwrap_or_default(),
                 workspace_id: id(build.workspace_id),
                 build: id(build.id),
                 number: build.build_number,
-                transition: build.transition.as_str().to_string(),
+                transition: build.transition,
                 template: template.map(|t| t.name.clone()).unwrap_or_default(),
                 version: version.map(|v| v.name.clone()).unwrap_or_default(),
                 external_agent: version.is_some_and(|v| v.plan.agents.iter().any(|a| a.external)),

@@ -21,7 +21,7 @@ use tokio::time::MissedTickBehavior;
 use uuid::Uuid;
 
 use super::CoderdCore;
-use crate::observe::trace::{format_time, id, Event};
+use crate::observe::trace::{id, trace_time, AgentStatusKind, Event, Hook, Requester};
 use crate::transport::{HostResult, Net};
 
 const HANG_CHECK_INTERVAL: Duration = Duration::from_secs(10);
@@ -114,7 +114,7 @@ struct Observed {
     workspace: String,
     build: Uuid,
     chat_agent: bool,
-    status: &'static str,
+    status: AgentStatusKind,
     since: Option<Time>,
 }
 
@@ -133,12 +133,12 @@ fn watch_statuses<N: Net>(core: &CoderdCore<N>) {
                 changes.push(Event::AgentStatus {
                     agent: id(*agent),
                     name: seen.name.clone(),
-                    from: before.map_or("none", |(status, _)| status).to_string(),
-                    to: seen.status.to_string(),
+                    from: before.map(|(status, _)| status),
+                    to: seen.status,
                     workspace: seen.workspace.clone(),
                     build: id(seen.build),
                     chat_agent: seen.chat_agent,
-                    since: seen.since.map(|t| format_time(t.since(epoch))),
+                    since: seen.since.map(|t| trace_time(t.since(epoch))),
                 });
             }
         }
@@ -162,10 +162,12 @@ fn observe<N: Net>(core: &CoderdCore<N>) -> BTreeMap<Uuid, Observed> {
         let agents = t.agents_of_job(build.job_id);
         let chat = find_chat_agent(&agents).ok().map(|a| a.id);
         for a in agents {
-            let (status, since) = match a.status(now, timeout) {
-                AgentStatus::Disconnected { since } => ("disconnected", since),
-                other => (other.as_str(), None),
+            let status = a.status(now, timeout);
+            let since = match status {
+                AgentStatus::Disconnected { since } => since,
+                _ => None,
             };
+            let status = AgentStatusKind::from(status);
             current.insert(
                 a.id,
                 Observed {
@@ -224,6 +226,6 @@ fn reconcile_prebuilds<N: Net>(core: &CoderdCore<N>) {
         return;
     }
     for build in core.hooks.reconcile_prebuilds() {
-        core.emit_enqueued(super::BY_PREBUILD, "create", build.id);
+        core.emit_enqueued(&Requester::Prebuild, Hook::Create, build.id);
     }
 }

@@ -6,11 +6,20 @@ use std::time::Duration;
 use chatsim_engine::chat::{AGENT_DISCONNECTED, DIAL_TIMEOUT};
 
 use super::*;
-use crate::observe::trace::{Event, Tracer};
+use chatsim_engine::model::{JobStatus, Transition};
+
+use crate::observe::trace::{
+    AgentStatusKind, DialOutcome, EntityKind, Event, Hook, ModelOutcome, Requester, RunEnding,
+    Tracer, TurnEnding,
+};
 
 /// A hand-made trace, written event by event.
 struct Story {
     tracer: Tracer,
+}
+
+fn chat_main() -> Requester {
+    Requester::Chat("main".into())
 }
 
 fn secs(s: f64) -> Duration {
@@ -27,18 +36,26 @@ impl Story {
         story.ev(
             0.0,
             Event::Entity {
-                kind: "chat".into(),
+                kind: EntityKind::Chat,
                 name: "main".into(),
                 id: "c1".into(),
             },
         );
         story.turn(0, 0.0);
-        story.enqueue(0.2, "chat:main", "create", "b1", 1, "start", false);
-        story.job(1.0, "b1", 1, "start", "running", None);
-        story.job(16.0, "b1", 1, "start", "succeeded", None);
+        story.enqueue(
+            0.2,
+            chat_main(),
+            Hook::Create,
+            "b1",
+            1,
+            Transition::Start,
+            false,
+        );
+        story.job(1.0, "b1", 1, Transition::Start, JobStatus::Running, None);
+        story.job(16.0, "b1", 1, Transition::Start, JobStatus::Succeeded, None);
         story.bind(16.0, "w1");
-        story.status(17.0, "a1", "b1", "connecting", None);
-        story.status(20.0, "a1", "b1", "connected", None);
+        story.status(17.0, "a1", "b1", AgentStatusKind::Connecting, None);
+        story.status(20.0, "a1", "b1", AgentStatusKind::Connected, None);
         story
     }
 
@@ -63,23 +80,23 @@ impl Story {
     fn enqueue(
         &self,
         at: f64,
-        by: &str,
-        hook: &str,
+        by: Requester,
+        hook: Hook,
         build: &str,
         number: i32,
-        transition: &str,
+        transition: Transition,
         external: bool,
     ) -> &Story {
         self.ev(
             at,
             Event::Enqueue {
-                by: by.into(),
-                hook: hook.into(),
+                by,
+                hook,
                 workspace: "ws1".into(),
                 workspace_id: "w1".into(),
                 build: build.into(),
                 number,
-                transition: transition.into(),
+                transition,
                 template: "dev".into(),
                 version: "v1".into(),
                 external_agent: external,
@@ -92,8 +109,8 @@ impl Story {
         at: f64,
         build: &str,
         number: i32,
-        transition: &str,
-        status: &str,
+        transition: Transition,
+        status: JobStatus,
         code: Option<&str>,
     ) -> &Story {
         self.ev(
@@ -102,8 +119,8 @@ impl Story {
                 workspace: "ws1".into(),
                 build: build.into(),
                 number,
-                transition: transition.into(),
-                status: status.into(),
+                transition,
+                status,
                 error: code.map(|_| "insufficient quota".into()),
                 error_code: code.map(str::to_string),
             },
@@ -122,18 +139,25 @@ impl Story {
         )
     }
 
-    fn status(&self, at: f64, agent: &str, build: &str, to: &str, since: Option<f64>) -> &Story {
+    fn status(
+        &self,
+        at: f64,
+        agent: &str,
+        build: &str,
+        to: AgentStatusKind,
+        since: Option<f64>,
+    ) -> &Story {
         self.ev(
             at,
             Event::AgentStatus {
                 agent: agent.into(),
                 name: "main".into(),
-                from: "?".into(),
-                to: to.into(),
+                from: None,
+                to,
                 workspace: "ws1".into(),
                 build: build.into(),
                 chat_agent: true,
-                since: since.map(|s| format_time(secs(s))),
+                since: since.map(secs),
             },
         )
     }
@@ -176,7 +200,7 @@ impl Story {
             at,
             Event::Dial {
                 agent: agent.into(),
-                outcome: "abandoned".into(),
+                outcome: DialOutcome::Abandoned,
                 attempts: 3,
                 error: None,
             },
@@ -187,7 +211,7 @@ impl Story {
         self.ev(
             at,
             Event::RunEnd {
-                outcome: "ok".into(),
+                outcome: RunEnding::Ok,
             },
         );
         self.tracer.snapshot()
@@ -214,7 +238,7 @@ fn advice_story(disconnected_since: f64, dial_times_out: bool) -> Trace {
         disconnected_since + 1.0,
         "a1",
         "b1",
-        "disconnected",
+        AgentStatusKind::Disconnected,
         Some(disconnected_since),
     );
     s.turn(1, 420.0).call(420.1, 1, 0, "execute");
@@ -263,14 +287,30 @@ fn recovery_advice_to_a_connected_agent_is_a_violation() {
 #[test]
 fn create_never_builds_an_external_agent_template() {
     let s = Story::new();
-    s.enqueue(30.0, "chat:main", "create", "b2", 1, "start", true);
+    s.enqueue(
+        30.0,
+        chat_main(),
+        Hook::Create,
+        "b2",
+        1,
+        Transition::Start,
+        true,
+    );
     let v = broken("no_create_build_for_external_agent", &s.end(31.0));
     assert_eq!(v.len(), 1);
     assert!(v[0].message.contains("external agent"), "{}", v[0]);
     // A user's build, or a chat's start of an existing external workspace, is fine.
     let s = Story::new();
-    s.enqueue(30.0, "user", "create", "b2", 1, "start", true);
-    s.job(40.0, "b2", 1, "start", "succeeded", None);
+    s.enqueue(
+        30.0,
+        Requester::User,
+        Hook::Create,
+        "b2",
+        1,
+        Transition::Start,
+        true,
+    );
+    s.job(40.0, "b2", 1, Transition::Start, JobStatus::Succeeded, None);
     assert_eq!(
         broken("no_create_build_for_external_agent", &s.end(41.0)),
         vec![]
@@ -281,8 +321,16 @@ fn create_never_builds_an_external_agent_template() {
 fn stopped_true_needs_a_succeeded_latest_stop() {
     let s = Story::new();
     s.turn(1, 100.0).call(100.1, 1, 0, "stop_workspace");
-    s.enqueue(100.2, "chat:main", "stop", "b2", 2, "stop", false);
-    s.job(110.0, "b2", 2, "stop", "failed", None);
+    s.enqueue(
+        100.2,
+        chat_main(),
+        Hook::Stop,
+        "b2",
+        2,
+        Transition::Stop,
+        false,
+    );
+    s.job(110.0, "b2", 2, Transition::Stop, JobStatus::Failed, None);
     s.result(
         110.5,
         1,
@@ -297,8 +345,16 @@ fn stopped_true_needs_a_succeeded_latest_stop() {
 
     let s = Story::new();
     s.turn(1, 100.0).call(100.1, 1, 0, "stop_workspace");
-    s.enqueue(100.2, "chat:main", "stop", "b2", 2, "stop", false);
-    s.job(110.0, "b2", 2, "stop", "succeeded", None);
+    s.enqueue(
+        100.2,
+        chat_main(),
+        Hook::Stop,
+        "b2",
+        2,
+        Transition::Stop,
+        false,
+    );
+    s.job(110.0, "b2", 2, Transition::Stop, JobStatus::Succeeded, None);
     s.result(
         110.5,
         1,
@@ -316,13 +372,21 @@ fn insufficient_quota_comes_only_from_a_failed_commit() {
     // A provider error whose code was made up from its text.
     let s = Story::new();
     s.turn(1, 100.0).call(100.1, 1, 0, "start_workspace");
-    s.enqueue(100.2, "chat:main", "start", "b2", 2, "start", false);
+    s.enqueue(
+        100.2,
+        chat_main(),
+        Hook::Start,
+        "b2",
+        2,
+        Transition::Start,
+        false,
+    );
     s.job(
         110.0,
         "b2",
         2,
-        "start",
-        "failed",
+        Transition::Start,
+        JobStatus::Failed,
         Some("INSUFFICIENT_QUOTA"),
     );
     s.result(110.5, 1, 0, "start_workspace", false, quota_result);
@@ -337,9 +401,25 @@ fn insufficient_quota_comes_only_from_a_failed_commit() {
     // The commit failed: all fine.
     let s = Story::new();
     s.turn(1, 100.0).call(100.1, 1, 0, "start_workspace");
-    s.enqueue(100.2, "chat:main", "stop", "b2", 2, "stop", false);
-    s.job(105.0, "b2", 2, "stop", "succeeded", None);
-    s.enqueue(106.0, "chat:main", "start", "b3", 3, "start", false);
+    s.enqueue(
+        100.2,
+        chat_main(),
+        Hook::Stop,
+        "b2",
+        2,
+        Transition::Stop,
+        false,
+    );
+    s.job(105.0, "b2", 2, Transition::Stop, JobStatus::Succeeded, None);
+    s.enqueue(
+        106.0,
+        chat_main(),
+        Hook::Start,
+        "b3",
+        3,
+        Transition::Start,
+        false,
+    );
     s.ev(
         108.0,
         Event::QuotaCommit {
@@ -352,8 +432,8 @@ fn insufficient_quota_comes_only_from_a_failed_commit() {
         110.0,
         "b3",
         3,
-        "start",
-        "failed",
+        Transition::Start,
+        JobStatus::Failed,
         Some("INSUFFICIENT_QUOTA"),
     );
     s.result(
@@ -391,8 +471,24 @@ fn insufficient_quota_comes_only_from_a_failed_commit() {
 #[test]
 fn a_chat_never_has_two_builds_in_flight() {
     let s = Story::new();
-    s.enqueue(30.0, "chat:main", "stop", "b2", 2, "stop", false);
-    s.enqueue(31.0, "chat:main", "start", "b3", 3, "start", false);
+    s.enqueue(
+        30.0,
+        chat_main(),
+        Hook::Stop,
+        "b2",
+        2,
+        Transition::Stop,
+        false,
+    );
+    s.enqueue(
+        31.0,
+        chat_main(),
+        Hook::Start,
+        "b3",
+        3,
+        Transition::Start,
+        false,
+    );
     let v = broken("one_build_in_flight_per_chat", &s.end(32.0));
     assert_eq!(v.len(), 1);
     assert!(
@@ -402,30 +498,46 @@ fn a_chat_never_has_two_builds_in_flight() {
     );
     // Canceling counts as ended.
     let s = Story::new();
-    s.enqueue(30.0, "chat:main", "stop", "b2", 2, "stop", false);
-    s.job(30.5, "b2", 2, "stop", "canceling", None);
-    s.enqueue(31.0, "chat:main", "start", "b3", 3, "start", false);
+    s.enqueue(
+        30.0,
+        chat_main(),
+        Hook::Stop,
+        "b2",
+        2,
+        Transition::Stop,
+        false,
+    );
+    s.job(30.5, "b2", 2, Transition::Stop, JobStatus::Canceling, None);
+    s.enqueue(
+        31.0,
+        chat_main(),
+        Hook::Start,
+        "b3",
+        3,
+        Transition::Start,
+        false,
+    );
     assert_eq!(broken("one_build_in_flight_per_chat", &s.end(32.0)), vec![]);
 }
 
-fn second_create(agent_status: Option<&str>, first_failed: bool) -> Trace {
+fn second_create(agent_status: Option<AgentStatusKind>, first_failed: bool) -> Trace {
     let s = Story::new();
     if let Some(status) = agent_status {
         s.status(50.0, "a1", "b1", status, Some(45.0));
     }
     if first_failed {
-        s.job(50.0, "b1", 1, "start", "failed", None);
+        s.job(50.0, "b1", 1, Transition::Start, JobStatus::Failed, None);
     }
     s.ev(
         60.0,
         Event::Enqueue {
-            by: "chat:main".into(),
-            hook: "create".into(),
+            by: chat_main(),
+            hook: Hook::Create,
             workspace: "ws2".into(),
             workspace_id: "w2".into(),
             build: "b9".into(),
             number: 1,
-            transition: "start".into(),
+            transition: Transition::Start,
             template: "dev".into(),
             version: "v1".into(),
             external_agent: false,
@@ -444,14 +556,25 @@ fn a_retried_create_makes_no_second_workspace_while_the_first_serves() {
         "{}",
         v[0]
     );
-    assert_eq!(all(&second_create(Some("disconnected"), false)), vec![]);
+    assert_eq!(
+        all(&second_create(Some(AgentStatusKind::Disconnected), false)),
+        vec![]
+    );
     assert_eq!(all(&second_create(None, true)), vec![]);
 }
 
 #[test]
 fn a_retried_start_charges_once() {
     let s = Story::new();
-    s.enqueue(60.0, "chat:main", "start", "b2", 2, "start", false);
+    s.enqueue(
+        60.0,
+        chat_main(),
+        Hook::Start,
+        "b2",
+        2,
+        Transition::Start,
+        false,
+    );
     let v = broken("retry_no_second_charge", &s.end(61.0));
     assert_eq!(v.len(), 1);
     assert!(
@@ -486,7 +609,7 @@ fn the_model_stays_within_its_cap() {
         200.0,
         Event::ModelOutcome {
             turn: 1,
-            outcome: "cap_exceeded".into(),
+            outcome: ModelOutcome::CapExceeded,
             reason: None,
             calls: 12,
         },
@@ -495,7 +618,7 @@ fn the_model_stays_within_its_cap() {
         200.0,
         Event::TurnEnd {
             turn: 1,
-            outcome: "done".into(),
+            outcome: TurnEnding::Done,
         },
     );
     let v = broken("model_within_call_cap", &s.end(201.0));
@@ -509,7 +632,7 @@ fn a_failed_run_is_a_violation() {
     s.ev(
         10.0,
         Event::RunEnd {
-            outcome: "error: host coderd panicked".into(),
+            outcome: RunEnding::Error("host coderd panicked".into()),
         },
     );
     let v = broken("run_completes", &s.tracer.snapshot());
