@@ -92,7 +92,7 @@ fn a_planted_violation_shrinks_to_a_small_schedule() {
         let violations = oom
             .map(|r| Violation {
                 invariant: "planted_no_oom",
-                at: r.at(),
+                at: r.at,
                 message: "an agent was OOM-killed".into(),
             })
             .into_iter()

@@ -10,7 +10,6 @@ use std::time::Duration;
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
-use super::liveness;
 use super::schedule::{schedule, Schedule};
 use crate::harness::{run_with, RunOutcome};
 use crate::observe::invariants::Violation;
@@ -77,8 +76,7 @@ fn runner(seed: u64) -> TestRunner {
 pub fn check(config: &RunConfig, transport: Transport) -> Checked {
     match catch_unwind(AssertUnwindSafe(|| run_with(config, transport))) {
         Ok(outcome) => {
-            let mut violations = outcome.violations(&config.settings);
-            violations.extend(liveness::check(&outcome, config));
+            let violations = outcome.violations(&config.settings);
             Checked {
                 outcome: Some(outcome),
                 violations,

@@ -13,7 +13,6 @@
 //! tally equals the unsharded one.
 
 pub mod case;
-pub mod liveness;
 mod report;
 pub mod schedule;
 mod write;

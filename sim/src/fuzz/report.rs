@@ -91,9 +91,11 @@ pub fn case_line(result: &CaseResult, options: &FuzzOptions) -> CaseLine {
         .map(|o| {
             o.trace
                 .records()
-                .into_iter()
-                .filter_map(|r| match r.event {
-                    Event::Fault { name, .. } | Event::FaultSkipped { name, .. } => Some(name),
+                .iter()
+                .filter_map(|r| match &r.event {
+                    Event::Fault { name, .. } | Event::FaultSkipped { name, .. } => {
+                        Some(name.clone())
+                    }
                     _ => None,
                 })
                 .collect()

@@ -32,8 +32,7 @@ pub const CHAT: &str = "main";
 pub const WS: &str = "ws1";
 /// The external-agent workspace.
 pub const EXT_WS: &str = "ws2";
-/// The name of the liveness turn the case ends with.
-pub const LIVENESS_TURN: &str = "recovers_after_faults";
+pub use crate::observe::invariants::LIVENESS_TURN;
 
 /// Latest virtual time a fault or turn is drawn at (seconds).
 const HORIZON_SECS: u64 = 900;

@@ -14,6 +14,7 @@
 //! | `tool_calls_end_within_bound` | every call gets a result within its bound (see [`call_bound`]), unless the driver lost the turn's connection (a cut link) |
 //! | `model_within_call_cap` | no model turn ends by exceeding its call cap |
 //! | `run_completes` | the run ended `ok`: no host panic, no run error |
+//! | `recovers_after_faults` | in a run ending with the liveness turn (the fuzzer's), the reference model ends it `done` or tells the user a reason the trace confirms ([`liveness`]) |
 //!
 //! coderd's status watcher polls once a second, so agent-status records
 //! may lag the database by up to [`STATUS_SLACK`]; checks that compare a
@@ -71,8 +72,12 @@ pub struct Input<'a> {
 
 type Check = fn(&Input<'_>) -> Vec<Violation>;
 
+mod liveness;
+
+pub use liveness::{LIVENESS_TURN, RECOVERS_AFTER_FAULTS};
+
 /// Every invariant, by name.
-pub const INVARIANTS: [(&str, Check); 10] = [
+pub const INVARIANTS: [(&str, Check); 11] = [
     ("recovery_advice_gated", recovery_advice_gated),
     (
         "no_create_build_for_external_agent",
@@ -92,6 +97,7 @@ pub const INVARIANTS: [(&str, Check); 10] = [
     ("tool_calls_end_within_bound", tool_calls_end_within_bound),
     ("model_within_call_cap", model_within_call_cap),
     ("run_completes", run_completes),
+    (RECOVERS_AFTER_FAULTS, liveness::recovers_after_faults),
 ];
 
 /// Checks every invariant on a trace.

@@ -1,0 +1,108 @@
+//! Liveness (`recovers_after_faults`), as TigerBeetle's VOPR checks it
+//! after its safety phase. A run that ends with a turn named
+//! [`LIVENESS_TURN`] — the fuzzer appends one once every fault has ended
+//! and cut links are repaired — promises that the world has healed: the
+//! reference model asked to run a command must end `done`, or tell the
+//! user a reason the trace confirms. Vacuous in a run without that turn.
+
+use std::time::Duration;
+
+use chatsim_engine::model::{JobStatus, LifecycleState};
+
+use super::{violation, Input, Violation};
+use crate::observe::trace::{Event, ModelOutcome, Trace};
+
+/// The invariant's name.
+pub const RECOVERS_AFTER_FAULTS: &str = "recovers_after_faults";
+/// The name of the turn the promise is about.
+pub const LIVENESS_TURN: &str = "recovers_after_faults";
+
+/// The check.
+pub fn recovers_after_faults(input: &Input<'_>) -> Vec<Violation> {
+    let Some(turn) = input
+        .view
+        .turns
+        .iter()
+        .find(|t| t.name.as_deref() == Some(LIVENESS_TURN))
+    else {
+        return vec![];
+    };
+    let fail = |at: Duration, message: String| vec![violation(RECOVERS_AFTER_FAULTS, at, message)];
+    match &turn.model_outcome {
+        None if input.run_error.is_some() => vec![], // run_completes reports it
+        None => fail(
+            turn.started,
+            "the reference model never ended the liveness turn".into(),
+        ),
+        Some((ModelOutcome::Done, ..)) => vec![],
+        Some((ModelOutcome::ToldUser, Some(reason), _)) => {
+            if confirmed(reason, &input.view.trace) {
+                vec![]
+            } else {
+                let at = turn.ended.as_ref().map_or(turn.started, |(at, _)| *at);
+                fail(at, format!(
+                    "after every fault had ended, the model told the user `{reason}`, which the trace does not confirm"
+                ))
+            }
+        }
+        Some((outcome, ..)) => fail(
+            turn.started,
+            format!("after every fault had ended, the liveness turn ended `{outcome}`"),
+        ),
+    }
+}
+
+/// What the trace shows about the world, for the reasons a model gives.
+#[derive(Default)]
+struct Evidence {
+    quota_failed: bool,
+    build_failed: bool,
+    /// A template gained a required parameter nobody gave a value.
+    parameters_missing: bool,
+    startup_failed: bool,
+    broken_image: bool,
+}
+
+fn evidence(trace: &Trace) -> Evidence {
+    let mut seen = Evidence::default();
+    for record in trace.records() {
+        match &record.event {
+            Event::QuotaCommit { ok: false, .. } => seen.quota_failed = true,
+            Event::Job { status, .. } if *status == JobStatus::Failed => seen.build_failed = true,
+            Event::AgentLifecycle { state, .. }
+                if matches!(
+                    state,
+                    LifecycleState::StartError | LifecycleState::StartTimeout
+                ) =>
+            {
+                seen.startup_failed = true
+            }
+            Event::Fault { name, params } => match name.as_str() {
+                "agent_never_connects" => seen.broken_image = true,
+                "new_template_version" => {
+                    let required = params.get("required_parameters").and_then(|r| r.as_array());
+                    seen.parameters_missing |= required.is_some_and(|r| !r.is_empty());
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+    seen
+}
+
+/// Whether the trace confirms what the model told the user.
+fn confirmed(reason: &str, trace: &Trace) -> bool {
+    let seen = evidence(trace);
+    match reason {
+        "quota" => seen.quota_failed,
+        "manual_update" => seen.parameters_missing,
+        // A failed build, a missing parameter, a broken image or failing
+        // startup scripts: the workspace cannot come up, whatever the
+        // model does.
+        "build_failed" | "dial_timeout_repeated" | "recovery_failed" => {
+            seen.build_failed || seen.parameters_missing || seen.startup_failed || seen.broken_image
+        }
+        _ => false,
+    }
+}
