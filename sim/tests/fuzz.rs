@@ -87,7 +87,7 @@ fn a_planted_violation_shrinks_to_a_small_schedule() {
         let oom = outcome
             .trace
             .records()
-            .into_iter()
+            .iter()
             .find(|r| matches!(&r.event, Event::Fault { name, .. } if name == "agent_oom"));
         let violations = oom
             .map(|r| Violation {

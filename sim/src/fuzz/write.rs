@@ -91,7 +91,7 @@ fn prune_version(version: &mut Table) {
         if let (Some(name), Some(required), Some(default)) = (name, required, default) {
             let plain = as_table(&ParameterSpec::new(name, required, default));
             let keep = ["name", "required", "default"];
-            parameter.retain(|k, v| keep.contains(&k.as_ref()) || plain.get(k) != Some(v));
+            parameter.retain(|k, v| keep.contains(&k) || plain.get(k) != Some(v));
         }
     }
     for agent in tables(version.get_mut("agents")) {

@@ -413,6 +413,11 @@ fn retry_no_second_workspace(input: &Input<'_>) -> Vec<Violation> {
         let Some(prev) = view.latest_build(workspace, before) else {
             continue;
         };
+        // Spec 1 §3.4 steps 5, 6, 7c: a failed read of the latest build,
+        // its job or its agents proceeds to create.
+        if queries_failing(view, &EXISTING_WORKSPACE_READS, b.enqueued) {
+            continue;
+        }
         if let Some(why) = still_usable(view, prev, b.enqueued) {
             let message = format!(
                 "chat {chat} created {} while its workspace {workspace} {why}",
@@ -422,6 +427,30 @@ fn retry_no_second_workspace(input: &Input<'_>) -> Vec<Violation> {
         }
     }
     out
+}
+
+/// The reads of `checkExistingWorkspace` whose failure lets create proceed.
+const EXISTING_WORKSPACE_READS: [&str; 3] = [
+    "get_latest_workspace_build_by_workspace_id",
+    "get_provisioner_job_by_id",
+    "get_workspace_agents_in_latest_build_by_workspace_id",
+];
+
+/// Whether a `db_query_fails` fault on one of `queries` was in effect at
+/// `at` (from the fault's start until its duration ran out; for good
+/// without one).
+fn queries_failing(view: &TraceView, queries: &[&str], at: Duration) -> bool {
+    view.trace.records().iter().any(|r| match &r.event {
+        Event::Fault { name, params } if name == "db_query_fails" && r.at <= at => {
+            let query = params.get("query").and_then(Value::as_str);
+            let lasts = params
+                .get("duration")
+                .and_then(Value::as_str)
+                .and_then(|d| crate::plan::parse_duration(d).ok());
+            query.is_some_and(|q| queries.contains(&q)) && lasts.is_none_or(|d| at <= r.at + d)
+        }
+        _ => false,
+    })
 }
 
 /// Why a workspace whose latest build is `prev` still served the chat at

@@ -69,14 +69,10 @@ fn evidence(trace: &Trace) -> Evidence {
         match &record.event {
             Event::QuotaCommit { ok: false, .. } => seen.quota_failed = true,
             Event::Job { status, .. } if *status == JobStatus::Failed => seen.build_failed = true,
-            Event::AgentLifecycle { state, .. }
-                if matches!(
-                    state,
-                    LifecycleState::StartError | LifecycleState::StartTimeout
-                ) =>
-            {
-                seen.startup_failed = true
-            }
+            Event::AgentLifecycle {
+                state: LifecycleState::StartError | LifecycleState::StartTimeout,
+                ..
+            } => seen.startup_failed = true,
             Event::Fault { name, params } => match name.as_str() {
                 "agent_never_connects" => seen.broken_image = true,
                 "new_template_version" => {

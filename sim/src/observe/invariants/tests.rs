@@ -521,7 +521,15 @@ fn a_chat_never_has_two_builds_in_flight() {
 }
 
 fn second_create(agent_status: Option<AgentStatusKind>, first_failed: bool) -> Trace {
-    let s = Story::new();
+    second_create_after(Story::new(), agent_status, first_failed)
+}
+
+/// The second create of [`second_create`], told after `s`'s events.
+fn second_create_after(
+    s: Story,
+    agent_status: Option<AgentStatusKind>,
+    first_failed: bool,
+) -> Trace {
     if let Some(status) = agent_status {
         s.status(50.0, "a1", "b1", status, Some(45.0));
     }
@@ -561,6 +569,36 @@ fn a_retried_create_makes_no_second_workspace_while_the_first_serves() {
         vec![]
     );
     assert_eq!(all(&second_create(None, true)), vec![]);
+}
+
+/// Spec 1 §3.4 (steps 5, 6, 7c): while a read of the latest build, its job
+/// or its agents fails, create proceeds — no violation; once the fault is
+/// over, it is one again.
+#[test]
+fn a_create_whose_existing_workspace_reads_fail_may_make_a_second_one() {
+    let with_fault = |duration: &str| {
+        let s = Story::new();
+        s.ev(
+            55.0,
+            Event::Fault {
+                name: "db_query_fails".into(),
+                params: serde_json::json!({
+                    "query": "get_workspace_agents_in_latest_build_by_workspace_id",
+                    "error": "statement timeout",
+                    "duration": duration,
+                }),
+            },
+        );
+        second_create_after(s, None, false)
+    };
+    assert_eq!(
+        broken("retry_no_second_workspace", &with_fault("1m")),
+        vec![]
+    );
+    assert_eq!(
+        broken("retry_no_second_workspace", &with_fault("2s")).len(),
+        1
+    );
 }
 
 #[test]
@@ -659,4 +697,59 @@ fn violations_name_their_invariant_and_time() {
     let names: Vec<&str> = INVARIANTS.iter().map(|(n, _)| *n).collect();
     let unique: std::collections::BTreeSet<&str> = names.iter().copied().collect();
     assert_eq!(names.len(), unique.len());
+}
+
+/// The liveness turn ends as given, after a world that did (or did not)
+/// fail a quota commit.
+fn liveness_story(outcome: ModelOutcome, reason: Option<&str>, quota_failed: bool) -> Trace {
+    let story = Story::new();
+    if quota_failed {
+        story.ev(
+            30.0,
+            Event::QuotaCommit {
+                build: "b2".into(),
+                daily_cost: 5,
+                ok: false,
+            },
+        );
+    }
+    story.ev(
+        40.0,
+        Event::TurnStart {
+            chat: "main".into(),
+            turn: 1,
+            name: Some(LIVENESS_TURN.into()),
+            model: Some(crate::plan::ModelKind::Reference),
+        },
+    );
+    story.ev(
+        45.0,
+        Event::ModelOutcome {
+            turn: 1,
+            outcome,
+            reason: reason.map(str::to_string),
+            calls: 3,
+        },
+    );
+    story.tracer.snapshot()
+}
+
+#[test]
+fn after_the_faults_the_model_finishes_or_gives_a_confirmed_reason() {
+    let name = RECOVERS_AFTER_FAULTS;
+    assert!(broken(name, &liveness_story(ModelOutcome::Done, None, false)).is_empty());
+    let confirmed = liveness_story(ModelOutcome::ToldUser, Some("quota"), true);
+    assert!(broken(name, &confirmed).is_empty());
+    let unconfirmed = liveness_story(ModelOutcome::ToldUser, Some("quota"), false);
+    let v = broken(name, &unconfirmed);
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert!(v[0]
+        .message
+        .contains("`quota`, which the trace does not confirm"));
+    let capped = liveness_story(ModelOutcome::CapExceeded, None, true);
+    assert!(broken(name, &capped)[0]
+        .message
+        .contains("ended `cap_exceeded`"));
+    // Without the liveness turn the invariant is vacuous.
+    assert!(broken(name, &Story::new().tracer.snapshot()).is_empty());
 }
