@@ -56,8 +56,13 @@ pub enum Mode {
     TurmoilTick1ms,
     /// The same calls on the pure engine (testkit world, manual clock).
     Engine,
-    /// Generated seeds of [`FUZZ_CASE_DURATION`] on the fast transport.
+    /// The fuzzer's cases (`chatsim fuzz`: a drawn schedule, waited out to
+    /// [`FUZZ_CASE_DURATION`], run on the fast transport and checked
+    /// against every invariant), seeds in order.
     Fuzz,
+    /// The same schedules run without any check: the fuzzer's overhead
+    /// is `fuzz` against this.
+    FuzzPlain,
 }
 
 impl Mode {
@@ -68,6 +73,7 @@ impl Mode {
             Mode::TurmoilTick1ms => "turmoil-1ms",
             Mode::Engine => "engine",
             Mode::Fuzz => "fuzz",
+            Mode::FuzzPlain => "fuzz-plain",
         }
     }
 
@@ -78,6 +84,7 @@ impl Mode {
             Mode::TurmoilTick1ms,
             Mode::Engine,
             Mode::Fuzz,
+            Mode::FuzzPlain,
         ]
         .into_iter()
         .find(|m| m.name() == text)
@@ -140,10 +147,13 @@ fn engine_run(name: &str) -> Result<engine::EngineRun, String> {
     })
 }
 
-/// A generated fuzz case: seed `seed`'s mixed-fault run, waited out to
-/// [`FUZZ_CASE_DURATION`].
+/// A fuzz case: seed `seed`'s schedule as `chatsim fuzz` draws it, waited
+/// out to [`FUZZ_CASE_DURATION`].
 pub fn fuzz_case(seed: u64) -> RunConfig {
-    let mut config = gen::mixed(seed);
+    let mut config = match crate::fuzz::draw(seed) {
+        Ok((schedule, _)) => schedule.config(seed),
+        Err(_) => gen::mixed(seed),
+    };
     let chat = config
         .turns
         .last()
@@ -224,7 +234,8 @@ pub fn measure(story: &str, mode: Mode, budget: Budget) -> Result<Measurement, S
         wall_seconds,
         realtime_ratio: virtual_seconds / wall_seconds,
         peak_rss_bytes: peak_rss_bytes(),
-        cases_per_sec: (mode == Mode::Fuzz).then(|| f64::from(runs) / total_wall.max(1e-9)),
+        cases_per_sec: matches!(mode, Mode::Fuzz | Mode::FuzzPlain)
+            .then(|| f64::from(runs) / total_wall.max(1e-9)),
         truncated,
     })
 }
@@ -244,7 +255,13 @@ fn run_once(
             }
             return Ok((run.virtual_time, false));
         }
-        Mode::Fuzz => (fuzz_case(seed), Transport::Fast),
+        Mode::Fuzz => {
+            // Every invariant on; a violation is a verdict, not a bench error.
+            let checked = crate::fuzz::check(&fuzz_case(seed), Transport::Fast);
+            let elapsed = checked.outcome.map_or(Duration::ZERO, |o| o.elapsed);
+            return Ok((elapsed, false));
+        }
+        Mode::FuzzPlain => (fuzz_case(seed), Transport::Fast),
         Mode::Fast => (story_config(story, seed)?, Transport::Fast),
         Mode::Turmoil => (story_config(story, seed)?, Transport::Turmoil),
         Mode::TurmoilTick1ms => {
@@ -261,7 +278,7 @@ fn run_once(
     match outcome.error {
         Some(err) if capped.is_some() && err.starts_with(NOT_OVER) => Ok((outcome.elapsed, true)),
         // A fuzz case may find a bug; the bench measures speed, not verdicts.
-        Some(err) if mode != Mode::Fuzz => Err(format!(
+        Some(err) if mode != Mode::FuzzPlain => Err(format!(
             "{story} (seed {seed}) failed on {transport}: {err}"
         )),
         _ => Ok((outcome.elapsed, false)),
@@ -407,6 +424,8 @@ pub struct ScalingCell {
 pub struct Report {
     pub stories: Vec<StoryReport>,
     pub fuzz: Measurement,
+    /// The fuzzer's schedules run without checks.
+    pub fuzz_plain: Measurement,
     pub scaling: Vec<ScalingCell>,
 }
 
@@ -436,7 +455,9 @@ pub fn run_bench(
         });
     }
     progress("fuzz cases on fast");
-    let fuzz = measure_in_child(exe, "mixed", Mode::Fuzz, options.fuzz_budget)?;
+    let fuzz = measure_in_child(exe, "fuzz", Mode::Fuzz, options.fuzz_budget)?;
+    progress("the same schedules unchecked");
+    let fuzz_plain = measure_in_child(exe, "fuzz", Mode::FuzzPlain, options.fuzz_budget)?;
     let scaling = if options.scaling {
         run_scaling(exe, options, progress)?
     } else {
@@ -445,6 +466,7 @@ pub fn run_bench(
     Ok(Report {
         stories,
         fuzz,
+        fuzz_plain,
         scaling,
     })
 }
@@ -587,11 +609,14 @@ impl Report {
             ));
         }
         out.push_str(&format!(
-            "fuzz: {:.0} gen::mixed cases of {} virtual min per second per core (fast transport, {} cases, {} each)\n",
+            "fuzz: {:.0} cases of {} virtual min per second per core (chatsim fuzz's cases, every invariant on, fast transport, {} cases, {} each); unchecked {:.0}/s: checking costs {:.2}x\n",
             self.fuzz.cases_per_sec.unwrap_or_default(),
             FUZZ_CASE_DURATION.as_secs() / 60,
             self.fuzz.runs,
             wall(self.fuzz.wall_seconds),
+            self.fuzz_plain.cases_per_sec.unwrap_or_default(),
+            self.fuzz_plain.cases_per_sec.unwrap_or_default()
+                / self.fuzz.cases_per_sec.unwrap_or(f64::NAN),
         ));
         out.push_str("\nwall time per run (median; runs)\n");
         out.push_str("story             fast                  turmoil (100 ms)      turmoil-1ms           engine\n");
@@ -698,6 +723,7 @@ impl Report {
         let mut report = json!({
             "stories": stories,
             "fuzz_cases_per_sec_per_core": self.fuzz.cases_per_sec,
+            "fuzz_plain_cases_per_sec_per_core": self.fuzz_plain.cases_per_sec,
             "fuzz_case_virtual_seconds": FUZZ_CASE_DURATION.as_secs(),
         });
         if !scaling.is_empty() {
