@@ -36,3 +36,6 @@ pub use world::{
     new_active_version, AgentScript, ProvisionerScript, TemplateBuilder, TemplateIds, World,
     TEST_INACTIVE_TIMEOUT,
 };
+
+#[cfg(test)]
+mod tests;
