@@ -1,7 +1,7 @@
 //! World builders: a deployment with an organization, an owner and a chat in
 //! one line; templates, workspaces and agents in one more.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::pin::pin;
@@ -12,8 +12,9 @@ use futures::future::{select, Either};
 use futures::lock::Mutex;
 use uuid::Uuid;
 
+use super::dialer::{DialPlan, FakeDialer};
 use super::executor::ManualClock;
-use super::fakes::{FakeDialer, RecordingEvents, SeqIds};
+use super::fakes::{RecordingEvents, SeqIds};
 use crate::ctx::{Cancel, Ctx};
 use crate::memory::{JobOutcome, MemCoderd, MemStore};
 use crate::model::*;
@@ -82,6 +83,19 @@ pub struct TemplateIds {
 
 /// A deployment for one chat: in-memory store and coderd, manual clock,
 /// scripted dialer and provisioner.
+///
+/// Two starting points:
+///
+/// | | [`World::new`] | [`World::ready`] |
+/// |---|---|---|
+/// | allowlist tools see | always `Some(&allowlist)` (empty = all) | `None` until `allowlist` has an entry |
+/// | default dial | [`DialPlan::FollowStatus`] (hangs unless the agent reads connected) | [`DialPlan::Succeed`] |
+/// | agents of a succeeded start build made by [`World::workspace`] / [`World::add_build`] | never connected | connected now and `ready` |
+/// | agents the background provisioner starts (unscripted) | connect after 1 s, ready 2 s later | connect and are ready on the next tick |
+/// | inactive timeout | [`TEST_INACTIVE_TIMEOUT`] | [`TEST_INACTIVE_TIMEOUT`] |
+///
+/// Both can change later: [`World::set_inactive_timeout`], the dialer's
+/// plans, [`World::set_agent_status`].
 pub struct World {
     /// The database (faults are injected here).
     pub store: Rc<MemStore>,
@@ -112,6 +126,13 @@ pub struct World {
     /// How the background provisioner and agents behave.
     pub provisioner: RefCell<ProvisionerScript>,
     on_chat_updated: Box<dyn Fn(&Chat)>,
+    inactive_timeout: Cell<Duration>,
+    /// `World::new`: tools always see `Some(&allowlist)`.
+    allowlist_always: bool,
+    /// `World::ready`: agents of succeeded start builds connect at once.
+    agents_ready_at_once: bool,
+    /// How unscripted agents of the background provisioner behave.
+    default_agent: AgentScript,
 }
 
 impl Default for World {
@@ -175,7 +196,41 @@ impl World {
             cancel: Cancel::new(),
             provisioner: RefCell::new(ProvisionerScript::default()),
             on_chat_updated: Box::new(move |c: &Chat| recorded.borrow_mut().push(c.clone())),
+            inactive_timeout: Cell::new(TEST_INACTIVE_TIMEOUT),
+            allowlist_always: true,
+            agents_ready_at_once: false,
+            default_agent: AgentScript::default(),
         }
+    }
+
+    /// The world a test writer expects by default: as [`World::new`], but
+    /// with no allowlist (tools see `None` until `allowlist` has an entry),
+    /// dials that succeed ([`DialPlan::Succeed`]), and agents connected and
+    /// `ready` as soon as their start build succeeds. See the table on
+    /// [`World`].
+    pub fn ready() -> World {
+        let mut world = World::new();
+        world.allowlist_always = false;
+        world.agents_ready_at_once = true;
+        world.default_agent = AgentScript {
+            connect_after: Some(Duration::ZERO),
+            final_state: LifecycleState::Ready,
+            scripts_duration: Duration::ZERO,
+        };
+        world.dialer.default_plan(DialPlan::Succeed);
+        world
+    }
+
+    /// The agent inactive-disconnect timeout tools and the dialer use now.
+    pub fn inactive_timeout(&self) -> Duration {
+        self.inactive_timeout.get()
+    }
+
+    /// Changes the agent inactive-disconnect timeout for later `env()`s and
+    /// for the dialer's [`DialPlan::FollowStatus`].
+    pub fn set_inactive_timeout(&self, timeout: Duration) {
+        self.inactive_timeout.set(timeout);
+        self.dialer.set_inactive_timeout(timeout);
     }
 
     /// A tool environment with every port and option configured.
@@ -190,8 +245,9 @@ impl World {
             chat_id: self.chat,
             organization_id: self.organization,
             owner_id: self.owner,
-            allowed_template_ids: Some(&self.allowlist),
-            agent_inactive_disconnect_timeout: TEST_INACTIVE_TIMEOUT,
+            allowed_template_ids: (self.allowlist_always || !self.allowlist.is_empty())
+                .then_some(&self.allowlist),
+            agent_inactive_disconnect_timeout: self.inactive_timeout(),
             workspace_mu: Some(&self.workspace_mu),
             on_chat_updated: Some(self.on_chat_updated.as_ref()),
             ctx: Ctx::new(self.cancel.clone()),
@@ -350,7 +406,7 @@ impl World {
             .agents
             .get(&agent.name)
             .cloned()
-            .unwrap_or_default();
+            .unwrap_or_else(|| self.default_agent.clone());
         let Some(connect_after) = script.connect_after else {
             return;
         };
@@ -445,7 +501,10 @@ impl World {
             // Re-run the success path for its agents, keeping the status.
             self.store
                 .edit(|t| t.job_mut(job.id).expect("job").status = JobStatus::Running);
-            self.coderd.complete_job(job.id, JobOutcome::Succeeded);
+            let agents = self.coderd.complete_job(job.id, JobOutcome::Succeeded);
+            if self.agents_ready_at_once {
+                agents.iter().for_each(|a| self.connect_agent(a.id));
+            }
         }
         build
     }

@@ -10,11 +10,11 @@ use crate::chat::{
     ChatSettings, ANCESTOR_CHAT_IDS_HEADER, CHAT_ID_HEADER, CONNECTOR_NOT_CONFIGURED, NO_WORKSPACE,
     NO_WORKSPACE_AGENT, WORKSPACE_CHANGED_WHILE_CONNECTING,
 };
-use crate::memory::Query;
+use crate::memory::{MemStore, Query};
 use crate::model::{AgentSpec, Chat, JobStatus, Transition};
 use crate::ports::Clock;
-use crate::ports::{Event, Store, StoreError};
-use crate::testkit::DialPlan;
+use crate::ports::{Event, Store, StoreError, StoreResult};
+use crate::testkit::{DialPlan, StoreInterposer};
 
 #[test]
 fn a_fresh_dial_is_cached_and_reused_and_released_with_the_turn() {
@@ -311,8 +311,9 @@ fn a_late_original_dial_failure_is_wrapped_without_a_retry() {
     let h = Harness::new();
     let (_, _, agent) = h.running();
     h.bind_agent(agent.id);
-    h.world.dialer.plan(agent.id, DialPlan::Hang);
-    h.fail_late(agent.id, secs(7), "i/o timeout");
+    h.world
+        .dialer
+        .plan(agent.id, DialPlan::FailAfter(secs(7), "i/o timeout".into()));
     let turn = h.turn();
     let start = h.world.now();
     assert_eq!(
@@ -540,7 +541,7 @@ fn concurrent_callers_share_one_connection_and_the_loser_is_released() {
     assert_eq!(h.dialed(), vec![agent.id, agent.id]);
     assert_eq!(h.world.dialer.open_connections(), 1);
     assert_eq!(
-        h.headers.borrow().len(),
+        h.world.dialer.headers_sent().len(),
         1,
         "headers set once, on the winner"
     );
@@ -553,7 +554,7 @@ fn a_root_chat_sends_a_null_ancestor_header() {
     let turn = h.turn();
     connected(h.world.run(turn.get_workspace_conn()));
     assert_eq!(
-        h.headers.borrow().clone(),
+        h.world.dialer.headers_sent(),
         vec![vec![
             (CHAT_ID_HEADER.to_string(), h.world.chat.to_string()),
             (ANCESTOR_CHAT_IDS_HEADER.to_string(), "null".to_string()),
@@ -574,7 +575,7 @@ fn a_child_chat_sends_its_parent_as_the_ancestor_list() {
     let turn = h.turn();
     connected(h.world.run(turn.get_workspace_conn()));
     assert_eq!(
-        h.headers.borrow()[0][1],
+        h.world.dialer.headers_sent()[0][1],
         (
             ANCESTOR_CHAT_IDS_HEADER.to_string(),
             format!("[\"{parent}\"]")
@@ -655,80 +656,26 @@ fn a_binding_moved_behind_the_turns_back_is_re_resolved_for_the_new_workspace() 
     assert_eq!(h.world.chat_row().agent_id, Some(a2.id));
 }
 
-/// A store where, right after each write of the chat's build/agent binding,
-/// another tool rebinds the chat to the next workspace of a list (agent
-/// cleared); the resolver sees that row, as it would see the other tool's
-/// OnChatUpdated.
-struct RebindingStore {
-    inner: std::rc::Rc<crate::memory::MemStore>,
-    next: std::cell::RefCell<Vec<uuid::Uuid>>,
-}
-
-macro_rules! delegate {
-    ($($name:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)*) => {
-        $(fn $name(&self, $($arg: $ty),*) -> $ret { self.inner.$name($($arg),*) })*
-    };
-}
-
-impl Store for RebindingStore {
-    fn update_chat_build_agent_binding(
-        &self,
-        chat_id: uuid::Uuid,
-        build_id: Option<uuid::Uuid>,
-        agent_id: Option<uuid::Uuid>,
-    ) -> crate::ports::StoreResult<Chat> {
-        let written = self
-            .inner
-            .update_chat_build_agent_binding(chat_id, build_id, agent_id)?;
-        let next = {
-            let mut next = self.next.borrow_mut();
-            (!next.is_empty()).then(|| next.remove(0))
-        };
-        match next {
-            Some(ws) => self
-                .inner
-                .update_chat_workspace_binding(chat_id, Some(ws), None, None),
-            None => Ok(written),
-        }
-    }
-
-    delegate! {
-        get_authorization_user_roles(user_id: uuid::Uuid) -> crate::ports::StoreResult<Vec<String>>;
-        get_chat_by_id(chat_id: uuid::Uuid) -> crate::ports::StoreResult<Chat>;
-        update_chat_workspace_binding(chat_id: uuid::Uuid, workspace_id: Option<uuid::Uuid>, build_id: Option<uuid::Uuid>, agent_id: Option<uuid::Uuid>) -> crate::ports::StoreResult<Chat>;
-        get_template_by_id(template_id: uuid::Uuid) -> crate::ports::StoreResult<crate::model::Template>;
-        get_templates_with_filter(filter: &crate::ports::TemplateFilter) -> crate::ports::StoreResult<Vec<crate::model::Template>>;
-        get_workspace_unique_owner_count_by_template_ids(template_ids: &[uuid::Uuid]) -> crate::ports::StoreResult<Vec<(uuid::Uuid, i64)>>;
-        get_template_version_by_id(version_id: uuid::Uuid) -> crate::ports::StoreResult<crate::model::TemplateVersion>;
-        get_template_version_parameters(version_id: uuid::Uuid) -> crate::ports::StoreResult<Vec<crate::model::TemplateVersionParameter>>;
-        get_presets_by_template_version_id(version_id: uuid::Uuid) -> crate::ports::StoreResult<Vec<crate::model::Preset>>;
-        get_preset_parameters_by_template_version_id(version_id: uuid::Uuid) -> crate::ports::StoreResult<Vec<crate::model::PresetParameter>>;
-        get_workspace_by_id(workspace_id: uuid::Uuid) -> crate::ports::StoreResult<crate::model::Workspace>;
-        get_latest_workspace_build_by_workspace_id(workspace_id: uuid::Uuid) -> crate::ports::StoreResult<crate::model::WorkspaceBuild>;
-        get_workspace_build_by_id(build_id: uuid::Uuid) -> crate::ports::StoreResult<crate::model::WorkspaceBuild>;
-        get_provisioner_job_by_id(job_id: uuid::Uuid) -> crate::ports::StoreResult<crate::model::ProvisionerJob>;
-        get_workspace_agents_in_latest_build_by_workspace_id(workspace_id: uuid::Uuid) -> crate::ports::StoreResult<Vec<crate::model::WorkspaceAgent>>;
-        get_workspace_agent_by_id(agent_id: uuid::Uuid) -> crate::ports::StoreResult<crate::model::WorkspaceAgent>;
-        get_workspace_agent_lifecycle_state_by_id(agent_id: uuid::Uuid) -> crate::ports::StoreResult<crate::model::LifecycleState>;
-        get_workspace_resource_by_id(resource_id: uuid::Uuid) -> crate::ports::StoreResult<crate::model::WorkspaceResource>;
-        get_quota_consumed_for_user(owner_id: uuid::Uuid, organization_id: uuid::Uuid) -> crate::ports::StoreResult<i64>;
-        get_quota_allowance_for_user(user_id: uuid::Uuid, organization_id: uuid::Uuid) -> crate::ports::StoreResult<i64>;
-        get_chat_workspace_ttl() -> crate::ports::StoreResult<String>;
-        get_chat_messages_for_prompt(chat_id: uuid::Uuid) -> crate::ports::StoreResult<Vec<crate::model::ChatMessage>>;
-        insert_chat_message(chat_id: uuid::Uuid, role: &str, content: &str, now: crate::time::Time) -> crate::ports::StoreResult<crate::model::ChatMessage>;
-    }
-}
-
-/// A turn over `h`'s world whose store rebinds the chat to `rebinds`, one
-/// per binding write.
+/// A turn over `h`'s world whose store, right after each write of the
+/// chat's build/agent binding, rebinds the chat to the next workspace of
+/// `rebinds` (agent cleared), as another tool would; the resolver sees that
+/// row, as it would see the other tool's OnChatUpdated.
 fn rebinding_runtime(h: &Harness, rebinds: Vec<uuid::Uuid>) -> crate::chat::ChatRuntime {
     let world = &h.world;
-    let store: Rc<dyn Store> = Rc::new(RebindingStore {
-        inner: world.store.clone(),
-        next: std::cell::RefCell::new(rebinds),
-    });
+    let interposer = StoreInterposer::new(world.store.clone());
+    let chat = world.chat;
+    for (i, ws) in (1..).zip(rebinds) {
+        interposer.change_nth(
+            Query::UpdateChatBuildAgentBinding,
+            i,
+            move |store: &MemStore, written: StoreResult<Chat>| {
+                written?;
+                store.update_chat_workspace_binding(chat, Some(ws), None, None)
+            },
+        );
+    }
     let ports = crate::chat::ChatPorts {
-        store,
+        store: Rc::new(interposer),
         coderd: None,
         dialer: Some(Rc::new(world.dialer.clone())),
         clock: Rc::new(world.clock.clone()),

@@ -7,88 +7,23 @@ mod recovery;
 mod refresh;
 mod tools;
 
-use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::Duration;
 
-use futures::future::{select, Either};
 use uuid::Uuid;
 
 use super::{ChatPorts, ChatRuntime, ChatSettings, ConnError, ConnHandle, Turn};
 use crate::ctx::Ctx;
 use crate::memory::MemCoderd;
 use crate::model::{JobStatus, Transition, WorkspaceAgent, WorkspaceBuild};
-use crate::ports::{
-    AgentConn, AgentContext, AgentDialer, Clock, DialError, ExecOutput, Ids, LocalBoxFuture, Store,
-};
-use crate::testkit::{ManualClock, TemplateIds, World};
+use crate::ports::{AgentDialer, Clock, Ids, Store};
+use crate::testkit::{TemplateIds, World};
 use crate::time::Time;
-
-type Headers = Rc<RefCell<Vec<Vec<(String, String)>>>>;
-
-/// Wraps the FakeDialer so the headers set on connections can be seen, and
-/// adds dials that fail late (after a delay).
-struct RecordingDialer {
-    inner: crate::testkit::FakeDialer,
-    clock: ManualClock,
-    headers: Headers,
-    late_failures: LateFailures,
-}
-
-type LateFailures = Rc<RefCell<BTreeMap<Uuid, (Duration, String)>>>;
-
-struct HeaderConn {
-    inner: Box<dyn AgentConn>,
-    headers: Headers,
-}
-
-impl AgentConn for HeaderConn {
-    fn execute<'a>(&'a self, command: &'a str) -> LocalBoxFuture<'a, Result<ExecOutput, String>> {
-        self.inner.execute(command)
-    }
-
-    fn read_file<'a>(&'a self, path: &'a str) -> LocalBoxFuture<'a, Result<String, String>> {
-        self.inner.read_file(path)
-    }
-
-    fn context<'a>(&'a self) -> LocalBoxFuture<'a, Result<AgentContext, String>> {
-        self.inner.context()
-    }
-
-    fn set_extra_headers(&self, headers: &[(String, String)]) {
-        self.headers.borrow_mut().push(headers.to_vec());
-    }
-}
-
-impl AgentDialer for RecordingDialer {
-    fn dial(
-        &self,
-        agent_id: Uuid,
-    ) -> LocalBoxFuture<'static, Result<Box<dyn AgentConn>, DialError>> {
-        let dial = self.inner.dial(agent_id);
-        let headers = self.headers.clone();
-        let late = self.late_failures.borrow().get(&agent_id).cloned();
-        let clock = self.clock.clone();
-        Box::pin(async move {
-            let inner = match late {
-                None => dial.await?,
-                Some((delay, text)) => match select(dial, clock.sleep(delay)).await {
-                    Either::Left((result, _)) => result?,
-                    Either::Right(_) => return Err(DialError(text)),
-                },
-            };
-            Ok(Box::new(HeaderConn { inner, headers }) as Box<dyn AgentConn>)
-        })
-    }
-}
 
 /// A world plus a chat runtime over its ports.
 pub(super) struct Harness {
     pub world: World,
     pub runtime: ChatRuntime,
-    pub headers: Headers,
-    late_failures: LateFailures,
 }
 
 impl Harness {
@@ -106,16 +41,9 @@ impl Harness {
 
     fn build(settings: ChatSettings, with_dialer: bool) -> Harness {
         let world = World::new();
-        let headers: Headers = Rc::default();
-        let late_failures: LateFailures = Rc::default();
         let clock: Rc<dyn Clock> = Rc::new(world.clock.clone());
         let ids: Rc<dyn Ids> = world.ids.clone();
-        let dialer: Rc<dyn AgentDialer> = Rc::new(RecordingDialer {
-            inner: world.dialer.clone(),
-            clock: world.clock.clone(),
-            headers: headers.clone(),
-            late_failures: late_failures.clone(),
-        });
+        let dialer: Rc<dyn AgentDialer> = Rc::new(world.dialer.clone());
         let ports = ChatPorts {
             store: world.store.clone() as Rc<dyn Store>,
             coderd: Some(Rc::new(MemCoderd::new(
@@ -129,20 +57,7 @@ impl Harness {
             events: world.events.clone(),
         };
         let runtime = ChatRuntime::new(ports, settings, world.chat);
-        Harness {
-            world,
-            runtime,
-            headers,
-            late_failures,
-        }
-    }
-
-    /// Dials of `agent_id` that are still pending after `delay` fail then
-    /// with `text`.
-    pub fn fail_late(&self, agent_id: Uuid, delay: Duration, text: &str) {
-        self.late_failures
-            .borrow_mut()
-            .insert(agent_id, (delay, text.to_string()));
+        Harness { world, runtime }
     }
 
     pub fn turn(&self) -> Turn<'_> {

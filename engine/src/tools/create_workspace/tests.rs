@@ -8,13 +8,13 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use super::*;
-use crate::memory::{JobOutcome, MemCoderd, Query, PREBUILDS_USER_ID};
+use crate::memory::{JobOutcome, Query, PREBUILDS_USER_ID};
 use crate::model::{
     AgentSpec, BuildParameter, Chat, JobStatus, LifecycleState, Transition, Workspace,
     WorkspaceBuild, INSUFFICIENT_QUOTA,
 };
 use crate::ports::{Clock, Coderd, ResponseError, StoreError, Validation};
-use crate::testkit::{AgentScript, DialPlan, TemplateIds, World};
+use crate::testkit::{AgentScript, DialPlan, Hook, RecordingCoderd, TemplateIds, World};
 
 const QUOTA_MESSAGE_CREATE: &str = "Coder could not create this workspace because your workspace quota is full. Delete a workspace you no longer need to free quota, or ask an administrator to raise your group quota allowance.";
 const QUOTA_MESSAGE_START: &str = "Coder could not start this workspace because your workspace quota is full. Delete a workspace you no longer need to free quota, or ask an administrator to raise your group quota allowance.";
@@ -78,66 +78,6 @@ fn spend(world: &World, template: &TemplateIds, cost: i64) {
         row.workspace_id = chat.workspace_id;
         row.build_id = chat.build_id;
     });
-}
-
-/// A coderd that records every create request; scripted answers first,
-/// then the in-memory coderd.
-struct Recorder<'w> {
-    inner: &'w MemCoderd,
-    requests: RefCell<Vec<CreateWorkspaceRequest>>,
-    scripted: RefCell<Vec<Result<CreatedWorkspace, HookError>>>,
-}
-
-impl<'w> Recorder<'w> {
-    fn new(world: &'w World) -> Recorder<'w> {
-        Recorder {
-            inner: &world.coderd,
-            requests: RefCell::default(),
-            scripted: RefCell::default(),
-        }
-    }
-
-    fn answer(self, answer: Result<CreatedWorkspace, HookError>) -> Self {
-        self.scripted.borrow_mut().push(answer);
-        self
-    }
-
-    fn requests(&self) -> Vec<CreateWorkspaceRequest> {
-        self.requests.borrow().clone()
-    }
-}
-
-impl Coderd for Recorder<'_> {
-    fn create_workspace(
-        &self,
-        owner_id: Uuid,
-        request: &CreateWorkspaceRequest,
-    ) -> Result<CreatedWorkspace, HookError> {
-        self.requests.borrow_mut().push(request.clone());
-        let scripted = {
-            let mut scripted = self.scripted.borrow_mut();
-            (!scripted.is_empty()).then(|| scripted.remove(0))
-        };
-        scripted.unwrap_or_else(|| self.inner.create_workspace(owner_id, request))
-    }
-
-    fn start_workspace(
-        &self,
-        owner_id: Uuid,
-        workspace_id: Uuid,
-        parameters: &[BuildParameter],
-    ) -> Result<WorkspaceBuild, HookError> {
-        self.inner
-            .start_workspace(owner_id, workspace_id, parameters)
-    }
-
-    fn stop_workspace(
-        &self,
-        owner_id: Uuid,
-        workspace_id: Uuid,
-    ) -> Result<WorkspaceBuild, HookError> {
-        self.inner.stop_workspace(owner_id, workspace_id)
-    }
 }
 
 fn create_with(world: &World, coderd: &dyn Coderd, input: &str) -> ToolResponse {
@@ -898,14 +838,14 @@ fn step_9_a_template_of_another_organization_is_refused() {
 fn step_11_external_agent_templates_are_refused_before_any_build() {
     let world = World::new();
     let template = world.template("go").external().create();
-    let recorder = Recorder::new(&world);
+    let recorder = RecordingCoderd::over(&world);
     let before = row_counts(&world);
     let response = create_with(&world, &recorder, &named(&template, "dev"));
     assert_eq!(
         text_error(&response),
         "create_workspace cannot create workspaces from templates with externally managed agents. Use list_templates to choose a different template, or if the user wants to use an external workspace, they should create it and start it up fully themselves first, then attach it to this chat"
     );
-    assert!(recorder.requests().is_empty());
+    assert!(recorder.create_requests().is_empty());
     assert_eq!(row_counts(&world), before);
     assert!(updates(&world).is_empty());
 }
@@ -958,9 +898,9 @@ fn step_12_the_chat_workspace_ttl_setting_becomes_ttl_millis() {
         world
             .store
             .edit(|t| t.chat_workspace_ttl = setting.to_string());
-        let recorder = Recorder::new(&world);
+        let recorder = RecordingCoderd::over(&world);
         create_with(&world, &recorder, &named(&template, "dev"));
-        assert_eq!(recorder.requests()[0].ttl_ms, want, "{setting:?}");
+        assert_eq!(recorder.create_requests()[0].ttl_ms, want, "{setting:?}");
         assert_eq!(newest(&world).0.ttl_ms, want, "{setting:?}");
         if let Some(log) = log {
             assert!(
@@ -977,10 +917,10 @@ fn step_12_an_unreadable_ttl_setting_falls_back_to_the_template_default() {
     let world = World::new();
     let template = world.template("go").create();
     world.store.fail(Query::GetChatWorkspaceTtl, db_down());
-    let recorder = Recorder::new(&world);
+    let recorder = RecordingCoderd::over(&world);
     let response = create_with(&world, &recorder, &named(&template, "dev"));
     assert!(json(&response).contains(r#""created":true"#));
-    assert_eq!(recorder.requests()[0].ttl_ms, None);
+    assert_eq!(recorder.create_requests()[0].ttl_ms, None);
     assert!(world
         .events
         .logs()
@@ -991,7 +931,7 @@ fn step_12_an_unreadable_ttl_setting_falls_back_to_the_template_default() {
 fn step_14_an_unparseable_preset_id_is_refused_after_the_template_checks() {
     let world = World::new();
     let template = world.template("go").create();
-    let recorder = Recorder::new(&world);
+    let recorder = RecordingCoderd::over(&world);
     let input = format!(
         r#"{{"template_id":"{}","preset_id":" abc "}}"#,
         template.template
@@ -1001,7 +941,7 @@ fn step_14_an_unparseable_preset_id_is_refused_after_the_template_checks() {
         text_error(&response),
         "invalid preset_id: invalid UUID length: 3"
     );
-    assert!(recorder.requests().is_empty());
+    assert!(recorder.create_requests().is_empty());
     assert_eq!(world.store.calls(Query::GetTemplateVersionById), 1);
     // An external template is refused before the preset is looked at.
     let external = world.template("ext").external().create();
@@ -1023,14 +963,14 @@ fn step_14_a_preset_and_parameters_are_both_forwarded_untouched() {
         .preset("eu", &[("region", "eu"), ("size", "large")], None)
         .create();
     let preset = template.presets[0];
-    let recorder = Recorder::new(&world);
+    let recorder = RecordingCoderd::over(&world);
     let input = format!(
         r#"{{"template_id":"{}","name":"dev","preset_id":" {preset} ","parameters":{{"size":"medium"}}}}"#,
         template.template
     );
     let response = create_with(&world, &recorder, &input);
     assert!(json(&response).contains(r#""created":true"#));
-    let request = &recorder.requests()[0];
+    let request = &recorder.create_requests()[0];
     assert_eq!(request.template_version_preset_id, Some(preset));
     assert_eq!(
         request.rich_parameter_values,
@@ -1119,7 +1059,7 @@ fn step_14_a_preset_of_another_template_is_refused_by_coderd_and_never_claimed()
 fn step_15_names_are_trimmed_kept_when_valid_and_generated_otherwise() {
     let world = World::new();
     let template = world.template("go-dev").create();
-    let recorder = Recorder::new(&world);
+    let recorder = RecordingCoderd::over(&world);
     let cases = [
         (r#""name":"  my-ws  ","#, "my-ws"),
         ("", "go-dev-"),
@@ -1135,7 +1075,7 @@ fn step_15_names_are_trimmed_kept_when_valid_and_generated_otherwise() {
         let input = format!(r#"{{{name_field}"template_id":"{}"}}"#, template.template);
         let response = create_with(&world, &recorder, &input);
         assert!(json(&response).contains(r#""created":true"#), "{input}");
-        let name = recorder.requests().last().unwrap().name.clone();
+        let name = recorder.create_requests().last().unwrap().name.clone();
         assert!(name_valid(&name), "{name}");
         if want.ends_with('-') {
             let suffix = name.strip_prefix(want).unwrap_or_else(|| panic!("{name}"));
@@ -1151,13 +1091,13 @@ fn step_15_names_are_trimmed_kept_when_valid_and_generated_otherwise() {
 fn step_16_parameters_are_forwarded_sorted_by_name() {
     let world = World::new();
     let template = world.template("go").create();
-    let recorder = Recorder::new(&world);
+    let recorder = RecordingCoderd::over(&world);
     let input = format!(
         r#"{{"template_id":"{}","name":"dev","parameters":{{"zone":"b","Arch":"arm","region":"eu"}}}}"#,
         template.template
     );
     create_with(&world, &recorder, &input);
-    let names: Vec<String> = recorder.requests()[0]
+    let names: Vec<String> = recorder.create_requests()[0]
         .rich_parameter_values
         .iter()
         .map(|p| format!("{}={}", p.name, p.value))
@@ -1171,14 +1111,14 @@ fn step_16_parameters_decode_as_gos_json_does() {
     // repeated `parameters` object is decoded into the same map (merged).
     let world = World::new();
     let template = world.template("go").create();
-    let recorder = Recorder::new(&world);
+    let recorder = RecordingCoderd::over(&world);
     let input = format!(
         r#"{{"template_id":"{}","name":"dev","parameters":{{"zone":null,"region":"eu"}},"Parameters":{{"arch":"arm","region":"us"}}}}"#,
         template.template
     );
     let response = create_with(&world, &recorder, &input);
     assert!(!response.is_error, "{}", response.content);
-    let names: Vec<String> = recorder.requests()[0]
+    let names: Vec<String> = recorder.create_requests()[0]
         .rich_parameter_values
         .iter()
         .map(|p| format!("{}={}", p.name, p.value))
@@ -1191,14 +1131,14 @@ fn a_later_null_leaves_an_earlier_string_argument_as_go_does() {
     // Go: "unmarshaling a JSON null into any other Go value has no effect".
     let world = World::new();
     let template = world.template("go").create();
-    let recorder = Recorder::new(&world);
+    let recorder = RecordingCoderd::over(&world);
     let input = format!(
         r#"{{"template_id":"{}","name":"dev","NAME":null}}"#,
         template.template
     );
     let response = create_with(&world, &recorder, &input);
     assert!(!response.is_error, "{}", response.content);
-    assert_eq!(recorder.requests()[0].name, "dev");
+    assert_eq!(recorder.create_requests()[0].name, "dev");
 }
 
 // ===========================================================================
@@ -1222,12 +1162,14 @@ fn step_17_a_responder_error_is_a_json_result_not_an_error() {
 fn step_17_a_responder_without_message_reads_request_failed() {
     let world = World::new();
     let template = world.template("go").create();
-    let recorder = Recorder::new(&world).answer(Err(HookError::Response(ResponseError {
+    let recorder = RecordingCoderd::over(&world);
+    let error = HookError::Response(ResponseError {
         status: 500,
         message: String::new(),
         detail: String::new(),
         validations: vec![],
-    })));
+    });
+    recorder.fail_nth(Hook::CreateWorkspace, 1, error);
     let response = create_with(&world, &recorder, &named(&template, "dev"));
     assert_eq!(json(&response), r#"{"error":"request failed"}"#);
 }
@@ -1236,11 +1178,12 @@ fn step_17_a_responder_without_message_reads_request_failed() {
 fn step_17_any_other_hook_error_is_its_text_verbatim() {
     let world = World::new();
     let template = world.template("go").create();
-    let recorder =
-        Recorder::new(&world).answer(Err(HookError::Other("creation stopped by test".into())));
+    let recorder = RecordingCoderd::over(&world);
+    let error = HookError::Other("creation stopped by test".into());
+    recorder.fail_nth(Hook::CreateWorkspace, 1, error);
     let response = create_with(&world, &recorder, &named(&template, "dev"));
     assert_eq!(text_error(&response), "creation stopped by test");
-    assert_eq!(recorder.requests().len(), 1);
+    assert_eq!(recorder.create_requests().len(), 1);
 }
 
 #[test]
@@ -1257,9 +1200,13 @@ fn step_17_a_taken_name_is_retried_once_with_a_generated_name() {
             ..Workspace::default()
         })
     });
-    let recorder = Recorder::new(&world);
+    let recorder = RecordingCoderd::over(&world);
     let response = create_with(&world, &recorder, &named(&template, "my-workspace"));
-    let names: Vec<String> = recorder.requests().into_iter().map(|r| r.name).collect();
+    let names: Vec<String> = recorder
+        .create_requests()
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
     assert_eq!(names.len(), 2);
     assert_eq!(names[0], "my-workspace");
     let suffix = names[1].strip_prefix("my-workspace-").expect("retry name");
@@ -1279,7 +1226,7 @@ fn step_17_only_one_retry_is_made_even_if_the_generated_name_is_taken_too() {
     let world = World::new();
     let template = world.template("go").create();
     let conflict = || {
-        Err(HookError::Response(ResponseError {
+        HookError::Response(ResponseError {
             status: 409,
             message: "Workspace \"dev\" already exists.".into(),
             detail: "This value is already in use and should be unique.".into(),
@@ -1287,11 +1234,14 @@ fn step_17_only_one_retry_is_made_even_if_the_generated_name_is_taken_too() {
                 field: "name".into(),
                 detail: "This value is already in use and should be unique.".into(),
             }],
-        }))
+        })
     };
-    let recorder = Recorder::new(&world).answer(conflict()).answer(conflict());
+    let recorder = RecordingCoderd::over(&world);
+    recorder
+        .fail_nth(Hook::CreateWorkspace, 1, conflict())
+        .fail_nth(Hook::CreateWorkspace, 2, conflict());
     let response = create_with(&world, &recorder, &named(&template, "dev"));
-    assert_eq!(recorder.requests().len(), 2);
+    assert_eq!(recorder.create_requests().len(), 2);
     assert_eq!(
         json(&response),
         r#"{"detail":"This value is already in use and should be unique.","error":"Workspace \"dev\" already exists.","validations":[{"field":"name","detail":"This value is already in use and should be unique."}]}"#
@@ -1323,9 +1273,11 @@ fn step_17_other_conflicts_and_non_409_name_errors_are_not_retried() {
     for answer in answers {
         let world = World::new();
         let template = world.template("go").create();
-        let recorder = Recorder::new(&world).answer(Err(HookError::Response(answer.clone())));
+        let recorder = RecordingCoderd::over(&world);
+        let error = HookError::Response(answer.clone());
+        recorder.fail_nth(Hook::CreateWorkspace, 1, error);
         let response = create_with(&world, &recorder, &named(&template, "dev"));
-        assert_eq!(recorder.requests().len(), 1, "{answer:?}");
+        assert_eq!(recorder.create_requests().len(), 1, "{answer:?}");
         assert_eq!(
             json(&response),
             response_error_result(&answer).to_json(),
@@ -1559,12 +1511,16 @@ fn step_19_an_error_text_that_merely_mentions_quota_is_a_generic_failure() {
 fn steps_19_20_without_a_build_id_the_wait_is_skipped_and_a_missing_owner_name_reads_slash_name() {
     let world = World::new();
     let template = world.template("go").create();
-    let recorder = Recorder::new(&world).answer(Ok(CreatedWorkspace {
-        id: Uuid::from_u128(0xabc),
-        name: "x".into(),
-        owner_name: String::new(),
-        latest_build_id: Some(Uuid::nil()),
-    }));
+    let recorder = RecordingCoderd::over(&world);
+    recorder.create_answer_nth(
+        1,
+        CreatedWorkspace {
+            id: Uuid::from_u128(0xabc),
+            name: "x".into(),
+            owner_name: String::new(),
+            latest_build_id: Some(Uuid::nil()),
+        },
+    );
     let response = create_with(&world, &recorder, &named(&template, "dev"));
     assert_eq!(
         json(&response),
