@@ -100,6 +100,8 @@ fn a_closed_stdout_ends_every_command_quietly() {
     ends_quietly_when_stdout_closes(&["determinism", "--seeds", "3", "--transport", "fast"]);
     ends_quietly_when_stdout_closes(&["list"]);
     ends_quietly_when_stdout_closes(&["check", "scenarios"]);
+    let out = std::env::temp_dir().join(format!("chatsim-cli-surface-{}-fuzz", std::process::id()));
+    ends_quietly_when_stdout_closes(&["fuzz", "--seeds", "2", "--out", out.to_str().unwrap()]);
 }
 
 #[test]
