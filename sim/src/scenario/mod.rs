@@ -6,7 +6,8 @@
 //!   (`check`), errors as `FILE:LINE:COLUMN: path: message`;
 //! - [`run_scenario`]: runs it, checks the invariants and its `[expect]`
 //!   ([`evaluate`]) into a [`Report`] with the replay command;
-//! - [`transcript`]: the readable run the snapshot suite records.
+//! - [`transcript`]: the readable run the snapshot suite records;
+//! - [`results`]: `chatsim run --json` and `--junit`.
 
 pub mod check;
 mod expect;
@@ -14,6 +15,7 @@ pub mod file;
 mod load;
 mod location;
 mod report;
+pub mod results;
 pub mod spans;
 mod transcript;
 

@@ -1,0 +1,55 @@
+//! `chatsim trace`: the JSON-lines trace of a scenario file or a generated
+//! seed.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chatsim::Transport;
+
+use crate::output::{self, err};
+
+#[derive(clap::Args)]
+pub struct TraceArgs {
+    /// A scenario file.
+    #[arg(required_unless_present = "seed", conflicts_with = "seed")]
+    scenario: Option<PathBuf>,
+    /// A generated mixed-fault seed (what `chatsim determinism` runs).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// The transport: `turmoil` (the default) or `fast`.
+    #[arg(long, default_value_t = Transport::Turmoil)]
+    transport: Transport,
+}
+
+/// Prints the trace (exit 0 even when the run failed: the trace is what
+/// shows why; the run's error goes to stderr).
+pub fn trace(args: TraceArgs) -> ExitCode {
+    let config = match (&args.scenario, args.seed) {
+        (Some(file), _) => match chatsim::scenario::load(file) {
+            Ok(scenario) => scenario.config(),
+            Err(errors) => {
+                for error in &errors {
+                    err!("{error}");
+                }
+                return ExitCode::from(2);
+            }
+        },
+        (None, Some(seed)) => chatsim::gen::mixed(seed),
+        (None, None) => return output::usage("chatsim trace: name a SCENARIO file or --seed S"),
+    };
+    let outcome = match catch_unwind(AssertUnwindSafe(|| {
+        chatsim::run_with(&config, args.transport)
+    })) {
+        Ok(outcome) => outcome,
+        Err(_) => {
+            err!("chatsim trace: the harness panicked (its message is above)");
+            return ExitCode::FAILURE;
+        }
+    };
+    output::raw(&outcome.trace.text());
+    if let Some(e) = &outcome.error {
+        err!("chatsim trace: the run failed: {e}");
+    }
+    ExitCode::SUCCESS
+}
