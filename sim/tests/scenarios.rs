@@ -21,6 +21,10 @@
 //!   story. Timings themselves differ (turmoil rounds each message to its
 //!   tick, the fast transport draws 1–50 ms per message).
 //!
+//! - `regressions::<file stem>::<transport>` replays each case `chatsim
+//!   fuzz` once found, committed shrunk under `sim/tests/regressions/`:
+//!   twice byte for byte, every invariant and its `[expect]` (no snapshot).
+//!
 //! A failing test prints its problems once, each naming the scenario file
 //! (and the replay command where there is one).
 //!
@@ -63,6 +67,17 @@ fn main() {
                     Transport::Turmoil => on_turmoil(&path),
                     Transport::Fast => on_fast(&path),
                 },
+            ));
+        }
+    }
+    let regressions = discover(&[root().join("sim/tests/regressions")]).unwrap_or_default();
+    for path in regressions {
+        let stem = file_stem(&path).to_string();
+        for transport in Transport::ALL {
+            let path = path.clone();
+            trials.push(Trial::test(
+                format!("regressions::{stem}::{transport}"),
+                move || replay(&path, transport),
             ));
         }
     }
@@ -173,6 +188,26 @@ fn on_fast(path: &Path) -> Result<(), Failed> {
             story.get(i),
             scenario.replay_command_on(Transport::Fast)
         ));
+    }
+    verdict(problems)
+}
+
+/// Replays a committed fuzz regression twice on `transport` and judges it.
+fn replay(path: &Path, transport: Transport) -> Result<(), Failed> {
+    let scenario = load(path)?;
+    let report = run_scenario_on(&scenario, transport);
+    let mut problems = Vec::new();
+    if !report.passed() {
+        problems.push(format!("{}\n{}", report.line(), report.details()));
+    }
+    if let Some(outcome) = report.outcome.as_ref() {
+        let again = chatsim::run_with(&scenario.config(), transport);
+        if let Some(diff) = outcome.trace.first_difference(&again.trace) {
+            problems.push(format!(
+                "{} is not deterministic on {transport}: {diff}",
+                scenario.path.display()
+            ));
+        }
     }
     verdict(problems)
 }
