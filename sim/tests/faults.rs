@@ -704,3 +704,48 @@ mod both {
         );
     }
 }
+
+/// The user stops the chat while `stop_workspace` waits on its build: the
+/// turn's context is canceled, the wait ends at once with the spec's
+/// canceled text, and the stop build itself goes on to finish.
+#[test]
+fn user_cancels_turn_ends_a_waiting_tool_with_the_canceled_text() {
+    let stop = Turn::new(
+        "main",
+        vec![Call::tool("stop_workspace", serde_json::json!({}))],
+    )
+    .at(Dur::secs(60));
+    let cancel = Fault::UserCancelsTurn {
+        chat: "main".into(),
+    };
+    let outcome = chatsim::run_fast(&story(vec![stop], vec![(62, cancel)]));
+    assert!(outcome.is_ok(), "{:?}", outcome.error);
+    let result = results(&outcome, "stop_workspace");
+    assert_eq!(result.len(), 1);
+    let (at, _, content) = &result[0];
+    assert!(*at < 63.0, "the wait ended at once, not at {at}");
+    assert!(
+        content.contains("context canceled"),
+        "the canceled text: {content}"
+    );
+    let fault = first_at(
+        &outcome,
+        |e| matches!(e, Event::Fault { name, .. } if name == "user_cancels_turn"),
+    );
+    assert!(fault.is_some(), "the fault took effect");
+    // Without a turn in flight there is nothing to cancel.
+    let idle = chatsim::run_fast(&story(
+        vec![],
+        vec![(
+            45,
+            Fault::UserCancelsTurn {
+                chat: "main".into(),
+            },
+        )],
+    ));
+    let skipped = first_at(
+        &idle,
+        |e| matches!(e, Event::FaultSkipped { name, .. } if name == "user_cancels_turn"),
+    );
+    assert!(skipped.is_some());
+}

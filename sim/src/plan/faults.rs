@@ -125,6 +125,12 @@ pub enum Fault {
     /// one turn (e.g. two `create_workspace` calls racing for the chat's
     /// lock).
     ParallelToolCalls { chat: String, calls: Vec<Call> },
+    /// The user stops the chat in the middle of a turn (the chat's Stop
+    /// button): coderd cancels the turn's context. Calls in flight return
+    /// the tools' canceled texts (a build wait ends at once, without its
+    /// result); calls the model sends later in that turn are canceled too.
+    /// With no turn in flight the fault is skipped.
+    UserCancelsTurn { chat: String },
     /// The chat's owner restarts the workspace from the dashboard (stop,
     /// wait, start, wait), outside the chat. The new start creates new
     /// agents while the chat stays bound to the agent of the older build.
@@ -166,6 +172,7 @@ pub enum FaultKind {
     RequireActiveVersion,
     ContextFilesChanged,
     ParallelToolCalls,
+    UserCancelsTurn,
     UserRestartsWorkspace,
     BuildCanceled,
     DbQueryFails,
@@ -173,7 +180,7 @@ pub enum FaultKind {
 
 impl FaultKind {
     /// Every kind, in the declaration order of [`Fault`].
-    pub const ALL: [FaultKind; 18] = [
+    pub const ALL: [FaultKind; 19] = [
         FaultKind::AgentOom,
         FaultKind::AgentRespawn,
         FaultKind::AgentWedged,
@@ -189,6 +196,7 @@ impl FaultKind {
         FaultKind::RequireActiveVersion,
         FaultKind::ContextFilesChanged,
         FaultKind::ParallelToolCalls,
+        FaultKind::UserCancelsTurn,
         FaultKind::UserRestartsWorkspace,
         FaultKind::BuildCanceled,
         FaultKind::DbQueryFails,
@@ -213,6 +221,7 @@ impl FaultKind {
             FaultKind::RequireActiveVersion => "require_active_version",
             FaultKind::ContextFilesChanged => "context_files_changed",
             FaultKind::ParallelToolCalls => "parallel_tool_calls",
+            FaultKind::UserCancelsTurn => "user_cancels_turn",
             FaultKind::UserRestartsWorkspace => "user_restarts_workspace",
             FaultKind::BuildCanceled => "build_canceled",
             FaultKind::DbQueryFails => "db_query_fails",
@@ -284,6 +293,7 @@ impl Fault {
             Fault::RequireActiveVersion { .. } => FaultKind::RequireActiveVersion,
             Fault::ContextFilesChanged { .. } => FaultKind::ContextFilesChanged,
             Fault::ParallelToolCalls { .. } => FaultKind::ParallelToolCalls,
+            Fault::UserCancelsTurn { .. } => FaultKind::UserCancelsTurn,
             Fault::UserRestartsWorkspace { .. } => FaultKind::UserRestartsWorkspace,
             Fault::BuildCanceled { .. } => FaultKind::BuildCanceled,
             Fault::DbQueryFails { .. } => FaultKind::DbQueryFails,

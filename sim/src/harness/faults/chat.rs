@@ -1,6 +1,7 @@
 //! Chat faults: the model emits several calls in one message
 //! (`parallel_tool_calls`), delivered to the driver's inbox as one parallel
-//! turn.
+//! turn; the user stops the chat mid-turn (`user_cancels_turn`), which
+//! coderd's chat API turns into the turn's cancellation.
 
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
@@ -8,6 +9,7 @@ use serde_json::json;
 use super::draw::DrawWorld;
 use super::env::{Effect, FaultEnv};
 use super::{misrouted, FaultFamily, Named, Ref};
+use crate::hosts::coderd::AdminAction;
 use crate::plan::{Call, Fault, FaultKind, Turn};
 
 /// The chat family.
@@ -19,28 +21,34 @@ impl FaultFamily for Chat {
     }
 
     fn kinds(&self) -> &'static [FaultKind] {
-        &[FaultKind::ParallelToolCalls]
+        &[FaultKind::ParallelToolCalls, FaultKind::UserCancelsTurn]
     }
 
     fn apply(&self, fault: &Fault, env: &FaultEnv<'_>) -> Result<Vec<Effect>, String> {
-        let Fault::ParallelToolCalls { chat, calls } = fault else {
-            misrouted(self, fault.kind())
-        };
-        env.inbox.push(Turn::new(chat, calls.clone()).parallel());
-        Ok(vec![])
+        match fault {
+            Fault::ParallelToolCalls { chat, calls } => {
+                env.inbox.push(Turn::new(chat, calls.clone()).parallel());
+                Ok(vec![])
+            }
+            Fault::UserCancelsTurn { chat } => {
+                env.admin(AdminAction::CancelTurn { chat: chat.clone() })
+            }
+            other => misrouted(self, other.kind()),
+        }
     }
 
     fn refs<'f>(&self, fault: &'f Fault) -> Vec<Ref<'f>> {
-        let Fault::ParallelToolCalls { chat, calls } = fault else {
-            misrouted(self, fault.kind())
-        };
-        vec![
-            Ref::name("chat", Named::Chat, chat),
-            Ref::Calls {
-                field: "calls",
-                calls,
-            },
-        ]
+        match fault {
+            Fault::ParallelToolCalls { chat, calls } => vec![
+                Ref::name("chat", Named::Chat, chat),
+                Ref::Calls {
+                    field: "calls",
+                    calls,
+                },
+            ],
+            Fault::UserCancelsTurn { chat } => vec![Ref::name("chat", Named::Chat, chat)],
+            other => misrouted(self, other.kind()),
+        }
     }
 
     fn draw(&self, kind: FaultKind, _rng: &mut ChaCha8Rng, world: &DrawWorld) -> Option<Fault> {
@@ -52,6 +60,9 @@ impl FaultFamily for Chat {
                     Call::tool("stop_workspace", json!({})),
                     Call::tool("execute", json!({ "command": "echo parallel" })),
                 ],
+            }),
+            FaultKind::UserCancelsTurn => Some(Fault::UserCancelsTurn {
+                chat: world.chat.clone(),
             }),
             other => misrouted(self, other),
         }

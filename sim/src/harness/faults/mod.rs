@@ -61,7 +61,7 @@ pub fn family(kind: FaultKind) -> &'static dyn FaultFamily {
         K::ProvisionerCrash | K::BuildFailure => &cloud::Cloud,
         K::QuotaExhausted | K::NewTemplateVersion | K::RequireActiveVersion => &operator::Operator,
         K::ContextFilesChanged => &files::Files,
-        K::ParallelToolCalls => &chat::Chat,
+        K::ParallelToolCalls | K::UserCancelsTurn => &chat::Chat,
         K::UserRestartsWorkspace | K::BuildCanceled => &dashboard::Dashboard,
         K::DbQueryFails => &database::Database,
     }

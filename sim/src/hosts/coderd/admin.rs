@@ -41,6 +41,10 @@ pub enum AdminAction {
     CancelBuild {
         workspace: String,
     },
+    /// The chat's turn in flight is canceled (the chat's Stop button).
+    CancelTurn {
+        chat: String,
+    },
 }
 
 impl<N: Net> CoderdCore<N> {
@@ -64,6 +68,7 @@ impl<N: Net> CoderdCore<N> {
             }
             AdminAction::SetQuota { user, allowance } => self.set_quota(user, *allowance),
             AdminAction::CancelBuild { workspace } => self.cancel_build(workspace),
+            AdminAction::CancelTurn { chat } => self.cancel_turn(chat),
         }
     }
 

@@ -98,7 +98,8 @@ async fn session<N: Net>(core: Rc<CoderdCore<N>>, runtimes: Runtimes, stream: N:
         return;
     };
     let runtime = runtime(&core, &runtimes, chat_id, &chat);
-    let turn = match runtime.turn(Ctx::new(Cancel::new())) {
+    let cancel = Cancel::new();
+    let turn = match runtime.turn(Ctx::new(cancel.clone())) {
         Ok(turn) => turn,
         Err(err) => {
             let message = err.to_string();
@@ -106,6 +107,7 @@ async fn session<N: Net>(core: Rc<CoderdCore<N>>, runtimes: Runtimes, stream: N:
             return;
         }
     };
+    core.turn_started(chat_id, turn_no, cancel);
     let context = turn.begin().await;
     core.emit(Event::TurnContext {
         chat: chat.clone(),
@@ -114,6 +116,7 @@ async fn session<N: Net>(core: Rc<CoderdCore<N>>, runtimes: Runtimes, stream: N:
         prompt: context.system_prompt(),
     });
     if writer.send(&ChatResponse::TurnBegun).await.is_err() {
+        core.turn_ended(chat_id, turn_no);
         turn.close();
         return;
     }
@@ -165,6 +168,7 @@ async fn session<N: Net>(core: Rc<CoderdCore<N>>, runtimes: Runtimes, stream: N:
         }
     }
     drop(running);
+    core.turn_ended(chat_id, turn_no);
     turn.close();
 }
 

@@ -20,7 +20,7 @@ use chatsim_engine::ports::{
     Clock, Coderd, CreateWorkspaceRequest, CreatedWorkspace, Event as EngineEvent, Events,
     HookError, Ids, LocalBoxFuture,
 };
-use chatsim_engine::Time;
+use chatsim_engine::{Cancel, Time};
 use uuid::Uuid;
 
 use crate::control::Cloud;
@@ -110,6 +110,9 @@ struct CoderdState {
     /// The last computed status (and disconnected-since time) of each
     /// agent of a latest build.
     statuses: BTreeMap<Uuid, (AgentStatusKind, Option<Time>)>,
+    /// The cancellation signal of each turn in flight, by (chat, turn). A
+    /// turn whose driver went away may linger beside the next one.
+    turn_cancels: BTreeMap<(Uuid, usize), Cancel>,
 }
 
 /// Everything coderd owns.
@@ -241,6 +244,45 @@ impl<N: Net> CoderdCore<N> {
         self.state.borrow_mut().job_touched.remove(&job_id);
         self.emit_job(job_id);
         Some(agents)
+    }
+
+    /// Records the cancellation signal of a turn in flight.
+    pub(crate) fn turn_started(&self, chat: Uuid, turn: usize, cancel: Cancel) {
+        let previous = self
+            .state
+            .borrow_mut()
+            .turn_cancels
+            .insert((chat, turn), cancel);
+        assert!(previous.is_none(), "turn {turn} of a chat began twice");
+    }
+
+    /// A turn is over: nothing left to cancel.
+    pub(crate) fn turn_ended(&self, chat: Uuid, turn: usize) {
+        self.state.borrow_mut().turn_cancels.remove(&(chat, turn));
+    }
+
+    /// The user stops `chat` (by name) mid-turn: every turn of it in
+    /// flight is canceled; `Err` when there is none.
+    pub(crate) fn cancel_turn(&self, chat: &str) -> Result<serde_json::Value, String> {
+        let id = *self
+            .chat_names
+            .get(chat)
+            .ok_or_else(|| format!("chat {chat:?} not found"))?;
+        let state = self.state.borrow();
+        let turns: Vec<(usize, Cancel)> = state
+            .turn_cancels
+            .range((id, 0)..=(id, usize::MAX))
+            .map(|(&(_, turn), cancel)| (turn, cancel.clone()))
+            .collect();
+        drop(state);
+        if turns.is_empty() {
+            return Err(format!("chat {chat:?} has no turn in flight"));
+        }
+        for (_, cancel) in &turns {
+            cancel.cancel();
+        }
+        let canceled: Vec<usize> = turns.iter().map(|(turn, _)| *turn).collect();
+        Ok(serde_json::json!({ "chat": chat, "turns": canceled }))
     }
 
     /// Finds a live workspace by `name` or `owner/name` (first in DB order).
