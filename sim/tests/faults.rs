@@ -749,3 +749,49 @@ fn user_cancels_turn_ends_a_waiting_tool_with_the_canceled_text() {
     );
     assert!(skipped.is_some());
 }
+
+/// The owner stops the workspace from the dashboard: coderd enqueues the
+/// user's stop build at that instant; a start pressed while it is in
+/// flight is refused (skipped), and one pressed after it ends starts the
+/// workspace again.
+#[test]
+fn dashboard_stop_and_start_act_at_their_instant() {
+    let ws = || "ws1".to_string();
+    let faults = vec![
+        (45, Fault::UserStopsWorkspace { workspace: ws() }),
+        (46, Fault::UserStartsWorkspace { workspace: ws() }),
+        (120, Fault::UserStartsWorkspace { workspace: ws() }),
+    ];
+    let outcome = chatsim::run_fast(&story(vec![], faults));
+    assert!(outcome.is_ok(), "{:?}", outcome.error);
+    let user_builds: Vec<(f64, chatsim::Hook)> = outcome
+        .trace
+        .records()
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::Enqueue {
+                by: chatsim::Requester::User,
+                hook,
+                ..
+            } if r.at.as_secs() >= 45 => Some((r.at.as_secs_f64(), *hook)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        user_builds.iter().map(|(_, h)| *h).collect::<Vec<_>>(),
+        [chatsim::Hook::Stop, chatsim::Hook::Start]
+    );
+    assert!((45.0..45.5).contains(&user_builds[0].0), "{user_builds:?}");
+    assert!(
+        (120.0..120.5).contains(&user_builds[1].0),
+        "{user_builds:?}"
+    );
+    let refused = first_at(
+        &outcome,
+        |e| matches!(e, Event::FaultSkipped { name, reason } if name == "user_starts_workspace" && reason.contains("refused")),
+    );
+    assert!(
+        refused.is_some_and(|at| (46.0..46.5).contains(&at)),
+        "{refused:?}"
+    );
+}

@@ -135,6 +135,14 @@ pub enum Fault {
     /// wait, start, wait), outside the chat. The new start creates new
     /// agents while the chat stays bound to the agent of the older build.
     UserRestartsWorkspace { chat: String, workspace: String },
+    /// The owner stops the workspace from the dashboard at this instant —
+    /// whatever the chat's tools are doing (e.g. while `start_workspace`
+    /// waits on its own build). A refused stop (a build in flight) is
+    /// skipped.
+    UserStopsWorkspace { workspace: String },
+    /// The owner starts the workspace from the dashboard at this instant,
+    /// with no new parameter values. A refused start is skipped.
+    UserStartsWorkspace { workspace: String },
     /// The user cancels the workspace's latest build from the dashboard
     /// (coderd's cancel endpoint). A pending job ends `canceled` at once; a
     /// running one reads `canceling` until its provisioner next reports,
@@ -174,13 +182,15 @@ pub enum FaultKind {
     ParallelToolCalls,
     UserCancelsTurn,
     UserRestartsWorkspace,
+    UserStopsWorkspace,
+    UserStartsWorkspace,
     BuildCanceled,
     DbQueryFails,
 }
 
 impl FaultKind {
     /// Every kind, in the declaration order of [`Fault`].
-    pub const ALL: [FaultKind; 19] = [
+    pub const ALL: [FaultKind; 21] = [
         FaultKind::AgentOom,
         FaultKind::AgentRespawn,
         FaultKind::AgentWedged,
@@ -198,6 +208,8 @@ impl FaultKind {
         FaultKind::ParallelToolCalls,
         FaultKind::UserCancelsTurn,
         FaultKind::UserRestartsWorkspace,
+        FaultKind::UserStopsWorkspace,
+        FaultKind::UserStartsWorkspace,
         FaultKind::BuildCanceled,
         FaultKind::DbQueryFails,
     ];
@@ -223,6 +235,8 @@ impl FaultKind {
             FaultKind::ParallelToolCalls => "parallel_tool_calls",
             FaultKind::UserCancelsTurn => "user_cancels_turn",
             FaultKind::UserRestartsWorkspace => "user_restarts_workspace",
+            FaultKind::UserStopsWorkspace => "user_stops_workspace",
+            FaultKind::UserStartsWorkspace => "user_starts_workspace",
             FaultKind::BuildCanceled => "build_canceled",
             FaultKind::DbQueryFails => "db_query_fails",
         }
@@ -295,6 +309,8 @@ impl Fault {
             Fault::ParallelToolCalls { .. } => FaultKind::ParallelToolCalls,
             Fault::UserCancelsTurn { .. } => FaultKind::UserCancelsTurn,
             Fault::UserRestartsWorkspace { .. } => FaultKind::UserRestartsWorkspace,
+            Fault::UserStopsWorkspace { .. } => FaultKind::UserStopsWorkspace,
+            Fault::UserStartsWorkspace { .. } => FaultKind::UserStartsWorkspace,
             Fault::BuildCanceled { .. } => FaultKind::BuildCanceled,
             Fault::DbQueryFails { .. } => FaultKind::DbQueryFails,
         }

@@ -1,7 +1,9 @@
 //! Dashboard faults: the chat's owner acts on the workspace outside the
 //! chat — restarts it (`user_restarts_workspace`: stop, wait, start, wait
-//! through the user API) or cancels its latest build (`build_canceled`,
-//! coderd's cancel endpoint).
+//! through the user API, between the chat's turns), stops or starts it at
+//! an instant whatever the chat's tools are doing (`user_stops_workspace`,
+//! `user_starts_workspace`), or cancels its latest build
+//! (`build_canceled`, coderd's cancel endpoint).
 
 use rand_chacha::ChaCha8Rng;
 
@@ -20,7 +22,12 @@ impl FaultFamily for Dashboard {
     }
 
     fn kinds(&self) -> &'static [FaultKind] {
-        &[FaultKind::UserRestartsWorkspace, FaultKind::BuildCanceled]
+        &[
+            FaultKind::UserRestartsWorkspace,
+            FaultKind::UserStopsWorkspace,
+            FaultKind::UserStartsWorkspace,
+            FaultKind::BuildCanceled,
+        ]
     }
 
     fn apply(&self, fault: &Fault, env: &FaultEnv<'_>) -> Result<Vec<Effect>, String> {
@@ -30,6 +37,12 @@ impl FaultFamily for Dashboard {
                 env.inbox.push(Turn::new(chat, restart(workspace)));
                 Ok(vec![])
             }
+            Fault::UserStopsWorkspace { workspace } => env.admin(AdminAction::StopWorkspace {
+                workspace: workspace.clone(),
+            }),
+            Fault::UserStartsWorkspace { workspace } => env.admin(AdminAction::StartWorkspace {
+                workspace: workspace.clone(),
+            }),
             Fault::BuildCanceled { workspace } => env.admin(AdminAction::CancelBuild {
                 workspace: workspace.clone(),
             }),
@@ -43,7 +56,9 @@ impl FaultFamily for Dashboard {
                 Ref::name("chat", Named::Chat, chat),
                 Ref::name("workspace", Named::Workspace, workspace),
             ],
-            Fault::BuildCanceled { workspace } => {
+            Fault::UserStopsWorkspace { workspace }
+            | Fault::UserStartsWorkspace { workspace }
+            | Fault::BuildCanceled { workspace } => {
                 vec![Ref::name("workspace", Named::Workspace, workspace)]
             }
             other => misrouted(self, other.kind()),
@@ -57,6 +72,8 @@ impl FaultFamily for Dashboard {
                 chat: world.chat.clone(),
                 workspace,
             },
+            FaultKind::UserStopsWorkspace => Fault::UserStopsWorkspace { workspace },
+            FaultKind::UserStartsWorkspace => Fault::UserStartsWorkspace { workspace },
             FaultKind::BuildCanceled => Fault::BuildCanceled { workspace },
             other => misrouted(self, other),
         })

@@ -62,7 +62,10 @@ pub fn family(kind: FaultKind) -> &'static dyn FaultFamily {
         K::QuotaExhausted | K::NewTemplateVersion | K::RequireActiveVersion => &operator::Operator,
         K::ContextFilesChanged => &files::Files,
         K::ParallelToolCalls | K::UserCancelsTurn => &chat::Chat,
-        K::UserRestartsWorkspace | K::BuildCanceled => &dashboard::Dashboard,
+        K::UserRestartsWorkspace
+        | K::UserStopsWorkspace
+        | K::UserStartsWorkspace
+        | K::BuildCanceled => &dashboard::Dashboard,
         K::DbQueryFails => &database::Database,
     }
 }

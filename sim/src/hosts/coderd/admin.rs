@@ -7,7 +7,7 @@ use chatsim_engine::memory::{JobOutcome, Tables};
 use chatsim_engine::model::{
     Group, JobStatus, Preset, PresetParameter, TemplateVersion, TemplateVersionParameter,
 };
-use chatsim_engine::ports::Ids;
+use chatsim_engine::ports::{Coderd, HookError, Ids};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -41,6 +41,14 @@ pub enum AdminAction {
     CancelBuild {
         workspace: String,
     },
+    /// The owner stops the workspace (the dashboard's Stop button).
+    StopWorkspace {
+        workspace: String,
+    },
+    /// The owner starts the workspace (the dashboard's Start button).
+    StartWorkspace {
+        workspace: String,
+    },
     /// The chat's turn in flight is canceled (the chat's Stop button).
     CancelTurn {
         chat: String,
@@ -69,7 +77,27 @@ impl<N: Net> CoderdCore<N> {
             AdminAction::SetQuota { user, allowance } => self.set_quota(user, *allowance),
             AdminAction::CancelBuild { workspace } => self.cancel_build(workspace),
             AdminAction::CancelTurn { chat } => self.cancel_turn(chat),
+            AdminAction::StopWorkspace { workspace } => self.dashboard_build(workspace, false),
+            AdminAction::StartWorkspace { workspace } => self.dashboard_build(workspace, true),
         }
+    }
+
+    /// The owner's start (or stop) from the dashboard, through the same
+    /// hook as the user API; a refusal (e.g. a build in flight) is `Err`.
+    fn dashboard_build(&self, workspace: &str, start: bool) -> Result<Value, String> {
+        let ws = self
+            .find_workspace(workspace)
+            .ok_or_else(|| format!("workspace {workspace:?} not found"))?;
+        let result = if start {
+            Coderd::start_workspace(self, ws.owner_id, ws.id, &[])
+        } else {
+            Coderd::stop_workspace(self, ws.owner_id, ws.id)
+        };
+        let build = result.map_err(|err| match err {
+            HookError::Response(resp) => format!("refused: {}", resp.message),
+            HookError::Other(message) => format!("refused: {message}"),
+        })?;
+        Ok(json!({ "build_id": build.id.to_string(), "transition": build.transition.as_str() }))
     }
 
     fn cancel_build(&self, workspace: &str) -> Result<Value, String> {
