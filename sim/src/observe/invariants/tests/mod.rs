@@ -750,3 +750,23 @@ fn after_the_faults_the_model_finishes_or_gives_a_confirmed_reason() {
     // Without the liveness turn the invariant is vacuous.
     assert!(broken(name, &Story::new().tracer.snapshot()).is_empty());
 }
+
+mod builds;
+mod context;
+mod quota;
+mod recovery;
+mod retries;
+mod text;
+
+/// A `chat_updated` of chat `main` naming its workspace and build.
+fn updated(s: &Story, at: f64, workspace: &str, build: &str) {
+    s.ev(
+        at,
+        Event::ChatUpdated {
+            chat: "c1".into(),
+            workspace: Some(workspace.into()),
+            build: Some(build.into()),
+            agent: None,
+        },
+    );
+}
