@@ -161,10 +161,10 @@ pub(super) fn chat_update_after_agent_wait(input: &Input<'_>) -> Vec<Violation> 
             continue;
         }
         let updates = chat_updates(view, chat, call.sent, result.at);
-        let (Some(first), Some(second)) = (updates.first(), updates.get(1)) else {
-            continue;
+        let [first, .., last] = updates.as_slice() else {
+            continue; // fewer than two updates: no second fire
         };
-        let second_at = updates.last().map_or(second.0, |u| u.0);
+        let second_at = last.0;
         let Some(build) = first.1.as_deref().and_then(|id| view.build(id)) else {
             continue;
         };
