@@ -18,7 +18,7 @@ pub const RECOVERS_AFTER_FAULTS: &str = "recovers_after_faults";
 pub const LIVENESS_TURN: &str = "recovers_after_faults";
 
 /// The check.
-pub fn recovers_after_faults(input: &Input<'_>) -> Vec<Violation> {
+pub(super) fn recovers_after_faults(input: &Input<'_>) -> Vec<Violation> {
     let Some(turn) = input
         .view
         .turns

@@ -252,14 +252,14 @@ fn advice_story(disconnected_since: f64, dial_times_out: bool) -> Trace {
 #[test]
 fn recovery_advice_needs_a_dial_timeout_and_a_long_disconnect() {
     assert_eq!(all(&advice_story(300.0, true)), vec![], "the gate passed");
-    let young = broken("recovery_advice_gated", &advice_story(400.0, true));
+    let young = broken(RECOVERY_ADVICE_GATED, &advice_story(400.0, true));
     assert_eq!(young.len(), 1, "{young:?}");
     assert!(
         young[0].message.contains("not disconnected for 1m30s"),
         "{}",
         young[0]
     );
-    let no_timeout = broken("recovery_advice_gated", &advice_story(300.0, false));
+    let no_timeout = broken(RECOVERY_ADVICE_GATED, &advice_story(300.0, false));
     assert!(
         no_timeout[0].message.contains("no dial"),
         "{}",
@@ -274,7 +274,7 @@ fn recovery_advice_to_a_connected_agent_is_a_violation() {
         .call(100.1, 1, 0, "execute")
         .dial_abandoned(130.2, "a1");
     s.result(130.3, 1, 0, "execute", true, AGENT_DISCONNECTED);
-    let v = broken("recovery_advice_gated", &s.end(131.0));
+    let v = broken(RECOVERY_ADVICE_GATED, &s.end(131.0));
     assert_eq!(v.len(), 1);
     assert!(v[0].message.contains("read [connected]"), "{}", v[0]);
     // The soft text is never advice.
@@ -296,7 +296,7 @@ fn create_never_builds_an_external_agent_template() {
         Transition::Start,
         true,
     );
-    let v = broken("no_create_build_for_external_agent", &s.end(31.0));
+    let v = broken(NO_CREATE_BUILD_FOR_EXTERNAL_AGENT, &s.end(31.0));
     assert_eq!(v.len(), 1);
     assert!(v[0].message.contains("external agent"), "{}", v[0]);
     // A user's build, or a chat's start of an existing external workspace, is fine.
@@ -312,7 +312,7 @@ fn create_never_builds_an_external_agent_template() {
     );
     s.job(40.0, "b2", 1, Transition::Start, JobStatus::Succeeded, None);
     assert_eq!(
-        broken("no_create_build_for_external_agent", &s.end(41.0)),
+        broken(NO_CREATE_BUILD_FOR_EXTERNAL_AGENT, &s.end(41.0)),
         vec![]
     );
 }
@@ -339,7 +339,7 @@ fn stopped_true_needs_a_succeeded_latest_stop() {
         false,
         r#"{"build_id":"b2","stopped":true,"workspace_name":"ws1"}"#,
     );
-    let v = broken("stopped_only_after_successful_stop", &s.end(111.0));
+    let v = broken(STOPPED_ONLY_AFTER_SUCCESSFUL_STOP, &s.end(111.0));
     assert_eq!(v.len(), 1);
     assert!(v[0].message.contains("job is failed"), "{}", v[0]);
 
@@ -390,7 +390,7 @@ fn insufficient_quota_comes_only_from_a_failed_commit() {
         Some("INSUFFICIENT_QUOTA"),
     );
     s.result(110.5, 1, 0, "start_workspace", false, quota_result);
-    let v = broken("insufficient_quota_only_from_commit", &s.end(111.0));
+    let v = broken(INSUFFICIENT_QUOTA_ONLY_FROM_COMMIT, &s.end(111.0));
     assert_eq!(v.len(), 1, "{v:?}");
     assert!(
         v[0].message.contains("without a failed quota commit"),
@@ -445,7 +445,7 @@ fn insufficient_quota_comes_only_from_a_failed_commit() {
         &quota_result.replace("b2", "b3"),
     );
     assert_eq!(
-        broken("insufficient_quota_only_from_commit", &s.end(111.0)),
+        broken(INSUFFICIENT_QUOTA_ONLY_FROM_COMMIT, &s.end(111.0)),
         vec![]
     );
 
@@ -460,7 +460,7 @@ fn insufficient_quota_comes_only_from_a_failed_commit() {
         false,
         &quota_result.replace("b2", "b1"),
     );
-    let v = broken("insufficient_quota_only_from_commit", &s.end(111.0));
+    let v = broken(INSUFFICIENT_QUOTA_ONLY_FROM_COMMIT, &s.end(111.0));
     assert!(
         v[0].message.contains("did not fail at the quota commit"),
         "{}",
@@ -489,7 +489,7 @@ fn a_chat_never_has_two_builds_in_flight() {
         Transition::Start,
         false,
     );
-    let v = broken("one_build_in_flight_per_chat", &s.end(32.0));
+    let v = broken(ONE_BUILD_IN_FLIGHT_PER_CHAT, &s.end(32.0));
     assert_eq!(v.len(), 1);
     assert!(
         v[0].message.contains("ws1#2 were still in flight"),
@@ -517,7 +517,7 @@ fn a_chat_never_has_two_builds_in_flight() {
         Transition::Start,
         false,
     );
-    assert_eq!(broken("one_build_in_flight_per_chat", &s.end(32.0)), vec![]);
+    assert_eq!(broken(ONE_BUILD_IN_FLIGHT_PER_CHAT, &s.end(32.0)), vec![]);
 }
 
 fn second_create(agent_status: Option<AgentStatusKind>, first_failed: bool) -> Trace {
@@ -557,7 +557,7 @@ fn second_create_after(
 
 #[test]
 fn a_retried_create_makes_no_second_workspace_while_the_first_serves() {
-    let v = broken("retry_no_second_workspace", &second_create(None, false));
+    let v = broken(RETRY_NO_SECOND_WORKSPACE, &second_create(None, false));
     assert_eq!(v.len(), 1);
     assert!(
         v[0].message.contains("chat agent main connected"),
@@ -591,12 +591,9 @@ fn a_create_whose_existing_workspace_reads_fail_may_make_a_second_one() {
         );
         second_create_after(s, None, false)
     };
+    assert_eq!(broken(RETRY_NO_SECOND_WORKSPACE, &with_fault("1m")), vec![]);
     assert_eq!(
-        broken("retry_no_second_workspace", &with_fault("1m")),
-        vec![]
-    );
-    assert_eq!(
-        broken("retry_no_second_workspace", &with_fault("2s")).len(),
+        broken(RETRY_NO_SECOND_WORKSPACE, &with_fault("2s")).len(),
         1
     );
 }
@@ -613,7 +610,7 @@ fn a_retried_start_charges_once() {
         Transition::Start,
         false,
     );
-    let v = broken("retry_no_second_charge", &s.end(61.0));
+    let v = broken(RETRY_NO_SECOND_CHARGE, &s.end(61.0));
     assert_eq!(v.len(), 1);
     assert!(
         v[0].message
@@ -629,7 +626,7 @@ fn every_call_returns_within_its_bound() {
     s.turn(1, 100.0).call(100.1, 1, 0, "list_templates");
     s.result(300.0, 1, 0, "list_templates", false, "{}");
     s.call(300.1, 1, 1, "execute");
-    let v = broken("tool_calls_end_within_bound", &s.end(400.0));
+    let v = broken(TOOL_CALLS_END_WITHIN_BOUND, &s.end(400.0));
     assert_eq!(v.len(), 2, "{v:?}");
     assert!(
         v[0].message.contains("over its bound of 60.000s"),
@@ -659,7 +656,7 @@ fn the_model_stays_within_its_cap() {
             outcome: TurnEnding::Done,
         },
     );
-    let v = broken("model_within_call_cap", &s.end(201.0));
+    let v = broken(MODEL_WITHIN_CALL_CAP, &s.end(201.0));
     assert_eq!(v.len(), 1);
     assert!(v[0].message.contains("after 12"), "{}", v[0]);
 }
@@ -673,7 +670,7 @@ fn a_failed_run_is_a_violation() {
             outcome: RunEnding::Error("host coderd panicked".into()),
         },
     );
-    let v = broken("run_completes", &s.tracer.snapshot());
+    let v = broken(RUN_COMPLETES, &s.tracer.snapshot());
     assert_eq!(v.len(), 1);
     assert!(v[0].message.contains("panicked"), "{}", v[0]);
     let violations = check_trace(
@@ -683,12 +680,12 @@ fn a_failed_run_is_a_violation() {
     );
     assert!(violations
         .iter()
-        .any(|v| v.invariant == "run_completes" && v.message.contains("boom")));
+        .any(|v| v.invariant == RUN_COMPLETES && v.message.contains("boom")));
 }
 
 #[test]
 fn violations_name_their_invariant_and_time() {
-    let v = &broken("recovery_advice_gated", &advice_story(400.0, true))[0];
+    let v = &broken(RECOVERY_ADVICE_GATED, &advice_story(400.0, true))[0];
     assert!(
         v.to_string()
             .starts_with("invariant recovery_advice_gated violated at 450.300s: "),
@@ -752,4 +749,24 @@ fn after_the_faults_the_model_finishes_or_gives_a_confirmed_reason() {
         .contains("ended `cap_exceeded`"));
     // Without the liveness turn the invariant is vacuous.
     assert!(broken(name, &Story::new().tracer.snapshot()).is_empty());
+}
+
+mod builds;
+mod context;
+mod quota;
+mod recovery;
+mod retries;
+mod text;
+
+/// A `chat_updated` of chat `main` naming its workspace and build.
+fn updated(s: &Story, at: f64, workspace: &str, build: &str) {
+    s.ev(
+        at,
+        Event::ChatUpdated {
+            chat: "c1".into(),
+            workspace: Some(workspace.into()),
+            build: Some(build.into()),
+            agent: None,
+        },
+    );
 }

@@ -1,0 +1,74 @@
+//! `chat_update_after_agent_wait`.
+
+use chatsim_engine::model::LifecycleState;
+
+use super::*;
+
+/// A start at 100 s of `ws1` with build `b2` (agent `a2`), bound at once;
+/// its build ends `build_end` at 115 s, the agent is ready at 130 s, and
+/// the second update fires at `second_at`.
+fn start_story(build_end: JobStatus, second_at: Option<f64>) -> Trace {
+    let s = Story::new();
+    s.turn(1, 100.0).call(100.1, 1, 0, "start_workspace");
+    s.enqueue(
+        100.2,
+        chat_main(),
+        Hook::Start,
+        "b2",
+        2,
+        Transition::Start,
+        false,
+    );
+    updated(&s, 100.3, "w1", "b2");
+    s.job(101.0, "b2", 2, Transition::Start, JobStatus::Running, None);
+    s.job(115.0, "b2", 2, Transition::Start, build_end, None);
+    if build_end == JobStatus::Succeeded {
+        s.status(116.0, "a2", "b2", AgentStatusKind::Connecting, None);
+        s.status(118.0, "a2", "b2", AgentStatusKind::Connected, None);
+        s.ev(
+            130.0,
+            Event::AgentLifecycle {
+                agent: "a2".into(),
+                state: LifecycleState::Ready,
+            },
+        );
+    }
+    if let Some(at) = second_at {
+        updated(&s, at, "w1", "b2");
+    }
+    s.result(
+        140.0,
+        1,
+        0,
+        "start_workspace",
+        false,
+        r#"{"build_id":"b2","started":true,"workspace_name":"ws1"}"#,
+    );
+    s.end(141.0)
+}
+
+#[test]
+fn the_second_chat_update_waits_for_the_agent() {
+    let name = CHAT_UPDATE_AFTER_AGENT_WAIT;
+    let early = broken(name, &start_story(JobStatus::Succeeded, Some(116.5)));
+    assert_eq!(early.len(), 1, "{early:?}");
+    assert!(
+        early[0].message.contains("had not reached ready"),
+        "{}",
+        early[0]
+    );
+    assert_eq!(
+        broken(name, &start_story(JobStatus::Succeeded, Some(130.5))),
+        vec![]
+    );
+}
+
+#[test]
+fn a_failed_build_gets_no_second_chat_update() {
+    let name = CHAT_UPDATE_AFTER_AGENT_WAIT;
+    let v = broken(name, &start_story(JobStatus::Failed, Some(116.0)));
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert!(v[0].message.contains("needs a succeeded build"), "{}", v[0]);
+    // Only the first update: the story told right.
+    assert_eq!(broken(name, &start_story(JobStatus::Failed, None)), vec![]);
+}
