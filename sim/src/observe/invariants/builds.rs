@@ -59,15 +59,27 @@ pub(super) fn stopped_only_after_successful_stop(input: &Input<'_>) -> Vec<Viola
             .get("workspace_name")
             .and_then(Value::as_str)
             .unwrap_or_default();
+        // The tool read the build somewhere between the call and its
+        // result: the claim holds if the latest build was a succeeded stop
+        // (the one it names) at the result, or at any job change within.
+        let stopped_at = |at: Duration| {
+            view.latest_build(workspace, at).is_some_and(|b| {
+                b.transition == Transition::Stop
+                    && b.status_at(at) == JobStatus::Succeeded
+                    && obj
+                        .get("build_id")
+                        .and_then(Value::as_str)
+                        .is_none_or(|id| id == b.id)
+            })
+        };
+        let changes = view
+            .builds
+            .iter()
+            .filter(|b| b.workspace == workspace)
+            .flat_map(|b| b.statuses.iter().map(|(at, ..)| *at))
+            .filter(|at| (call.sent..=result.at).contains(at));
+        let ok = stopped_at(result.at) || changes.into_iter().any(stopped_at);
         let latest = view.latest_build(workspace, result.at);
-        let ok = latest.is_some_and(|b| {
-            b.transition == Transition::Stop
-                && b.status_at(result.at) == JobStatus::Succeeded
-                && obj
-                    .get("build_id")
-                    .and_then(Value::as_str)
-                    .is_none_or(|id| id == b.id)
-        });
         if !ok {
             let state = latest.map_or("no build".to_string(), |b| {
                 format!(

@@ -5,12 +5,13 @@
 //! reference model asked to run a command must end `done`, or tell the
 //! user a reason the trace confirms. Vacuous in a run without that turn.
 
+use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use chatsim_engine::model::{JobStatus, LifecycleState};
 
 use super::{violation, Input, Violation};
-use crate::observe::trace::{Event, ModelOutcome, Trace};
+use crate::observe::trace::{AgentStatusKind, DialOutcome, Event, ModelOutcome, Trace};
 
 /// The invariant's name.
 pub const RECOVERS_AFTER_FAULTS: &str = "recovers_after_faults";
@@ -36,7 +37,9 @@ pub(super) fn recovers_after_faults(input: &Input<'_>) -> Vec<Violation> {
         ),
         Some((ModelOutcome::Done, ..)) => vec![],
         Some((ModelOutcome::ToldUser, Some(reason), _)) => {
-            if confirmed(reason, &input.view.trace) {
+            let end = turn.ended.as_ref().map_or(Duration::MAX, |(at, _)| *at);
+            let threshold = input.settings.recovery_threshold.0;
+            if confirmed(reason, &input.view.trace, turn.started..=end, threshold) {
                 vec![]
             } else {
                 let at = turn.ended.as_ref().map_or(turn.started, |(at, _)| *at);
@@ -61,12 +64,31 @@ struct Evidence {
     parameters_missing: bool,
     startup_failed: bool,
     broken_image: bool,
+    /// Dials that did not connect during the liveness turn.
+    failed_dials_in_turn: usize,
+    /// A chat agent read `disconnected` for the recovery threshold before
+    /// the turn ended: the tools owed the model stop/start advice.
+    recovery_due: bool,
 }
 
-fn evidence(trace: &Trace) -> Evidence {
+fn evidence(trace: &Trace, turn: &RangeInclusive<Duration>, threshold: Duration) -> Evidence {
     let mut seen = Evidence::default();
     for record in trace.records() {
         match &record.event {
+            Event::AgentStatus {
+                to: AgentStatusKind::Disconnected,
+                chat_agent: true,
+                since,
+                ..
+            } => {
+                let since = since.unwrap_or(record.at);
+                seen.recovery_due |= since + threshold <= *turn.end();
+            }
+            Event::Dial { outcome, .. }
+                if *outcome != DialOutcome::Ok && turn.contains(&record.at) =>
+            {
+                seen.failed_dials_in_turn += 1
+            }
             Event::QuotaCommit { ok: false, .. } => seen.quota_failed = true,
             Event::Job { status, .. } if *status == JobStatus::Failed => seen.build_failed = true,
             Event::AgentLifecycle {
@@ -88,9 +110,20 @@ fn evidence(trace: &Trace) -> Evidence {
 }
 
 /// Whether the trace confirms what the model told the user.
-fn confirmed(reason: &str, trace: &Trace) -> bool {
-    let seen = evidence(trace);
+fn confirmed(
+    reason: &str,
+    trace: &Trace,
+    turn: RangeInclusive<Duration>,
+    threshold: Duration,
+) -> bool {
+    let seen = evidence(trace, &turn, threshold);
     match reason {
+        // The dials did time out, again and again, in this turn, and no
+        // chat agent had read disconnected for the recovery threshold, so
+        // the tools rightly gave no stop/start advice (e.g. an agent killed
+        // before it ever connected reads `connecting` until its connection
+        // timeout, and the gate spares it): the model had nothing to follow.
+        "dial_timeout_repeated" if seen.failed_dials_in_turn >= 2 && !seen.recovery_due => true,
         "quota" => seen.quota_failed,
         "manual_update" => seen.parameters_missing,
         // A failed build, a missing parameter, a broken image or failing

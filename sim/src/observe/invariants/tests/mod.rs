@@ -770,3 +770,94 @@ fn updated(s: &Story, at: f64, workspace: &str, build: &str) {
         },
     );
 }
+
+/// Found by the fuzzer (seed 127): the owner's dashboard stop lands between
+/// the tool's read of its succeeded stop and its result. The claim was true
+/// when the tool read it; a stop build that never succeeded within the
+/// call is still a violation.
+#[test]
+fn stopped_true_holds_if_the_stop_succeeded_within_the_call() {
+    let told = |b2: JobStatus| {
+        let s = Story::new();
+        s.turn(1, 100.0).call(100.1, 1, 0, "stop_workspace");
+        s.enqueue(
+            100.2,
+            chat_main(),
+            Hook::Stop,
+            "b2",
+            2,
+            Transition::Stop,
+            false,
+        );
+        s.job(110.0, "b2", 2, Transition::Stop, b2, None);
+        s.enqueue(
+            110.2,
+            Requester::User,
+            Hook::Stop,
+            "b3",
+            3,
+            Transition::Stop,
+            false,
+        );
+        s.job(110.3, "b3", 3, Transition::Stop, JobStatus::Running, None);
+        s.result(
+            110.5,
+            1,
+            0,
+            "stop_workspace",
+            false,
+            r#"{"build_id":"b2","stopped":true,"workspace_name":"ws1"}"#,
+        );
+        s.end(111.0)
+    };
+    let name = STOPPED_ONLY_AFTER_SUCCESSFUL_STOP;
+    assert_eq!(broken(name, &told(JobStatus::Succeeded)), vec![]);
+    assert_eq!(broken(name, &told(JobStatus::Failed)).len(), 1);
+}
+
+/// Found by the fuzzer (seeds 366, 1721): an agent killed before it ever
+/// connected reads `connecting`, so the tools give no stop/start advice and
+/// the model gives up on repeated dial timeouts — confirmed by the dials.
+/// Had the chat agent read disconnected for the recovery threshold, the
+/// advice was owed and giving up is a liveness failure.
+#[test]
+fn repeated_dial_timeouts_are_confirmed_only_when_no_advice_was_owed() {
+    let gave_up = |disconnected_since: Option<f64>| {
+        let s = Story::new();
+        if let Some(since) = disconnected_since {
+            s.status(30.0, "a1", "b1", AgentStatusKind::Disconnected, Some(since));
+        }
+        s.ev(
+            200.0,
+            Event::TurnStart {
+                chat: "main".into(),
+                turn: 1,
+                name: Some(LIVENESS_TURN.into()),
+                model: Some(crate::plan::ModelKind::Reference),
+            },
+        );
+        for at in [230.0, 260.0] {
+            s.ev(
+                at,
+                Event::Dial {
+                    agent: "a1".into(),
+                    outcome: DialOutcome::Abandoned,
+                    attempts: 1,
+                    error: None,
+                },
+            );
+        }
+        s.ev(
+            260.5,
+            Event::ModelOutcome {
+                turn: 1,
+                outcome: ModelOutcome::ToldUser,
+                reason: Some("dial_timeout_repeated".into()),
+                calls: 2,
+            },
+        );
+        s.tracer.snapshot()
+    };
+    assert_eq!(broken(RECOVERS_AFTER_FAULTS, &gave_up(None)), vec![]);
+    assert_eq!(broken(RECOVERS_AFTER_FAULTS, &gave_up(Some(25.0))).len(), 1);
+}
