@@ -138,10 +138,12 @@ pub(super) fn one_build_in_flight_per_chat(input: &Input<'_>) -> Vec<Violation> 
 const LIFECYCLE_TOOLS: [&str; 3] = ["create_workspace", "start_workspace", "stop_workspace"];
 
 /// Agent-wait outcomes that end the wait without a ready lifecycle: no
-/// agent or a selection error (no wait at all), a canceled context.
+/// agent, a selection error, or a failed agents read (no `agent_status`
+/// key at all: spec 1 §3.3 step 21, no wait), a canceled context.
 fn wait_skipped_or_canceled(obj: &serde_json::Map<String, Value>) -> bool {
     let text = |k: &str| obj.get(k).and_then(Value::as_str).unwrap_or_default();
-    matches!(text("agent_status"), "no_agent" | "selection_error")
+    !obj.contains_key("agent_status")
+        || matches!(text("agent_status"), "no_agent" | "selection_error")
         || text("startup_scripts") == "startup_scripts_unknown"
         || text("agent_error").contains("context canceled")
 }

@@ -42,7 +42,7 @@ fn start_story(build_end: JobStatus, second_at: Option<f64>) -> Trace {
         0,
         "start_workspace",
         false,
-        r#"{"build_id":"b2","started":true,"workspace_name":"ws1"}"#,
+        r#"{"agent_status":"ready","build_id":"b2","started":true,"workspace_name":"ws1"}"#,
     );
     s.end(141.0)
 }
@@ -71,4 +71,41 @@ fn a_failed_build_gets_no_second_chat_update() {
     assert!(v[0].message.contains("needs a succeeded build"), "{}", v[0]);
     // Only the first update: the story told right.
     assert_eq!(broken(name, &start_story(JobStatus::Failed, None)), vec![]);
+}
+
+/// Spec 1 §3.3 step 21: a failed agents read adds no agent keys and skips
+/// the wait, so the second update may follow the build at once (found by
+/// the regression `create-while-agent-read-fails`).
+#[test]
+fn no_agent_keys_means_no_wait_to_come_after() {
+    let s = Story::new();
+    s.turn(1, 100.0).call(100.1, 1, 0, "start_workspace");
+    s.enqueue(
+        100.2,
+        chat_main(),
+        Hook::Start,
+        "b2",
+        2,
+        Transition::Start,
+        false,
+    );
+    updated(&s, 100.3, "w1", "b2");
+    s.job(
+        115.0,
+        "b2",
+        2,
+        Transition::Start,
+        JobStatus::Succeeded,
+        None,
+    );
+    updated(&s, 115.5, "w1", "b2");
+    s.result(
+        115.6,
+        1,
+        0,
+        "start_workspace",
+        false,
+        r#"{"build_id":"b2","started":true,"workspace_name":"ws1"}"#,
+    );
+    assert_eq!(broken(CHAT_UPDATE_AFTER_AGENT_WAIT, &s.end(116.0)), vec![]);
 }
