@@ -205,6 +205,7 @@ pub struct Measurement {
 }
 
 /// Runs `story` in `mode` in this process (what a child does).
+#[allow(clippy::disallowed_methods)] // bench timing: wall time around whole runs, never inside one
 pub fn measure(story: &str, mode: Mode, budget: Budget) -> Result<Measurement, String> {
     let mut walls = Vec::new();
     let mut virtual_total = 0.0;
