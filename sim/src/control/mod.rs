@@ -17,8 +17,9 @@ mod slots;
 pub use cloud::{Cloud, ProviderFailure};
 pub use slots::{AgentAssignment, SlotKey, SlotState, SlotTable};
 
-/// A command for the outer loop, applied between two steps (one tick after
-/// it was pushed), first in first out.
+/// A command for the outer loop, applied between two steps, first in first
+/// out: on turmoil within a tick of its push, on the fast transport at the
+/// same virtual instant (a push ends the step).
 #[derive(Clone, Debug, PartialEq)]
 pub enum InfraCmd {
     /// A start build succeeded: record the agent's assignment in its slot

@@ -1,9 +1,10 @@
-//! The chat driver: a turmoil client that plays the model. It runs the
-//! scripted turns in order (each not before its `at`), and between them any
-//! turn a fault handed it (a user action, injected parallel calls). Each
-//! turn is one connection to coderd's chat API; a [`TurnPolicy`] decides the
-//! calls — scripted here, a reference model later — and every call and
-//! response goes into the trace.
+//! The chat driver: the run's client (on either transport) that plays the
+//! model. It runs the configured turns in order (each not before its `at`),
+//! and between them any turn a fault handed it (a user action, injected
+//! parallel calls). Each turn is one connection to coderd's chat API; a
+//! [`TurnPolicy`] decides the calls — the turn's script or the reference
+//! model ([`crate::players`]) — and every call and response goes into the
+//! trace.
 //!
 //! The driver finishes once its turns are played and the harness says no
 //! fault can hand it more.

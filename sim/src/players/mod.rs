@@ -1,5 +1,5 @@
-//! The players: who decides a turn's calls — a script, or a model that plays
-//! the LLM (the reference policy, later personas). Sans-IO: a policy is
+//! The players: who decides a turn's calls — a script, or the reference
+//! model that plays the LLM ([`ReferencePolicy`]). Sans-IO: a policy is
 //! asked for its next calls and told each result; the chat driver (a host)
 //! carries them over the network.
 

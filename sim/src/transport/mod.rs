@@ -1,8 +1,9 @@
 //! The transport: the two small traits host code is written against, and
 //! the two worlds that implement them.
 //!
-//! - [`Net`] is what a host sees: `connect(name, port)`, `bind(port)` and
-//!   the virtual time. Hosts never name turmoil.
+//! - [`Net`] is what a host sees: `connect(name, port)`, `bind(port)`,
+//!   `spawn` (a task that dies with the host) and the virtual time. Hosts
+//!   never name a transport.
 //! - [`Infra`] is what the outer loop drives: add, crash and bounce hosts,
 //!   partition, hold and repair links, step the world.
 //!
