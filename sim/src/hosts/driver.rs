@@ -40,6 +40,7 @@ const MAX_LOOPS: u64 = 100_000_000;
 pub struct Inbox(Rc<RefCell<VecDeque<Turn>>>, Rc<Notify>);
 
 impl Inbox {
+    /// Hands the driver `turn` (and wakes it).
     pub fn push(&self, turn: Turn) {
         self.0.borrow_mut().push_back(turn);
         self.wake();
@@ -66,12 +67,17 @@ impl Inbox {
 
 /// What the driver is built from.
 pub struct DriverCtx<N: Net> {
+    /// The driver's network handle.
     pub net: N,
+    /// Where calls and responses are traced.
     pub tracer: Tracer,
+    /// The configured turns, in order.
     pub turns: Vec<Turn>,
+    /// Turns faults hand it while it runs.
     pub inbox: Inbox,
     /// Set by the harness once no fault remains that could add turns.
     pub faults_done: Rc<Cell<bool>>,
+    /// How long one turn may take.
     pub turn_timeout: Duration,
 }
 

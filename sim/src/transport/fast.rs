@@ -71,6 +71,7 @@ pub struct FastConfig {
     /// One-way latency of each message, drawn uniformly (millisecond
     /// resolution) from this range.
     pub min_latency: Duration,
+    /// The range's upper end.
     pub max_latency: Duration,
 }
 
