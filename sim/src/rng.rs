@@ -1,5 +1,6 @@
-//! One seed drives everything: turmoil's own `rng_seed` plus one ChaCha
-//! stream per component, split from the same seed, so adding a draw in one
+//! One seed drives everything: the transport's runtime `rng_seed`
+//! (turmoil's, or the fast world's tokio runtime) plus one ChaCha stream
+//! per component, split from the same seed, so adding a draw in one
 //! component never shifts another component's values.
 
 use std::cell::RefCell;
