@@ -3,7 +3,8 @@
 //! workspace (through tools and through the user API), and two to five
 //! faults from the catalog at seeded times, each drawn by its family in the
 //! fault registry ([`crate::harness::faults`]), so every kind can appear.
-//! `chatsim determinism` runs it; the fuzzer will reuse it as its generator.
+//! `chatsim determinism` and `chatsim trace --seed` run it; the fuzzer
+//! draws its own structured schedules instead (`crate::fuzz`).
 
 use std::collections::BTreeMap;
 

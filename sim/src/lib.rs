@@ -6,7 +6,7 @@
 //! [`RunOutcome`]: the trace (one JSON line per event, stable hash), the
 //! database at the end, and how the run ended. [`run()`] uses turmoil (the
 //! default: one runtime per host, a 100 ms tick); [`run_fast()`] one paused
-//! tokio runtime that jumps from timer to timer (30–70× faster than turmoil
+//! tokio runtime that jumps from timer to timer (35–60× faster than turmoil
 //! at its 100 ms tick on the reference stories; see `chatsim bench`). Same
 //! seed and transport, same trace, byte for byte; the same config on the
 //! two transports tells the same story ([`Trace::story`]), only timings
@@ -29,8 +29,8 @@
 //! - [`scenario`]: scenario files (`scenarios/*.toml`), their checks,
 //!   expectations and the transcripts the snapshot suite records.
 //! - [`gen`] (a seed → a mixed-fault run), [`stories`] (ready-made runs),
-//!   [`mod@bench`] (`chatsim bench`), [`mod@fuzz`] (`chatsim fuzz`:
-//!   structured schedules, every invariant, shrinking to a scenario file).
+//!   [`mod@fuzz`] (`chatsim fuzz`: structured schedules, every invariant,
+//!   shrinking to a scenario file), [`mod@bench`] (`chatsim bench`).
 //!
 //! ```no_run
 //! let outcome = chatsim::run(&chatsim::stories::oom_story(7));
@@ -40,6 +40,7 @@
 //! print!("{}", outcome.trace.text()); // one JSON line per event
 //! println!("{}", outcome.hash());      // FNV-1a 64 of those lines
 //! ```
+#![warn(missing_docs)]
 
 #[cfg(not(tokio_unstable))]
 compile_error!(

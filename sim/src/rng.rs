@@ -1,5 +1,6 @@
-//! One seed drives everything: turmoil's own `rng_seed` plus one ChaCha
-//! stream per component, split from the same seed, so adding a draw in one
+//! One seed drives everything: the transport's runtime `rng_seed`
+//! (turmoil's, or the fast world's tokio runtime) plus one ChaCha stream
+//! per component, split from the same seed, so adding a draw in one
 //! component never shifts another component's values.
 
 use std::cell::RefCell;
@@ -40,14 +41,17 @@ pub fn stream(seed: u64, which: Stream) -> ChaCha8Rng {
 pub struct SharedRng(Rc<RefCell<ChaCha8Rng>>);
 
 impl SharedRng {
+    /// Stream `which` of `seed`.
     pub fn new(seed: u64, which: Stream) -> SharedRng {
         SharedRng(Rc::new(RefCell::new(stream(seed, which))))
     }
 
+    /// Shares `rng`.
     pub fn from_rng(rng: ChaCha8Rng) -> SharedRng {
         SharedRng(Rc::new(RefCell::new(rng)))
     }
 
+    /// The next random `u64`.
     pub fn u64(&self) -> u64 {
         self.0.borrow_mut().gen()
     }
@@ -72,6 +76,7 @@ pub fn duration_between(rng: &mut impl Rng, min: Duration, max: Duration) -> Dur
 pub struct SeedIds(SharedRng);
 
 impl SeedIds {
+    /// IDs from `seed`'s own stream.
     pub fn new(seed: u64) -> SeedIds {
         SeedIds(SharedRng::new(seed, Stream::Ids))
     }

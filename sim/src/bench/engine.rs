@@ -28,6 +28,7 @@ const MAX_POLLS: u32 = 1000;
 
 /// One engine world: a template `dev`, chats by name, their runtimes.
 pub struct EngineWorld {
+    /// The testkit world: store, hooks, manual clock.
     pub world: World,
     template: TemplateIds,
     coderd: Rc<MemCoderd>,
@@ -123,6 +124,7 @@ impl EngineWorld {
             .id
     }
 
+    /// The owner stops `workspace` (the stop hook).
     pub fn stop(&self, workspace: Uuid) {
         let owner = self.world.owner;
         self.coderd
@@ -130,6 +132,7 @@ impl EngineWorld {
             .expect("stop enqueued");
     }
 
+    /// The owner starts `workspace` (the start hook).
     pub fn start(&self, workspace: Uuid) {
         let owner = self.world.owner;
         self.coderd
@@ -201,7 +204,9 @@ fn exec(command: &str) -> serde_json::Value {
 
 /// What one engine run did.
 pub struct EngineRun {
+    /// Virtual time the run took.
     pub virtual_time: Duration,
+    /// Tool calls the model made.
     pub tool_calls: usize,
     /// The model's responses, in call order.
     pub responses: Vec<ToolResponse>,

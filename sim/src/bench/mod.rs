@@ -37,6 +37,7 @@ pub const SMOKE_STORY: &str = "smoke";
 pub const FUZZ_CASE_DURATION: Duration = Duration::from_secs(30 * 60);
 /// The scaling grid: workspaces × virtual durations (churn stories).
 pub const SCALING_WORKSPACES: [usize; 3] = [1, 10, 50];
+/// The scaling grid's virtual durations.
 pub const SCALING_DURATIONS: [Duration; 3] = [
     Duration::from_secs(30 * 60),
     Duration::from_secs(2 * 3600),
@@ -66,6 +67,7 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// The name `--json` and the child's command line use.
     pub fn name(self) -> &'static str {
         match self {
             Mode::Fast => "fast",
@@ -77,6 +79,7 @@ impl Mode {
         }
     }
 
+    /// Parses a [`Mode::name`].
     pub fn parse(text: &str) -> Result<Mode, String> {
         [
             Mode::Fast,
@@ -184,8 +187,11 @@ const NOT_OVER: &str = "the story was not over after";
 /// What a child measured.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Measurement {
+    /// The story measured.
     pub story: String,
+    /// How it ran.
     pub mode: Mode,
+    /// How many runs were timed.
     pub runs: u32,
     /// Virtual time of one run (the mean over runs).
     pub virtual_seconds: f64,
@@ -205,6 +211,7 @@ pub struct Measurement {
 }
 
 /// Runs `story` in `mode` in this process (what a child does).
+#[allow(clippy::disallowed_methods)] // bench timing: wall time around whole runs, never inside one
 pub fn measure(story: &str, mode: Mode, budget: Budget) -> Result<Measurement, String> {
     let mut walls = Vec::new();
     let mut virtual_total = 0.0;
@@ -381,10 +388,15 @@ pub fn measure_in_child(
 /// One story on every mode.
 #[derive(Clone, Debug)]
 pub struct StoryReport {
+    /// The story's name.
     pub name: String,
+    /// On the fast transport.
     pub fast: Measurement,
+    /// On turmoil at chatsim's 100 ms tick.
     pub turmoil: Measurement,
+    /// On turmoil's default 1 ms tick (the naive baseline).
     pub naive: Measurement,
+    /// The same calls on the pure engine (the practical limit).
     pub engine: Measurement,
 }
 
@@ -410,22 +422,30 @@ impl StoryReport {
 /// One cell of the scaling grid on one transport.
 #[derive(Clone, Debug)]
 pub struct ScalingCell {
+    /// Workspaces in the churn story.
     pub workspaces: usize,
+    /// Its virtual length.
     pub duration: Duration,
+    /// The transport it ran on.
     pub transport: Transport,
+    /// Wall time of the run.
     pub wall_seconds: f64,
     /// `false`: estimated from the previous cell (too slow to run).
     pub measured: bool,
+    /// The child's peak RSS, when measured.
     pub peak_rss_bytes: Option<u64>,
 }
 
 /// Everything `chatsim bench` measured.
 #[derive(Clone, Debug)]
 pub struct Report {
+    /// Each reference story on every mode.
     pub stories: Vec<StoryReport>,
+    /// `chatsim fuzz`'s cases, checked.
     pub fuzz: Measurement,
     /// The fuzzer's schedules run without checks.
     pub fuzz_plain: Measurement,
+    /// The scaling grid, when `--scaling` asked for it.
     pub scaling: Vec<ScalingCell>,
 }
 

@@ -40,6 +40,7 @@ impl Cloud {
             .unwrap_or_default()
     }
 
+    /// Version `version`'s agent `agent` boots with `behaviour`.
     pub fn set_image(&self, version: Uuid, agent: &str, behaviour: AgentBehaviour) {
         self.0
             .borrow_mut()
@@ -60,6 +61,7 @@ impl Cloud {
         state.images.extend(copies);
     }
 
+    /// Fails a later apply with `failure`, in the order armed.
     pub fn arm_failure(&self, failure: ProviderFailure) {
         self.0.borrow_mut().failures.push_back(failure);
     }

@@ -17,48 +17,65 @@ mod slots;
 pub use cloud::{Cloud, ProviderFailure};
 pub use slots::{AgentAssignment, SlotKey, SlotState, SlotTable};
 
-/// A command for the outer loop, applied between two steps (one tick after
-/// it was pushed), first in first out.
+/// A command for the outer loop, applied between two steps, first in first
+/// out: on turmoil within a tick of its push, on the fast transport at the
+/// same virtual instant (a push ends the step).
 #[derive(Clone, Debug, PartialEq)]
 pub enum InfraCmd {
     /// A start build succeeded: record the agent's assignment in its slot
     /// and (re)start the slot's host.
     StartAgent {
+        /// The slot to start.
         slot: SlotKey,
+        /// The agent it runs from now on.
         agent: AgentAssignment,
     },
     /// An external agent was provisioned: record its assignment only; a user
     /// starts it by hand.
     AssignAgent {
+        /// The external agent's slot.
         slot: SlotKey,
+        /// The agent it is assigned.
         agent: AgentAssignment,
     },
     /// Kill the slot's agent process (a stop build, an OOM).
     CrashAgent {
+        /// The slot whose process dies.
         slot: SlotKey,
     },
     /// Restart the slot's agent process with its current assignment.
     BounceAgent {
+        /// The slot whose process restarts.
         slot: SlotKey,
     },
     /// Stall (or un-stall) the slot's agent process.
     WedgeAgent {
+        /// The slot whose process stalls or resumes.
         slot: SlotKey,
+        /// Stall (`true`) or resume (`false`).
         wedged: bool,
     },
     /// The slot's next start provisions an agent that never connects.
     BreakNextAgentStart {
+        /// The slot whose next start boots a broken image.
         slot: SlotKey,
     },
     /// Write a file on the slot's disk (it survives restarts).
     WriteFile {
+        /// The slot whose disk is written.
         slot: SlotKey,
+        /// The file's path.
         path: String,
+        /// Its new text.
         content: String,
     },
+    /// Kill a host's software.
     Crash(String),
+    /// Restart a host's software from its factory.
     Bounce(String),
+    /// Drop every message between two hosts.
     Partition(String, String),
+    /// Hold every message between two hosts.
     Hold(String, String),
     /// Heals the link now, whatever cut it.
     Repair(String, String),
@@ -107,10 +124,12 @@ struct QueueState {
 }
 
 impl ControlQueue {
+    /// An empty queue.
     pub fn new() -> ControlQueue {
         ControlQueue::default()
     }
 
+    /// Appends `cmd` and wakes a world waiting on a push.
     pub fn push(&self, cmd: InfraCmd) {
         let mut state = self.0.borrow_mut();
         state.commands.push_back(cmd);
@@ -121,10 +140,12 @@ impl ControlQueue {
         }
     }
 
+    /// The oldest command, if any.
     pub fn pop(&self) -> Option<InfraCmd> {
         self.0.borrow_mut().commands.pop_front()
     }
 
+    /// Whether no command is waiting.
     pub fn is_empty(&self) -> bool {
         self.0.borrow().commands.is_empty()
     }

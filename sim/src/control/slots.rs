@@ -15,11 +15,14 @@ use crate::plan::AgentBehaviour;
 /// A slot: a workspace's agent by name.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct SlotKey {
+    /// The workspace's ID (stable across builds and renames).
     pub workspace_id: Uuid,
+    /// The agent's name in the template.
     pub agent: String,
 }
 
 impl SlotKey {
+    /// The slot of agent `agent` in workspace `workspace_id`.
     pub fn new(workspace_id: Uuid, agent: &str) -> SlotKey {
         SlotKey {
             workspace_id,
@@ -37,9 +40,13 @@ impl SlotKey {
 /// What one start build provisioned into a slot.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AgentAssignment {
+    /// The agent row's ID.
     pub agent_id: Uuid,
+    /// The build that provisioned it.
     pub build_id: Uuid,
+    /// Its working directory.
     pub directory: String,
+    /// How its process behaves (the version's image).
     pub behaviour: AgentBehaviour,
     /// Seed of this start's random draws (script durations).
     pub seed: u64,
@@ -48,6 +55,7 @@ pub struct AgentAssignment {
 /// One slot's machine state.
 #[derive(Debug)]
 pub struct SlotState {
+    /// Which slot this is.
     pub key: SlotKey,
     /// The agent the machine runs (the latest start's).
     pub assignment: RefCell<Option<AgentAssignment>>,
@@ -63,6 +71,7 @@ pub struct SlotState {
 }
 
 impl SlotState {
+    /// A slot with nothing assigned yet.
     pub fn new(key: SlotKey) -> SlotState {
         SlotState {
             key,
@@ -80,6 +89,7 @@ impl SlotState {
 pub struct SlotTable(Rc<RefCell<BTreeMap<SlotKey, Rc<SlotState>>>>);
 
 impl SlotTable {
+    /// The slot at `key`, if it was ever registered.
     pub fn get(&self, key: &SlotKey) -> Option<Rc<SlotState>> {
         self.0.borrow().get(key).cloned()
     }

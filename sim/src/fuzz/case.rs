@@ -26,6 +26,7 @@ pub const NO_PANIC: &str = "no_panic";
 pub struct Checked {
     /// `None` when the run panicked.
     pub outcome: Option<RunOutcome>,
+    /// Every invariant it violated, in check order.
     pub violations: Vec<Violation>,
 }
 
@@ -39,8 +40,11 @@ impl Checked {
 /// A case's result.
 #[derive(Debug)]
 pub struct CaseResult {
+    /// The seed that drew it.
     pub seed: u64,
+    /// The schedule drawn.
     pub schedule: Schedule,
+    /// Its run and checks.
     pub checked: Checked,
     /// Set when the case failed: the smallest schedule that still violates
     /// the same invariant, and how many runs shrinking took.
@@ -50,9 +54,13 @@ pub struct CaseResult {
 /// A failure after shrinking.
 #[derive(Debug)]
 pub struct Shrunk {
+    /// The smallest failing schedule found.
     pub schedule: Schedule,
+    /// Its run, as `chatsim run` replays it.
     pub config: RunConfig,
+    /// Its run and checks.
     pub checked: Checked,
+    /// Candidate runs shrinking took.
     pub runs: u32,
 }
 

@@ -30,7 +30,9 @@ use crate::transport::Transport;
 /// One shard of a seed range: the seeds `s` with `s mod count = index`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Shard {
+    /// This shard, 0-based.
     pub index: u64,
+    /// How many shards the range is split into.
     pub count: u64,
 }
 
@@ -58,10 +60,15 @@ impl std::fmt::Display for Shard {
 /// What to fuzz.
 #[derive(Clone, Debug)]
 pub struct FuzzOptions {
+    /// The first seed.
     pub start: u64,
+    /// How many seeds the whole range has.
     pub seeds: u64,
+    /// Only this shard of the range, if set.
     pub shard: Option<Shard>,
+    /// Worker threads (results do not depend on it).
     pub jobs: usize,
+    /// Where each case runs.
     pub transport: Transport,
     /// Where shrunk failures are written as scenario files.
     pub out: PathBuf,
@@ -90,6 +97,7 @@ impl FuzzOptions {
 
 /// Progress as cases finish (called from worker threads, in any order).
 pub trait Progress: Sync {
+    /// Case `done` of `total` finished with `line` (cases finish in any order).
     fn case_done(&self, done: usize, total: usize, line: &CaseLine);
 }
 

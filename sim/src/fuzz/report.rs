@@ -18,9 +18,11 @@ use crate::transport::Transport;
 /// One case's result.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CaseLine {
+    /// The case's seed.
     pub seed: u64,
     /// `pass`, or `fail:<invariant>`.
     pub verdict: String,
+    /// The hash of the case's trace (empty when the run panicked).
     pub trace_hash: String,
     /// Virtual time the case's run covered, in milliseconds.
     pub virtual_ms: u64,
@@ -29,6 +31,7 @@ pub struct CaseLine {
     /// The fault kinds swarm testing enabled for this case.
     pub enabled: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The shrunk failure, when the case failed.
     pub failure: Option<Failure>,
 }
 
@@ -51,28 +54,44 @@ pub struct Failure {
 /// many it took effect (or was skipped for want of a target).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct KindCount {
+    /// Cases in which swarm testing enabled the kind.
     pub enabled: u64,
+    /// Cases in which it took effect or was skipped.
     pub hit: u64,
 }
 
 /// The summary of a fuzz run (one shard or all).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Tally {
+    /// The first seed of the range.
     pub start: u64,
+    /// How many seeds the range has.
     pub seeds: u64,
+    /// The shard (`i/n`), or `None` for the whole range.
     pub shard: Option<String>,
+    /// The transport the cases ran on.
     pub transport: String,
+    /// Cases run.
     pub cases: u64,
+    /// Cases with no violation.
     pub passed: u64,
+    /// Cases with a violation.
     pub failed: u64,
+    /// Worker threads.
     pub jobs: usize,
+    /// Wall time of the run, in seconds.
     pub wall_secs: f64,
+    /// Cases per second per worker thread.
     pub cases_per_sec_per_core: f64,
+    /// Virtual time the cases covered, in seconds.
     pub virtual_secs: f64,
+    /// FNV-1a 64 over `seed verdict trace_hash` lines sorted by seed: equal for any split.
     pub digest: String,
     /// Per invariant: how many cases violated it.
     pub violations: BTreeMap<String, u64>,
+    /// Per fault kind (by name): enabled and hit counts.
     pub fault_kinds: BTreeMap<String, KindCount>,
+    /// One line per case, by seed.
     pub results: Vec<CaseLine>,
 }
 

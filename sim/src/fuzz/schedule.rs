@@ -43,11 +43,13 @@ const HEAL_AFTER_SECS: u64 = 30;
 /// One generated case, before it becomes a [`RunConfig`].
 #[derive(Clone, Debug)]
 pub struct Schedule {
+    /// The deployment.
     pub world: WorldDraw,
     /// Fault kinds enabled in this case (swarm testing).
     pub enabled: Vec<FaultKind>,
     /// Drawn faults; those of kinds not enabled are left out of the run.
     pub faults: Vec<FaultDraw>,
+    /// The chat's turns, in order.
     pub turns: Vec<TurnDraw>,
 }
 
@@ -55,10 +57,13 @@ pub struct Schedule {
 /// draw of the remaining parameters.
 #[derive(Clone, Debug)]
 pub struct FaultDraw {
+    /// Its kind.
     pub kind: FaultKind,
+    /// When it happens, in seconds of virtual time.
     pub at_secs: u64,
-    /// Index into [`targets`].
+    /// Which target it aims at (the chat agent first, then the second agent).
     pub target: usize,
+    /// Seeds its family's draw of the remaining parameters.
     pub params_seed: u64,
 }
 
@@ -93,22 +98,34 @@ impl FaultDraw {
 /// The deployment's knobs.
 #[derive(Clone, Debug)]
 pub struct WorldDraw {
+    /// The user's quota allowance.
     pub user_quota: i64,
+    /// What a start build of `dev` costs per day.
     pub daily_cost: i64,
+    /// Whether starts of `dev` must use its active version.
     pub require_active_version: bool,
+    /// A second agent of `dev` (`helper`, or one the chat rule prefers).
     pub second_agent: Option<&'static str>,
+    /// Whether `main`'s startup scripts fail.
     pub startup_fails: bool,
+    /// `main`'s connection timeout (0 = none).
     pub connection_timeout_secs: u64,
+    /// Whether `dev` has a required parameter (with a default).
     pub required_parameter: bool,
+    /// Whether the chat's allowlist names `dev`.
     pub allowlist: bool,
+    /// When the chat runtime pulls the context.
     pub context_refresh: ContextRefresh,
+    /// Whether a never-connected agent gets stop/start advice.
     pub never_connected_recovery: bool,
 }
 
 /// A turn: how long after the previous one, and what it does.
 #[derive(Clone, Debug)]
 pub struct TurnDraw {
+    /// Seconds after the previous turn.
     pub gap_secs: u64,
+    /// What it does.
     pub action: Action,
 }
 
@@ -119,15 +136,20 @@ pub enum Action {
     CreateAndBind,
     /// `list_templates` and `read_template`, maybe in parallel.
     Discover {
+        /// Both calls in one message.
         parallel: bool,
     },
     /// The model's `create_workspace`.
     CreateTool,
     /// Two `create_workspace` calls in one message.
     ParallelCreates,
+    /// The model's `execute`.
     Execute,
+    /// The model's `read_file` of AGENTS.md.
     ReadFile,
+    /// The model's `stop_workspace`.
     StopTool,
+    /// The model's `start_workspace`.
     StartTool,
     /// The user stops `ws1` from the dashboard and waits.
     StopApi,

@@ -45,7 +45,9 @@ pub const HARNESS: &str = "world";
 /// What a run produced.
 #[derive(Clone, Debug)]
 pub struct RunOutcome {
+    /// Every event of the run, in order.
     pub trace: Trace,
+    /// The transport's name, as the trace records it.
     pub transport: &'static str,
     /// Virtual time the run took.
     pub elapsed: Duration,
@@ -61,6 +63,7 @@ impl RunOutcome {
         self.trace.hash()
     }
 
+    /// Whether the story ended (no run error).
     pub fn is_ok(&self) -> bool {
         self.error.is_none()
     }
@@ -74,29 +77,45 @@ impl RunOutcome {
 /// The database at the end of a run, in DB order.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Summary {
+    /// Every workspace, with its builds and latest agents.
     pub workspaces: Vec<WorkspaceSummary>,
+    /// Every chat, with its binding.
     pub chats: Vec<ChatSummary>,
 }
 
+/// A workspace at the end of a run.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct WorkspaceSummary {
+    /// Its ID.
     pub id: String,
+    /// Its owner's username.
     pub owner: String,
+    /// Its name.
     pub name: String,
+    /// Its builds, oldest first.
     pub builds: Vec<BuildSummary>,
     /// Agents of the latest build, with their computed status at the end.
     pub agents: Vec<AgentSummary>,
 }
 
+/// A build at the end of a run.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct BuildSummary {
+    /// Its ID.
     pub id: String,
+    /// Its number within the workspace.
     pub number: i32,
+    /// Start, stop or delete.
     pub transition: String,
+    /// Its job's final status.
     pub status: String,
+    /// Its job's error, if it failed.
     pub error: Option<String>,
+    /// The error's code (e.g. `INSUFFICIENT_QUOTA`).
     pub error_code: Option<String>,
+    /// The cost it committed per day.
     pub daily_cost: i64,
+    /// The template version's name.
     pub template_version: String,
     /// The build's parameter values, by name.
     pub parameters: BTreeMap<String, String>,
@@ -104,19 +123,29 @@ pub struct BuildSummary {
     pub logs: Vec<String>,
 }
 
+/// An agent at the end of a run.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct AgentSummary {
+    /// Its ID.
     pub id: String,
+    /// Its name.
     pub name: String,
+    /// Its computed connection status.
     pub status: String,
+    /// Its last reported lifecycle state.
     pub lifecycle: String,
 }
 
+/// A chat at the end of a run.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ChatSummary {
+    /// Its name.
     pub name: String,
+    /// The bound workspace's ID.
     pub workspace: Option<String>,
+    /// The bound build's ID.
     pub build: Option<String>,
+    /// The bound agent's ID.
     pub agent: Option<String>,
 }
 

@@ -17,8 +17,11 @@ use crate::plan::{RunConfig, TemplateSpec, VersionSpec, WorldSpec};
 
 /// The database and the names the run refers to.
 pub struct Setup {
+    /// The database rows at time zero.
     pub tables: Tables,
+    /// Chat names → chat IDs.
     pub chat_names: BTreeMap<String, Uuid>,
+    /// Template allowlists per chat (empty = every template).
     pub allowlists: BTreeMap<Uuid, BTreeSet<Uuid>>,
 }
 

@@ -43,8 +43,11 @@ const MAX_SLEEP_SECS: u64 = 3600;
 /// What an agent host is built from.
 #[derive(Clone)]
 pub struct AgentCtx<N: Net> {
+    /// The agent's network handle.
     pub net: N,
+    /// Its slot: assignment, disk, stall switch.
     pub slot: Rc<SlotState>,
+    /// How often it heartbeats.
     pub heartbeat_interval: Duration,
 }
 

@@ -1,9 +1,10 @@
-//! The chat driver: a turmoil client that plays the model. It runs the
-//! scripted turns in order (each not before its `at`), and between them any
-//! turn a fault handed it (a user action, injected parallel calls). Each
-//! turn is one connection to coderd's chat API; a [`TurnPolicy`] decides the
-//! calls — scripted here, a reference model later — and every call and
-//! response goes into the trace.
+//! The chat driver: the run's client (on either transport) that plays the
+//! model. It runs the configured turns in order (each not before its `at`),
+//! and between them any turn a fault handed it (a user action, injected
+//! parallel calls). Each turn is one connection to coderd's chat API; a
+//! [`TurnPolicy`] decides the calls — the turn's script or the reference
+//! model ([`crate::players`]) — and every call and response goes into the
+//! trace.
 //!
 //! The driver finishes once its turns are played and the harness says no
 //! fault can hand it more.
@@ -39,6 +40,7 @@ const MAX_LOOPS: u64 = 100_000_000;
 pub struct Inbox(Rc<RefCell<VecDeque<Turn>>>, Rc<Notify>);
 
 impl Inbox {
+    /// Hands the driver `turn` (and wakes it).
     pub fn push(&self, turn: Turn) {
         self.0.borrow_mut().push_back(turn);
         self.wake();
@@ -65,12 +67,17 @@ impl Inbox {
 
 /// What the driver is built from.
 pub struct DriverCtx<N: Net> {
+    /// The driver's network handle.
     pub net: N,
+    /// Where calls and responses are traced.
     pub tracer: Tracer,
+    /// The configured turns, in order.
     pub turns: Vec<Turn>,
+    /// Turns faults hand it while it runs.
     pub inbox: Inbox,
     /// Set by the harness once no fault remains that could add turns.
     pub faults_done: Rc<Cell<bool>>,
+    /// How long one turn may take.
     pub turn_timeout: Duration,
 }
 

@@ -24,7 +24,9 @@ pub mod provisioner;
 
 /// Host names of the fixed hosts.
 pub const CODERD: &str = "coderd";
+/// The provisioner daemon.
 pub const PROVISIONER: &str = "provisioner";
+/// The chat driver.
 pub const DRIVER: &str = "driver";
 
 /// Whether a connect error means "not there yet, try again" (a host that is

@@ -32,6 +32,7 @@ pub struct FrameReader<R> {
 }
 
 impl<R: AsyncRead + Unpin> FrameReader<R> {
+    /// Reads frames from `inner`.
     pub fn new(inner: R) -> FrameReader<R> {
         FrameReader {
             inner,
@@ -67,10 +68,12 @@ pub struct FrameWriter<W> {
 }
 
 impl<W: AsyncWrite + Unpin> FrameWriter<W> {
+    /// Writes frames to `inner`.
     pub fn new(inner: W) -> FrameWriter<W> {
         FrameWriter { inner }
     }
 
+    /// Writes `frame` as one JSON line and flushes it.
     pub async fn send<T: Serialize>(&mut self, frame: &T) -> io::Result<()> {
         let mut bytes =
             serde_json::to_vec(frame).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
@@ -82,11 +85,14 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
 
 /// Both sides of one stream.
 pub struct FrameConn<S> {
+    /// The half frames come in on.
     pub reader: FrameReader<ReadHalf<S>>,
+    /// The half frames go out on.
     pub writer: FrameWriter<WriteHalf<S>>,
 }
 
 impl<S: AsyncRead + AsyncWrite> FrameConn<S> {
+    /// Splits `stream` into its two sides.
     pub fn new(stream: S) -> FrameConn<S> {
         let (r, w) = tokio::io::split(stream);
         FrameConn {
@@ -95,10 +101,12 @@ impl<S: AsyncRead + AsyncWrite> FrameConn<S> {
         }
     }
 
+    /// Writes `frame` as one JSON line and flushes it.
     pub async fn send<T: Serialize>(&mut self, frame: &T) -> io::Result<()> {
         self.writer.send(frame).await
     }
 
+    /// The next frame; `Ok(None)` at end of stream.
     pub async fn recv<T: DeserializeOwned>(&mut self) -> io::Result<Option<T>> {
         self.reader.recv().await
     }
@@ -117,18 +125,29 @@ pub fn unexpected(what: impl std::fmt::Display) -> io::Error {
 /// Provisioner → coderd.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ProvRequest {
+    /// Asks for a pending job (a long poll).
     Acquire,
+    /// A build-log line for coderd to store.
     Log {
+        /// The job the line belongs to.
         job: Uuid,
+        /// The provisioner stage writing it.
         stage: String,
+        /// The log line.
         line: String,
     },
+    /// Commits a start build's cost against the owner's quota.
     CommitQuota {
+        /// The job whose build is charged.
         job: Uuid,
+        /// The cost per day.
         daily_cost: i64,
     },
+    /// Finishes a job.
     Complete {
+        /// The job.
         job: Uuid,
+        /// How it ended.
         outcome: WireOutcome,
     },
 }
@@ -136,23 +155,37 @@ pub enum ProvRequest {
 /// How the provisioner finished a job.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum WireOutcome {
+    /// The build's resources exist.
     Succeeded,
-    Failed { error: String, code: Option<String> },
+    /// The build failed.
+    Failed {
+        /// The error text.
+        error: String,
+        /// Its code (e.g. `INSUFFICIENT_QUOTA`), if any.
+        code: Option<String>,
+    },
 }
 
 /// coderd → provisioner.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ProvResponse {
+    /// The acquired job; `None` when none was posted within the long poll.
     Job(Option<WireJob>),
+    /// The request was taken.
     Ok,
+    /// Whether the quota allowed the commit.
     Quota {
+        /// `false`: over budget (the job fails with `INSUFFICIENT_QUOTA`).
         ok: bool,
     },
     /// The job ended; the agents a successful start build created.
     Completed {
+        /// The agent rows, for the provisioner's slot commands.
         agents: Vec<WireAgent>,
     },
+    /// The request failed.
     Error {
+        /// Why.
         message: String,
     },
 }
@@ -160,30 +193,43 @@ pub enum ProvResponse {
 /// An acquired job.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WireJob {
+    /// The job's ID.
     pub job: Uuid,
+    /// The build it runs.
     pub build: Uuid,
+    /// The build's workspace.
     pub workspace: Uuid,
+    /// The workspace's name.
     pub workspace_name: String,
     /// `start`, `stop` or `delete`.
     pub transition: String,
+    /// The template version built.
     pub version: Uuid,
     /// The plan's agents.
     pub agents: Vec<WireAgentSpec>,
+    /// The build's cost per day (committed on start).
     pub daily_cost: i64,
+    /// The build claims a prebuilt workspace (a shorter apply).
     pub claimed_prebuild: bool,
 }
 
+/// One agent of a job's plan.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WireAgentSpec {
+    /// The agent's name in the template.
     pub name: String,
+    /// Whether a user starts it by hand (an external agent).
     pub external: bool,
+    /// Its working directory (where relative paths resolve).
     pub directory: String,
 }
 
 /// An agent row a build created.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WireAgent {
+    /// The agent row's ID.
     pub id: Uuid,
+    /// The agent's name.
     pub name: String,
 }
 
@@ -192,16 +238,31 @@ pub struct WireAgent {
 /// Agent → coderd.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum AgentUp {
-    Hello { agent: Uuid },
+    /// The first frame: which agent this connection is.
+    Hello {
+        /// The agent row's ID.
+        agent: Uuid,
+    },
+    /// Says the agent is still alive.
     Heartbeat,
-    Lifecycle { state: String },
+    /// The agent's lifecycle state changed.
+    Lifecycle {
+        /// The state's spelling (`starting`, `ready`, …).
+        state: String,
+    },
 }
 
 /// coderd → agent.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum AgentDown {
+    /// The connection is accepted.
     Welcome,
-    Reject { reason: String },
+    /// No such agent: the agent stops connecting.
+    Reject {
+        /// Why, as coderd words it.
+        reason: String,
+    },
+    /// A heartbeat or lifecycle report was recorded.
     Ack,
 }
 
@@ -210,45 +271,77 @@ pub enum AgentDown {
 /// coderd's dialer → agent.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum DialRequest {
-    Hello { agent: Uuid },
-    Exec { command: String },
-    ReadFile { path: String },
+    /// The first frame: which agent the dialer means to reach.
+    Hello {
+        /// The agent row's ID.
+        agent: Uuid,
+    },
+    /// Runs a command.
+    Exec {
+        /// The command line.
+        command: String,
+    },
+    /// Reads a file.
+    ReadFile {
+        /// Its path (relative paths resolve in the agent's directory).
+        path: String,
+    },
+    /// Asks for the context files and skills on the agent's disk.
     Context,
 }
 
 /// Agent → coderd's dialer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum DialResponse {
+    /// The dial is accepted: this machine runs that agent.
     Welcome,
     /// This machine does not run that agent (a stale binding).
     UnknownAgent,
+    /// A command's result.
     Exec {
+        /// Its combined output.
         output: String,
+        /// Its exit status.
         exit_code: i32,
     },
+    /// A file's text.
     File {
+        /// The whole file.
         content: String,
     },
+    /// The agent's context files and skills.
     Context {
+        /// The context files found (e.g. `AGENTS.md`).
         files: Vec<WireContextFile>,
+        /// The skills found.
         skills: Vec<WireSkill>,
     },
+    /// The request failed (e.g. no such file).
     Error {
+        /// Why, as the agent words it.
         message: String,
     },
 }
 
+/// A context file as the agent read it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WireContextFile {
+    /// Its path on the agent's disk.
     pub path: String,
+    /// Its text, cut at the size limit.
     pub content: String,
+    /// Whether it was cut.
     pub truncated: bool,
 }
 
+/// A skill found on the agent's disk.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WireSkill {
+    /// The skill's name.
     pub name: String,
+    /// What it is for (from its front matter).
     pub description: String,
+    /// The directory it lives in.
     pub dir: String,
 }
 
@@ -258,23 +351,43 @@ pub struct WireSkill {
 /// in flight at once run concurrently), then `EndTurn`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ChatRequest {
-    BeginTurn { chat: String, turn: usize },
-    Call { id: usize, call: Call },
+    /// Starts a turn of `chat`.
+    BeginTurn {
+        /// The chat's name.
+        chat: String,
+        /// The turn's number in the run.
+        turn: usize,
+    },
+    /// One call of the turn.
+    Call {
+        /// The call's number within its turn; its result carries it back.
+        id: usize,
+        /// What to call.
+        call: Call,
+    },
+    /// Ends the turn.
     EndTurn,
 }
 
 /// coderd → driver.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ChatResponse {
+    /// A call's response.
     Result {
+        /// The call it answers.
         id: usize,
+        /// Its text as the model reads it.
         content: String,
+        /// Whether it is an error result.
         is_error: bool,
     },
     /// The turn's context (the model's prompt) is built: the model may call.
     TurnBegun,
+    /// The turn is over (every call answered).
     TurnEnded,
+    /// The turn could not go on.
     Error {
+        /// Why.
         message: String,
     },
     /// Sent every [`CHAT_KEEPALIVE`] while calls run: a silent turn

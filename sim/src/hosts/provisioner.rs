@@ -38,10 +38,15 @@ const MAX_SESSIONS: u32 = 1_000_000;
 /// What the provisioner host is built from.
 #[derive(Clone)]
 pub struct ProvisionerCtx<N: Net> {
+    /// The provisioner's network handle.
     pub net: N,
+    /// Where it pushes agent-slot commands.
     pub control: ControlQueue,
+    /// The cloud it provisions into (images, armed failures).
     pub cloud: Cloud,
+    /// The stream its stage durations are drawn from.
     pub rng: SharedRng,
+    /// The run's settings (stage durations).
     pub settings: Settings,
 }
 

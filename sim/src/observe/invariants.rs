@@ -22,7 +22,7 @@
 //! | `run_completes` | bounds | the run ended `ok`: no host panic, no run error |
 //! | `context_refresh_every_turn` | context | under `every_turn`, an edited context file of a connected chat agent whose fetch provably succeeded is in the next turn's prompt; a turn whose fetch provably failed shows it only if an earlier prompt did |
 //! | `model_facing_text_is_clean` | text | no Rust `Debug` form, panic or backtrace text, and no error prefix outside the spec's chains reaches a tool result or a prompt |
-//! | `recovers_after_faults` | liveness | in a run ending with the liveness turn (the fuzzer's), the reference model ends it `done` or tells the user a reason the trace confirms ([`liveness`]) |
+//! | `recovers_after_faults` | liveness | in a run ending with the liveness turn (the fuzzer's), the reference model ends it `done` or tells the user a reason the trace confirms |
 //!
 //! coderd's status watcher polls once a second, so agent-status records
 //! may lag the database by up to [`STATUS_SLACK`]; checks that compare a
@@ -69,9 +69,11 @@ pub const STATUS_SLACK: Duration = Duration::from_secs(1);
 /// A broken invariant.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Violation {
+    /// The invariant's name.
     pub invariant: &'static str,
     /// Virtual time of the offending event.
     pub at: Duration,
+    /// What happened, in words.
     pub message: String,
 }
 
@@ -89,7 +91,9 @@ impl fmt::Display for Violation {
 
 /// What a check reads.
 pub struct Input<'a> {
+    /// The trace read as calls, builds and agents.
     pub view: &'a TraceView,
+    /// The run's settings.
     pub settings: &'a Settings,
     /// The run's error, if it failed.
     pub run_error: Option<&'a str>,

@@ -93,77 +93,131 @@ macro_rules! names {
 pub enum Event {
     /// First record: what ran, on which transport.
     RunStart {
+        /// The transport the run used.
         transport: Transport,
+        /// The run's seed (every random stream derives from it).
         seed: u64,
+        /// turmoil's tick in milliseconds; 0 on the fast transport.
         tick_ms: u64,
         /// Hosts polled in a seeded random order (a fuzz option).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         random_order: bool,
     },
     /// Last record: how the run ended.
-    RunEnd { outcome: RunEnding },
+    RunEnd {
+        /// Whether the story ended or why the run failed.
+        outcome: RunEnding,
+    },
     /// A scheduled fault took effect.
-    Fault { name: String, params: Value },
+    Fault {
+        /// The fault's kind (its scenario-file name).
+        name: String,
+        /// Its parameters, as the scenario file writes them.
+        params: Value,
+    },
     /// A scheduled fault had nothing to act on (e.g. its workspace does not exist).
-    FaultSkipped { name: String, reason: String },
+    FaultSkipped {
+        /// The fault's kind.
+        name: String,
+        /// Why it had nothing to act on.
+        reason: String,
+    },
     /// The outer loop changed the infrastructure (crash, bounce, partition, …).
-    Infra { action: InfraAction, target: String },
+    Infra {
+        /// What was done (or skipped).
+        action: InfraAction,
+        /// What it was done to: a host, a link (`a<->b`), a file
+        /// (`host:path`) or a query.
+        target: String,
+    },
     /// What an ID names: the harness lists the world's organizations,
     /// users, templates, versions (`template/version`), presets
     /// (`template/version/preset`) and chats in the first records; coderd
     /// adds versions an operator pushes.
     Entity {
+        /// What the ID names.
         kind: EntityKind,
+        /// Its name in the run's config (`template/version` for a version).
         name: String,
+        /// The UUID coderd gave it.
         id: String,
     },
     /// The driver began a turn (`name`: the scenario's name for it;
     /// `model`: the policy playing it, when not scripted).
     TurnStart {
+        /// The chat the turn is for.
         chat: String,
+        /// The turn's number in the run, from 0.
         turn: usize,
+        /// The scenario's name for the turn.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         name: Option<String>,
+        /// The policy playing the turn; `None` for a script.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         model: Option<ModelKind>,
     },
     /// How a model turn ended (`reason`: what it told the user), after
     /// `calls` tool calls.
     ModelOutcome {
+        /// The turn it ended.
         turn: usize,
+        /// How it ended.
         outcome: ModelOutcome,
+        /// What the model told the user, if it did.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
+        /// Tool calls it made in the turn.
         calls: usize,
     },
     /// The driver finished a turn.
-    TurnEnd { turn: usize, outcome: TurnEnding },
+    TurnEnd {
+        /// The turn's number in the run.
+        turn: usize,
+        /// How the driver finished it.
+        outcome: TurnEnding,
+    },
     /// The driver sent a call (a tool, or a user API call named `api.<kind>`).
     ToolCall {
+        /// The turn the call belongs to.
         turn: usize,
+        /// The call's number within its turn, from 0.
         call: usize,
+        /// The tool (or `api.<kind>`) called.
         name: String,
+        /// The call's arguments as JSON text.
         input: String,
     },
     /// The response the driver received.
     ToolResult {
+        /// The turn the call belongs to.
         turn: usize,
+        /// The call's number within its turn, matching its [`Event::ToolCall`].
         call: usize,
+        /// The tool (or `api.<kind>`) called.
         name: String,
+        /// Whether the response is an error result.
         is_error: bool,
+        /// The response's text as the model reads it.
         content: String,
     },
     /// A provisioner job changed state, as coderd recorded it.
     Job {
+        /// The workspace's name.
         workspace: String,
+        /// The build's ID.
         build: String,
+        /// The build number within its workspace.
         number: i32,
+        /// Start, stop or delete.
         #[serde(with = "spelled")]
         transition: Transition,
+        /// The job's new status.
         #[serde(with = "spelled")]
         status: JobStatus,
+        /// The job's error, once it failed.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
+        /// The error's code (e.g. `INSUFFICIENT_QUOTA`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error_code: Option<String>,
     },
@@ -171,41 +225,66 @@ pub enum Event {
     /// behalf of `by`; `external_agent` says whether the build's template
     /// version has an external agent.
     Enqueue {
+        /// Who asked for the build.
         by: Requester,
+        /// The hook that inserted it.
         hook: Hook,
+        /// The workspace's name.
         workspace: String,
+        /// The workspace's ID.
         workspace_id: String,
+        /// The new build's ID.
         build: String,
+        /// The build number within its workspace.
         number: i32,
+        /// Start, stop or delete.
         #[serde(with = "spelled")]
         transition: Transition,
+        /// The template's name.
         template: String,
+        /// The template version's name.
         version: String,
+        /// Whether that version has an external agent.
         external_agent: bool,
     },
     /// The provisioner committed a start build's cost; `ok: false` fails the
     /// build with `INSUFFICIENT_QUOTA`.
     QuotaCommit {
+        /// The start build's ID.
         build: String,
+        /// The cost committed against the owner's quota.
         daily_cost: i64,
+        /// Whether the quota allowed it.
         ok: bool,
     },
     /// A build-log line coderd stored for a build.
     BuildLog {
+        /// The build's ID.
         build: String,
+        /// The provisioner stage that wrote it (init, plan, apply, …).
         stage: String,
+        /// The log line.
         line: String,
     },
     /// coderd accepted an agent connection.
-    AgentConnect { agent: String, name: String },
+    AgentConnect {
+        /// The agent's ID.
+        agent: String,
+        /// The agent's name.
+        name: String,
+    },
     /// coderd lost an agent connection.
     AgentDisconnect {
+        /// The agent's ID.
         agent: String,
+        /// How the connection was lost.
         reason: DisconnectReason,
     },
     /// An agent reported a lifecycle state.
     AgentLifecycle {
+        /// The agent's ID.
         agent: String,
+        /// The state reported.
         #[serde(with = "spelled")]
         state: LifecycleState,
     },
@@ -216,15 +295,22 @@ pub enum Event {
     /// the chat rule picks among its build's agents; `since` is the
     /// disconnected-since time (trace time) the status is computed from.
     AgentStatus {
+        /// The agent's ID.
         agent: String,
+        /// The agent's name.
         name: String,
+        /// The status before; `None` when the watcher had not seen the agent.
         #[serde(with = "status_or_none")]
         from: Option<AgentStatusKind>,
+        /// The status now.
         to: AgentStatusKind,
+        /// The agent's workspace's name.
         #[serde(default)]
         workspace: String,
+        /// The agent's build's ID.
         #[serde(default)]
         build: String,
+        /// Whether the chat rule picks this agent.
         #[serde(default)]
         chat_agent: bool,
         #[serde(
@@ -232,37 +318,51 @@ pub enum Event {
             skip_serializing_if = "Option::is_none",
             with = "opt_time_text"
         )]
+        /// The disconnected-since time the status is computed from.
         since: Option<Duration>,
     },
     /// coderd's dialer finished a dial.
     Dial {
+        /// The agent's ID.
         agent: String,
+        /// How the dial ended.
         outcome: DialOutcome,
+        /// Connection attempts made.
         attempts: u32,
+        /// The last attempt's error.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
     /// `OnChatUpdated` fired with this binding.
     ChatUpdated {
+        /// The chat's name.
         chat: String,
+        /// The bound workspace's ID.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         workspace: Option<String>,
+        /// The bound build's ID.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         build: Option<String>,
+        /// The bound agent's ID.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         agent: Option<String>,
     },
     /// The chat runtime built the turn's workspace context.
     TurnContext {
+        /// The chat's name.
         chat: String,
+        /// The turn's number in the run.
         turn: usize,
+        /// When in the turn the context was built.
         phase: ContextPhase,
         /// The system-prompt text (instruction, then the skill index).
         prompt: String,
     },
     /// An event the engine emitted through the `Events` port.
     Engine {
+        /// Which engine event.
         kind: EngineEventKind,
+        /// Its text (a status, a dial target, a log line).
         detail: String,
     },
 }
@@ -272,28 +372,51 @@ pub enum Event {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
+    /// [`Event::RunStart`].
     RunStart,
+    /// [`Event::RunEnd`].
     RunEnd,
+    /// [`Event::Fault`].
     Fault,
+    /// [`Event::FaultSkipped`].
     FaultSkipped,
+    /// [`Event::Infra`].
     Infra,
+    /// [`Event::Entity`].
     Entity,
+    /// [`Event::TurnStart`].
     TurnStart,
+    /// [`Event::ModelOutcome`].
     ModelOutcome,
+    /// [`Event::TurnEnd`].
     TurnEnd,
+    /// [`Event::ToolCall`].
     ToolCall,
+    /// [`Event::ToolResult`].
     ToolResult,
+    /// [`Event::Job`].
     Job,
+    /// [`Event::Enqueue`].
     Enqueue,
+    /// [`Event::QuotaCommit`].
     QuotaCommit,
+    /// [`Event::BuildLog`].
     BuildLog,
+    /// [`Event::AgentConnect`].
     AgentConnect,
+    /// [`Event::AgentDisconnect`].
     AgentDisconnect,
+    /// [`Event::AgentLifecycle`].
     AgentLifecycle,
+    /// [`Event::AgentStatus`].
     AgentStatus,
+    /// [`Event::Dial`].
     Dial,
+    /// [`Event::ChatUpdated`].
     ChatUpdated,
+    /// [`Event::TurnContext`].
     TurnContext,
+    /// [`Event::Engine`].
     Engine,
 }
 
@@ -344,29 +467,49 @@ names! {
     /// nothing to act on (an unregistered host, a link already in that
     /// state, an agent slot with no assignment).
     pub enum InfraAction {
+        /// A host's software was stopped.
         Crash = "crash",
+        /// See [`InfraAction::Crash`].
         CrashSkipped = "crash_skipped",
+        /// A host's software was restarted from its factory.
         Bounce = "bounce",
+        /// See [`InfraAction::Bounce`].
         BounceSkipped = "bounce_skipped",
+        /// A link started dropping every message.
         Partition = "partition",
+        /// See [`InfraAction::Partition`].
         PartitionSkipped = "partition_skipped",
+        /// A link started holding every message.
         Hold = "hold",
+        /// See [`InfraAction::Hold`].
         HoldSkipped = "hold_skipped",
+        /// A link was healed (held messages delivered).
         Repair = "repair",
+        /// See [`InfraAction::Repair`].
         RepairSkipped = "repair_skipped",
         /// A timed cut ended while another still holds the link.
         HealDeferred = "heal_deferred",
         /// A database query fault was lifted.
         RestoreQuery = "restore_query",
+        /// A slot's agent got its assignment and was (re)started.
         StartAgent = "start_agent",
+        /// An external agent's slot got its assignment only.
         AssignAgent = "assign_agent",
+        /// A slot's agent process was killed.
         CrashAgent = "crash_agent",
+        /// See [`InfraAction::CrashAgent`].
         CrashAgentSkipped = "crash_agent_skipped",
+        /// A slot's agent process was restarted.
         BounceAgent = "bounce_agent",
+        /// See [`InfraAction::BounceAgent`].
         BounceAgentSkipped = "bounce_agent_skipped",
+        /// A slot's agent process stalled.
         WedgeAgent = "wedge_agent",
+        /// A stalled agent process resumed.
         UnwedgeAgent = "unwedge_agent",
+        /// A slot's next start boots a broken image.
         BreakNextAgentStart = "break_next_agent_start",
+        /// A file was written on a slot's disk.
         WriteFile = "write_file",
     }
 }
@@ -388,7 +531,9 @@ names! {
 names! {
     /// How coderd's dialer finished a dial.
     pub enum DialOutcome {
+        /// A connection to the agent was made.
         Ok = "ok",
+        /// The dial failed with an error.
         Error = "error",
         /// Its caller gave up first (the engine's dial timeout).
         Abandoned = "abandoned",
@@ -408,8 +553,11 @@ names! {
 names! {
     /// Which of coderd's build hooks enqueued a build.
     pub enum Hook {
+        /// A new workspace's first build.
         Create = "create",
+        /// A start build of an existing workspace.
         Start = "start",
+        /// A stop build.
         Stop = "stop",
     }
 }
@@ -417,11 +565,17 @@ names! {
 names! {
     /// What an [`Event::Entity`] names.
     pub enum EntityKind {
+        /// An organization.
         Organization = "organization",
+        /// A user.
         User = "user",
+        /// A template.
         Template = "template",
+        /// A template version, named `template/version`.
         Version = "version",
+        /// A preset, named `template/version/preset`.
         Preset = "preset",
+        /// A chat.
         Chat = "chat",
     }
 }
@@ -429,8 +583,11 @@ names! {
 names! {
     /// Which engine event an [`Event::Engine`] carries.
     pub enum EngineEventKind {
+        /// The chat's status changed.
         ChatStatusChange = "chat_status_change",
+        /// The runtime started dialing an agent.
         DialStart = "dial_start",
+        /// A log line.
         Log = "log",
     }
 }
@@ -439,9 +596,13 @@ names! {
     /// An agent's computed connection status: the engine's
     /// [`AgentStatus`] without its disconnected-since time (traced apart).
     pub enum AgentStatusKind {
+        /// Not connected yet, within its connection timeout.
         Connecting = "connecting",
+        /// Never connected within its connection timeout.
         Timeout = "timeout",
+        /// Connected and heard from recently.
         Connected = "connected",
+        /// Silent past its inactive timeout, or disconnected.
         Disconnected = "disconnected",
     }
 }
@@ -479,7 +640,9 @@ fn split_detail(text: &str) -> (&str, Option<&str>) {
 /// How a run ended: `ok`, or `error: <the run's error>`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum RunEnding {
+    /// The story ended.
     Ok,
+    /// The run failed, with why.
     Error(String),
 }
 
@@ -507,8 +670,11 @@ impl RunEnding {
 /// limit), or `lost: <error>` (its connection to coderd).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum TurnEnding {
+    /// The policy had nothing more to call.
     Done,
+    /// The turn ran past its time limit.
     Timeout,
+    /// The connection to coderd failed, with its error.
     Lost(String),
 }
 
@@ -547,8 +713,11 @@ impl fmt::Display for TurnEnding {
 /// (`prebuild`).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Requester {
+    /// The named chat's tools.
     Chat(String),
+    /// coderd's user API.
     User,
+    /// The prebuild reconciler.
     Prebuild,
 }
 
@@ -625,7 +794,9 @@ impl<'de> Deserialize<'de> for Transport {
 pub trait Spelled: Sized + Copy {
     /// What the spelling names, for errors.
     const WHAT: &'static str;
+    /// The value's spelling.
     fn spelling(self) -> &'static str;
+    /// Parses a spelling; `None` for anything else.
     fn from_spelling(text: &str) -> Option<Self>;
 }
 
@@ -742,7 +913,9 @@ pub struct Record {
     /// Virtual time since the start of the run.
     #[serde(rename = "t", with = "time_text")]
     pub at: Duration,
+    /// The host that wrote the event.
     pub host: String,
+    /// What happened.
     #[serde(flatten)]
     pub event: Event,
 }
@@ -804,6 +977,7 @@ pub struct Tracer {
 }
 
 impl Tracer {
+    /// An empty trace writer.
     pub fn new() -> Tracer {
         Tracer::default()
     }
@@ -849,8 +1023,11 @@ impl Eq for Trace {}
 /// Where two traces first differ (1-based line; `None` = that trace ended).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Difference {
+    /// 1-based line number.
     pub line: usize,
+    /// The first trace's line; `None` when it ended there.
     pub left: Option<String>,
+    /// The second trace's line; `None` when it ended there.
     pub right: Option<String>,
 }
 
@@ -872,6 +1049,7 @@ impl fmt::Display for Difference {
 pub struct ParseError {
     /// 1-based.
     pub line: usize,
+    /// What was wrong with the line.
     pub reason: String,
 }
 
@@ -884,6 +1062,7 @@ impl fmt::Display for ParseError {
 impl std::error::Error for ParseError {}
 
 impl Trace {
+    /// A trace of `records`, in order.
     pub fn from_records(records: Vec<Record>) -> Trace {
         Trace {
             records: records.into(),
@@ -924,6 +1103,7 @@ impl Trace {
         self.records.len()
     }
 
+    /// Whether the trace has no records.
     pub fn is_empty(&self) -> bool {
         self.records.is_empty()
     }

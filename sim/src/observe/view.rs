@@ -17,20 +17,28 @@ use crate::plan::ModelKind;
 /// One call the driver made and what came back.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CallView {
+    /// The turn's number in the run.
     pub turn: usize,
+    /// The call's number within its turn.
     pub call: usize,
     /// The tool's name, or `api.<kind>` for a user call.
     pub name: String,
+    /// The call's arguments as JSON text.
     pub input: String,
+    /// When the driver sent it.
     pub sent: Duration,
+    /// What came back; `None` if nothing did.
     pub result: Option<ResultView>,
 }
 
 /// A call's result.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ResultView {
+    /// When the driver received it.
     pub at: Duration,
+    /// Whether it is an error result.
     pub is_error: bool,
+    /// Its text as the model reads it.
     pub content: String,
 }
 
@@ -44,10 +52,15 @@ impl CallView {
 /// One turn the driver played.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TurnView {
+    /// The turn's number in the run.
     pub turn: usize,
+    /// The chat's name.
     pub chat: String,
+    /// The scenario's name for the turn.
     pub name: Option<String>,
+    /// The policy that played it; `None` for a script.
     pub model: Option<ModelKind>,
+    /// When it began.
     pub started: Duration,
     /// When and how it ended.
     pub ended: Option<(Duration, TurnEnding)>,
@@ -58,15 +71,25 @@ pub struct TurnView {
 /// A build some hook enqueued, with its job's status changes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BuildView {
+    /// The build's ID.
     pub id: String,
+    /// Who asked for it.
     pub by: Requester,
+    /// The hook that inserted it.
     pub hook: Hook,
+    /// The workspace's name.
     pub workspace: String,
+    /// The workspace's ID.
     pub workspace_id: String,
+    /// The build number within its workspace.
     pub number: i32,
+    /// Start, stop or delete.
     pub transition: Transition,
+    /// The template's name.
     pub template: String,
+    /// Whether its version has an external agent.
     pub external_agent: bool,
+    /// When it was enqueued.
     pub enqueued: Duration,
     /// (time, status, error code) in order.
     pub statuses: Vec<(Duration, JobStatus, Option<String>)>,
@@ -96,7 +119,9 @@ impl BuildView {
 /// One status record of an agent of a latest build.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StatusView {
+    /// When the status took effect.
     pub at: Duration,
+    /// The computed status.
     pub status: AgentStatusKind,
     /// Disconnected-since, for `disconnected`.
     pub since: Option<Duration>,
@@ -105,11 +130,17 @@ pub struct StatusView {
 /// An agent of some build, with its status changes.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct AgentView {
+    /// The agent's ID.
     pub id: String,
+    /// The agent's name.
     pub name: String,
+    /// Its workspace's name.
     pub workspace: String,
+    /// Its build's ID.
     pub build: String,
+    /// Whether the chat rule picks this agent.
     pub chat_agent: bool,
+    /// Its status records, in order.
     pub statuses: Vec<StatusView>,
 }
 
@@ -145,7 +176,9 @@ pub struct TraceView {
     /// Every named ID (organizations, users, templates, versions, presets,
     /// chats) → (kind, name).
     pub entities: BTreeMap<String, (EntityKind, String)>,
+    /// Every call, in order.
     pub calls: Vec<CallView>,
+    /// Every turn, in order.
     pub turns: Vec<TurnView>,
     /// Builds in enqueue order.
     pub builds: Vec<BuildView>,
@@ -163,6 +196,7 @@ pub struct TraceView {
 }
 
 impl TraceView {
+    /// Reads `trace` back.
     pub fn new(trace: &Trace) -> TraceView {
         let mut view = TraceView {
             trace: trace.clone(),
@@ -373,10 +407,12 @@ impl TraceView {
             .max_by_key(|b| b.number)
     }
 
+    /// The build with ID `id`.
     pub fn build(&self, id: &str) -> Option<&BuildView> {
         self.builds.iter().find(|b| b.id == id)
     }
 
+    /// The agent with ID `id`.
     pub fn agent(&self, id: &str) -> Option<&AgentView> {
         self.agents.iter().find(|a| a.id == id)
     }

@@ -28,14 +28,22 @@ pub enum Fault {
     /// keeps running. coderd reads end-of-stream at once and records
     /// `disconnected_at`: the agent reads `disconnected` while the latest
     /// build is still a successful start. Nothing restarts it.
-    AgentOom { workspace: String, agent: String },
+    AgentOom {
+        /// The workspace (`name` or `owner/name`).
+        workspace: String,
+        /// The agent's name in the workspace's template.
+        agent: String,
+    },
     /// The agent process dies and its supervisor restarts it `down_for`
     /// later. coderd records the disconnect and the reconnect; the agent
     /// reads `disconnected` only for about `down_for` — never for the 90 s
     /// recovery threshold when `down_for` is short.
     AgentRespawn {
+        /// The workspace (`name` or `owner/name`).
         workspace: String,
+        /// The agent's name in the workspace's template.
         agent: String,
+        /// How long the process stays down before its restart.
         #[serde(default = "default_down_for")]
         down_for: Dur,
     },
@@ -44,44 +52,69 @@ pub enum Fault {
     /// agent reads `disconnected` (since its last heartbeat) once the
     /// inactive timeout passes, and dials hang until their deadline.
     AgentWedged {
+        /// The workspace (`name` or `owner/name`).
         workspace: String,
+        /// The agent's name in the workspace's template.
         agent: String,
+        /// How long it stalls; `None`: for good.
         #[serde(default)]
         duration: Option<Dur>,
     },
     /// The workspace's next start boots a broken image: its agent never
     /// connects, so it reads `connecting`, then `timeout` once its
     /// connection timeout passes.
-    AgentNeverConnects { workspace: String, agent: String },
+    AgentNeverConnects {
+        /// The workspace (`name` or `owner/name`).
+        workspace: String,
+        /// The agent's name in the workspace's template.
+        agent: String,
+    },
     /// The user starts the external agent of the workspace's latest start
     /// by hand: it connects and reads `connected`. Without this fault an
     /// external agent never starts.
-    ExternalAgentStarted { workspace: String, agent: String },
+    ExternalAgentStarted {
+        /// The workspace (`name` or `owner/name`).
+        workspace: String,
+        /// The external agent's name.
+        agent: String,
+    },
     /// Every message between `a` and `b` is dropped (for `duration`, or
     /// until a `repair`; overlapping cuts of one link heal when the last
     /// one ends). Open connections go silent without error; their
     /// deadlines fire and they reconnect after the repair. An agent cut
     /// from coderd reads `disconnected` after the inactive timeout.
     Partition {
+        /// One end of the link (a host name).
         a: String,
+        /// The other end.
         b: String,
+        /// How long the cut lasts; `None`: until a `repair`.
         #[serde(default)]
         duration: Option<Dur>,
     },
     /// Every message between `a` and `b` is held (for `duration`, or until
     /// a `repair`), then delivered at once.
     Hold {
+        /// One end of the link (a host name).
         a: String,
+        /// The other end.
         b: String,
+        /// How long the hold lasts; `None`: until a `repair`.
         #[serde(default)]
         duration: Option<Dur>,
     },
     /// Heals a partition or hold between `a` and `b`.
-    Repair { a: String, b: String },
+    Repair {
+        /// One end of the link (a host name).
+        a: String,
+        /// The other end.
+        b: String,
+    },
     /// The provisioner daemon crashes (and restarts `restart_after` later).
     /// The job it was running stops reporting; coderd fails it as hung
     /// after the job hang timeout. Pending jobs wait for the restart.
     ProvisionerCrash {
+        /// When the daemon restarts; `None`: never.
         #[serde(default)]
         restart_after: Option<Dur>,
     },
@@ -89,15 +122,19 @@ pub enum Fault {
     /// any job) with `error`. The job fails with that text and no error
     /// code — also when the text mentions quota.
     BuildFailure {
+        /// The workspace whose next apply fails; `None`: the next apply of any job.
         #[serde(default)]
         workspace: Option<String>,
+        /// The provider's error text.
         error: String,
     },
     /// An operator cuts the user's quota allowance to `allowance`. The next
     /// start build whose cost does not fit fails at the quota commit with
     /// `INSUFFICIENT_QUOTA` and `insufficient quota`.
     QuotaExhausted {
+        /// The user's name.
         user: String,
+        /// The new allowance of the user's own group.
         #[serde(default)]
         allowance: i64,
     },
@@ -105,57 +142,93 @@ pub enum Fault {
     /// required parameters. A start that must use the active version fails
     /// with coderd's manual-update response until the values are given.
     NewTemplateVersion {
+        /// The template's name.
         template: String,
+        /// Names of the new version's required parameters (without defaults).
         #[serde(default)]
         required_parameters: Vec<String>,
     },
     /// An operator toggles the template's `require_active_version`: starts
     /// then pin (or stop pinning) the active version.
-    RequireActiveVersion { template: String, enabled: bool },
+    RequireActiveVersion {
+        /// The template's name.
+        template: String,
+        /// On (pin starts to the active version) or off.
+        enabled: bool,
+    },
     /// The user edits a file in the workspace (e.g. `AGENTS.md`). The agent
     /// serves the new content from its next read; the file survives
     /// restarts and rebuilds.
     ContextFilesChanged {
+        /// The workspace (`name` or `owner/name`).
         workspace: String,
+        /// The agent's name in the workspace's template.
         agent: String,
+        /// The file's path (relative paths are under the agent's directory).
         path: String,
+        /// Its new text.
         content: String,
     },
     /// The model emits these calls in one message: they run concurrently in
     /// one turn (e.g. two `create_workspace` calls racing for the chat's
     /// lock).
-    ParallelToolCalls { chat: String, calls: Vec<Call> },
+    ParallelToolCalls {
+        /// The chat whose model emits them.
+        chat: String,
+        /// The calls, sent at once.
+        calls: Vec<Call>,
+    },
     /// The user stops the chat in the middle of a turn (the chat's Stop
     /// button): coderd cancels the turn's context. Calls in flight return
     /// the tools' canceled texts (a build wait ends at once, without its
     /// result); calls the model sends later in that turn are canceled too.
     /// With no turn in flight the fault is skipped.
-    UserCancelsTurn { chat: String },
+    UserCancelsTurn {
+        /// The chat the user stops.
+        chat: String,
+    },
     /// The chat's owner restarts the workspace from the dashboard (stop,
     /// wait, start, wait), outside the chat. The new start creates new
     /// agents while the chat stays bound to the agent of the older build.
-    UserRestartsWorkspace { chat: String, workspace: String },
+    UserRestartsWorkspace {
+        /// The chat whose owner acts.
+        chat: String,
+        /// The workspace (`name` or `owner/name`).
+        workspace: String,
+    },
     /// The owner stops the workspace from the dashboard at this instant —
     /// whatever the chat's tools are doing (e.g. while `start_workspace`
     /// waits on its own build). A refused stop (a build in flight) is
     /// skipped.
-    UserStopsWorkspace { workspace: String },
+    UserStopsWorkspace {
+        /// The workspace (`name` or `owner/name`).
+        workspace: String,
+    },
     /// The owner starts the workspace from the dashboard at this instant,
     /// with no new parameter values. A refused start is skipped.
-    UserStartsWorkspace { workspace: String },
+    UserStartsWorkspace {
+        /// The workspace (`name` or `owner/name`).
+        workspace: String,
+    },
     /// The user cancels the workspace's latest build from the dashboard
     /// (coderd's cancel endpoint). A pending job ends `canceled` at once; a
     /// running one reads `canceling` until its provisioner next reports,
     /// when coderd tells it to stop and records `canceled`. A build that
     /// already ended is left alone (the fault is skipped).
-    BuildCanceled { workspace: String },
+    BuildCanceled {
+        /// The workspace (`name` or `owner/name`).
+        workspace: String,
+    },
     /// The database fails every call of `query` with `error` (for
     /// `duration`, or for good) — e.g. a statement timeout on the owner's
     /// role lookup, `get_authorization_user_roles`. Every handler that
     /// runs the query gets the error; no row changes.
     DbQueryFails {
+        /// The failing query.
         query: DbQuery,
+        /// The error text every call of it returns.
         error: String,
+        /// How long it fails; `None`: for good.
         #[serde(default)]
         duration: Option<Dur>,
     },
@@ -165,26 +238,47 @@ pub enum Fault {
 /// fault families, the generator's draw and the catalog check go by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum FaultKind {
+    /// [`Fault::AgentOom`].
     AgentOom,
+    /// [`Fault::AgentRespawn`].
     AgentRespawn,
+    /// [`Fault::AgentWedged`].
     AgentWedged,
+    /// [`Fault::AgentNeverConnects`].
     AgentNeverConnects,
+    /// [`Fault::ExternalAgentStarted`].
     ExternalAgentStarted,
+    /// [`Fault::Partition`].
     Partition,
+    /// [`Fault::Hold`].
     Hold,
+    /// [`Fault::Repair`].
     Repair,
+    /// [`Fault::ProvisionerCrash`].
     ProvisionerCrash,
+    /// [`Fault::BuildFailure`].
     BuildFailure,
+    /// [`Fault::QuotaExhausted`].
     QuotaExhausted,
+    /// [`Fault::NewTemplateVersion`].
     NewTemplateVersion,
+    /// [`Fault::RequireActiveVersion`].
     RequireActiveVersion,
+    /// [`Fault::ContextFilesChanged`].
     ContextFilesChanged,
+    /// [`Fault::ParallelToolCalls`].
     ParallelToolCalls,
+    /// [`Fault::UserCancelsTurn`].
     UserCancelsTurn,
+    /// [`Fault::UserRestartsWorkspace`].
     UserRestartsWorkspace,
+    /// [`Fault::UserStopsWorkspace`].
     UserStopsWorkspace,
+    /// [`Fault::UserStartsWorkspace`].
     UserStartsWorkspace,
+    /// [`Fault::BuildCanceled`].
     BuildCanceled,
+    /// [`Fault::DbQueryFails`].
     DbQueryFails,
 }
 

@@ -63,16 +63,20 @@ pub const DEFAULT_CALL_CAP: usize = 12;
 pub struct Dur(pub Duration);
 
 impl Dur {
+    /// No time at all.
     pub const ZERO: Dur = Dur(Duration::ZERO);
 
+    /// `secs` seconds.
     pub const fn secs(secs: u64) -> Dur {
         Dur(Duration::from_secs(secs))
     }
 
+    /// `millis` milliseconds.
     pub const fn millis(millis: u64) -> Dur {
         Dur(Duration::from_millis(millis))
     }
 
+    /// `mins` minutes.
     pub const fn mins(mins: u64) -> Dur {
         Dur(Duration::from_secs(mins * 60))
     }
@@ -103,15 +107,19 @@ impl<'de> Deserialize<'de> for Dur {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DurRange {
+    /// The shortest draw.
     pub min: Dur,
+    /// The longest draw.
     pub max: Dur,
 }
 
 impl DurRange {
+    /// Draws between `min` and `max`.
     pub const fn new(min: Dur, max: Dur) -> DurRange {
         DurRange { min, max }
     }
 
+    /// Always `d`.
     pub const fn fixed(d: Dur) -> DurRange {
         DurRange { min: d, max: d }
     }
@@ -123,8 +131,10 @@ impl DurRange {
 pub struct RunConfig {
     /// Drives turmoil's `rng_seed` and every component's random stream.
     pub seed: u64,
+    /// Timings and deployment settings (defaults when omitted).
     #[serde(default)]
     pub settings: Settings,
+    /// The deployment at time zero.
     pub world: WorldSpec,
     /// Faults, applied at their time (rounded up to the tick).
     #[serde(default)]
@@ -155,6 +165,7 @@ pub struct Settings {
     pub turn_timeout: Dur,
     /// Provisioner stage durations.
     pub plan_duration: DurRange,
+    /// How long the provisioner's apply stage takes.
     pub apply_duration: DurRange,
     /// How long the build of a claimed prebuild takes.
     pub claim_duration: DurRange,
@@ -207,11 +218,15 @@ impl Default for Settings {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WorldSpec {
+    /// Organizations (default: one named [`DEFAULT_ORG`]).
     #[serde(default = "default_organizations")]
     pub organizations: Vec<OrgSpec>,
+    /// Users, each in an organization with its quota.
     pub users: Vec<UserSpec>,
+    /// Templates with their versions.
     #[serde(default)]
     pub templates: Vec<TemplateSpec>,
+    /// Chats, each owned by a user.
     pub chats: Vec<ChatSpec>,
     /// The deployment's chat workspace TTL (a Go duration string; empty = 0).
     #[serde(default)]
@@ -236,21 +251,27 @@ fn default_roles() -> Vec<String> {
     vec!["member".to_string()]
 }
 
+/// An organization at time zero.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OrgSpec {
+    /// Its name, which users and templates refer to.
     pub name: String,
     /// Quota allowance of the organization's Everyone group.
     #[serde(default)]
     pub everyone_quota: i64,
 }
 
+/// A user at time zero.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UserSpec {
+    /// Their username.
     pub name: String,
+    /// The organization they belong to.
     #[serde(default = "default_org")]
     pub organization: String,
+    /// Their site roles (default `member`).
     #[serde(default = "default_roles")]
     pub roles: Vec<String>,
     /// Quota allowance of the user's own group (added to Everyone's).
@@ -258,30 +279,41 @@ pub struct UserSpec {
     pub quota: i64,
 }
 
+/// A template at time zero.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateSpec {
+    /// Its name, which calls and faults refer to.
     pub name: String,
+    /// The organization that owns it.
     #[serde(default = "default_org")]
     pub organization: String,
+    /// Its display name (shown by `list_templates`).
     #[serde(default)]
     pub display_name: String,
+    /// Its description (shown by `list_templates`).
     #[serde(default)]
     pub description: String,
+    /// Starts must use the active version.
     #[serde(default)]
     pub require_active_version: bool,
+    /// Deprecated templates cannot be used to create workspaces.
     #[serde(default)]
     pub deprecated: bool,
     /// Versions in creation order; the last one is active.
     pub versions: Vec<VersionSpec>,
 }
 
+/// A template version at time zero.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VersionSpec {
+    /// Its name, unique within the template.
     pub name: String,
+    /// Its rich parameters.
     #[serde(default)]
     pub parameters: Vec<ParameterSpec>,
+    /// Its presets (named parameter sets, optionally prebuilt).
     #[serde(default)]
     pub presets: Vec<PresetSpec>,
     /// The agents a start build provisions.
@@ -296,22 +328,31 @@ fn default_agents() -> Vec<AgentDef> {
     vec![AgentDef::named("main")]
 }
 
+/// A rich parameter of a template version.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ParameterSpec {
+    /// Its name, which builds give values by.
     pub name: String,
+    /// Its type (`string`, `number`, `bool`, `list(string)`).
     #[serde(default = "default_param_type", rename = "type")]
     pub type_: String,
+    /// A value must be given when it has no default.
     #[serde(default)]
     pub required: bool,
+    /// The value used when none is given.
     #[serde(default)]
     pub default: String,
+    /// Its display name.
     #[serde(default)]
     pub display_name: String,
+    /// Its description.
     #[serde(default)]
     pub description: String,
+    /// Whether a start may change its value.
     #[serde(default = "yes")]
     pub mutable: bool,
+    /// Whether its value lasts one build only.
     #[serde(default)]
     pub ephemeral: bool,
     /// Raw JSON of the options array, as stored (empty = none).
@@ -344,14 +385,19 @@ impl ParameterSpec {
     }
 }
 
+/// A preset: a named set of parameter values of a version.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PresetSpec {
+    /// Its name, unique within the version.
     pub name: String,
+    /// The one the tools pick when the model names none.
     #[serde(default)]
     pub default: bool,
+    /// Its description.
     #[serde(default)]
     pub description: String,
+    /// Its parameter values, by name.
     #[serde(default)]
     pub parameters: BTreeMap<String, String>,
     /// Size of the prebuild pool the reconciler keeps.
@@ -363,7 +409,9 @@ pub struct PresetSpec {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AgentDef {
+    /// Its name, unique within the version.
     pub name: String,
+    /// Its place in the agents' listing order.
     #[serde(default)]
     pub display_order: i32,
     /// Parent agent's name (a devcontainer sub-agent).
@@ -375,10 +423,13 @@ pub struct AgentDef {
     /// 0 = no connection timeout.
     #[serde(default = "default_connection_timeout")]
     pub connection_timeout: Dur,
+    /// Its OS (`linux`, `windows`, `darwin`).
     #[serde(default = "default_os")]
     pub operating_system: String,
+    /// Its working directory (where relative paths resolve).
     #[serde(default = "default_directory")]
     pub directory: String,
+    /// How its process behaves.
     #[serde(default)]
     pub behaviour: AgentBehaviour,
 }
@@ -444,10 +495,13 @@ impl Default for AgentBehaviour {
     }
 }
 
+/// A chat at time zero.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChatSpec {
+    /// Its name, which turns and faults refer to.
     pub name: String,
+    /// The owning user's name.
     pub owner: String,
     /// Template allowlist by name; empty = every template.
     #[serde(default)]
@@ -463,6 +517,7 @@ pub struct ChatSpec {
 pub struct ScheduledFault {
     /// Virtual time since the start of the run.
     pub at: Dur,
+    /// The fault itself (`fault` names its kind).
     #[serde(flatten)]
     pub fault: Fault,
 }
@@ -493,6 +548,7 @@ pub struct Turn {
     pub at: Option<Dur>,
     /// The chat the turn belongs to.
     pub chat: String,
+    /// Scripted calls, in order (none for a model turn).
     #[serde(default)]
     pub calls: Vec<Call>,
     /// Send every call at once (parallel tool calls in one model message)
@@ -515,6 +571,7 @@ pub struct Turn {
 }
 
 impl Turn {
+    /// A scripted turn of `chat` with `calls`, one after another.
     pub fn new(chat: &str, calls: Vec<Call>) -> Turn {
         Turn {
             name: None,
@@ -544,11 +601,13 @@ impl Turn {
         self
     }
 
+    /// Not before `at`.
     pub fn at(mut self, at: Dur) -> Turn {
         self.at = Some(at);
         self
     }
 
+    /// Names the turn for expectations.
     pub fn named(mut self, name: &str) -> Turn {
         self.name = Some(name.to_string());
         self
@@ -574,6 +633,7 @@ pub enum ModelKind {
 }
 
 impl ModelKind {
+    /// The name scenario files and traces use.
     pub fn as_str(self) -> &'static str {
         match self {
             ModelKind::Reference => "reference",
@@ -588,13 +648,17 @@ pub enum Goal {
     /// Run `command` in the chat's workspace, creating it (from `template`,
     /// else the first listed) or starting it as needed.
     RunCommand {
+        /// The command line to run.
         command: String,
+        /// The template to create from; `None`: the first one listed.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         template: Option<String>,
     },
     /// Create a workspace from `template` with these parameter values.
     CreateWorkspace {
+        /// The template to create from.
         template: String,
+        /// Parameter values the user gives, by name.
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
         parameters: BTreeMap<String, String>,
     },
@@ -614,33 +678,47 @@ pub enum Call {
     /// `{{template:NAME}}`, `{{version:TEMPLATE}}` (active version) or
     /// `{{preset:TEMPLATE/NAME}}` are replaced by the IDs coderd knows.
     Tool {
+        /// The tool's name.
         name: String,
+        /// The tool's input, as the model writes it.
         #[serde(default)]
         input: Value,
     },
+    /// The user creates a workspace.
     CreateWorkspace {
+        /// The template's name.
         template: String,
+        /// The new workspace's name.
         name: String,
+        /// Parameter values, by name.
         #[serde(default)]
         parameters: BTreeMap<String, String>,
+        /// The preset's name, if any.
         #[serde(default)]
         preset: Option<String>,
     },
+    /// The user starts a workspace.
     StartWorkspace {
+        /// The workspace's name.
         workspace: String,
+        /// Parameter values for the start build, by name.
         #[serde(default)]
         parameters: BTreeMap<String, String>,
     },
+    /// The user stops a workspace.
     StopWorkspace {
+        /// The workspace's name.
         workspace: String,
     },
     /// Waits (polling every 2 s, up to 10 min) until the workspace's latest
     /// build has ended.
     WaitBuild {
+        /// The workspace's name.
         workspace: String,
     },
     /// Binds the chat to the workspace and its current chat agent.
     BindChat {
+        /// The workspace's name.
         workspace: String,
     },
     /// The user runs a command on the chat's bound agent through coderd's
@@ -648,10 +726,12 @@ pub enum Call {
     /// recovery texts) — a probe of what the agent serves. The model's
     /// command tool is `Call::Tool { name: "execute", … }`.
     Exec {
+        /// The command line to run.
         command: String,
     },
     /// Reads the chat binding and the workspace's agents.
     Inspect {
+        /// The workspace's name.
         workspace: String,
     },
 }

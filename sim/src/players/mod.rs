@@ -1,5 +1,5 @@
-//! The players: who decides a turn's calls — a script, or a model that plays
-//! the LLM (the reference policy, later personas). Sans-IO: a policy is
+//! The players: who decides a turn's calls — a script, or the reference
+//! model that plays the LLM ([`ReferencePolicy`]). Sans-IO: a policy is
 //! asked for its next calls and told each result; the chat driver (a host)
 //! carries them over the network.
 
@@ -17,13 +17,16 @@ pub use reference::{Goal, Outcome, Reason, ReferenceModel, Step, ToolCall, DEFAU
 /// A call's result as the model sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CallResult {
+    /// The response's text as the model reads it.
     pub content: String,
+    /// Whether the response is an error result.
     pub is_error: bool,
 }
 
 /// Decides a turn's calls: the first batch, then more after each result.
 /// A turn ends when no call is in flight and the policy has nothing to add.
 pub trait TurnPolicy {
+    /// The next calls, given the call that just finished (`None` at the turn's start); none ends the turn once nothing is in flight.
     fn next(&mut self, finished: Option<(&Call, &CallResult)>) -> Vec<Call>;
 
     /// How a model ended the turn (traced as `model_outcome`); `None` for
@@ -38,6 +41,7 @@ pub trait TurnPolicy {
 pub struct ModelReport {
     /// How the model ended it (`Unfinished`: the turn was cut off first).
     pub outcome: ModelOutcome,
+    /// What the model told the user, if it did.
     pub reason: Option<String>,
     /// Tool calls the model made.
     pub calls: usize,
@@ -62,6 +66,7 @@ pub struct Scripted {
 }
 
 impl Scripted {
+    /// The script of `turn`.
     pub fn new(turn: &Turn) -> Scripted {
         Scripted {
             calls: turn.calls.iter().cloned().collect(),

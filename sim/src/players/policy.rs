@@ -16,6 +16,7 @@ pub struct ReferencePolicy {
 }
 
 impl ReferencePolicy {
+    /// The reference model pursuing `goal` in at most `call_cap` calls, with the user's `answers`.
     pub fn new(
         goal: Goal,
         call_cap: usize,

@@ -23,12 +23,14 @@ pub use crate::plan::{Goal, DEFAULT_CALL_CAP};
 /// A tool call the model makes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ToolCall {
+    /// The tool's name.
     pub name: String,
     /// The raw JSON arguments.
     pub arguments: String,
 }
 
 impl ToolCall {
+    /// A call of tool `name` with JSON `arguments`.
     pub fn new(name: &str, arguments: Value) -> ToolCall {
         ToolCall {
             name: name.to_string(),
@@ -51,12 +53,19 @@ pub enum Outcome {
 /// What the model told the user.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Reason {
+    /// The build needs more quota than the user has.
     Quota,
+    /// The workspace's agent is external: a user must start it.
     ExternalAgent,
+    /// The template needs parameter values the model does not have.
     ManualUpdate,
+    /// The build failed.
     BuildFailed,
+    /// Dials timed out again after a retry.
     DialTimeoutRepeated,
+    /// The workspace did not recover after a restart.
     RecoveryFailed,
+    /// No template to create from.
     NoTemplate,
     /// Any other error, passed on.
     Error,
@@ -117,7 +126,9 @@ impl Reason {
 /// The model's next move.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Step {
+    /// Make this call next.
     Call(ToolCall),
+    /// End the turn this way.
     End(Outcome),
 }
 
@@ -236,6 +247,7 @@ pub struct ReferenceModel {
 }
 
 impl ReferenceModel {
+    /// A model pursuing `goal` with at most `cap` calls; `answers` are the parameter values the user gives when asked.
     pub fn new(goal: Goal, cap: usize, answers: BTreeMap<String, String>) -> ReferenceModel {
         ReferenceModel {
             goal,

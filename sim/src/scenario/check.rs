@@ -17,10 +17,12 @@ use crate::plan::{Call, Dur, DurRange, Goal, Turn};
 /// One problem: where, and what.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Problem {
+    /// The field the problem is about.
     pub path: FieldPath,
     /// Point at the key rather than the value (a name that is wrong as a
     /// name, e.g. an unknown workspace in `[expect.workspaces.NAME]`).
     pub at_key: bool,
+    /// What is wrong.
     pub message: String,
 }
 

@@ -22,6 +22,7 @@ use crate::observe::view::{CallView, TraceView};
 pub struct Failure {
     /// Where it is written: `expect.turns[0].model`.
     pub path: FieldPath,
+    /// What was expected and what happened.
     pub message: String,
 }
 

@@ -18,14 +18,20 @@ pub struct ScenarioFile {
     /// The story in a sentence or two: what happens, what must hold.
     #[serde(default)]
     pub description: String,
+    /// The run's seed.
     pub seed: u64,
+    /// Timings and deployment settings ([`RunConfig::settings`]).
     #[serde(default)]
     pub settings: Settings,
+    /// The deployment at time zero.
     pub world: WorldSpec,
+    /// The fault schedule.
     #[serde(default)]
     pub faults: Vec<ScheduledFault>,
+    /// The chat driver's turns.
     #[serde(default)]
     pub turns: Vec<Turn>,
+    /// What must hold at the end, beyond the invariants.
     #[serde(default)]
     pub expect: Expect,
 }
@@ -115,32 +121,49 @@ pub struct WorkspaceExpect {
     pub parameters: Option<BTreeMap<String, String>>,
 }
 
+/// A build's transition as `[expect]` writes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TransitionName {
+    /// A start build.
     Start,
+    /// A stop build.
     Stop,
+    /// A delete build.
     Delete,
 }
 
+/// A job status as `[expect]` writes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JobStatusName {
+    /// Waiting for a provisioner.
     Pending,
+    /// A provisioner is running it.
     Running,
+    /// Ended well.
     Succeeded,
+    /// Ended with an error.
     Failed,
+    /// Cancel requested; the provisioner has not stopped yet.
     Canceling,
+    /// Ended by a cancel.
     Canceled,
 }
 
+/// An agent's computed status as `[expect]` writes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AgentStatusName {
+    /// Not connected yet, within its connection timeout.
     Connecting,
+    /// Connected and heard from recently.
     Connected,
+    /// Silent past its inactive timeout, or disconnected.
     Disconnected,
+    /// Never connected within its connection timeout.
     Timeout,
+    /// No status recorded (the watcher never saw the agent).
     None,
 }
 
@@ -155,6 +178,7 @@ pub struct ResponseExpect {
     /// the tool (and there must be at least one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nth: Option<i64>,
+    /// Whether the response is an error result.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub is_error: Option<bool>,
     /// The whole response text.
@@ -217,8 +241,10 @@ pub struct PromptExpect {
     /// The whole prompt text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub equals: Option<String>,
+    /// Substrings the prompt contains.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub contains: Vec<String>,
+    /// Substrings it does not contain.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub lacks: Vec<String>,
     /// The prompt was built at most this long after the turn began.
@@ -226,19 +252,26 @@ pub struct PromptExpect {
     pub within: Option<Dur>,
 }
 
+/// Which of a turn's prompts a [`PromptExpect`] checks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PromptPhase {
+    /// The one built at the turn's start.
     #[default]
     Begin,
+    /// The first one pulled mid-turn, after `OnChatUpdated`.
     MidTurn,
 }
 
+/// How a model turn ended, as `[expect]` writes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ModelOutcomeName {
+    /// The goal was reached.
     Done,
+    /// The model told the user it cannot proceed.
     ToldUser,
+    /// The model ran out of calls.
     CapExceeded,
 }
 
@@ -246,13 +279,21 @@ pub enum ModelOutcomeName {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReasonName {
+    /// The build needs more quota than the user has.
     Quota,
+    /// The workspace's agent is external: a user must start it.
     ExternalAgent,
+    /// The template needs parameter values the model does not have.
     ManualUpdate,
+    /// The build failed.
     BuildFailed,
+    /// Dials timed out again after a retry.
     DialTimeoutRepeated,
+    /// The workspace did not recover after a restart.
     RecoveryFailed,
+    /// No template to create from.
     NoTemplate,
+    /// Any other error, passed on.
     Error,
 }
 

@@ -18,14 +18,17 @@ use crate::transport::Transport;
 pub struct Scenario {
     /// The file it came from, as given.
     pub path: PathBuf,
+    /// The file's content.
     pub file: ScenarioFile,
 }
 
 impl Scenario {
+    /// The scenario's `name`.
     pub fn name(&self) -> &str {
         &self.file.name
     }
 
+    /// The scenario's `seed`.
     pub fn seed(&self) -> u64 {
         self.file.seed
     }

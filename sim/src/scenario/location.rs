@@ -7,9 +7,13 @@ use std::path::{Path, PathBuf};
 /// An error located in a scenario file (line and column are 1-based).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScenarioError {
+    /// The scenario file.
     pub file: PathBuf,
+    /// 1-based line.
     pub line: usize,
+    /// 1-based column.
     pub column: usize,
+    /// What is wrong there.
     pub message: String,
 }
 

@@ -18,6 +18,7 @@ use crate::transport::Transport;
 /// What running a scenario showed.
 #[derive(Clone, Debug)]
 pub struct Report {
+    /// The scenario run.
     pub scenario: Scenario,
     /// The transport it ran on.
     pub transport: Transport,
@@ -25,8 +26,11 @@ pub struct Report {
     pub outcome: Option<RunOutcome>,
     /// The panic's message, if the harness panicked.
     pub panic: Option<String>,
+    /// Wall time the run took.
     pub wall: Duration,
+    /// The invariants the run broke.
     pub violations: Vec<Violation>,
+    /// The scenario's expectations that did not hold.
     pub failures: Vec<Failure>,
 }
 
@@ -38,6 +42,7 @@ pub fn run_scenario(scenario: &Scenario) -> Report {
 /// Runs `scenario` once on `transport` and judges it.
 pub fn run_scenario_on(scenario: &Scenario, transport: Transport) -> Report {
     let config = scenario.config();
+    #[allow(clippy::disallowed_methods)] // the report's wall time, around the run, never in it
     let wall = Instant::now();
     let result = catch_unwind(AssertUnwindSafe(|| crate::run_with(&config, transport)));
     let wall = wall.elapsed();
@@ -82,6 +87,7 @@ pub fn judge(scenario: &Scenario, outcome: RunOutcome, wall: Duration) -> Report
 }
 
 impl Report {
+    /// Whether the run ended, broke no invariant and met every expectation.
     pub fn passed(&self) -> bool {
         self.panic.is_none() && self.violations.is_empty() && self.failures.is_empty()
     }

@@ -23,7 +23,9 @@ pub struct Located {
     /// invariant (`invariants.run_completes`), `run` for a panic, or the
     /// loader's field path (empty for the whole file).
     pub path: String,
+    /// 1-based line in the scenario file.
     pub line: usize,
+    /// 1-based column.
     pub column: usize,
     /// The whole message, as the text output prints it.
     pub message: String,
@@ -91,17 +93,25 @@ pub fn load_failures(errors: &[ScenarioError]) -> Vec<Located> {
 /// One line of `chatsim run --json`: a scenario on one transport.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RunResult {
+    /// The scenario file's path.
     pub file: String,
     /// `None` when the file does not load (and so `seed`, `trace_hash`).
     pub name: Option<String>,
+    /// The transport's name.
     pub transport: String,
+    /// The run's seed; `None` when the file does not load.
     pub seed: Option<u64>,
+    /// Whether the file loaded.
     pub loaded: bool,
+    /// Whether the run held every invariant and expectation.
     pub passed: bool,
     /// `None` also when the harness panicked.
     pub trace_hash: Option<String>,
+    /// Virtual time the run took.
     pub virtual_secs: f64,
+    /// Wall time the run took.
     pub wall_secs: f64,
+    /// Every failure, located in the file.
     pub failures: Vec<Located>,
     /// The command that replays a failed run.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -169,6 +179,7 @@ struct Case {
 }
 
 impl JUnit {
+    /// An empty report.
     pub fn new() -> JUnit {
         JUnit::default()
     }

@@ -13,7 +13,9 @@ use toml_edit::{ImDocument, Item, Table, Value};
 /// One step of a field path.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Seg {
+    /// A table key.
     Key(String),
+    /// An array index.
     Index(usize),
 }
 
@@ -22,16 +24,19 @@ pub enum Seg {
 pub struct FieldPath(pub Vec<Seg>);
 
 impl FieldPath {
+    /// The empty path: the whole document.
     pub fn root() -> FieldPath {
         FieldPath(Vec::new())
     }
 
+    /// This path, then table key `key`.
     pub fn key(&self, key: &str) -> FieldPath {
         let mut segs = self.0.clone();
         segs.push(Seg::Key(key.to_string()));
         FieldPath(segs)
     }
 
+    /// This path, then array index `index`.
     pub fn index(&self, index: usize) -> FieldPath {
         let mut segs = self.0.clone();
         segs.push(Seg::Index(index));
@@ -43,6 +48,7 @@ impl FieldPath {
         self.0.starts_with(&other.0)
     }
 
+    /// Whether this is the whole document.
     pub fn is_root(&self) -> bool {
         self.0.is_empty()
     }
@@ -121,6 +127,7 @@ pub struct Spans {
 }
 
 impl Spans {
+    /// Every key and value of TOML `source` with its span.
     pub fn new(source: &str) -> Spans {
         let mut spans = Spans::default();
         if let Ok(doc) = ImDocument::parse(source.to_string()) {

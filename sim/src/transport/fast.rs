@@ -6,12 +6,12 @@
 //!   idle virtual time costs nothing. Hosts read the world's time
 //!   ([`FastNet::elapsed`]: the paused clock minus the world's origin),
 //!   never a runtime's own origin.
-//! - **A host** is a group of tasks in one `LocalSet`: its software (the
-//!   factory's future) and everything it spawns through [`Net::spawn`]. A
-//!   crash aborts the group and unbinds its ports; a bounce aborts it and
-//!   starts the factory again. A host whose software returns `Ok` has
-//!   exited (its tasks end too); one that returns `Err` fails the run; a
-//!   panic in any task fails the run, naming the host.
+//! - **A host** is a group of tasks in the world's one `LocalSet`: its
+//!   software (the factory's future) and everything it spawns through
+//!   [`Net::spawn`]. A crash aborts the group and unbinds its ports; a
+//!   bounce aborts it and starts the factory again. A host whose software
+//!   returns `Ok` has exited (its tasks end too); one that returns `Err`
+//!   fails the run; a panic in any task fails the run, naming the host.
 //! - **A link** (one per pair of hosts, made on first use) carries
 //!   in-memory pipe pairs — like `tokio::io::duplex`, but each write is a
 //!   segment with its own seeded delivery time, so latency, loss and hold
@@ -26,8 +26,9 @@
 //!   latency later; a partition loses the request (`ConnectionRefused`, as
 //!   turmoil reports a dropped SYN), a hold delays it until the repair.
 //! - **Stepping**: [`Infra::step_until`] runs the runtime until the
-//!   harness's next deadline (a fault, a delayed command) or until a host
-//!   pushes a command into the control queue, whichever comes first.
+//!   harness's next deadline (a fault, a delayed command, `max_duration`),
+//!   a host pushes a command into the control queue, the last client
+//!   finishes, or a host fails — whichever comes first.
 //!
 //! Everything runs on one thread in an order fixed by the seed: the
 //! runtime's `rng_seed` (tokio's own choices), and one ChaCha stream for
@@ -70,6 +71,7 @@ pub struct FastConfig {
     /// One-way latency of each message, drawn uniformly (millisecond
     /// resolution) from this range.
     pub min_latency: Duration,
+    /// The range's upper end.
     pub max_latency: Duration,
 }
 

@@ -1,8 +1,9 @@
 //! The transport: the two small traits host code is written against, and
 //! the two worlds that implement them.
 //!
-//! - [`Net`] is what a host sees: `connect(name, port)`, `bind(port)` and
-//!   the virtual time. Hosts never name turmoil.
+//! - [`Net`] is what a host sees: `connect(name, port)`, `bind(port)`,
+//!   `spawn` (a task that dies with the host) and the virtual time. Hosts
+//!   never name a transport.
 //! - [`Infra`] is what the outer loop drives: add, crash and bounce hosts,
 //!   partition, hold and repair links, step the world.
 //!
@@ -35,7 +36,9 @@ pub type HostFactory = Box<dyn Fn() -> HostFuture>;
 
 /// The network as a host sees it.
 pub trait Net: Clone + 'static {
+    /// A connection's stream.
     type Stream: AsyncRead + AsyncWrite + Unpin + 'static;
+    /// A bound port.
     type Listener: Listener<Stream = Self::Stream>;
 
     /// Opens a stream to `host:port`. An unknown host is `NotFound` at once,
@@ -56,12 +59,15 @@ pub trait Net: Clone + 'static {
 
 /// A bound listener.
 pub trait Listener: 'static {
+    /// The stream an accepted connection yields.
     type Stream;
+    /// The next connection made to the port.
     fn accept(&self) -> impl Future<Output = io::Result<Self::Stream>>;
 }
 
 /// The infrastructure as the outer loop drives it.
 pub trait Infra {
+    /// The network handle hosts of this world get.
     type Net: Net;
 
     /// The network handle of host `host` (its connects come from there,
@@ -73,6 +79,7 @@ pub trait Infra {
     fn add_host(&mut self, name: &str, factory: HostFactory);
     /// Registers a client: the run is over when every client has finished.
     fn add_client(&mut self, name: &str, client: HostFuture);
+    /// Whether a host or client of that name was added.
     fn is_registered(&self, name: &str) -> bool;
     /// Stops a host's software; its sockets close.
     fn crash(&mut self, name: &str);
@@ -110,6 +117,7 @@ pub enum Transport {
 }
 
 impl Transport {
+    /// Both transports, the default first.
     pub const ALL: [Transport; 2] = [Transport::Turmoil, Transport::Fast];
 
     /// The name traces and replay lines use.

@@ -63,6 +63,7 @@ pub struct TurmoilConfig {
     pub seed: u64,
     /// The fixed start of virtual time (turmoil defaults to the wall clock).
     pub epoch: SystemTime,
+    /// How far each step advances virtual time.
     pub tick: Duration,
     /// How long the world may run (turmoil's `simulation_duration`).
     pub duration: Duration,

@@ -75,6 +75,7 @@ pub fn bench(args: BenchArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    #[allow(clippy::disallowed_methods)] // bench progress: wall time outside every run
     let started = Instant::now();
     let bar = Bar::spinner("bench");
     let terminal = output::stderr_is_terminal();

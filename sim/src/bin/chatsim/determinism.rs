@@ -22,6 +22,7 @@ pub fn determinism(seeds: RangeInclusive<u64>, transport: Transport) -> ExitCode
     for seed in seeds {
         bar.set_message(format!("seed {seed}"));
         let config = chatsim::gen::mixed(seed);
+        #[allow(clippy::disallowed_methods)] // progress display: wall time around the runs
         let wall = Instant::now();
         let a = chatsim::run_with(&config, transport);
         let wall_a = wall.elapsed();

@@ -116,6 +116,7 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
         Ok(list) => list.len() as u64,
         Err(e) => return output::usage(format!("chatsim fuzz: {e}")),
     };
+    #[allow(clippy::disallowed_methods)] // progress display: wall time outside every run
     let progress = Progress {
         bar: output::stderr_is_terminal().then(|| Bar::new(cases, "fuzz")),
         started: Instant::now(),

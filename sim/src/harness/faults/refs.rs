@@ -26,13 +26,18 @@ pub enum Named {
 pub enum Ref<'f> {
     /// The field holds a name that must exist.
     Name {
+        /// The fault's field holding the name.
         field: &'static str,
+        /// What kind of thing it names.
         named: Named,
+        /// The name.
         name: &'f str,
     },
     /// The field holds calls the fault injects.
     Calls {
+        /// The fault's field holding the calls.
         field: &'static str,
+        /// The calls.
         calls: &'f [Call],
     },
 }

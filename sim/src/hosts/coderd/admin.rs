@@ -21,17 +21,24 @@ pub enum AdminAction {
     /// A new version of the template becomes active: the same plan and
     /// parameters, plus the named required parameters (no default).
     NewTemplateVersion {
+        /// The template's name.
         template: String,
+        /// Names of the new version's required parameters.
         required_parameters: Vec<String>,
     },
+    /// Toggles the template's `require_active_version`.
     RequireActiveVersion {
+        /// The template's name.
         template: String,
+        /// On or off.
         enabled: bool,
     },
     /// The user's whole allowance becomes `allowance`: the Everyone groups
     /// of the user's organizations give 0, the user's own group the rest.
     SetQuota {
+        /// The user's name.
         user: String,
+        /// The user's new whole allowance.
         allowance: i64,
     },
     /// The workspace's latest build is canceled (the dashboard's Cancel
@@ -39,18 +46,22 @@ pub enum AdminAction {
     /// to `canceling` until its provisioner next reports (see
     /// `provisioner_api`).
     CancelBuild {
+        /// The workspace (`name` or `owner/name`).
         workspace: String,
     },
     /// The owner stops the workspace (the dashboard's Stop button).
     StopWorkspace {
+        /// The workspace (`name` or `owner/name`).
         workspace: String,
     },
     /// The owner starts the workspace (the dashboard's Start button).
     StartWorkspace {
+        /// The workspace (`name` or `owner/name`).
         workspace: String,
     },
     /// The chat's turn in flight is canceled (the chat's Stop button).
     CancelTurn {
+        /// The chat (by name).
         chat: String,
     },
 }

@@ -37,6 +37,7 @@ pub struct SimDialer<N: Net> {
 }
 
 impl<N: Net> SimDialer<N> {
+    /// Dials over `net`, resolving agents in `store`, tracing into `tracer`.
     pub fn new(net: N, store: Rc<MemStore>, tracer: Tracer) -> SimDialer<N> {
         SimDialer { net, store, tracer }
     }

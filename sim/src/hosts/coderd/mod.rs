@@ -65,6 +65,7 @@ pub struct SimClock<N: Net> {
 }
 
 impl<N: Net> SimClock<N> {
+    /// Virtual time on `net`'s clock, counted from `epoch`.
     pub fn new(net: N, epoch: Time) -> SimClock<N> {
         SimClock { net, epoch }
     }
@@ -117,13 +118,21 @@ struct CoderdState {
 
 /// Everything coderd owns.
 pub struct CoderdCore<N: Net> {
+    /// coderd's network handle.
     pub net: N,
+    /// The database (Postgres: it outlives coderd's process).
     pub store: Rc<MemStore>,
+    /// The build hooks over the database.
     pub hooks: MemCoderd,
+    /// The virtual clock the engine reads.
     pub clock: SimClock<N>,
+    /// Seeded ID generator.
     pub ids: SeedIds,
+    /// Where coderd's events go.
     pub tracer: Tracer,
+    /// The cloud the provisioner provisions into.
     pub cloud: Cloud,
+    /// coderd's timing settings.
     pub settings: CoderdSettings,
     /// Chat names (as turns name them) → chat IDs.
     pub chat_names: BTreeMap<String, Uuid>,
@@ -139,6 +148,7 @@ pub struct CoderdCore<N: Net> {
 }
 
 impl<N: Net> CoderdCore<N> {
+    /// coderd's state over `store`, at virtual `epoch`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         net: N,
@@ -177,6 +187,7 @@ impl<N: Net> CoderdCore<N> {
         self.statuses_dirty.notify_waiters();
     }
 
+    /// The current virtual time.
     pub fn now(&self) -> Time {
         self.clock.now()
     }
@@ -317,6 +328,7 @@ pub struct TraceEvents<N: Net> {
 }
 
 impl<N: Net> TraceEvents<N> {
+    /// Events written into `tracer` at `net`'s time.
     pub fn new(tracer: Tracer, net: N) -> TraceEvents<N> {
         TraceEvents { tracer, net }
     }
@@ -390,6 +402,7 @@ pub struct ChatHooks<N: Net> {
 }
 
 impl<N: Net> ChatHooks<N> {
+    /// The hooks of chat `chat`.
     pub fn new(core: Rc<CoderdCore<N>>, chat: &str) -> ChatHooks<N> {
         ChatHooks {
             core,
