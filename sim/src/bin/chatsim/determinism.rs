@@ -1,5 +1,7 @@
 //! `chatsim determinism`: each generated seed runs twice; the traces must
-//! match byte for byte and the run must hold every invariant.
+//! match byte for byte and the run must hold every invariant. The first
+//! run goes through the fuzzer's runner (`fuzz::check`: every invariant,
+//! a panic caught as a `no_panic` violation).
 
 use std::ops::RangeInclusive;
 use std::process::ExitCode;
@@ -24,11 +26,24 @@ pub fn determinism(seeds: RangeInclusive<u64>, transport: Transport) -> ExitCode
         let config = chatsim::gen::mixed(seed);
         #[allow(clippy::disallowed_methods)] // progress display: wall time around the runs
         let wall = Instant::now();
-        let a = chatsim::run_with(&config, transport);
+        let checked = chatsim::fuzz::check(&config, transport);
         let wall_a = wall.elapsed();
+        let Some(a) = checked.outcome else {
+            let violation = &checked.violations[0];
+            bar.suspend(|| {
+                out!(
+                    "seed {seed}: {} {violation}\n  {}",
+                    style.bad("PANIC"),
+                    replay_line(seed, transport)
+                )
+            });
+            tally.failed += 1;
+            bar.inc();
+            continue;
+        };
         let b = chatsim::run_with(&config, transport);
         let wall_b = wall.elapsed() - wall_a;
-        let violations = a.violations(&config.settings);
+        let violations = checked.violations;
         let virtual_secs = a.elapsed.as_secs_f64();
         let (wall_a, wall_b) = (wall_a.as_secs_f64(), wall_b.as_secs_f64());
         let ratio = |wall: f64| virtual_secs / wall.max(1e-9);
