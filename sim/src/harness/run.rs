@@ -17,6 +17,7 @@ use chatsim_engine::chat::{ChatSettings, ContextRefresh as EngineRefresh};
 
 use super::faults::{self, Effect, FaultEnv};
 use super::setup;
+use crate::bounds::bound_exceeded;
 use crate::control::{
     AgentAssignment, Cloud, ControlQueue, InfraCmd, SlotKey, SlotState, SlotTable,
 };
@@ -119,11 +120,6 @@ pub struct ChatSummary {
     pub build: Option<String>,
     pub agent: Option<String>,
 }
-
-/// Bound on consecutive steps that do not advance virtual time (a world
-/// that skips idle time may end a step early, at the same instant, when a
-/// host pushes a command; it never does so this often in a row).
-const MAX_STEPS_WITHOUT_PROGRESS: u32 = 10_000;
 
 /// Runs `config` on turmoil (the default transport).
 pub fn run(config: &RunConfig) -> RunOutcome {
@@ -261,6 +257,7 @@ impl<W: Infra> Harness<W> {
             agent_stale_after: s.agent_inactive_timeout.0,
             job_hang_timeout: s.job_hang_timeout.0,
             dial_timeout: s.dial_timeout.0,
+            bounds: s.bounds,
         };
         let coderd = Rc::new(CoderdCore::new(
             world.net(CODERD),
@@ -293,6 +290,7 @@ impl<W: Infra> Harness<W> {
             inbox: inbox.clone(),
             faults_done: faults_done.clone(),
             turn_timeout: s.turn_timeout.0,
+            bounds: s.bounds,
         };
         world.add_client(DRIVER, driver::client(driver));
         let mut schedule = config.faults.clone();
@@ -363,8 +361,9 @@ impl<W: Infra> Harness<W> {
             } else {
                 stalled + 1
             };
-            if stalled > MAX_STEPS_WITHOUT_PROGRESS {
-                break Some(format!("virtual time stopped at {before:?}"));
+            let bound = self.config.settings.bounds.steps_without_progress;
+            if stalled > bound {
+                break Some(bound_exceeded("steps without progress", bound));
             }
         };
         let outcome = match &error {
@@ -533,7 +532,8 @@ impl<W: Infra> Harness<W> {
         let Some(count) = self.cuts.get_mut(&key) else {
             return;
         };
-        *count = count.saturating_sub(1);
+        assert!(*count > 0, "link {a}<->{b}: a cut count of 0 in the table");
+        *count -= 1;
         if *count > 0 {
             self.infra(InfraAction::HealDeferred, format!("{a}<->{b}"));
             return;
@@ -556,6 +556,7 @@ impl<W: Infra> Harness<W> {
     }
 
     fn crash(&mut self, host: String, action: InfraAction, skipped: InfraAction) {
+        // A crashed host may be crashed again (a no-op in both transports).
         if self.world.is_registered(&host) {
             self.world.crash(&host);
             self.infra(action, host);
@@ -597,6 +598,7 @@ impl<W: Infra> Harness<W> {
                 net: self.world.net(&host),
                 slot: state.clone(),
                 heartbeat_interval: self.config.settings.agent_heartbeat_interval.0,
+                bounds: self.config.settings.bounds,
             };
             self.world.add_host(&host, agent::host(ctx));
         }

@@ -145,9 +145,13 @@ impl Infra for TurmoilWorld {
     }
 
     fn crash(&mut self, name: &str) {
-        if self.registered.contains(name) {
-            self.sim.crash(name);
-        }
+        // The harness crashes registered hosts only; crashing one that is
+        // not running is a no-op in turmoil.
+        assert!(
+            self.registered.contains(name),
+            "crash of unregistered host {name}"
+        );
+        self.sim.crash(name);
     }
 
     fn bounce(&mut self, name: &str) {
