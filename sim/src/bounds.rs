@@ -6,6 +6,7 @@
 //! files) so that tests can lower one and watch it fire; the constants are
 //! the defaults every real run uses.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::io;
 
@@ -73,6 +74,25 @@ impl Default for Bounds {
 /// The run error of a loop that hit its bound.
 pub fn bound_exceeded(name: &str, bound: impl fmt::Display) -> String {
     format!("bound exceeded: {name} ({bound})")
+}
+
+thread_local! {
+    /// The last bound hit by code that can only panic (see [`panic_exceeded`]).
+    static PANICKED: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Ends the run from code that returns nothing (a clock port, a spawned
+/// task): records the hit for a transport that sees only a bare panic
+/// (turmoil's runtime reports "a spawned task panicked"), then panics.
+pub fn panic_exceeded(name: &str, bound: impl fmt::Display) -> ! {
+    let text = bound_exceeded(name, bound);
+    PANICKED.with(|p| *p.borrow_mut() = Some(text.clone()));
+    panic!("{text}");
+}
+
+/// Takes the bound hit recorded by [`panic_exceeded`] on this thread.
+pub fn take_panicked() -> Option<String> {
+    PANICKED.with(|p| p.borrow_mut().take())
 }
 
 /// A bound hit, carried through an `io::Error` by code whose callers

@@ -18,7 +18,7 @@ use rand_chacha::ChaCha8Rng;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::{connect_retrying, within, CODERD};
-use crate::bounds::{bound_exceeded, Bounds};
+use crate::bounds::{bound_exceeded, panic_exceeded, Bounds};
 use crate::control::{AgentAssignment, SlotState};
 use crate::hosts::proto::{
     AgentDown, AgentUp, DialRequest, DialResponse, FrameConn, WireContextFile, WireSkill,
@@ -128,7 +128,7 @@ async fn wait_unwedged(slot: &SlotState, polls: u32) {
         }
         tokio::time::sleep(WEDGE_POLL).await;
     }
-    panic!("{}", bound_exceeded("agent wedge polls", polls));
+    panic_exceeded("agent wedge polls", polls);
 }
 
 #[derive(PartialEq, Eq)]
@@ -248,10 +248,7 @@ where
         }
     }
     // A spawned task returns nothing: a panic fails the run.
-    panic!(
-        "{}",
-        bound_exceeded("agent requests per dial", bounds.agent_requests_per_dial)
-    );
+    panic_exceeded("agent requests per dial", bounds.agent_requests_per_dial);
 }
 
 /// An absolute path on the slot's disk: `~/x` is under [`HOME`], a relative

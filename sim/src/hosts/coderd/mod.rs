@@ -23,7 +23,7 @@ use chatsim_engine::ports::{
 use chatsim_engine::Time;
 use uuid::Uuid;
 
-use crate::bounds::{bound_exceeded, Bounds};
+use crate::bounds::{panic_exceeded, Bounds};
 use crate::control::Cloud;
 use crate::observe::trace::{id, AgentStatusKind, EngineEventKind, Event, Hook, Requester, Tracer};
 use crate::rng::SeedIds;
@@ -99,10 +99,7 @@ impl<N: Net> Clock for SimClock<N> {
                 tokio::time::sleep(deadline.since(now)).await;
             }
             // The port returns nothing: a panic in a host fails the run.
-            panic!(
-                "{}",
-                bound_exceeded("clock sleep rounds", clock.sleep_rounds)
-            );
+            panic_exceeded("clock sleep rounds", clock.sleep_rounds);
         })
     }
 }
@@ -500,13 +497,18 @@ pub fn host<N: Net>(core: Rc<CoderdCore<N>>) -> HostFactory {
         let core = core.clone();
         Box::pin(async move {
             tokio::task::yield_now().await;
-            let (a, b, c, d) = futures::join!(
-                provisioner_api::serve(core.clone()),
-                agent_api::serve(core.clone()),
-                chat_api::serve(core.clone()),
-                monitors::run(core.clone()),
-            );
-            a.and(b).and(c).and(d)
+            // The servers in the same poll order as before; a monitor's
+            // error (a loop bound hit) ends coderd at once.
+            let servers = async {
+                let (a, b, c) = futures::join!(
+                    provisioner_api::serve(core.clone()),
+                    agent_api::serve(core.clone()),
+                    chat_api::serve(core.clone()),
+                );
+                a.and(b).and(c)
+            };
+            futures::try_join!(servers, monitors::run(core.clone()))?;
+            Ok(())
         })
     })
 }
