@@ -49,6 +49,7 @@ compile_error!(
 
 // The rooms (rustfmt sorts them; their order, bottom to top, is above).
 pub mod bench;
+pub mod bounds;
 pub mod control;
 pub mod fuzz;
 pub mod gen;

@@ -100,7 +100,12 @@ impl SlotTable {
             return (slot, false);
         }
         let slot = Rc::new(SlotState::new(key.clone()));
-        self.0.borrow_mut().insert(key.clone(), slot.clone());
+        let fresh = self
+            .0
+            .borrow_mut()
+            .insert(key.clone(), slot.clone())
+            .is_none();
+        assert!(fresh, "slot {} created twice", key.host_name());
         (slot, true)
     }
 }

@@ -17,6 +17,7 @@ use chatsim_engine::chat::{ChatSettings, ContextRefresh as EngineRefresh};
 
 use super::faults::{self, Effect, FaultEnv};
 use super::setup;
+use crate::bounds::bound_exceeded;
 use crate::control::{
     AgentAssignment, Cloud, ControlQueue, InfraCmd, SlotKey, SlotState, SlotTable,
 };
@@ -148,11 +149,6 @@ pub struct ChatSummary {
     /// The bound agent's ID.
     pub agent: Option<String>,
 }
-
-/// Bound on consecutive steps that do not advance virtual time (a world
-/// that skips idle time may end a step early, at the same instant, when a
-/// host pushes a command; it never does so this often in a row).
-const MAX_STEPS_WITHOUT_PROGRESS: u32 = 10_000;
 
 /// Runs `config` on turmoil (the default transport).
 pub fn run(config: &RunConfig) -> RunOutcome {
@@ -290,6 +286,7 @@ impl<W: Infra> Harness<W> {
             agent_stale_after: s.agent_inactive_timeout.0,
             job_hang_timeout: s.job_hang_timeout.0,
             dial_timeout: s.dial_timeout.0,
+            bounds: s.bounds,
         };
         let coderd = Rc::new(CoderdCore::new(
             world.net(CODERD),
@@ -322,6 +319,7 @@ impl<W: Infra> Harness<W> {
             inbox: inbox.clone(),
             faults_done: faults_done.clone(),
             turn_timeout: s.turn_timeout.0,
+            bounds: s.bounds,
         };
         world.add_client(DRIVER, driver::client(driver));
         let mut schedule = config.faults.clone();
@@ -392,8 +390,9 @@ impl<W: Infra> Harness<W> {
             } else {
                 stalled + 1
             };
-            if stalled > MAX_STEPS_WITHOUT_PROGRESS {
-                break Some(format!("virtual time stopped at {before:?}"));
+            let bound = self.config.settings.bounds.steps_without_progress;
+            if stalled > bound {
+                break Some(bound_exceeded("steps without progress", bound));
             }
         };
         let outcome = match &error {
@@ -562,7 +561,8 @@ impl<W: Infra> Harness<W> {
         let Some(count) = self.cuts.get_mut(&key) else {
             return;
         };
-        *count = count.saturating_sub(1);
+        assert!(*count > 0, "link {a}<->{b}: a cut count of 0 in the table");
+        *count -= 1;
         if *count > 0 {
             self.infra(InfraAction::HealDeferred, format!("{a}<->{b}"));
             return;
@@ -585,6 +585,7 @@ impl<W: Infra> Harness<W> {
     }
 
     fn crash(&mut self, host: String, action: InfraAction, skipped: InfraAction) {
+        // A crashed host may be crashed again (a no-op in both transports).
         if self.world.is_registered(&host) {
             self.world.crash(&host);
             self.infra(action, host);
@@ -626,6 +627,7 @@ impl<W: Infra> Harness<W> {
                 net: self.world.net(&host),
                 slot: state.clone(),
                 heartbeat_interval: self.config.settings.agent_heartbeat_interval.0,
+                bounds: self.config.settings.bounds,
             };
             self.world.add_host(&host, agent::host(ctx));
         }

@@ -18,6 +18,7 @@ use rand_chacha::ChaCha8Rng;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::{connect_retrying, within, CODERD};
+use crate::bounds::{bound_exceeded, panic_exceeded, Bounds};
 use crate::control::{AgentAssignment, SlotState};
 use crate::hosts::proto::{
     AgentDown, AgentUp, DialRequest, DialResponse, FrameConn, WireContextFile, WireSkill,
@@ -26,17 +27,13 @@ use crate::hosts::proto::{
 use crate::rng::duration_between;
 use crate::transport::{HostFactory, Listener, Net};
 
-/// The agent user's home directory (`~`).
-pub const HOME: &str = "/home/coder";
+pub use crate::plan::HOME;
 /// Context files larger than this are truncated (the chat runtime's 64 KiB).
 pub const CONTEXT_FILE_LIMIT: usize = 64 * 1024;
 const RECONNECT_DELAY: Duration = Duration::from_secs(1);
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 const WEDGE_POLL: Duration = Duration::from_secs(1);
 /// Bounds on loops that run for the life of the process.
-const MAX_SESSIONS: u32 = 1_000_000;
-const MAX_WEDGE_POLLS: u32 = 10_000_000;
-const MAX_REQUESTS_PER_DIAL: u32 = 1_000_000;
 /// The longest `sleep N` command honoured.
 const MAX_SLEEP_SECS: u64 = 3600;
 
@@ -49,6 +46,8 @@ pub struct AgentCtx<N: Net> {
     pub slot: Rc<SlotState>,
     /// How often it heartbeats.
     pub heartbeat_interval: Duration,
+    /// The run's loop bounds.
+    pub bounds: Bounds,
 }
 
 /// The agent's software: each start (a bounce) reads the slot afresh.
@@ -104,25 +103,35 @@ async fn run<N: Net>(ctx: AgentCtx<N>) -> crate::transport::HostResult {
     }
     ctx.net.spawn(serve_dials(ctx.clone(), assignment.clone()));
     tokio::time::sleep(connect_delay).await;
-    for _ in 0..MAX_SESSIONS {
-        wait_unwedged(&ctx.slot).await;
-        let stream =
-            connect_retrying(&ctx.net, CODERD, AGENT_API_PORT, RECONNECT_DELAY, u32::MAX).await?;
+    let bounds = &ctx.bounds;
+    for _ in 0..bounds.agent_sessions {
+        wait_unwedged(&ctx.slot, bounds.agent_wedge_polls).await;
+        let stream = connect_retrying(
+            &ctx.net,
+            CODERD,
+            AGENT_API_PORT,
+            RECONNECT_DELAY,
+            bounds.connect_attempts,
+        )
+        .await?;
         if session(&ctx, &assignment, &life, FrameConn::new(stream)).await == End::Rejected {
             return Ok(());
         }
         tokio::time::sleep(RECONNECT_DELAY).await;
     }
-    Ok(())
+    Err(bound_exceeded("agent sessions", bounds.agent_sessions).into())
 }
 
-async fn wait_unwedged(slot: &SlotState) {
-    for _ in 0..MAX_WEDGE_POLLS {
+/// Waits until the slot is not wedged. Called from tasks that return
+/// nothing, so the bound's hit is a panic (which fails the run).
+async fn wait_unwedged(slot: &SlotState, polls: u32) {
+    for _ in 0..polls {
         if !slot.wedged.get() {
             return;
         }
         tokio::time::sleep(WEDGE_POLL).await;
     }
+    panic_exceeded("agent wedge polls", polls);
 }
 
 #[derive(PartialEq, Eq)]
@@ -162,7 +171,7 @@ async fn session<N: Net>(
     let mut scripts_end = std::pin::pin!(tokio::time::sleep_until(life.scripts_end));
     loop {
         if ctx.slot.wedged.get() {
-            wait_unwedged(&ctx.slot).await;
+            wait_unwedged(&ctx.slot, ctx.bounds.agent_wedge_polls).await;
             last_rx = Instant::now();
             continue;
         }
@@ -210,16 +219,16 @@ async fn serve_dials<N: Net>(ctx: AgentCtx<N>, a: AgentAssignment) {
             return;
         };
         ctx.net
-            .spawn(serve_dial(ctx.slot.clone(), a.clone(), stream));
+            .spawn(serve_dial(ctx.slot.clone(), a.clone(), ctx.bounds, stream));
     }
 }
 
-async fn serve_dial<S>(slot: Rc<SlotState>, a: AgentAssignment, stream: S)
+async fn serve_dial<S>(slot: Rc<SlotState>, a: AgentAssignment, bounds: Bounds, stream: S)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
 {
     let mut conn = FrameConn::new(stream);
-    wait_unwedged(&slot).await;
+    wait_unwedged(&slot, bounds.agent_wedge_polls).await;
     match within(HELLO_TIMEOUT, conn.recv::<DialRequest>()).await {
         Ok(Some(DialRequest::Hello { agent })) if agent == a.agent_id => {}
         Ok(Some(DialRequest::Hello { .. })) => {
@@ -231,16 +240,18 @@ where
     if conn.send(&DialResponse::Welcome).await.is_err() {
         return;
     }
-    for _ in 0..MAX_REQUESTS_PER_DIAL {
+    for _ in 0..bounds.agent_requests_per_dial {
         let Ok(Some(request)) = conn.recv::<DialRequest>().await else {
             return;
         };
-        wait_unwedged(&slot).await;
+        wait_unwedged(&slot, bounds.agent_wedge_polls).await;
         let response = respond(&slot, &a, request).await;
         if conn.send(&response).await.is_err() {
             return;
         }
     }
+    // A spawned task returns nothing: a panic fails the run.
+    panic_exceeded("agent requests per dial", bounds.agent_requests_per_dial);
 }
 
 /// An absolute path on the slot's disk: `~/x` is under [`HOME`], a relative

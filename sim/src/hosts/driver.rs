@@ -19,6 +19,7 @@ use tokio::sync::Notify;
 
 use super::proto::{unexpected, ChatRequest, ChatResponse, FrameConn, CHAT_PORT};
 use super::{connect_retrying, within, CODERD, DRIVER};
+use crate::bounds::{bound_exceeded, BoundExceeded, Bounds};
 use crate::observe::trace::{Event, Tracer, TurnEnding};
 use crate::plan::{Call, Turn};
 use crate::players::{policy_for, CallResult, TurnPolicy};
@@ -30,9 +31,6 @@ const IDLE_WAIT: Duration = Duration::from_secs(3600);
 const CONNECT_RETRY: Duration = Duration::from_secs(1);
 /// A turn connection silent this long (no result, no keepalive) is lost.
 const SILENCE_LIMIT: Duration = Duration::from_secs(30);
-const MAX_KEEPALIVES: u32 = 1_000_000;
-/// Bound on the driver's scheduling loop.
-const MAX_LOOPS: u64 = 100_000_000;
 
 /// Turns handed to the driver while it runs (user actions, injected calls).
 /// Pushing (or [`Inbox::wake`]) wakes a waiting driver, so it never polls.
@@ -79,6 +77,8 @@ pub struct DriverCtx<N: Net> {
     pub faults_done: Rc<Cell<bool>>,
     /// How long one turn may take.
     pub turn_timeout: Duration,
+    /// The run's loop bounds.
+    pub bounds: Bounds,
 }
 
 /// The driver's software.
@@ -87,9 +87,9 @@ pub fn client<N: Net>(ctx: DriverCtx<N>) -> HostFuture {
         tokio::task::yield_now().await;
         let mut scheduled: VecDeque<Turn> = ctx.turns.iter().cloned().collect();
         let mut turn_no = 0;
-        for _ in 0..MAX_LOOPS {
+        for _ in 0..ctx.bounds.driver_loops {
             if let Some(turn) = ctx.inbox.pop() {
-                run_turn(&ctx, turn_no, &turn).await;
+                run_turn(&ctx, turn_no, &turn).await?;
                 turn_no += 1;
                 continue;
             }
@@ -97,7 +97,7 @@ pub fn client<N: Net>(ctx: DriverCtx<N>) -> HostFuture {
             match scheduled.front() {
                 Some(turn) if turn.at.is_none_or(|at| at.0 <= now) => {
                     let turn = scheduled.pop_front().expect("front exists");
-                    run_turn(&ctx, turn_no, &turn).await;
+                    run_turn(&ctx, turn_no, &turn).await?;
                     turn_no += 1;
                 }
                 Some(turn) => {
@@ -108,7 +108,7 @@ pub fn client<N: Net>(ctx: DriverCtx<N>) -> HostFuture {
                 None => ctx.inbox.wait(IDLE_WAIT).await,
             }
         }
-        Ok(())
+        Err(bound_exceeded("driver loops", ctx.bounds.driver_loops).into())
     })
 }
 
@@ -116,10 +116,11 @@ fn emit<N: Net>(ctx: &DriverCtx<N>, event: Event) {
     ctx.tracer.emit(ctx.net.elapsed(), DRIVER, event);
 }
 
-async fn run_turn<N: Net>(ctx: &DriverCtx<N>, turn_no: usize, turn: &Turn) {
+/// Plays one turn; `Err` only when a loop bound was hit (it fails the run).
+async fn run_turn<N: Net>(ctx: &DriverCtx<N>, turn_no: usize, turn: &Turn) -> Result<(), String> {
     if turn.is_wait() {
         // A pure wait: it only marks time.
-        return;
+        return Ok(());
     }
     emit(
         ctx,
@@ -134,7 +135,10 @@ async fn run_turn<N: Net>(ctx: &DriverCtx<N>, turn_no: usize, turn: &Turn) {
     let outcome = match within(ctx.turn_timeout, play(ctx, turn_no, turn, policy.as_mut())).await {
         Ok(()) => TurnEnding::Done,
         Err(err) if err.kind() == io::ErrorKind::TimedOut => TurnEnding::Timeout,
-        Err(err) => TurnEnding::Lost(err.to_string()),
+        Err(err) => match BoundExceeded::within(&err) {
+            Some(hit) => return Err(hit.to_string()),
+            None => TurnEnding::Lost(err.to_string()),
+        },
     };
     if let Some(report) = policy.report() {
         emit(
@@ -154,6 +158,7 @@ async fn run_turn<N: Net>(ctx: &DriverCtx<N>, turn_no: usize, turn: &Turn) {
             outcome,
         },
     );
+    Ok(())
 }
 
 /// The next frame; a connection silent for [`SILENCE_LIMIT`] is lost.
@@ -186,7 +191,8 @@ async fn play<N: Net>(
     turn: &Turn,
     policy: &mut dyn TurnPolicy,
 ) -> io::Result<()> {
-    let stream = connect_retrying(&ctx.net, CODERD, CHAT_PORT, CONNECT_RETRY, u32::MAX).await?;
+    let attempts = ctx.bounds.connect_attempts;
+    let stream = connect_retrying(&ctx.net, CODERD, CHAT_PORT, CONNECT_RETRY, attempts).await?;
     let mut conn = FrameConn::new(stream);
     let begin = ChatRequest::BeginTurn {
         chat: turn.chat.clone(),
@@ -194,7 +200,12 @@ async fn play<N: Net>(
     };
     conn.send(&begin).await?;
     // The model's first step needs its prompt.
-    await_frame(&mut conn, &ChatResponse::TurnBegun).await?;
+    await_frame(
+        &mut conn,
+        &ChatResponse::TurnBegun,
+        ctx.bounds.driver_keepalives,
+    )
+    .await?;
     let mut outstanding: BTreeMap<usize, Call> = BTreeMap::new();
     let mut next_id = 0;
     let mut batch = policy.next(None);
@@ -251,20 +262,29 @@ async fn play<N: Net>(
         batch = policy.next(Some((&call, &result)));
     }
     conn.send(&ChatRequest::EndTurn).await?;
-    await_frame(&mut conn, &ChatResponse::TurnEnded).await
+    await_frame(
+        &mut conn,
+        &ChatResponse::TurnEnded,
+        ctx.bounds.driver_keepalives,
+    )
+    .await
 }
 
 /// Waits for `want`, past coderd's keepalives (boundedly).
-async fn await_frame<S>(conn: &mut FrameConn<S>, want: &ChatResponse) -> io::Result<()>
+async fn await_frame<S>(
+    conn: &mut FrameConn<S>,
+    want: &ChatResponse,
+    keepalives: u32,
+) -> io::Result<()>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    for _ in 0..MAX_KEEPALIVES {
+    for _ in 0..keepalives {
         match recv_live(conn).await? {
             Some(ChatResponse::KeepAlive) => {}
             Some(frame) if &frame == want => return Ok(()),
             other => return Err(unexpected(format!("{other:?}"))),
         }
     }
-    Err(unexpected(format!("no {want:?} frame")))
+    Err(BoundExceeded::io("driver keepalives", keepalives))
 }

@@ -14,6 +14,7 @@
 use std::io;
 use std::time::Duration;
 
+use crate::bounds::BoundExceeded;
 use crate::transport::Net;
 
 pub mod agent;
@@ -39,8 +40,9 @@ pub fn is_retryable(err: &io::Error) -> bool {
 }
 
 /// Connects, retrying refused and unknown-host errors every `retry` up to
-/// `attempts` times. A connect to a crashed host hangs: callers that need a
-/// bound race this against their own deadline.
+/// `attempts` times (a bound: exhausting it is a [`BoundExceeded`] error).
+/// A connect to a crashed host hangs: callers that need a deadline race
+/// this against their own.
 pub async fn connect_retrying<N: Net>(
     net: &N,
     host: &str,
@@ -48,16 +50,15 @@ pub async fn connect_retrying<N: Net>(
     retry: Duration,
     attempts: u32,
 ) -> io::Result<N::Stream> {
-    let mut last = io::Error::other("no attempt made");
     for _ in 0..attempts {
         match net.connect(host, port).await {
             Ok(stream) => return Ok(stream),
-            Err(err) if is_retryable(&err) => last = err,
+            Err(err) if is_retryable(&err) => {}
             Err(err) => return Err(err),
         }
         tokio::time::sleep(retry).await;
     }
-    Err(last)
+    Err(BoundExceeded::io("connect retries", attempts))
 }
 
 /// Awaits `work` for at most `limit`; `TimedOut` after that.

@@ -17,6 +17,7 @@ use chatsim_engine::model::INSUFFICIENT_QUOTA;
 use tokio::time::MissedTickBehavior;
 
 use super::{connect_retrying, within, CODERD};
+use crate::bounds::bound_exceeded;
 use crate::control::{AgentAssignment, Cloud, ControlQueue, InfraCmd, SlotKey};
 use crate::hosts::proto::{
     unexpected, FrameConn, ProvRequest, ProvResponse, WireAgent, WireJob, WireOutcome,
@@ -32,8 +33,6 @@ const POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// Deadline of one request to coderd; past it the connection is dropped.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 const RECONNECT_DELAY: Duration = Duration::from_secs(1);
-/// Bound on reconnects over a run (one per second is far below it).
-const MAX_SESSIONS: u32 = 1_000_000;
 
 /// What the provisioner host is built from.
 #[derive(Clone)]
@@ -57,20 +56,21 @@ pub fn host<N: Net>(ctx: ProvisionerCtx<N>) -> HostFactory {
         let ctx = ctx.clone();
         Box::pin(async move {
             tokio::task::yield_now().await;
-            for _ in 0..MAX_SESSIONS {
+            let bounds = &ctx.settings.bounds;
+            for _ in 0..bounds.provisioner_sessions {
                 let stream = connect_retrying(
                     &ctx.net,
                     CODERD,
                     PROVISIONER_PORT,
                     RECONNECT_DELAY,
-                    u32::MAX,
+                    bounds.connect_attempts,
                 )
                 .await?;
                 // A session ends on any I/O error or deadline; reconnect.
                 let _ = session(&ctx, FrameConn::new(stream)).await;
                 tokio::time::sleep(RECONNECT_DELAY).await;
             }
-            Ok(())
+            Err(bound_exceeded("provisioner sessions", bounds.provisioner_sessions).into())
         })
     })
 }

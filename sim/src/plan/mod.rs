@@ -49,6 +49,8 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
+use crate::bounds::Bounds;
+
 mod duration;
 mod faults;
 
@@ -180,6 +182,9 @@ pub struct Settings {
     pub never_connected_recovery: bool,
     /// When a turn pulls AGENTS.md and skills from the workspace.
     pub context_refresh: ContextRefresh,
+    /// Loop bounds (not read from files: tests lower them).
+    #[serde(skip)]
+    pub bounds: Bounds,
 }
 
 /// When the chat runtime pulls the workspace context.
@@ -210,6 +215,7 @@ impl Default for Settings {
             recovery_threshold: Dur::secs(90),
             never_connected_recovery: false,
             context_refresh: ContextRefresh::EveryTurn,
+            bounds: Bounds::default(),
         }
     }
 }
@@ -442,8 +448,12 @@ fn default_os() -> String {
     "linux".to_string()
 }
 
+/// The agent user's home directory (`~`), also an agent's default
+/// working directory.
+pub const HOME: &str = "/home/coder";
+
 fn default_directory() -> String {
-    "/home/coder".to_string()
+    HOME.to_string()
 }
 
 impl AgentDef {

@@ -251,7 +251,9 @@ impl Shared {
             }
             entry.running = false;
             if matches!(entry.kind, Kind::Client) {
-                self.clients_running.set(self.clients_running.get() - 1);
+                let running = self.clients_running.get();
+                assert!(running > 0, "client {name} stopped with no client running");
+                self.clients_running.set(running - 1);
             }
             (
                 std::mem::take(&mut entry.tasks),
@@ -921,6 +923,12 @@ impl Infra for FastWorld {
     }
 
     fn crash(&mut self, name: &str) {
+        // The harness crashes registered hosts only; crashing one that is
+        // not running is a no-op (as in turmoil).
+        assert!(
+            self.is_registered(name),
+            "crash of unregistered host {name}"
+        );
         self.shared.stop(name);
     }
 

@@ -9,6 +9,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use turmoil::net::{TcpListener, TcpStream};
 
+use crate::bounds;
+
 use super::{HostFactory, HostFuture, Infra, Listener, Net};
 
 /// turmoil's per-socket buffer and listener backlog (its default is 64).
@@ -81,6 +83,8 @@ pub struct TurmoilWorld {
 impl TurmoilWorld {
     /// A world per `config`.
     pub fn new(config: TurmoilConfig) -> TurmoilWorld {
+        // A hit left by an earlier run on this thread is not this run's.
+        let _ = bounds::take_panicked();
         let mut builder = turmoil::Builder::new();
         builder
             .rng_seed(config.seed)
@@ -146,9 +150,13 @@ impl Infra for TurmoilWorld {
     }
 
     fn crash(&mut self, name: &str) {
-        if self.registered.contains(name) {
-            self.sim.crash(name);
-        }
+        // The harness crashes registered hosts only; crashing one that is
+        // not running is a no-op in turmoil.
+        assert!(
+            self.registered.contains(name),
+            "crash of unregistered host {name}"
+        );
+        self.sim.crash(name);
     }
 
     fn bounce(&mut self, name: &str) {
@@ -188,7 +196,16 @@ impl Infra for TurmoilWorld {
     }
 
     fn step(&mut self) -> Result<bool, String> {
-        let result = self.sim.step().map_err(|e| e.to_string());
+        // A host that hit a loop bound where it can only panic: turmoil's
+        // runtime panics with a generic message; the run ends with the hit.
+        let stepped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.sim.step()));
+        let result = match stepped {
+            Ok(result) => result.map_err(|e| e.to_string()),
+            Err(panic) => match bounds::take_panicked() {
+                Some(hit) => return Err(format!("a host panicked: {hit}")),
+                None => std::panic::resume_unwind(panic),
+            },
+        };
         self.outer_now.set(self.sim.elapsed());
         result
     }

@@ -127,7 +127,7 @@ impl<N: Net> CoderdCore<N> {
         };
         match status {
             JobStatus::Pending => {
-                self.hooks.complete_job(job, JobOutcome::Canceled);
+                self.complete_job(job, JobOutcome::Canceled);
             }
             JobStatus::Running => self.store.edit(|t| {
                 if let Some(j) = t.job_mut(job) {

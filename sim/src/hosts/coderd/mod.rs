@@ -23,6 +23,7 @@ use chatsim_engine::ports::{
 use chatsim_engine::{Cancel, Time};
 use uuid::Uuid;
 
+use crate::bounds::{panic_exceeded, Bounds};
 use crate::control::Cloud;
 use crate::observe::trace::{id, AgentStatusKind, EngineEventKind, Event, Hook, Requester, Tracer};
 use crate::rng::SeedIds;
@@ -53,6 +54,8 @@ pub struct CoderdSettings {
     pub job_hang_timeout: Duration,
     /// Deadline of a user-level exec dial.
     pub dial_timeout: Duration,
+    /// The run's loop bounds.
+    pub bounds: Bounds,
 }
 
 /// The virtual clock: the world's elapsed time plus a fixed epoch. Never
@@ -62,12 +65,19 @@ pub struct CoderdSettings {
 pub struct SimClock<N: Net> {
     net: N,
     epoch: Time,
+    /// Bound on the re-sleeps of one `sleep_until`.
+    sleep_rounds: u32,
 }
 
 impl<N: Net> SimClock<N> {
-    /// Virtual time on `net`'s clock, counted from `epoch`.
-    pub fn new(net: N, epoch: Time) -> SimClock<N> {
-        SimClock { net, epoch }
+    /// Virtual time on `net`'s clock, counted from `epoch`; one sleep
+    /// re-sleeps at most `sleep_rounds` times.
+    pub fn new(net: N, epoch: Time, sleep_rounds: u32) -> SimClock<N> {
+        SimClock {
+            net,
+            epoch,
+            sleep_rounds,
+        }
     }
 
     /// The virtual time the run started at.
@@ -75,9 +85,6 @@ impl<N: Net> SimClock<N> {
         self.epoch
     }
 }
-
-/// Bound on the re-sleeps of one `sleep_until` (each sleep normally ends it).
-const MAX_SLEEP_ROUNDS: u32 = 1000;
 
 impl<N: Net> Clock for SimClock<N> {
     fn now(&self) -> Time {
@@ -87,13 +94,15 @@ impl<N: Net> Clock for SimClock<N> {
     fn sleep_until(&self, deadline: Time) -> LocalBoxFuture<'static, ()> {
         let clock = self.clone();
         Box::pin(async move {
-            for _ in 0..MAX_SLEEP_ROUNDS {
+            for _ in 0..clock.sleep_rounds {
                 let now = clock.now();
                 if now >= deadline {
                     return;
                 }
                 tokio::time::sleep(deadline.since(now)).await;
             }
+            // The port returns nothing: a panic in a host fails the run.
+            panic_exceeded("clock sleep rounds", clock.sleep_rounds);
         })
     }
 }
@@ -162,7 +171,7 @@ impl<N: Net> CoderdCore<N> {
         chat_names: BTreeMap<String, Uuid>,
         allowlists: BTreeMap<Uuid, BTreeSet<Uuid>>,
     ) -> CoderdCore<N> {
-        let clock = SimClock::new(net.clone(), epoch);
+        let clock = SimClock::new(net.clone(), epoch, settings.bounds.clock_sleep_rounds);
         let hooks = MemCoderd::new(store.clone(), Rc::new(clock.clone()), Rc::new(ids.clone()));
         CoderdCore {
             net,
@@ -251,7 +260,7 @@ impl<N: Net> CoderdCore<N> {
         if !running {
             return None;
         }
-        let agents = self.hooks.complete_job(job_id, outcome);
+        let agents = self.complete_job(job_id, outcome);
         self.state.borrow_mut().job_touched.remove(&job_id);
         self.emit_job(job_id);
         Some(agents)
@@ -294,6 +303,24 @@ impl<N: Net> CoderdCore<N> {
         }
         let canceled: Vec<usize> = turns.iter().map(|(turn, _)| *turn).collect();
         Ok(serde_json::json!({ "chat": chat, "turns": canceled }))
+    }
+
+    /// Completes a job: only from pending, running or canceling (callers
+    /// check; a finished job never finishes again).
+    pub fn complete_job(
+        &self,
+        job_id: Uuid,
+        outcome: JobOutcome,
+    ) -> Vec<chatsim_engine::model::WorkspaceAgent> {
+        let status = self.store.tables().job(job_id).map(|j| j.status);
+        assert!(
+            matches!(
+                status,
+                Some(JobStatus::Pending | JobStatus::Running | JobStatus::Canceling)
+            ),
+            "job {job_id} completed from state {status:?}"
+        );
+        self.hooks.complete_job(job_id, outcome)
     }
 
     /// Finds a live workspace by `name` or `owner/name` (first in DB order).
@@ -527,13 +554,18 @@ pub fn host<N: Net>(core: Rc<CoderdCore<N>>) -> HostFactory {
         let core = core.clone();
         Box::pin(async move {
             tokio::task::yield_now().await;
-            let (a, b, c, d) = futures::join!(
-                provisioner_api::serve(core.clone()),
-                agent_api::serve(core.clone()),
-                chat_api::serve(core.clone()),
-                monitors::run(core.clone()),
-            );
-            a.and(b).and(c).and(d)
+            // The servers in the same poll order as before; a monitor's
+            // error (a loop bound hit) ends coderd at once.
+            let servers = async {
+                let (a, b, c) = futures::join!(
+                    provisioner_api::serve(core.clone()),
+                    agent_api::serve(core.clone()),
+                    chat_api::serve(core.clone()),
+                );
+                a.and(b).and(c)
+            };
+            futures::try_join!(servers, monitors::run(core.clone()))?;
+            Ok(())
         })
     })
 }

@@ -21,6 +21,7 @@ use tokio::time::MissedTickBehavior;
 use uuid::Uuid;
 
 use super::CoderdCore;
+use crate::bounds::bound_exceeded;
 use crate::observe::trace::{id, trace_time, AgentStatusKind, Event, Hook, Requester};
 use crate::transport::{HostResult, Net};
 
@@ -29,11 +30,15 @@ const PREBUILD_INTERVAL: Duration = Duration::from_secs(30);
 /// A time-driven status change happens just after its threshold (the
 /// status compares with `>`): the watcher wakes this much later.
 const PAST_THRESHOLD: Duration = Duration::from_millis(1);
-/// Bound on the watcher's rounds (one per change; far beyond any run).
-const MAX_WATCH_ROUNDS: u64 = 1 << 40;
 
 pub(super) async fn run<N: Net>(core: Rc<CoderdCore<N>>) -> HostResult {
-    futures::join!(status_watcher(&core), periodic(&core));
+    // Polls both, the watcher first, as `join!` did; ends on the watcher's
+    // error (`periodic` never ends).
+    let periodic = async {
+        periodic(&core).await;
+        Ok::<(), String>(())
+    };
+    futures::future::try_join(status_watcher(&core), periodic).await?;
     Ok(())
 }
 
@@ -53,8 +58,9 @@ async fn periodic<N: Net>(core: &CoderdCore<N>) {
 }
 
 /// Traces status changes as rows change and as thresholds pass.
-async fn status_watcher<N: Net>(core: &CoderdCore<N>) {
-    for _ in 0..MAX_WATCH_ROUNDS {
+async fn status_watcher<N: Net>(core: &CoderdCore<N>) -> Result<(), String> {
+    let rounds = core.settings.bounds.status_watch_rounds;
+    for _ in 0..rounds {
         let dirty = core.statuses_dirty.notified();
         let mut dirty = std::pin::pin!(dirty);
         dirty.as_mut().enable();
@@ -71,6 +77,7 @@ async fn status_watcher<N: Net>(core: &CoderdCore<N>) {
             None => dirty.await,
         }
     }
+    Err(bound_exceeded("status watch rounds", rounds))
 }
 
 /// When an agent's status next changes with time alone (no row change):

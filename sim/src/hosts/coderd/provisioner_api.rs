@@ -147,7 +147,7 @@ fn stop_if_canceling<N: Net>(core: &CoderdCore<N>, request: &ProvRequest) -> Opt
     if !canceling {
         return None;
     }
-    core.hooks.complete_job(job, JobOutcome::Canceled);
+    core.complete_job(job, JobOutcome::Canceled);
     core.state.borrow_mut().job_touched.remove(&job);
     core.emit_job(job);
     Some(ProvResponse::Error {

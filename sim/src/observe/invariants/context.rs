@@ -7,12 +7,12 @@ use std::time::Duration;
 use chatsim_engine::chat::{sanitize_context_content, DEFAULT_INSTRUCTION_LOOKUP_TIMEOUT};
 
 use super::{violation, Input, Violation, STATUS_SLACK};
-use crate::hosts::agent::HOME;
 use crate::observe::trace::{
     format_time, AgentStatusKind, ContextPhase, DialOutcome, Event, InfraAction,
 };
 use crate::observe::view::{AgentView, TraceView, TurnView};
 use crate::plan::ContextRefresh;
+use crate::plan::HOME;
 
 /// A context-file edit is in the next turn's prompt under `every_turn`.
 pub const CONTEXT_REFRESH_EVERY_TURN: &str = "context_refresh_every_turn";
