@@ -14,6 +14,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
 use crate::harness::faults::{self, DrawWorld};
+use crate::plan::story::{template, user};
 use crate::plan::*;
 use crate::rng::{stream, Stream};
 
@@ -24,17 +25,15 @@ const EXT_WS: &str = "ws2";
 /// A mixed-fault run for `seed`.
 pub fn mixed(seed: u64) -> RunConfig {
     let mut rng = stream(seed, Stream::Generator);
-    let world = world(&mut rng);
+    let story = world(seed, &mut rng);
     let external = rng.gen_bool(0.3);
     let turns = turns(&mut rng, external);
     let faults = faults(&mut rng, external);
-    RunConfig {
-        seed,
-        settings: Settings::default(),
-        world,
-        faults,
-        turns,
-    }
+    let story = turns.into_iter().fold(story, Story::push);
+    faults
+        .into_iter()
+        .fold(story, |story, f| story.fault_at(f.at, f.fault))
+        .build()
 }
 
 fn pick<T: Clone>(rng: &mut ChaCha8Rng, items: &[T]) -> T {
@@ -45,7 +44,9 @@ fn secs(rng: &mut ChaCha8Rng, lo: u64, hi: u64) -> Dur {
     Dur::secs(rng.gen_range(lo..=hi))
 }
 
-fn world(rng: &mut ChaCha8Rng) -> WorldSpec {
+/// One user `alice`, templates `dev` (drawn cost, agents, active-version
+/// rule) and `ext` (an external agent), chat `main`; drawn quotas.
+fn world(seed: u64, rng: &mut ChaCha8Rng) -> Story {
     let cost = pick(rng, &[0, 0, 5, 10]);
     let quota = pick(rng, &[0, 10, 20, 100]);
     let mut main = AgentDef::named("main");
@@ -62,57 +63,25 @@ fn world(rng: &mut ChaCha8Rng) -> WorldSpec {
     }
     let mut ext = AgentDef::named("ext");
     ext.external = true;
-    WorldSpec {
-        organizations: vec![OrgSpec {
-            name: DEFAULT_ORG.into(),
-            everyone_quota: pick(rng, &[0, 10]),
-        }],
-        users: vec![UserSpec {
-            name: "alice".into(),
-            organization: DEFAULT_ORG.into(),
-            roles: vec!["member".into()],
-            quota,
-        }],
-        templates: vec![
-            TemplateSpec {
-                name: "dev".into(),
-                organization: DEFAULT_ORG.into(),
-                display_name: "Development".into(),
-                description: "A Linux dev box".into(),
-                require_active_version: rng.gen_bool(0.3),
-                deprecated: false,
-                versions: vec![VersionSpec {
-                    name: "v1".into(),
-                    parameters: vec![ParameterSpec::new("region", false, "eu")],
-                    presets: vec![],
-                    agents,
-                    daily_cost: cost,
-                }],
-            },
-            TemplateSpec {
-                name: "ext".into(),
-                organization: DEFAULT_ORG.into(),
-                display_name: "External".into(),
-                description: "Bring your own machine".into(),
-                require_active_version: false,
-                deprecated: false,
-                versions: vec![VersionSpec {
-                    name: "v1".into(),
-                    parameters: vec![],
-                    presets: vec![],
-                    agents: vec![ext],
-                    daily_cost: 0,
-                }],
-            },
-        ],
-        chats: vec![ChatSpec {
-            name: CHAT.into(),
-            owner: "alice".into(),
-            allowed_templates: vec![],
-            parent: None,
-        }],
-        chat_workspace_ttl: String::new(),
-    }
+    let everyone_quota = pick(rng, &[0, 10]);
+    let require_active_version = rng.gen_bool(0.3);
+    Story::new(seed)
+        .everyone_quota(everyone_quota)
+        .user(user("alice").with_quota(quota))
+        .template(
+            template("dev")
+                .titled("Development", "A Linux dev box")
+                .requiring_active_version(require_active_version)
+                .parameter(ParameterSpec::new("region", false, "eu"))
+                .agents(agents)
+                .cost(cost),
+        )
+        .template(
+            template("ext")
+                .titled("External", "Bring your own machine")
+                .agents(vec![ext]),
+        )
+        .chat(CHAT)
 }
 
 fn ws() -> String {

@@ -15,7 +15,8 @@
 //! Rooms, bottom to top; a room imports only rooms below it (no circle):
 //!
 //! - [`plan`]: what a run is — [`RunConfig`], the world, turns, the fault
-//!   catalog, durations. Pure data; imports nothing else in the crate.
+//!   catalog, durations, and the [`Story`] builder tests write runs with.
+//!   Pure data; imports nothing else in the crate.
 //! - [`rng`]: the seeded random streams.
 //! - [`transport`]: the `Net`/`Infra` traits hosts and the outer loop are
 //!   written against, and the two worlds: turmoil and fast.
@@ -25,9 +26,11 @@
 //! - [`players`]: who decides a turn's calls — a script or the reference
 //!   model (sans-IO).
 //! - [`hosts`]: coderd, provisioner, agents, the chat driver, and the wire.
-//! - [`harness`]: the run loop; setup at time zero; applying faults.
-//! - [`scenario`]: scenario files (`scenarios/*.toml`), their checks,
-//!   expectations and the transcripts the snapshot suite records.
+//! - [`harness`]: the run loop; setup at time zero; applying faults; the
+//!   one validator of a run (`harness::check`, run at setup).
+//! - [`scenario`]: scenario files (`scenarios/*.toml`), their own checks
+//!   (the name, `[expect]`) on top of the run's, expectations and the
+//!   transcripts the snapshot suite records.
 //! - [`gen`] (a seed → a mixed-fault run), [`stories`] (ready-made runs),
 //!   [`mod@fuzz`] (`chatsim fuzz`: structured schedules, every invariant,
 //!   shrinking to a scenario file), [`mod@bench`] (`chatsim bench`).
@@ -69,6 +72,10 @@ pub use observe::trace::{
     EntityKind, Event, EventKind, Hook, InfraAction, ModelOutcome, ParseError, Record, Requester,
     RunEnding, Trace, TurnEnding,
 };
+/// The story builder: `chatsim::story::*` brings [`Story`] and the helpers
+/// (`mins`, `execute`, `agent_oom`, …) tests read like stories with.
+pub use plan::story;
+pub use plan::Story;
 pub use plan::{
     AgentBehaviour, AgentDef, Call, ChatSpec, Dur, DurRange, Fault, FaultKind, Goal, ModelKind,
     OrgSpec, ParameterSpec, PresetSpec, RunConfig, ScheduledFault, Settings, TemplateSpec, Turn,

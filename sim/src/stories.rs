@@ -3,49 +3,26 @@
 //! [`oom_story`], [`quota_story`], [`parallel_create_story`] and
 //! [`churn_story`] (10 workspaces, 2 virtual hours).
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::plan::Fault;
-use crate::plan::*;
+use serde_json::json;
 
-/// One user `alice`, one template `dev` (agent `main`, cost `cost`), one
-/// chat `main`; the organization's Everyone group grants `quota`.
-pub fn one_user_world(cost: i64, quota: i64) -> WorldSpec {
-    WorldSpec {
-        organizations: vec![OrgSpec {
-            name: DEFAULT_ORG.into(),
-            everyone_quota: quota,
-        }],
-        users: vec![UserSpec {
-            name: "alice".into(),
-            organization: DEFAULT_ORG.into(),
-            roles: vec!["member".into()],
-            quota: 0,
-        }],
-        templates: vec![TemplateSpec {
-            name: "dev".into(),
-            organization: DEFAULT_ORG.into(),
-            display_name: "Development".into(),
-            description: "A Linux dev box".into(),
-            require_active_version: false,
-            deprecated: false,
-            versions: vec![VersionSpec {
-                name: "v1".into(),
-                parameters: vec![],
-                presets: vec![],
-                agents: vec![AgentDef::named("main")],
-                daily_cost: cost,
-            }],
-        }],
-        chats: vec![ChatSpec {
-            name: "main".into(),
-            owner: "alice".into(),
-            allowed_templates: vec![],
-            parent: None,
-        }],
-        chat_workspace_ttl: String::new(),
-    }
+use crate::plan::story::*;
+use crate::plan::{Call, Dur, RunConfig, Settings, TemplateSpec};
+
+/// Template `dev` ("Development"): one version, agent `main`.
+fn dev() -> TemplateSpec {
+    template("dev").titled("Development", "A Linux dev box")
+}
+
+/// One user `alice`, template `dev` costing `cost`, chat `main`; the
+/// organization's Everyone group grants `quota`.
+pub fn one_user(seed: u64, cost: i64, quota: i64) -> Story {
+    Story::new(seed)
+        .everyone_quota(quota)
+        .user("alice")
+        .template(dev().cost(cost))
+        .chat("main")
 }
 
 /// The OOM story (~30 virtual minutes): create `ws1` and bind the chat;
@@ -54,78 +31,39 @@ pub fn one_user_world(cost: i64, quota: i64) -> WorldSpec {
 /// disconnected for over 90 s — gets the stop/start advice; it stops the
 /// workspace at 10 min and starts it at 15 min; `execute` works again.
 pub fn oom_story(seed: u64) -> RunConfig {
-    let ws = || "ws1".to_string();
-    let chat = "main";
-    let exec = |c: &str| Call::tool("execute", serde_json::json!({ "command": c }));
-    RunConfig {
-        seed,
-        settings: Settings::default(),
-        world: {
-            let mut world = one_user_world(0, 0);
-            world.templates[0].versions[0].agents[0]
-                .behaviour
-                .files
-                .insert("AGENTS.md".into(), "Run `make test` first.\n".into());
-            world
-        },
-        faults: vec![ScheduledFault {
-            at: Dur::mins(5),
-            fault: Fault::AgentOom {
-                workspace: ws(),
-                agent: "main".into(),
-            },
-        }],
-        turns: vec![
-            Turn::new(
-                chat,
-                vec![
-                    Call::tool("list_templates", serde_json::json!({})),
-                    Call::CreateWorkspace {
-                        template: "dev".into(),
-                        name: ws(),
-                        parameters: BTreeMap::new(),
-                        preset: None,
-                    },
-                    Call::WaitBuild { workspace: ws() },
-                    Call::BindChat { workspace: ws() },
-                    exec("echo ready"),
-                ],
-            ),
-            Turn::new(chat, vec![exec("echo still-there")]).at(Dur::mins(7)),
-            Turn::new(
-                chat,
-                vec![
-                    Call::StopWorkspace { workspace: ws() },
-                    Call::WaitBuild { workspace: ws() },
-                ],
-            )
-            .at(Dur::mins(10)),
-            Turn::new(
-                chat,
-                vec![
-                    Call::StartWorkspace {
-                        workspace: ws(),
-                        parameters: BTreeMap::new(),
-                    },
-                    Call::WaitBuild { workspace: ws() },
-                    Call::BindChat { workspace: ws() },
-                    exec("echo back"),
-                ],
-            )
-            .at(Dur::mins(15)),
-            Turn::wait_until(chat, Dur::mins(30)),
-        ],
-    }
+    let ws = "ws1";
+    Story::new(seed)
+        .user("alice")
+        .template(dev().file("AGENTS.md", "Run `make test` first.\n"))
+        .chat("main")
+        .turn([
+            tool("list_templates", json!({})),
+            create_workspace("dev", ws),
+            wait_build(ws),
+            bind_chat(ws),
+            execute("echo ready"),
+        ])
+        .fault_at(mins(5), agent_oom(ws, "main"))
+        .turn_at(mins(7), execute("echo still-there"))
+        .turn_at(mins(10), [stop_workspace(ws), wait_build(ws)])
+        .turn_at(
+            mins(15),
+            [
+                start_workspace(ws),
+                wait_build(ws),
+                bind_chat(ws),
+                execute("echo back"),
+            ],
+        )
+        .wait_until(mins(30))
+        .build()
 }
 
-fn tool(name: &str, input: serde_json::Value) -> Call {
-    Call::tool(name, input)
-}
-
+/// The model's `create_workspace` of `name` from `dev`.
 fn create_tool(name: &str) -> Call {
     tool(
         "create_workspace",
-        serde_json::json!({ "template_id": "{{template:dev}}", "name": name }),
+        json!({ "template_id": "{{template:dev}}", "name": name }),
     )
 }
 
@@ -135,30 +73,14 @@ fn create_tool(name: &str) -> Call {
 /// `side` creates `ws2`, whose build fails at the quota commit with
 /// `INSUFFICIENT_QUOTA`, and the model reads why.
 pub fn quota_story(seed: u64) -> RunConfig {
-    let mut world = one_user_world(10, 10);
-    world.chats.push(ChatSpec {
-        name: "side".into(),
-        owner: "alice".into(),
-        allowed_templates: vec![],
-        parent: None,
-    });
-    RunConfig {
-        seed,
-        settings: Settings::default(),
-        world,
-        faults: vec![],
-        turns: vec![
-            Turn::new(
-                "main",
-                vec![
-                    tool("list_templates", serde_json::json!({})),
-                    create_tool("ws1"),
-                ],
-            ),
-            Turn::new("side", vec![create_tool("ws2")]).at(Dur::mins(2)),
-            Turn::wait_until("main", Dur::mins(10)),
-        ],
-    }
+    one_user(seed, 10, 10)
+        .chat("side")
+        .turn([tool("list_templates", json!({})), create_tool("ws1")])
+        .on("side")
+        .turn_at(mins(2), create_tool("ws2"))
+        .on("main")
+        .wait_until(mins(10))
+        .build()
 }
 
 /// Parallel tool calls (~5 virtual minutes): the model sends two
@@ -166,21 +88,12 @@ pub fn quota_story(seed: u64) -> RunConfig {
 /// workspace lock, one creates and the other finds the chat bound. Then
 /// `execute` runs on the workspace.
 pub fn parallel_create_story(seed: u64) -> RunConfig {
-    RunConfig {
-        seed,
-        settings: Settings::default(),
-        world: one_user_world(0, 0),
-        faults: vec![],
-        turns: vec![
-            Turn::new("main", vec![create_tool("ws-a"), create_tool("ws-b")]).parallel(),
-            Turn::new(
-                "main",
-                vec![tool("execute", serde_json::json!({ "command": "pwd" }))],
-            )
-            .at(Dur::mins(1)),
-            Turn::wait_until("main", Dur::mins(5)),
-        ],
-    }
+    one_user(seed, 0, 0)
+        .turn([create_tool("ws-a"), create_tool("ws-b")])
+        .parallel()
+        .turn_at(mins(1), execute("pwd"))
+        .wait_until(mins(5))
+        .build()
 }
 
 /// How often [`churn_story`] restarts a workspace.
@@ -196,80 +109,69 @@ pub const CHURN_PERIOD: Duration = Duration::from_secs(5 * 60);
 pub fn churn_story(seed: u64, workspaces: usize, duration: Duration) -> RunConfig {
     assert!(workspaces >= 1, "at least one workspace");
     let names: Vec<String> = (1..=workspaces).map(|i| format!("ws{i}")).collect();
-    let ws1 = names[0].clone();
-    let execute = || tool("execute", serde_json::json!({ "command": "echo tick" }));
-    let mut turns = vec![
-        Turn::new(
-            "main",
-            names
-                .iter()
-                .map(|name| Call::CreateWorkspace {
-                    template: "dev".into(),
-                    name: name.clone(),
-                    parameters: BTreeMap::new(),
-                    preset: None,
-                })
-                .collect(),
-        )
-        .parallel(),
-        Turn::new(
-            "main",
-            names
-                .iter()
-                .map(|name| Call::WaitBuild {
-                    workspace: name.clone(),
-                })
-                .collect(),
-        )
-        .parallel(),
-        Turn::new(
-            "main",
-            vec![
-                Call::BindChat {
-                    workspace: ws1.clone(),
-                },
-                execute(),
-            ],
-        ),
-    ];
-    let cycles = (duration.as_secs() / CHURN_PERIOD.as_secs()).saturating_sub(1);
-    for cycle in 0..cycles {
-        let name = names[cycle as usize % workspaces].clone();
-        let mut calls = vec![
-            Call::StopWorkspace {
-                workspace: name.clone(),
-            },
-            Call::WaitBuild {
-                workspace: name.clone(),
-            },
-            Call::StartWorkspace {
-                workspace: name.clone(),
-                parameters: BTreeMap::new(),
-            },
-            Call::WaitBuild {
-                workspace: name.clone(),
-            },
-        ];
-        if name == ws1 {
-            calls.push(Call::BindChat {
-                workspace: ws1.clone(),
-            });
-        }
-        calls.push(execute());
-        let at = CHURN_PERIOD * (cycle as u32 + 1);
-        turns.push(Turn::new("main", calls).at(Dur(at)));
-    }
-    turns.push(Turn::wait_until("main", Dur(duration)));
+    let ws1 = names[0].as_str();
     let settings = Settings {
         max_duration: Dur(duration + Duration::from_secs(3600)),
         turn_timeout: Dur::mins(60),
         ..Settings::default()
     };
-    RunConfig {
-        seed,
-        settings,
-        world: one_user_world(0, 0),
-        faults: vec![],
-        turns,
+    let mut story = one_user(seed, 0, 0)
+        .settings(settings)
+        .turn(
+            names
+                .iter()
+                .map(|n| create_workspace("dev", n))
+                .collect::<Vec<_>>(),
+        )
+        .parallel()
+        .turn(names.iter().map(|n| wait_build(n)).collect::<Vec<_>>())
+        .parallel()
+        .turn([bind_chat(ws1), execute("echo tick")]);
+    let cycles = (duration.as_secs() / CHURN_PERIOD.as_secs()).saturating_sub(1);
+    for cycle in 0..cycles {
+        let name = names[cycle as usize % workspaces].as_str();
+        let mut calls = vec![
+            stop_workspace(name),
+            wait_build(name),
+            start_workspace(name),
+            wait_build(name),
+        ];
+        if name == ws1 {
+            calls.push(bind_chat(ws1));
+        }
+        calls.push(execute("echo tick"));
+        let at = CHURN_PERIOD * (cycle as u32 + 1);
+        story = story.turn_at(Dur(at), calls);
+    }
+    story.wait_until(Dur(duration)).build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// FNV-1a 64 of the config as JSON.
+    fn fingerprint(config: &RunConfig) -> u64 {
+        let text = serde_json::to_string(config).expect("serializes");
+        text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        })
+    }
+
+    /// The stories as they were written before the builder (struct
+    /// literals): the builder reproduces each exactly, so every trace and
+    /// bench figure stays the same.
+    #[test]
+    fn the_builder_reproduces_the_stories_as_first_written() {
+        let churn = churn_story(1, 3, Duration::from_secs(20 * 60));
+        let expected = [
+            (oom_story(7), 0x6706_8308_0311_d784),
+            (quota_story(7), 0xb0ed_3ac2_c9af_b5b3),
+            (parallel_create_story(7), 0xc5fa_680b_dfba_6f8c),
+            (churn, 0xc6dd_e85f_ed74_f340),
+        ];
+        for (config, hash) in expected {
+            assert_eq!(fingerprint(&config), hash, "{config:#?}");
+        }
     }
 }

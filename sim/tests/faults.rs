@@ -54,9 +54,9 @@ fn eof_disconnects(outcome: &chatsim::RunOutcome) -> usize {
 fn first_status(outcome: &chatsim::RunOutcome, name: &str, status: AgentStatusKind) -> f64 {
     statuses(outcome, name)
         .into_iter()
-        .find(|(_, to)| *to == status)
+        .find(|change| change.to == status)
         .unwrap_or_else(|| panic!("{name} never read {status}"))
-        .0
+        .at
 }
 
 fn agent_oom_is_recorded_at_once_while_the_workspace_still_runs() {
@@ -99,14 +99,22 @@ fn agent_oom_is_recorded_at_once_while_the_workspace_still_runs() {
     );
     assert_eq!(ws.agents[0].status, "disconnected");
     // A dial to the dead agent hangs until its deadline.
-    let (at, is_error, text) = results(&outcome, "api.exec").pop().unwrap();
-    assert!(is_error && text.contains("timed out"), "{text}");
-    assert!(at >= 90.0 + 30.0);
+    let exec = last_result(&outcome, "api.exec");
+    assert!(
+        exec.is_error && exec.content.contains("timed out"),
+        "{}",
+        exec.content
+    );
+    assert!(exec.at >= 90.0 + 30.0);
     // The model: the soft text while the disconnect is younger than 90 s,
     // then the stop/start advice.
     let executes = results(&outcome, "execute");
-    assert_eq!(executes[0].2, DIAL_TIMEOUT, "at {}", executes[0].0);
-    assert_eq!(executes[1].2, AGENT_DISCONNECTED, "at {}", executes[1].0);
+    assert_eq!(executes[0].content, DIAL_TIMEOUT, "at {}", executes[0].at);
+    assert_eq!(
+        executes[1].content, AGENT_DISCONNECTED,
+        "at {}",
+        executes[1].at
+    );
 }
 
 fn agent_respawn_blip_never_reads_disconnected_for_the_recovery_threshold() {
@@ -134,10 +142,14 @@ fn agent_respawn_blip_never_reads_disconnected_for_the_recovery_threshold() {
     assert_eq!(ws_summary(&outcome, WS).agents[0].status, "connected");
     let executes = results(&outcome, "execute");
     assert!(
-        executes.iter().all(|(_, _, text)| !advises_restart(text)),
+        executes.iter().all(|r| !advises_restart(&r.content)),
         "{executes:?}"
     );
-    assert!(executes[1].2.contains("after"), "{}", executes[1].2);
+    assert!(
+        executes[1].content.contains("after"),
+        "{}",
+        executes[1].content
+    );
 }
 
 fn agent_wedged_stops_heartbeats_and_hangs_dials() {
@@ -167,13 +179,21 @@ fn agent_wedged_stops_heartbeats_and_hangs_dials() {
         down > 60.0 + 20.0 && down < 60.0 + 45.0,
         "after the inactive timeout: {down}"
     );
-    let (_, is_error, text) = results(&outcome, "api.exec").pop().unwrap();
-    assert!(is_error && text.contains("timed out"), "dial hangs: {text}");
-    let (at, _, text) = results(&outcome, "execute").pop().unwrap();
-    assert_eq!(text, AGENT_DISCONNECTED, "silent for over 90 s at {at}");
+    let exec = last_result(&outcome, "api.exec");
+    assert!(
+        exec.is_error && exec.content.contains("timed out"),
+        "dial hangs: {}",
+        exec.content
+    );
+    let execute = last_result(&outcome, "execute");
+    assert_eq!(
+        execute.content, AGENT_DISCONNECTED,
+        "silent for over 90 s at {}",
+        execute.at
+    );
     let back = statuses(&outcome, "main");
     assert_eq!(
-        back.last().unwrap().1,
+        back.last().unwrap().to,
         AgentStatusKind::Connected,
         "reconnects once un-stalled"
     );
@@ -201,7 +221,7 @@ fn agent_that_never_connects_reads_timeout() {
         1,
         "only the first build's agent connected"
     );
-    let (_, _, text) = results(&outcome, "execute").pop().unwrap();
+    let text = last_result(&outcome, "execute").content;
     assert_eq!(
         text, DIAL_TIMEOUT,
         "no stop/start advice for a never-connected agent by default"
@@ -235,7 +255,7 @@ fn external_agent_never_started_reads_timeout() {
     assert!(infra_at(&outcome, InfraAction::StartAgent).is_none());
     assert!(kind(&outcome, EventKind::AgentConnect).is_empty());
     assert_eq!(ws_summary(&outcome, WS).agents[0].status, "timeout");
-    let (_, _, text) = results(&outcome, "execute").pop().unwrap();
+    let text = last_result(&outcome, "execute").content;
     assert!(
         text.contains("externally managed agent that has not connected yet"),
         "{text}"
@@ -248,7 +268,7 @@ fn external_agent_started_late_connects() {
     assert!(connected > 200.0);
     let seen: Vec<AgentStatusKind> = statuses(&outcome, "ext")
         .into_iter()
-        .map(|(_, s)| s)
+        .map(|change| change.to)
         .collect();
     assert_eq!(
         seen,
@@ -258,7 +278,11 @@ fn external_agent_started_late_connects() {
             AgentStatusKind::Connected
         ]
     );
-    let (_, is_error, text) = results(&outcome, "execute").pop().unwrap();
+    let CallResult {
+        is_error,
+        content: text,
+        ..
+    } = last_result(&outcome, "execute");
     assert!(!is_error && text.contains("hi"), "{text}");
 }
 
@@ -275,7 +299,7 @@ fn partition_between_coderd_and_agent_reads_disconnected_after_the_inactive_time
     let down = first_status(&outcome, "main", AgentStatusKind::Disconnected);
     assert!(down > 60.0 + 20.0 && down < 60.0 + 45.0, "{down}");
     assert_eq!(
-        seen.last().unwrap().1,
+        seen.last().unwrap().to,
         AgentStatusKind::Connected,
         "reconnects after the repair"
     );
@@ -309,9 +333,9 @@ fn hold_delays_messages_and_delivers_them_on_repair() {
     let up = seen
         .iter()
         .rev()
-        .find(|(_, s)| *s == AgentStatusKind::Connected)
+        .find(|change| change.to == AgentStatusKind::Connected)
         .unwrap()
-        .0;
+        .at;
     assert!(up >= 130.0, "connected again after the repair: {up}");
 }
 
@@ -410,7 +434,11 @@ fn quota_exhausted_fails_the_next_start_at_the_commit() {
     assert_eq!(last.error_code.as_deref(), Some("INSUFFICIENT_QUOTA"));
     assert!(last.logs.iter().any(|l| l.contains("insufficient quota")));
     // The tool reads the job's code: the structured quota result.
-    let (_, is_error, text) = results(&outcome, "start_workspace").pop().unwrap();
+    let CallResult {
+        is_error,
+        content: text,
+        ..
+    } = last_result(&outcome, "start_workspace");
     assert!(!is_error);
     assert!(
         text.contains(r#""error_code":"INSUFFICIENT_QUOTA""#),
@@ -444,14 +472,20 @@ fn new_required_parameter_blocks_a_pinned_start_until_given() {
     let outcome = run_ok(&config(6, world(0, 0), turns, faults));
     let starts = results(&outcome, "api.start_workspace");
     assert!(
-        starts[0].2.contains("needs the template's active version"),
+        starts[0]
+            .content
+            .contains("needs the template's active version"),
         "{}",
-        starts[0].2
+        starts[0].content
     );
     assert!(starts[0]
-        .2
+        .content
         .contains("zone must be set before the workspace can start"));
-    assert!(starts[1].2.contains("build_id"), "{}", starts[1].2);
+    assert!(
+        starts[1].content.contains("build_id"),
+        "{}",
+        starts[1].content
+    );
     let builds = &ws_summary(&outcome, WS).builds;
     assert_eq!(builds.len(), 3, "the refused start created no build");
     assert_ne!(builds[2].template_version, builds[0].template_version);
@@ -520,9 +554,9 @@ fn context_file_edit_is_served_on_the_next_read_and_the_next_turn() {
         at(Turn::new(CHAT, vec![read()]), 120),
     ];
     let outcome = run_ok(&config(2, w, turns, vec![(90, fault)]));
-    let (_, _, before) = results(&outcome, "api.exec").pop().unwrap();
+    let before = last_result(&outcome, "api.exec").content;
     assert!(before.contains("old rules"), "{before}");
-    let (_, _, after) = results(&outcome, "read_file").pop().unwrap();
+    let after = last_result(&outcome, "read_file").content;
     assert!(after.contains("new rules"), "{after}");
     // The chat runtime pulls the context every turn: the turn after the
     // edit is prompted with the new file.
@@ -530,8 +564,8 @@ fn context_file_edit_is_served_on_the_next_read_and_the_next_turn() {
     let begin = |n: usize| {
         prompts
             .iter()
-            .find(|(t, phase, _)| *t == n && *phase == ContextPhase::Begin)
-            .map(|(_, _, p)| p.clone())
+            .find(|p| p.turn == n && p.phase == ContextPhase::Begin)
+            .map(|p| p.text.clone())
             .unwrap()
     };
     assert!(begin(1).contains("old rules"), "{}", begin(1));
@@ -587,7 +621,7 @@ fn user_restart_leaves_the_chat_bound_to_an_agent_of_an_older_build() {
     let outcome = run_ok(&story(turns, vec![(60, fault)]));
     let inspections: Vec<serde_json::Value> = results(&outcome, "api.inspect")
         .into_iter()
-        .map(|(_, _, text)| serde_json::from_str(&text).unwrap())
+        .map(|r| serde_json::from_str(&r.content).unwrap())
         .collect();
     let before = &inspections[0];
     assert_eq!(before["latest_build"]["number"], 3);
@@ -599,7 +633,11 @@ fn user_restart_leaves_the_chat_bound_to_an_agent_of_an_older_build() {
         "the chat still names the first build's agent"
     );
     // The chat runtime's lazy validation finds the new agent and rebinds.
-    let (_, is_error, text) = results(&outcome, "execute").pop().unwrap();
+    let CallResult {
+        is_error,
+        content: text,
+        ..
+    } = last_result(&outcome, "execute");
     assert!(!is_error && text.contains("hi"), "{text}");
     assert_eq!(inspections[1]["chat"]["agent_id"].as_str().unwrap(), latest);
 }
@@ -722,8 +760,8 @@ fn user_cancels_turn_ends_a_waiting_tool_with_the_canceled_text() {
     assert!(outcome.is_ok(), "{:?}", outcome.error);
     let result = results(&outcome, "stop_workspace");
     assert_eq!(result.len(), 1);
-    let (at, _, content) = &result[0];
-    assert!(*at < 63.0, "the wait ended at once, not at {at}");
+    let (at, content) = (result[0].at, &result[0].content);
+    assert!(at < 63.0, "the wait ended at once, not at {at}");
     assert!(
         content.contains("context canceled"),
         "the canceled text: {content}"

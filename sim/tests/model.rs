@@ -54,7 +54,7 @@ fn the_reference_model_stops_and_starts_a_dead_agent_then_runs_its_command() {
         calls,
         ["execute", "stop_workspace", "start_workspace", "execute"]
     );
-    assert_eq!(results(&outcome, "execute")[0].2, AGENT_DISCONNECTED);
+    assert_eq!(results(&outcome, "execute")[0].content, AGENT_DISCONNECTED);
     assert_eq!(model_outcomes(&outcome), [(ModelOutcome::Done, 4)]);
     let start = kind(&outcome, EventKind::TurnStart).pop().unwrap();
     assert!(

@@ -42,7 +42,11 @@ fn a_create_with_a_preset_claims_a_ready_prebuild_and_keeps_its_agent() {
     assert!(ws.builds[1].logs[0].contains("Claiming a prebuilt workspace"));
     assert_eq!(ws.agents.len(), 1);
     assert_eq!(ws.agents[0].status, "connected");
-    let (_, is_error, text) = results(&outcome, "api.exec").pop().unwrap();
+    let CallResult {
+        is_error,
+        content: text,
+        ..
+    } = last_result(&outcome, "api.exec");
     assert!(!is_error && text.contains("claimed"), "{text}");
     let first_agent_connects = kind(&outcome, EventKind::AgentConnect)
         .iter()

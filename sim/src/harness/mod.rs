@@ -3,6 +3,7 @@
 //! queue between steps, applies the fault schedule ([`faults`]) and ends
 //! with a [`RunOutcome`]: the trace, the database summary, the error.
 
+pub mod check;
 pub mod faults;
 mod run;
 pub mod setup;

@@ -1,7 +1,8 @@
 //! Builds the database at time zero from a [`WorldSpec`]: organizations with
 //! their Everyone groups, users, templates with their versions, parameters,
 //! presets and plans, and chats. The cloud learns each version's agent
-//! images. Unknown names are errors, not panics.
+//! images. [`validate`] checks the run first (with the one validator);
+//! unknown names are errors here too, not panics.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -12,7 +13,6 @@ use uuid::Uuid;
 
 use crate::control::Cloud;
 use crate::hosts::coderd::own_group_name;
-use crate::plan::Fault;
 use crate::plan::{RunConfig, TemplateSpec, VersionSpec, WorldSpec};
 
 /// The database and the names the run refers to.
@@ -25,39 +25,16 @@ pub struct Setup {
     pub allowlists: BTreeMap<Uuid, BTreeSet<Uuid>>,
 }
 
-/// Checks what the world cannot: settings that make sense together, and
-/// turns and faults that name chats the world has.
+/// Checks the run with the one validator ([`super::check`]), at its setup
+/// level ([`super::check::check_setup`]), before anything is built; the
+/// problems, joined, are the run's error (`invalid run: path: message; …`).
 pub fn validate(config: &RunConfig) -> Result<(), String> {
-    let s = &config.settings;
-    if s.tick.0.is_zero() {
-        return Err("settings.tick must be positive".into());
+    let problems = super::check::check_setup(config);
+    if problems.is_empty() {
+        return Ok(());
     }
-    if s.agent_heartbeat_interval.0.is_zero()
-        || s.agent_heartbeat_interval.0 >= s.agent_inactive_timeout.0
-    {
-        return Err(format!(
-            "settings.agent_heartbeat_interval ({}) must be positive and shorter than agent_inactive_timeout ({})",
-            s.agent_heartbeat_interval, s.agent_inactive_timeout
-        ));
-    }
-    let known = |chat: &str| config.world.chats.iter().any(|c| c.name == chat);
-    for (i, turn) in config.turns.iter().enumerate() {
-        if !known(&turn.chat) {
-            return Err(format!("turns[{i}]: unknown chat {:?}", turn.chat));
-        }
-    }
-    for (i, f) in config.faults.iter().enumerate() {
-        let chat = match &f.fault {
-            Fault::ParallelToolCalls { chat, .. } | Fault::UserRestartsWorkspace { chat, .. } => {
-                chat
-            }
-            _ => continue,
-        };
-        if !known(chat) {
-            return Err(format!("faults[{i}]: unknown chat {chat:?}"));
-        }
-    }
-    Ok(())
+    let all: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    Err(format!("invalid run: {}", all.join("; ")))
 }
 
 /// Builds the tables for `spec`, drawing IDs from `ids`.

@@ -53,9 +53,12 @@ use crate::bounds::Bounds;
 
 mod duration;
 mod faults;
+pub mod path;
+pub mod story;
 
 pub use duration::{format_duration, parse_duration, HumanDuration};
 pub use faults::{DbQuery, Fault, FaultKind};
+pub use story::Story;
 
 /// Default cap on tool calls per turn of a model.
 pub const DEFAULT_CALL_CAP: usize = 12;

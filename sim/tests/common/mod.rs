@@ -1,95 +1,48 @@
 //! Shared story builders for the simulation tests.
 #![allow(dead_code)]
 
-use chatsim::{
-    AgentDef, Call, ChatSpec, Dur, RunConfig, ScheduledFault, Settings, TemplateSpec, Turn,
-    UserSpec, VersionSpec, WorldSpec,
-};
 use chatsim::{AgentStatusKind, ContextPhase, EventKind, Fault, Record, RunOutcome, Transport};
+use chatsim::{Call, Dur, RunConfig, Story, Turn, WorldSpec};
 use std::cell::{Cell, RefCell};
+
+pub use chatsim::story::*;
 
 pub const CHAT: &str = "main";
 pub const WS: &str = "ws1";
 
 /// One user `alice` (quota `quota`), one template `dev` with agent `main`
 /// costing `cost`, one chat `main`.
+pub fn one_user(seed: u64, cost: i64, quota: i64) -> Story {
+    Story::new(seed)
+        .user(user("alice").with_quota(quota))
+        .template(template("dev").titled("Dev", "A dev box").cost(cost))
+        .chat(CHAT)
+}
+
+/// The world of [`one_user`].
 pub fn world(cost: i64, quota: i64) -> WorldSpec {
-    WorldSpec {
-        organizations: vec![chatsim::OrgSpec {
-            name: "coder".into(),
-            everyone_quota: 0,
-        }],
-        users: vec![UserSpec {
-            name: "alice".into(),
-            organization: "coder".into(),
-            roles: vec!["member".into()],
-            quota,
-        }],
-        templates: vec![TemplateSpec {
-            name: "dev".into(),
-            organization: "coder".into(),
-            display_name: "Dev".into(),
-            description: "A dev box".into(),
-            require_active_version: false,
-            deprecated: false,
-            versions: vec![VersionSpec {
-                name: "v1".into(),
-                parameters: vec![],
-                presets: vec![],
-                agents: vec![AgentDef::named("main")],
-                daily_cost: cost,
-            }],
-        }],
-        chats: vec![ChatSpec {
-            name: CHAT.into(),
-            owner: "alice".into(),
-            allowed_templates: vec![],
-            parent: None,
-        }],
-        chat_workspace_ttl: String::new(),
-    }
+    one_user(0, cost, quota).build().world
 }
 
 /// Create `ws1` from `dev`, wait for the build, bind the chat to it.
 pub fn create_and_bind() -> Turn {
-    Turn::new(
-        CHAT,
-        vec![
-            Call::CreateWorkspace {
-                template: "dev".into(),
-                name: WS.into(),
-                parameters: Default::default(),
-                preset: None,
-            },
-            Call::WaitBuild {
-                workspace: WS.into(),
-            },
-            Call::BindChat {
-                workspace: WS.into(),
-            },
-        ],
-    )
+    Turn::new(CHAT, chatsim::story::create_and_bind("dev", WS))
 }
 
+/// A run of `world`: `turns` in order, each fault at its second.
 pub fn config(
     seed: u64,
     world: WorldSpec,
     turns: Vec<Turn>,
     faults: Vec<(u64, Fault)>,
 ) -> RunConfig {
-    RunConfig {
-        seed,
-        settings: Settings::default(),
-        world,
-        faults: faults
-            .into_iter()
-            .map(|(at, fault)| ScheduledFault {
-                at: Dur::secs(at),
-                fault,
-            })
-            .collect(),
-        turns,
-    }
+    let story = turns
+        .into_iter()
+        .fold(Story::new(seed).world(world), Story::push);
+    faults
+        .into_iter()
+        .fold(story, |story, (at, fault)| story.fault_at(secs(at), fault))
+        .build()
 }
 
 pub fn at(turn: Turn, secs: u64) -> Turn {
@@ -105,15 +58,24 @@ pub fn kind(outcome: &RunOutcome, kind: EventKind) -> Vec<Record> {
     outcome.trace.of_kind(kind).cloned().collect()
 }
 
-/// The status changes of agent `name`, as (seconds, to).
-pub fn statuses(outcome: &RunOutcome, name: &str) -> Vec<(f64, AgentStatusKind)> {
+/// A change of an agent's status.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StatusChange {
+    /// Seconds into the run.
+    pub at: f64,
+    pub to: AgentStatusKind,
+}
+
+/// The status changes of agent `name`, in order.
+pub fn statuses(outcome: &RunOutcome, name: &str) -> Vec<StatusChange> {
     outcome
         .trace
         .of_kind(EventKind::AgentStatus)
         .filter_map(|r| match &r.event {
-            chatsim::Event::AgentStatus { name: n, to, .. } if n == name => {
-                Some((r.at.as_secs_f64(), *to))
-            }
+            chatsim::Event::AgentStatus { name: n, to, .. } if n == name => Some(StatusChange {
+                at: r.at.as_secs_f64(),
+                to: *to,
+            }),
             _ => None,
         })
         .collect()
@@ -125,8 +87,17 @@ pub fn print_trace(outcome: &RunOutcome) {
     }
 }
 
-/// Results of calls named `name` (`api.exec`, a tool name …): (seconds, is_error, content).
-pub fn results(outcome: &RunOutcome, name: &str) -> Vec<(f64, bool, String)> {
+/// The result of one call, as the model or the user read it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CallResult {
+    /// Seconds into the run.
+    pub at: f64,
+    pub is_error: bool,
+    pub content: String,
+}
+
+/// Results of calls named `name` (`api.exec`, a tool name …), in order.
+pub fn results(outcome: &RunOutcome, name: &str) -> Vec<CallResult> {
     outcome
         .trace
         .of_kind(EventKind::ToolResult)
@@ -136,10 +107,21 @@ pub fn results(outcome: &RunOutcome, name: &str) -> Vec<(f64, bool, String)> {
                 is_error,
                 content,
                 ..
-            } if n == name => Some((r.at.as_secs_f64(), *is_error, content.clone())),
+            } if n == name => Some(CallResult {
+                at: r.at.as_secs_f64(),
+                is_error: *is_error,
+                content: content.clone(),
+            }),
             _ => None,
         })
         .collect()
+}
+
+/// The last result of calls named `name` (panics if there is none).
+pub fn last_result(outcome: &RunOutcome, name: &str) -> CallResult {
+    results(outcome, name)
+        .pop()
+        .unwrap_or_else(|| panic!("no result of {name}"))
 }
 
 /// The workspace's summary at the end of the run.
@@ -169,7 +151,7 @@ pub fn first_at(outcome: &RunOutcome, pred: impl Fn(&chatsim::Event) -> bool) ->
 pub fn longest_disconnect(outcome: &RunOutcome, name: &str, end: f64) -> f64 {
     let mut longest = 0.0f64;
     let mut since: Option<f64> = None;
-    for (at, to) in statuses(outcome, name) {
+    for StatusChange { at, to } in statuses(outcome, name) {
         match (to, since) {
             (AgentStatusKind::Disconnected, None) => since = Some(at),
             (AgentStatusKind::Disconnected, Some(_)) => {}
@@ -259,20 +241,17 @@ pub fn run_ok(config: &RunConfig) -> RunOutcome {
     outcome
 }
 
-/// The user's direct probe of the bound agent (no chat runtime).
-pub fn exec(command: &str) -> Call {
-    Call::Exec {
-        command: command.into(),
-    }
+/// A prompt the chat runtime built for a turn.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Prompt {
+    /// The turn's index.
+    pub turn: usize,
+    pub phase: ContextPhase,
+    pub text: String,
 }
 
-/// The model's `execute` tool (through the chat runtime).
-pub fn execute(command: &str) -> Call {
-    Call::tool("execute", serde_json::json!({ "command": command }))
-}
-
-/// Prompts the chat runtime built, as (turn, phase, prompt).
-pub fn prompts(outcome: &RunOutcome) -> Vec<(usize, ContextPhase, String)> {
+/// Prompts the chat runtime built, in order.
+pub fn prompts(outcome: &RunOutcome) -> Vec<Prompt> {
     kind(outcome, EventKind::TurnContext)
         .into_iter()
         .filter_map(|r| match r.event {
@@ -281,7 +260,11 @@ pub fn prompts(outcome: &RunOutcome) -> Vec<(usize, ContextPhase, String)> {
                 phase,
                 prompt,
                 ..
-            } => Some((turn, phase, prompt)),
+            } => Some(Prompt {
+                turn,
+                phase,
+                text: prompt,
+            }),
             _ => None,
         })
         .collect()
