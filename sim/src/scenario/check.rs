@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::file::{ModelOutcomeName, ScenarioFile};
+use super::file::{unsupported_format, ModelOutcomeName, ScenarioFile, FORMAT};
 use super::spans::FieldPath;
 use crate::harness::faults::{self, Named, Ref};
 use crate::hosts::{CODERD, DRIVER, PROVISIONER};
@@ -214,6 +214,9 @@ impl Checker<'_> {
     }
 
     fn top(&mut self) {
+        if let Some(version) = self.file.format.filter(|v| *v != FORMAT) {
+            self.problem(root().key("format"), unsupported_format(version));
+        }
         if self.file.name.trim().is_empty() {
             self.problem(root().key("name"), "name must not be empty");
         }
