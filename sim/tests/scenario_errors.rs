@@ -59,7 +59,7 @@ fn unknown_top_level_field_points_at_the_key_and_lists_the_fields() {
         "{text}"
     );
     assert!(
-        text.contains("expected one of `name`, `description`, `seed`"),
+        text.contains("expected one of `format`, `name`, `description`, `seed`"),
         "{text}"
     );
 }
@@ -191,6 +191,38 @@ fn missing_required_field_points_at_its_table() {
     let source = "name = \"bad\"\n[world]\nusers = []\nchats = []\n";
     let text = parse(Path::new("bad.toml"), source).unwrap_err()[0].to_string();
     assert_eq!(text, "bad.toml:1:1: missing field `seed`");
+}
+
+#[test]
+fn the_format_version_is_optional_and_only_format_1_is_read() {
+    // Absent (the base) or 1: read as format 1.
+    let one = parse(Path::new("bad.toml"), &format!("format = 1\n{BASE}")).expect("format 1");
+    assert_eq!(one.file.format, Some(1));
+    assert_eq!(
+        parse(Path::new("bad.toml"), BASE)
+            .expect("no format")
+            .file
+            .format,
+        None
+    );
+    // Another version: one error at the value, naming the supported one —
+    // before any field of the newer format could be reported unknown.
+    for tail in ["", "shiny_new_table = { a = 1 }\n"] {
+        let source = format!("format = 2\n{BASE}{tail}");
+        let errors = parse(Path::new("bad.toml"), &source).unwrap_err();
+        let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        assert_eq!(
+            lines,
+            ["bad.toml:1:10: format: unsupported scenario format 2; this chatsim reads format 1"]
+        );
+    }
+    // Not a number: a type error like any other field's.
+    let text = parse(Path::new("bad.toml"), &format!("format = \"1\"\n{BASE}")).unwrap_err()[0]
+        .to_string();
+    assert!(
+        text.starts_with("bad.toml:1:10: format: invalid type: string \"1\""),
+        "{text}"
+    );
 }
 
 #[test]

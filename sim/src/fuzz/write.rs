@@ -11,6 +11,7 @@ use crate::scenario::{Expect, ScenarioFile};
 /// The scenario file of `config`, named and described, defaults left out.
 pub fn scenario_text(name: &str, description: &str, config: &RunConfig) -> Result<String, String> {
     let file = ScenarioFile {
+        format: None,
         name: name.to_string(),
         description: description.to_string(),
         seed: config.seed,

@@ -41,16 +41,9 @@ impl std::fmt::Display for Problem {
 
 /// The tools a model can call: the engine's five and its workspace tools.
 pub fn tool_names() -> Vec<&'static str> {
-    let mut names: Vec<&'static str> = chatsim_engine::definitions()
-        .iter()
-        .map(|d| d.name)
-        .collect();
-    names.extend(
-        chatsim_engine::chat::workspace_tool_definitions()
-            .iter()
-            .map(|d| d.name),
-    );
-    names
+    // The engine's one registry (tools and workspace tools), as the chat
+    // runtime dispatches them.
+    chatsim_engine::chat::ChatRuntime::tool_names().collect()
 }
 
 /// The user calls, as traces name them.

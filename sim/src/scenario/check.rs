@@ -4,7 +4,7 @@
 //! expectation names exists. Each problem names the field path it is
 //! about, so the loader can point at it.
 
-use super::file::{Expect, ModelOutcomeName, ScenarioFile, TurnExpect};
+use super::file::{unsupported_format, Expect, ModelOutcomeName, ScenarioFile, TurnExpect, FORMAT};
 use crate::harness::check::{known, root, Checker};
 use crate::plan::path::FieldPath;
 
@@ -14,7 +14,7 @@ pub use crate::harness::check::{tool_names, Problem, API_CALLS};
 pub fn check(file: &ScenarioFile) -> Vec<Problem> {
     let config = file.run_config();
     let mut c = Checker::new(&config);
-    c.top(&file.name);
+    c.top(&file.name, file.format);
     c.run();
     c.expect(&file.expect);
     c.problems
@@ -22,7 +22,10 @@ pub fn check(file: &ScenarioFile) -> Vec<Problem> {
 
 /// The scenario's own checks, on the run's checker.
 impl Checker<'_> {
-    fn top(&mut self, name: &str) {
+    fn top(&mut self, name: &str, format: Option<u32>) {
+        if let Some(version) = format.filter(|v| *v != FORMAT) {
+            self.problem(root().key("format"), unsupported_format(version));
+        }
         if name.trim().is_empty() {
             self.problem(root().key("name"), "name must not be empty");
         }

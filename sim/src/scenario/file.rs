@@ -1,7 +1,8 @@
-//! The scenario file's serde types: `name`, `description`, `seed`, the
-//! [`RunConfig`] fields (`settings`, `world`, `faults`, `turns`) and
-//! `[expect]`. Every table rejects unknown fields. The format is documented
-//! with a complete example in `scenarios/README.md`.
+//! The scenario file's serde types: `format` (the format version,
+//! [`FORMAT`]), `name`, `description`, `seed`, the [`RunConfig`] fields
+//! (`settings`, `world`, `faults`, `turns`) and `[expect]`. Every table
+//! rejects unknown fields. The format is documented with a complete example
+//! in `scenarios/README.md`.
 
 use std::collections::BTreeMap;
 
@@ -9,10 +10,24 @@ use serde::{Deserialize, Serialize};
 
 use crate::plan::{Dur, DurRange, RunConfig, ScheduledFault, Settings, Turn, WorldSpec};
 
+/// The scenario format version this chatsim reads (and the default of a
+/// file without `format`). A file that names another version is rejected
+/// before anything else is read: its fields may mean something else.
+pub const FORMAT: u32 = 1;
+
+/// The error for a file that names format `version`.
+pub fn unsupported_format(version: impl std::fmt::Display) -> String {
+    format!("unsupported scenario format {version}; this chatsim reads format {FORMAT}")
+}
+
 /// A scenario file as written.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioFile {
+    /// The format version (`format = 1`); absent = [`FORMAT`]. Left out
+    /// when absent, so files written without it stay without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<u32>,
     /// A short unique name (used in reports and snapshot names).
     pub name: String,
     /// The story in a sentence or two: what happens, what must hold.

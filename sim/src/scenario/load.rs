@@ -1,13 +1,15 @@
-//! Loading a scenario file: TOML → [`ScenarioFile`] (syntax and type
-//! errors, located by the parser's spans), then the semantic checks
-//! (located by the document's spans). Every error reads
-//! `FILE:LINE:COLUMN: <field path>: <message>`; nothing panics.
+//! Loading a scenario file: its format version first (a file of another
+//! version is rejected before its fields are read), then TOML →
+//! [`ScenarioFile`] (syntax and type errors, located by the parser's
+//! spans), then the semantic checks (located by the document's spans).
+//! Every error reads `FILE:LINE:COLUMN: <field path>: <message>`; nothing
+//! panics.
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use super::check::{self, Problem};
-use super::file::ScenarioFile;
+use super::file::{unsupported_format, ScenarioFile, FORMAT};
 use super::location::ScenarioError;
 use super::spans::{FieldPath, Spans};
 use crate::plan::RunConfig;
@@ -104,6 +106,9 @@ pub fn load(path: &Path) -> Result<Scenario, Vec<ScenarioError>> {
 /// Parses and checks a scenario's text (`path` names it in errors).
 pub fn parse(path: &Path, source: &str) -> Result<Scenario, Vec<ScenarioError>> {
     let spans = Spans::new(source);
+    if let Some(error) = other_format(path, source, &spans) {
+        return Err(vec![error]);
+    }
     let file: ScenarioFile = match toml::from_str(source) {
         Ok(file) => file,
         Err(err) => return Err(vec![serde_error(path, source, &spans, &err)]),
@@ -121,6 +126,29 @@ pub fn parse(path: &Path, source: &str) -> Result<Scenario, Vec<ScenarioError>> 
         .collect();
     errors.sort_by_key(|e| (e.line, e.column));
     Err(errors)
+}
+
+/// Only the `format` key of a file (every other key ignored).
+#[derive(serde::Deserialize)]
+struct FormatOnly {
+    #[serde(default)]
+    format: Option<toml::Value>,
+}
+
+/// The error for a file whose `format` is an integer other than
+/// [`FORMAT`], read before the rest: a file of another version may hold
+/// fields this version does not know, and the version is the error to
+/// report. Anything else (no `format`, bad syntax, a `format` that is no
+/// integer) is left to the full parse.
+fn other_format(path: &Path, source: &str, spans: &Spans) -> Option<ScenarioError> {
+    let version = match toml::from_str::<FormatOnly>(source).ok()?.format? {
+        toml::Value::Integer(version) if version != i64::from(FORMAT) => version,
+        _ => return None,
+    };
+    let at = FieldPath::root().key("format");
+    let span = spans.value(&at);
+    let text = message(&at, &unsupported_format(version));
+    Some(ScenarioError::at(path, source, span, text))
 }
 
 fn message(path: &FieldPath, text: &str) -> String {
