@@ -14,7 +14,8 @@
 //!   (`Store`, `Coderd`, `AgentDialer`, `Clock`, `Ids`, `Events`) and spawns
 //!   nothing.
 //! - **Faithful.** JSON keys, key order and model-facing strings follow the
-//!   spec (`../shared/spec/`), emitted as Go's `encoding/json` would.
+//!   behaviour spec of Coder's chat tools (cited as "spec N §x.y" in the
+//!   docs), emitted as Go's `encoding/json` would.
 //!
 //! # Where things are
 //!

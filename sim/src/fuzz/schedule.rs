@@ -118,6 +118,9 @@ pub struct WorldDraw {
     pub context_refresh: ContextRefresh,
     /// Whether a never-connected agent gets stop/start advice.
     pub never_connected_recovery: bool,
+    /// turmoil polls hosts in a seeded random order (swarm testing of the
+    /// schedule itself; the fast transport ignores it).
+    pub random_host_order: bool,
 }
 
 /// A turn: how long after the previous one, and what it does.
@@ -167,6 +170,7 @@ impl Schedule {
         let settings = Settings {
             context_refresh: self.world.context_refresh,
             never_connected_recovery: self.world.never_connected_recovery,
+            random_host_order: self.world.random_host_order,
             ..Settings::default()
         };
         let mut faults = self.active_faults();
@@ -475,6 +479,7 @@ fn world() -> impl Strategy<Value = WorldDraw> {
                 ContextRefresh::OnAgentChange,
             ]),
             prop::bool::weighted(0.2),
+            prop::bool::weighted(0.3),
         ),
     )
         .prop_map(|(a, b)| WorldDraw {
@@ -488,6 +493,7 @@ fn world() -> impl Strategy<Value = WorldDraw> {
             allowlist: b.2,
             context_refresh: b.3,
             never_connected_recovery: b.4,
+            random_host_order: b.5,
         })
 }
 
