@@ -4,7 +4,7 @@
 //! faults from the catalog at seeded times, each drawn by its family in the
 //! fault registry ([`crate::harness::faults`]), so every kind can appear.
 //! `chatsim determinism` and `chatsim trace --seed` run it; the fuzzer
-//! draws its own structured schedules instead (`crate::fuzz`).
+//! (`chatsim fuzz`) draws its own structured schedules instead.
 
 use std::collections::BTreeMap;
 
