@@ -518,3 +518,38 @@ fn no_turns_or_no_expectations_warn_but_load() {
         .warnings
         .is_empty());
 }
+
+#[test]
+fn an_expectation_failure_names_its_line_and_shows_values_unescaped() {
+    let tail = r#"[[turns]]
+chat = "main"
+calls = [
+  { call = "tool", name = "list_templates", input = {} },
+  { call = "tool", name = "create_workspace", input = { template_id = "{{template:dev}}", name = "ws1" } },
+]
+
+[expect]
+tool_order = ["list_templates", "read_template", "create_workspace", "list_templates", "read_template", "create_workspace", "execute", "execute"]
+
+[[expect.responses]]
+tool = "create_workspace"
+contains = ['"created":false']
+"#;
+    let scenario = parse(Path::new("bad.toml"), &format!("{BASE}{tail}")).expect("loads");
+    let report = chatsim::scenario::run_scenario(&scenario);
+    let details = report.details();
+    for part in [
+        // Located at the key, the value quoted as the file writes it.
+        "  bad.toml:24:1: expectation expect.responses[0].contains failed: create_workspace response 1 lacks '\"created\":false'\n",
+        // The response as pretty JSON, not an escaped string.
+        "    the response:\n      {\n",
+        "        \"created\": true,\n",
+        // A long list: both sides below the line, and what differs.
+        "  bad.toml:20:1: expectation expect.tool_order failed: the model's tool calls: not as expected (below)\n",
+        "    expected:\n      [\n        \"list_templates\",\n",
+        "    diff (- expected, + actual):\n      -   \"read_template\",\n",
+    ] {
+        assert!(details.contains(part), "{details}\nlacks\n{part}");
+    }
+    assert!(!details.contains("\\\""), "escaped quotes in {details}");
+}
