@@ -177,7 +177,7 @@ fn wrong_type_points_at_the_value() {
     let text = parse(Path::new("bad.toml"), source).unwrap_err()[0].to_string();
     assert_eq!(
         text,
-        "bad.toml:2:8: seed: invalid type: string \"one\", expected u64"
+        "bad.toml:2:8: seed: invalid value: string \"one\", expected a seed: a whole number from 0 to 18446744073709551615 (above 9223372036854775807 write it as a string, e.g. \"18446744073709551615\")"
     );
 }
 
@@ -389,4 +389,199 @@ fn no_prefix_of_any_scenario_panics() {
             cut += 7;
         }
     }
+}
+
+#[test]
+fn a_tick_over_a_minute_or_over_max_duration_is_refused() {
+    assert_error(
+        "[settings]\ntick = \"999999999h\"\n",
+        "13:8",
+        &["settings.tick", "tick (999999999h) must be at most 1m"],
+    );
+    assert_error(
+        "[settings]\ntick = \"30s\"\nmax_duration = \"10s\"\n",
+        "13:8",
+        &["settings.tick", "at most max_duration (10s)"],
+    );
+}
+
+#[test]
+fn a_link_fault_between_a_host_and_itself_is_refused() {
+    for kind in ["partition", "hold", "repair"] {
+        let tail = format!(
+            "[[faults]]\nat = \"1m\"\nfault = \"{kind}\"\na = \"coderd\"\nb = \"coderd\"\n"
+        );
+        assert_error(
+            &tail,
+            "16:5",
+            &["faults[0].b", "`a` and `b` are both \"coderd\""],
+        );
+    }
+}
+
+#[test]
+fn an_unterminated_placeholder_is_refused() {
+    let tail = "[[turns]]\nchat = \"main\"\ncalls = [{ call = \"tool\", name = \"read_template\", input = { template_id = \"{{template:dev\" } }]\n";
+    assert_error(
+        tail,
+        "14:75",
+        &[
+            "turns[0].calls[0].input.template_id",
+            "unterminated or embedded placeholder \"{{template:dev\"",
+        ],
+    );
+}
+
+#[test]
+fn a_seed_is_any_u64_an_integer_or_a_string() {
+    let world = "[world]\nusers = []\nchats = []\n";
+    for (seed, want) in [("7", 7), ("\"18446744073709551615\"", u64::MAX)] {
+        let source = format!("name = \"s\"\nseed = {seed}\n{world}");
+        let scenario = parse(Path::new("s.toml"), &source).expect("loads");
+        assert_eq!(scenario.seed(), want);
+    }
+    for seed in [
+        "-1",
+        "\"18446744073709551616\"",
+        "1.5",
+        "18446744073709551615",
+    ] {
+        let source = format!("name = \"s\"\nseed = {seed}\n{world}");
+        let text = parse(Path::new("s.toml"), &source).unwrap_err()[0].to_string();
+        assert!(text.starts_with("s.toml:2:8: "), "{text}");
+        assert!(
+            text.contains("18446744073709551615") && text.contains("9223372036854775807"),
+            "{seed}: {text}"
+        );
+    }
+}
+
+#[test]
+fn a_type_error_inside_a_fault_names_the_field() {
+    assert_error(
+        "[[faults]]\nat = 5\nfault = \"provisioner_crash\"\n",
+        "13:6",
+        &["faults[0].at: invalid type: integer `5`, expected a string"],
+    );
+    assert_error(
+        "[[faults]]\nat = \"1m\"\nfault = \"provisioner_crash\"\nrestart_after = true\n",
+        "15:17",
+        &["faults[0].restart_after: invalid type: boolean `true`"],
+    );
+}
+
+#[test]
+fn messages_name_no_rust_types() {
+    let cases = [
+        (
+            "[[turns]]\nchat = \"main\"\ncall_cap = \"x\"\n",
+            "expected a whole number (0 or more)",
+        ),
+        (
+            "[settings]\nplan_duration = \"3s\"\n",
+            "expected a duration range {min, max}",
+        ),
+        (
+            "[[turns]]\nchat = \"main\"\nmodel = \"reference\"\ngoal = 3\n",
+            "expected a table with `kind`",
+        ),
+        (
+            "[[turns]]\nchat = \"main\"\ncalls = [3]\n",
+            "expected a table with `call`",
+        ),
+        ("[expect]\nresponses = 3\n", "expected an array"),
+    ];
+    for (tail, words) in cases {
+        let errors = errors(tail);
+        let first = errors.first().expect("an error");
+        assert!(first.contains(words), "{first} lacks {words}");
+        for rust in ["usize", "u64", "DurRange", "enum", "struct", "sequence"] {
+            assert!(!first.contains(rust), "{first} names {rust}");
+        }
+    }
+}
+
+#[test]
+fn a_long_bad_value_is_echoed_cut() {
+    let huge = "m".repeat(1 << 20);
+    for tail in [
+        format!("[[turns]]\nchat = \"{huge}\"\n"),
+        format!("[settings]\ntick = \"{huge}\"\n"),
+        format!("[[turns]]\nchat = \"main\"\nmodel = \"{huge}\"\n"),
+    ] {
+        let errors = errors(&tail);
+        let first = errors.first().expect("an error");
+        assert!(first.starts_with("bad.toml:1"), "{first:.300}");
+        assert!(first.len() < 500, "{} bytes: {first:.300}", first.len());
+        assert!(first.contains("m…"), "{first}");
+    }
+}
+
+#[test]
+fn invalid_utf8_nul_bytes_and_empty_files_are_located() {
+    use chatsim::scenario::parse_bytes;
+    let text = |bytes: &[u8]| parse_bytes(Path::new("b.toml"), bytes).unwrap_err()[0].to_string();
+    assert_eq!(
+        text(b"name = \"x\"\nseed = 1 # \xff\n"),
+        "b.toml:2:12: invalid UTF-8: a scenario file is UTF-8 text"
+    );
+    assert_eq!(
+        text(b"name = \"x\"\nseed = \"a\0\"\n"),
+        "b.toml:2:10: NUL byte: a scenario file is text"
+    );
+    assert!(text(b"").starts_with("b.toml:1:1: empty file"));
+    assert!(text(b" \n\n").starts_with("b.toml:1:1: empty file"));
+}
+
+#[test]
+fn no_turns_or_no_expectations_warn_but_load() {
+    let scenario = parse(Path::new("bad.toml"), BASE).expect("loads");
+    let warnings: Vec<String> = scenario.warnings.iter().map(|w| w.to_string()).collect();
+    assert_eq!(
+        warnings,
+        [
+            "bad.toml:1:1: warning: no turns: the run plays only the faults",
+            "bad.toml:1:1: warning: no expectations ([expect]): only the invariants are checked",
+        ]
+    );
+    let full = format!("{BASE}[[turns]]\nchat = \"main\"\n[expect]\nworkspace_count = 0\n");
+    assert!(parse(Path::new("ok.toml"), &full)
+        .unwrap()
+        .warnings
+        .is_empty());
+}
+
+#[test]
+fn an_expectation_failure_names_its_line_and_shows_values_unescaped() {
+    let tail = r#"[[turns]]
+chat = "main"
+calls = [
+  { call = "tool", name = "list_templates", input = {} },
+  { call = "tool", name = "create_workspace", input = { template_id = "{{template:dev}}", name = "ws1" } },
+]
+
+[expect]
+tool_order = ["list_templates", "read_template", "create_workspace", "list_templates", "read_template", "create_workspace", "execute", "execute"]
+
+[[expect.responses]]
+tool = "create_workspace"
+contains = ['"created":false']
+"#;
+    let scenario = parse(Path::new("bad.toml"), &format!("{BASE}{tail}")).expect("loads");
+    let report = chatsim::scenario::run_scenario(&scenario);
+    let details = report.details();
+    for part in [
+        // Located at the key, the value quoted as the file writes it.
+        "  bad.toml:24:1: expectation expect.responses[0].contains failed: create_workspace response 1 lacks '\"created\":false'\n",
+        // The response as pretty JSON, not an escaped string.
+        "    the response:\n      {\n",
+        "        \"created\": true,\n",
+        // A long list: both sides below the line, and what differs.
+        "  bad.toml:20:1: expectation expect.tool_order failed: the model's tool calls: not as expected (below)\n",
+        "    expected:\n      [\n        \"list_templates\",\n",
+        "    diff (- expected, + actual):\n      -   \"read_template\",\n",
+    ] {
+        assert!(details.contains(part), "{details}\nlacks\n{part}");
+    }
+    assert!(!details.contains("\\\""), "escaped quotes in {details}");
 }

@@ -47,8 +47,13 @@ fn load_errors(tail: &str) -> Vec<String> {
     }
 }
 
+/// Each failure's line and the values quoted below it.
 fn failures(report: &Report) -> Vec<String> {
-    report.failures.iter().map(|f| f.to_string()).collect()
+    report
+        .failures
+        .iter()
+        .map(|f| format!("{f}\n{}", f.detail))
+        .collect()
 }
 
 fn assert_passes(report: &Report) {

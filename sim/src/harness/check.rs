@@ -262,6 +262,12 @@ impl Checker<'_> {
         let at = root().key("settings");
         if s.tick.0.is_zero() {
             self.problem(at.key("tick"), "tick must be positive");
+        } else if s.tick > Dur::mins(1) || s.tick > s.max_duration {
+            let message = format!(
+                "tick ({}) must be at most 1m and at most max_duration ({})",
+                s.tick, s.max_duration
+            );
+            self.problem(at.key("tick"), message);
         }
         if s.agent_heartbeat_interval.0.is_zero()
             || s.agent_heartbeat_interval >= s.agent_inactive_timeout
@@ -459,6 +465,14 @@ impl Checker<'_> {
     /// The names the fault's family says it refers to, and the calls it
     /// injects.
     fn fault(&mut self, at: &FieldPath, fault: &Fault) {
+        if let Fault::Partition { a, b, .. } | Fault::Hold { a, b, .. } | Fault::Repair { a, b } =
+            fault
+        {
+            if a == b {
+                let message = format!("a link joins two hosts: `a` and `b` are both {a:?}");
+                self.problem(at.key("b"), message);
+            }
+        }
         for r in faults::refs(fault) {
             match r {
                 Ref::Name { field, named, name } => self.named(at.key(field), named, name),
@@ -623,6 +637,13 @@ impl Checker<'_> {
 
     fn placeholder(&mut self, at: FieldPath, text: &str) {
         let Some(inner) = text.strip_prefix("{{").and_then(|t| t.strip_suffix("}}")) else {
+            let kinds = ["{{template:", "{{version:", "{{preset:"];
+            if kinds.iter().any(|k| text.contains(k)) {
+                let message = format!(
+                    "unterminated or embedded placeholder {text:?}: a placeholder is the whole string, {{{{template:NAME}}}}, {{{{version:TEMPLATE}}}} or {{{{preset:TEMPLATE/NAME}}}}"
+                );
+                self.problem(at, message);
+            }
             return;
         };
         let templates = self.names.templates.clone();

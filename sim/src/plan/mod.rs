@@ -54,6 +54,7 @@ use crate::bounds::Bounds;
 mod duration;
 mod faults;
 pub mod path;
+pub mod seed;
 pub mod story;
 
 pub use duration::{format_duration, parse_duration, HumanDuration};
@@ -135,6 +136,7 @@ impl DurRange {
 #[serde(deny_unknown_fields)]
 pub struct RunConfig {
     /// Drives turmoil's `rng_seed` and every component's random stream.
+    #[serde(with = "seed")]
     pub seed: u64,
     /// Timings and deployment settings (defaults when omitted).
     #[serde(default)]

@@ -22,8 +22,15 @@ use crate::observe::view::{CallView, TraceView};
 pub struct Failure {
     /// Where it is written: `expect.turns[0].model`.
     pub path: FieldPath,
-    /// What was expected and what happened.
+    /// What was expected and what happened, in a line.
     pub message: String,
+    /// Expected and actual values too long for the line, unescaped (pretty
+    /// JSON, with a short diff), or the response quoted; empty when the
+    /// line says it all.
+    pub detail: String,
+    /// 1-based line and column of the expectation in its file, once judged
+    /// against the file's text.
+    pub at: Option<(usize, usize)>,
 }
 
 impl fmt::Display for Failure {
@@ -80,15 +87,89 @@ fn root() -> FieldPath {
     FieldPath::root().key("expect")
 }
 
-/// A response as a report quotes it (long ones cut).
-fn quote(text: &str) -> String {
-    const LIMIT: usize = 300;
-    if text.chars().count() <= LIMIT {
-        format!("{text:?}")
+/// A string as a message quotes it, unescaped where it can be: `"text"`,
+/// else `'text'` (TOML's literal string) when it has double quotes.
+fn shown(text: &str) -> String {
+    let plain = !text.chars().any(char::is_control);
+    if plain && !text.contains('"') {
+        format!("\"{text}\"")
+    } else if plain && !text.contains('\'') {
+        format!("'{text}'")
     } else {
-        let cut: String = text.chars().take(LIMIT).collect();
-        format!("{cut:?}…")
+        format!("{text:?}")
     }
+}
+
+/// The most lines of a value a failure shows.
+const DETAIL_LINES: usize = 40;
+
+/// A response or prompt as a failure shows it below its line: pretty JSON
+/// when it is JSON, else the text (long ones cut).
+fn block(label: &str, text: &str) -> String {
+    let body = match serde_json::from_str::<Value>(text) {
+        Ok(v @ (Value::Object(_) | Value::Array(_))) => {
+            serde_json::to_string_pretty(&v).unwrap_or_else(|_| text.to_string())
+        }
+        _ => text.to_string(),
+    };
+    format!("{label}:\n{}", cut_lines(&body))
+}
+
+/// At most [`DETAIL_LINES`] lines of at most 200 characters, indented.
+fn cut_lines(text: &str) -> String {
+    let mut out: Vec<String> = text
+        .lines()
+        .take(DETAIL_LINES)
+        .map(|l| {
+            if l.chars().count() > 200 {
+                format!("  {}…", l.chars().take(200).collect::<String>())
+            } else {
+                format!("  {l}")
+            }
+        })
+        .collect();
+    let total = text.lines().count();
+    if total > DETAIL_LINES {
+        out.push(format!("  … ({} more lines)", total - DETAIL_LINES));
+    }
+    out.join("\n")
+}
+
+/// The lines of `want` and `got` that differ, `-` expected and `+` actual
+/// (a longest-common-subsequence diff; both sides when too long for one).
+fn diff(want: &str, got: &str) -> String {
+    let (a, b): (Vec<&str>, Vec<&str>) = (want.lines().collect(), got.lines().collect());
+    if a.len() * b.len() > 250_000 {
+        return String::new();
+    }
+    let mut lcs = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for i in (0..a.len()).rev() {
+        for j in (0..b.len()).rev() {
+            lcs[i][j] = if a[i] == b[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
+    while i < a.len() || j < b.len() {
+        if i < a.len() && j < b.len() && a[i] == b[j] {
+            (i, j) = (i + 1, j + 1);
+        } else if i < a.len() && (j == b.len() || lcs[i + 1][j] >= lcs[i][j + 1]) {
+            out.push(format!("  - {}", a[i]));
+            i += 1;
+        } else {
+            out.push(format!("  + {}", b[j]));
+            j += 1;
+        }
+    }
+    let more = out.len().saturating_sub(DETAIL_LINES);
+    out.truncate(DETAIL_LINES);
+    if more > 0 {
+        out.push(format!("  … ({more} more lines)"));
+    }
+    format!("diff (- expected, + actual):\n{}", out.join("\n"))
 }
 
 struct Evaluator<'a> {
@@ -99,22 +180,52 @@ struct Evaluator<'a> {
 
 impl Evaluator<'_> {
     fn fail(&mut self, path: FieldPath, message: impl Into<String>) {
+        self.fail_with(path, message, String::new());
+    }
+
+    fn fail_with(&mut self, path: FieldPath, message: impl Into<String>, detail: String) {
         self.failures.push(Failure {
             path,
             message: message.into(),
+            detail,
+            at: None,
         });
     }
 
-    fn compare<T: PartialEq + fmt::Debug + ?Sized>(
+    /// A failure quoting `text` (a response, a prompt) below its line.
+    fn fail_quoting(&mut self, path: FieldPath, message: String, label: &str, text: &str) {
+        self.fail_with(path, message, block(label, text));
+    }
+
+    /// Short values on the failure's line; long ones below it, pretty, with
+    /// a diff.
+    fn compare<T: PartialEq + fmt::Debug + serde::Serialize + ?Sized>(
         &mut self,
         path: FieldPath,
         what: &str,
         want: &T,
         got: &T,
     ) {
-        if want != got {
-            self.fail(path, format!("{what}: expected {want:?}, got {got:?}"));
+        if want == got {
+            return;
         }
+        let (w, g) = (format!("{want:?}"), format!("{got:?}"));
+        if w.chars().count() + g.chars().count() <= 160 {
+            return self.fail(path, format!("{what}: expected {w}, got {g}"));
+        }
+        let pretty = |v: &T| serde_json::to_string_pretty(v).unwrap_or_default();
+        let (w, g) = (pretty(want), pretty(got));
+        let detail = format!(
+            "expected:\n{}\nactual:\n{}\n{}",
+            cut_lines(&w),
+            cut_lines(&g),
+            diff(&w, &g)
+        );
+        self.fail_with(
+            path,
+            format!("{what}: not as expected (below)"),
+            detail.trim_end().to_string(),
+        );
     }
 
     fn top(&mut self, expect: &Expect) {
@@ -284,19 +395,18 @@ impl Evaluator<'_> {
         let text = &result.content;
         if let Some(want) = r.is_error {
             if want != result.is_error {
-                self.fail(
+                self.fail_quoting(
                     at.key("is_error"),
-                    format!(
-                        "{label}: is_error {}, expected {want}: {}",
-                        result.is_error,
-                        quote(text)
-                    ),
+                    format!("{label}: is_error {}, expected {want}", result.is_error),
+                    "the response",
+                    text,
                 );
             }
         }
         if let Some(want) = &r.equals {
             if want != text {
-                self.fail(at.key("equals"), format!("{label} is {}", quote(text)));
+                let detail = format!("{}\n{}", block("the response", text), diff(want, text));
+                self.fail_with(at.key("equals"), format!("{label} differs (below)"), detail);
             }
         }
         if let Some(range) = r.took {
@@ -316,17 +426,21 @@ impl Evaluator<'_> {
         }
         for s in &r.contains {
             if !text.contains(s.as_str()) {
-                self.fail(
+                self.fail_quoting(
                     at.key("contains"),
-                    format!("{label} lacks {s:?}: {}", quote(text)),
+                    format!("{label} lacks {}", shown(s)),
+                    "the response",
+                    text,
                 );
             }
         }
         for s in &r.lacks {
             if text.contains(s.as_str()) {
-                self.fail(
+                self.fail_quoting(
                     at.key("lacks"),
-                    format!("{label} contains {s:?}: {}", quote(text)),
+                    format!("{label} contains {}", shown(s)),
+                    "the response",
+                    text,
                 );
             }
         }
@@ -334,24 +448,30 @@ impl Evaluator<'_> {
             return;
         }
         let Ok(Value::Object(map)) = serde_json::from_str::<Value>(text) else {
-            return self.fail(
+            return self.fail_quoting(
                 at.key("keys"),
-                format!("{label} is not a JSON object: {}", quote(text)),
+                format!("{label} is not a JSON object"),
+                "the response",
+                text,
             );
         };
         for k in &r.keys {
             if !map.contains_key(k) {
-                self.fail(
+                self.fail_quoting(
                     at.key("keys"),
-                    format!("{label} has no key {k:?}: {}", quote(text)),
+                    format!("{label} has no key {}", shown(k)),
+                    "the response",
+                    text,
                 );
             }
         }
         for k in &r.lacks_keys {
             if map.contains_key(k) {
-                self.fail(
+                self.fail_quoting(
                     at.key("lacks_keys"),
-                    format!("{label} has key {k:?}: {}", quote(text)),
+                    format!("{label} has key {}", shown(k)),
+                    "the response",
+                    text,
                 );
             }
         }
@@ -430,22 +550,27 @@ impl Evaluator<'_> {
         }
         if let Some(want) = &p.equals {
             if want != &text {
-                self.fail(at.key("equals"), format!("{label} is {}", quote(&text)));
+                let detail = format!("{}\n{}", block("the prompt", &text), diff(want, &text));
+                self.fail_with(at.key("equals"), format!("{label} differs (below)"), detail);
             }
         }
         for s in &p.contains {
             if !text.contains(s.as_str()) {
-                self.fail(
+                self.fail_quoting(
                     at.key("contains"),
-                    format!("{label} lacks {s:?}: {}", quote(&text)),
+                    format!("{label} lacks {}", shown(s)),
+                    "the prompt",
+                    &text,
                 );
             }
         }
         for s in &p.lacks {
             if text.contains(s.as_str()) {
-                self.fail(
+                self.fail_quoting(
                     at.key("lacks"),
-                    format!("{label} contains {s:?}: {}", quote(&text)),
+                    format!("{label} contains {}", shown(s)),
+                    "the prompt",
+                    &text,
                 );
             }
         }

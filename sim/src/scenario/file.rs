@@ -34,6 +34,7 @@ pub struct ScenarioFile {
     #[serde(default)]
     pub description: String,
     /// The run's seed.
+    #[serde(with = "crate::plan::seed")]
     pub seed: u64,
     /// Timings and deployment settings ([`RunConfig::settings`]).
     #[serde(default)]

@@ -12,6 +12,7 @@ use super::check::{self, Problem};
 use super::file::{unsupported_format, ScenarioFile, FORMAT};
 use super::location::ScenarioError;
 use super::spans::{FieldPath, Spans};
+use super::words;
 use crate::plan::RunConfig;
 use crate::transport::Transport;
 
@@ -22,6 +23,10 @@ pub struct Scenario {
     pub path: PathBuf,
     /// The file's content.
     pub file: ScenarioFile,
+    /// The file's text (expectation failures are located in it).
+    pub source: String,
+    /// What loads but is likely a mistake (no turns, no expectations).
+    pub warnings: Vec<ScenarioError>,
 }
 
 impl Scenario {
@@ -92,8 +97,8 @@ pub fn discover(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
 
 /// Reads and checks a scenario file.
 pub fn load(path: &Path) -> Result<Scenario, Vec<ScenarioError>> {
-    match std::fs::read_to_string(path) {
-        Ok(source) => parse(path, &source),
+    match std::fs::read(path) {
+        Ok(bytes) => parse_bytes(path, &bytes),
         Err(err) => Err(vec![ScenarioError::at(
             path,
             "",
@@ -103,8 +108,14 @@ pub fn load(path: &Path) -> Result<Scenario, Vec<ScenarioError>> {
     }
 }
 
+/// Parses and checks a scenario file's bytes (`path` names it in errors).
+pub fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<Scenario, Vec<ScenarioError>> {
+    parse(path, words::text(path, bytes).map_err(|e| vec![e])?)
+}
+
 /// Parses and checks a scenario's text (`path` names it in errors).
 pub fn parse(path: &Path, source: &str) -> Result<Scenario, Vec<ScenarioError>> {
+    words::checked(path, source).map_err(|e| vec![e])?;
     let spans = Spans::new(source);
     if let Some(error) = other_format(path, source, &spans) {
         return Err(vec![error]);
@@ -115,9 +126,12 @@ pub fn parse(path: &Path, source: &str) -> Result<Scenario, Vec<ScenarioError>> 
     };
     let problems = check::check(&file);
     if problems.is_empty() {
+        let warnings = warnings(path, source, &spans, &file);
         return Ok(Scenario {
             path: path.to_path_buf(),
             file,
+            source: source.to_string(),
+            warnings,
         });
     }
     let mut errors: Vec<ScenarioError> = problems
@@ -151,6 +165,31 @@ fn other_format(path: &Path, source: &str, spans: &Spans) -> Option<ScenarioErro
     Some(ScenarioError::at(path, source, span, text))
 }
 
+/// What loads but is likely a mistake: a scenario without turns does
+/// nothing; one without `[expect]` checks only the invariants.
+fn warnings(path: &Path, source: &str, spans: &Spans, file: &ScenarioFile) -> Vec<ScenarioError> {
+    let mut out = Vec::new();
+    let mut warn = |at: &str, text: &str| {
+        let span = spans.key(&FieldPath::root().key(at));
+        out.push(ScenarioError::at(
+            path,
+            source,
+            span,
+            format!("warning: {text}"),
+        ));
+    };
+    if file.turns.is_empty() {
+        warn("turns", "no turns: the run plays only the faults");
+    }
+    if file.expect == Default::default() {
+        warn(
+            "expect",
+            "no expectations ([expect]): only the invariants are checked",
+        );
+    }
+    out
+}
+
 fn message(path: &FieldPath, text: &str) -> String {
     // One line per error: the parser's multi-line messages are joined.
     let text = text
@@ -159,6 +198,7 @@ fn message(path: &FieldPath, text: &str) -> String {
         .map(str::trim)
         .collect::<Vec<_>>()
         .join("; ");
+    let text = words::clip(&words::plain(&text));
     if path.is_root() {
         text
     } else {
@@ -197,9 +237,23 @@ fn serde_error(file: &Path, source: &str, spans: &Spans, err: &toml::de::Error) 
     ScenarioError::at(file, source, Some(span), message(&path, text))
 }
 
+/// What an `invalid type` or `invalid value` error says it found:
+/// `integer `5``, `string "x"`, `map`.
+fn unexpected(text: &str) -> Option<&str> {
+    let rest = text
+        .strip_prefix("invalid type: ")
+        .or_else(|| text.strip_prefix("invalid value: "))?;
+    Some(&rest[..rest.rfind(", expected ")?])
+}
+
 fn narrow(spans: &Spans, at: &FieldPath, text: &str) -> Option<(FieldPath, Range<usize>)> {
     if let Some(field) = between(text, "unknown field `", '`') {
         return spans.key_within(at, field);
+    }
+    if let Some(shown) = unexpected(text) {
+        if let Some(found) = spans.shown_within(at, shown) {
+            return Some(found);
+        }
     }
     let value = between(text, "unknown variant `", '`')
         .or_else(|| between(text, "invalid duration \"", '"'))?;

@@ -18,11 +18,12 @@ mod report;
 pub mod results;
 pub mod spans;
 mod transcript;
+mod words;
 
 pub use crate::plan::{format_duration, parse_duration, HumanDuration};
 pub use expect::{evaluate, Failure};
 pub use file::{Expect, ScenarioFile};
-pub use load::{discover, load, parse, Scenario, SCENARIO_DIR};
+pub use load::{discover, load, parse, parse_bytes, Scenario, SCENARIO_DIR};
 pub use location::{line_column, ScenarioError};
 pub use report::{judge, run_scenario, run_scenario_on, Report};
 pub use transcript::{pretty, transcript};

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use super::expect::{evaluate, Failure};
 use super::load::Scenario;
+use super::location::line_column;
+use super::spans::Spans;
 use crate::harness::RunOutcome;
 use crate::observe::invariants::Violation;
 use crate::observe::trace::format_time;
@@ -74,7 +76,13 @@ pub fn judge(scenario: &Scenario, outcome: RunOutcome, wall: Duration) -> Report
     let settings = &scenario.file.settings;
     let violations = outcome.violations(settings);
     let view = TraceView::new(&outcome.trace);
-    let failures = evaluate(&scenario.file.expect, &view, &outcome.summary);
+    let mut failures = evaluate(&scenario.file.expect, &view, &outcome.summary);
+    let spans = Spans::new(&scenario.source);
+    for f in &mut failures {
+        f.at = spans
+            .key(&f.path)
+            .map(|span| line_column(&scenario.source, span.start));
+    }
     Report {
         scenario: scenario.clone(),
         transport,
@@ -145,7 +153,12 @@ impl Report {
             let _ = writeln!(out, "  {v}");
         }
         for f in &self.failures {
-            let _ = writeln!(out, "  {f}");
+            let (line, column) = f.at.unwrap_or((1, 1));
+            let file = self.scenario.path.display();
+            let _ = writeln!(out, "  {file}:{line}:{column}: {f}");
+            for l in f.detail.lines() {
+                let _ = writeln!(out, "    {l}");
+            }
         }
         let _ = writeln!(
             out,

@@ -21,6 +21,9 @@ struct Entry {
     value: Option<Range<usize>>,
     /// The value when it is a string.
     text: Option<String>,
+    /// The value as serde's errors show it: `integer `5``, `string "x"`,
+    /// `map`, `sequence`.
+    shown: Option<String>,
 }
 
 impl Entry {
@@ -58,12 +61,14 @@ impl Spans {
         key: Option<Range<usize>>,
         value: Option<Range<usize>>,
         text: Option<String>,
+        shown: Option<String>,
     ) {
         self.entries.push(Entry {
             path,
             key,
             value,
             text,
+            shown,
         });
     }
 
@@ -79,14 +84,26 @@ impl Spans {
             Item::None => {}
             Item::Value(value) => self.walk_value(at, key, value),
             Item::Table(table) => {
-                self.push(at.clone(), key, table.span(), None);
+                self.push(at.clone(), key, table.span(), None, Some("map".into()));
                 self.walk_table(at, table);
             }
             Item::ArrayOfTables(tables) => {
-                self.push(at.clone(), key, tables.span(), None);
+                self.push(
+                    at.clone(),
+                    key,
+                    tables.span(),
+                    None,
+                    Some("sequence".into()),
+                );
                 for (i, table) in tables.iter().enumerate() {
                     let element = at.index(i);
-                    self.push(element.clone(), None, table.span(), None);
+                    self.push(
+                        element.clone(),
+                        None,
+                        table.span(),
+                        None,
+                        Some("map".into()),
+                    );
                     self.walk_table(&element, table);
                 }
             }
@@ -95,7 +112,16 @@ impl Spans {
 
     fn walk_value(&mut self, at: &FieldPath, key: Option<Range<usize>>, value: &Value) {
         let text = value.as_str().map(str::to_string);
-        self.push(at.clone(), key, value.span(), text);
+        let shown = match value {
+            Value::String(s) => Some(format!("string {:?}", s.value())),
+            Value::Integer(i) => Some(format!("integer `{}`", i.value())),
+            Value::Float(f) => Some(format!("floating point `{}`", f.value())),
+            Value::Boolean(b) => Some(format!("boolean `{}`", b.value())),
+            Value::Array(_) => Some("sequence".to_string()),
+            Value::InlineTable(_) => Some("map".to_string()),
+            Value::Datetime(_) => None,
+        };
+        self.push(at.clone(), key, value.span(), text, shown);
         match value {
             Value::Array(array) => {
                 for (i, v) in array.iter().enumerate() {
@@ -181,6 +207,21 @@ impl Spans {
             .filter(|e| e.path.starts_with(parent) && e.text.as_deref() == Some(text))
             .filter_map(|e| e.value.clone().map(|span| (e.path.clone(), span)))
             .min_by_key(|(_, span)| span.start)
+    }
+
+    /// The first value inside `parent` that serde's errors show as `shown`
+    /// (`integer `5``, `string "x"`, `map`), in document order.
+    pub fn shown_within(
+        &self,
+        parent: &FieldPath,
+        shown: &str,
+    ) -> Option<(FieldPath, Range<usize>)> {
+        self.entries
+            .iter()
+            .filter(|e| e.path.starts_with(parent) && &e.path != parent)
+            .filter(|e| e.shown.as_deref() == Some(shown))
+            .filter_map(|e| e.value.clone().map(|span| (e.path.clone(), span)))
+            .min_by_key(|(p, span)| (span.start, std::cmp::Reverse(p.0.len())))
     }
 }
 

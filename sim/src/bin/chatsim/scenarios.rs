@@ -47,13 +47,17 @@ fn files(command: &str, paths: &[PathBuf]) -> Result<Vec<PathBuf>, ExitCode> {
     Ok(files)
 }
 
-/// Loads `file`, writing its errors to stderr.
+/// Loads `file`, writing its errors (or its warnings) to stderr.
 fn load(file: &Path) -> Result<Scenario, Vec<ScenarioError>> {
-    scenario::load(file).inspect_err(|errors| {
-        for error in errors {
-            err!("{error}");
-        }
-    })
+    let loaded = scenario::load(file);
+    let said = match &loaded {
+        Ok(scenario) => &scenario.warnings,
+        Err(errors) => errors,
+    };
+    for line in said {
+        err!("{line}");
+    }
+    loaded
 }
 
 pub fn run(args: RunArgs) -> ExitCode {
