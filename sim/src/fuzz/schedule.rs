@@ -24,6 +24,9 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
 use crate::harness::faults::{draw, DrawWorld};
+use crate::plan::story::{
+    bind_chat, create_and_bind, execute, start_workspace, stop_workspace, tool, wait_build,
+};
 use crate::plan::*;
 
 /// The chat every case plays.
@@ -345,80 +348,37 @@ impl WithCost for TemplateSpec {
 
 impl Action {
     fn turn(&self) -> Turn {
-        let tool = |name: &str, input| Call::tool(name, input);
-        let ws = || WS.to_string();
+        let calls = |calls: Vec<Call>| Turn::new(CHAT, calls);
         let dev = || json!({ "template_id": "{{template:dev}}", "name": WS });
         match self {
-            Action::CreateAndBind => Turn::new(
-                CHAT,
-                vec![
-                    Call::CreateWorkspace {
-                        template: "dev".into(),
-                        name: ws(),
-                        parameters: BTreeMap::new(),
-                        preset: None,
-                    },
-                    Call::WaitBuild { workspace: ws() },
-                    Call::BindChat { workspace: ws() },
-                ],
-            ),
+            Action::CreateAndBind => calls(create_and_bind("dev", WS)),
             Action::Discover { parallel } => {
-                let turn = Turn::new(
-                    CHAT,
-                    vec![
-                        tool("list_templates", json!({})),
-                        tool(
-                            "read_template",
-                            json!({ "template_id": "{{template:dev}}" }),
-                        ),
-                    ],
-                );
+                let read = json!({ "template_id": "{{template:dev}}" });
+                let turn = calls(vec![
+                    tool("list_templates", json!({})),
+                    tool("read_template", read),
+                ]);
                 if *parallel {
                     turn.parallel()
                 } else {
                     turn
                 }
             }
-            Action::CreateTool => Turn::new(CHAT, vec![tool("create_workspace", dev())]),
-            Action::ParallelCreates => Turn::new(
-                CHAT,
-                vec![
-                    tool("create_workspace", dev()),
-                    tool("create_workspace", dev()),
-                ],
-            )
+            Action::CreateTool => calls(vec![tool("create_workspace", dev())]),
+            Action::ParallelCreates => calls(vec![
+                tool("create_workspace", dev()),
+                tool("create_workspace", dev()),
+            ])
             .parallel(),
-            Action::Execute => Turn::new(
-                CHAT,
-                vec![tool("execute", json!({ "command": "make test" }))],
-            ),
-            Action::ReadFile => Turn::new(
-                CHAT,
-                vec![tool(
-                    "read_file",
-                    json!({ "path": "/home/coder/AGENTS.md" }),
-                )],
-            ),
-            Action::StopTool => Turn::new(CHAT, vec![tool("stop_workspace", json!({}))]),
-            Action::StartTool => Turn::new(CHAT, vec![tool("start_workspace", json!({}))]),
-            Action::StopApi => Turn::new(
-                CHAT,
-                vec![
-                    Call::StopWorkspace { workspace: ws() },
-                    Call::WaitBuild { workspace: ws() },
-                ],
-            ),
-            Action::StartApi => Turn::new(
-                CHAT,
-                vec![
-                    Call::StartWorkspace {
-                        workspace: ws(),
-                        parameters: BTreeMap::new(),
-                    },
-                    Call::WaitBuild { workspace: ws() },
-                    Call::BindChat { workspace: ws() },
-                ],
-            ),
+            Action::Execute => calls(vec![execute("make test")]),
+            Action::ReadFile => calls(vec![tool(
+                "read_file",
+                json!({ "path": "/home/coder/AGENTS.md" }),
+            )]),
+            Action::StopTool => calls(vec![tool("stop_workspace", json!({}))]),
+            Action::StartTool => calls(vec![tool("start_workspace", json!({}))]),
+            Action::StopApi => calls(vec![stop_workspace(WS), wait_build(WS)]),
+            Action::StartApi => calls(vec![start_workspace(WS), wait_build(WS), bind_chat(WS)]),
             Action::Model => Turn::reference(
                 CHAT,
                 Goal::RunCommand {
