@@ -163,6 +163,10 @@ pub enum Action {
     StartApi,
     /// The reference model runs a command.
     Model,
+    /// The user creates `ws2` from the external-agent template, binds the
+    /// chat to it, and the model runs a command there: the external-agent
+    /// preflight's path (nobody starts the agent unless a fault does).
+    UseExternal,
 }
 
 impl Schedule {
@@ -378,6 +382,11 @@ impl Action {
             Action::StopTool => calls(vec![tool("stop_workspace", json!({}))]),
             Action::StartTool => calls(vec![tool("start_workspace", json!({}))]),
             Action::StopApi => calls(vec![stop_workspace(WS), wait_build(WS)]),
+            Action::UseExternal => {
+                let mut steps = create_and_bind("ext", EXT_WS);
+                steps.push(execute("hostname"));
+                calls(steps)
+            }
             Action::StartApi => calls(vec![start_workspace(WS), wait_build(WS), bind_chat(WS)]),
             Action::Model => Turn::reference(
                 CHAT,
@@ -469,6 +478,7 @@ fn action() -> impl Strategy<Value = Action> {
         1 => Just(Action::StopApi),
         1 => Just(Action::StartApi),
         2 => Just(Action::Model),
+        1 => Just(Action::UseExternal),
     ]
 }
 

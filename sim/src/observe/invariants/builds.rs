@@ -160,7 +160,9 @@ fn wait_skipped_or_canceled(obj: &serde_json::Map<String, Value>) -> bool {
 /// record's) succeeded, and after its chat agent reached a lifecycle state
 /// past `starting` or `AGENT_CONNECT_TIMEOUT` passed since the build
 /// succeeded (a dial phase that gave up), unless the result shows no wait
-/// (no agent, a selection error) or a canceled one.
+/// (no agent, a selection error) or a canceled one, or the user canceled
+/// the turn during the call (spec 1 §3.8: a canceled wait of an external
+/// agent reports the external-agent guidance, not `context canceled`).
 pub(super) fn chat_update_after_agent_wait(input: &Input<'_>) -> Vec<Violation> {
     let view = input.view;
     let mut out = Vec::new();
@@ -182,6 +184,9 @@ pub(super) fn chat_update_after_agent_wait(input: &Input<'_>) -> Vec<Violation> 
         let Some(build) = first.1.as_deref().and_then(|id| view.build(id)) else {
             continue;
         };
+        if turn_canceled_before(view, call.sent, second_at) {
+            continue;
+        }
         let obj = json_object(&result.content).unwrap_or_default();
         if let Err(why) = second_update_allowed(view, build, second_at, &obj) {
             let message = format!(
@@ -195,6 +200,14 @@ pub(super) fn chat_update_after_agent_wait(input: &Input<'_>) -> Vec<Violation> 
         }
     }
     out
+}
+
+/// Whether a `user_cancels_turn` fault took effect in `[from, to]`.
+fn turn_canceled_before(view: &TraceView, from: Duration, to: Duration) -> bool {
+    view.trace.records().iter().any(|r| {
+        (from..=to).contains(&r.at)
+            && matches!(&r.event, Event::Fault { name, .. } if name == "user_cancels_turn")
+    })
 }
 
 /// Why a second update of `build`'s call at `at` was too early, if it was.

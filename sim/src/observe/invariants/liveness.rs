@@ -64,6 +64,9 @@ struct Evidence {
     parameters_missing: bool,
     startup_failed: bool,
     broken_image: bool,
+    /// A build of a template version with an external agent: an agent
+    /// that runs only when someone starts it by hand.
+    external_agent: bool,
     /// Dials that did not connect during the liveness turn.
     failed_dials_in_turn: usize,
     /// A chat agent read `disconnected` for the recovery threshold before
@@ -90,6 +93,10 @@ fn evidence(trace: &Trace, turn: &RangeInclusive<Duration>, threshold: Duration)
                 seen.failed_dials_in_turn += 1
             }
             Event::QuotaCommit { ok: false, .. } => seen.quota_failed = true,
+            Event::Enqueue {
+                external_agent: true,
+                ..
+            } => seen.external_agent = true,
             Event::Job { status, .. } if *status == JobStatus::Failed => seen.build_failed = true,
             Event::AgentLifecycle {
                 state: LifecycleState::StartError | LifecycleState::StartTimeout,
@@ -126,6 +133,7 @@ fn confirmed(
         "dial_timeout_repeated" if seen.failed_dials_in_turn >= 2 && !seen.recovery_due => true,
         "quota" => seen.quota_failed,
         "manual_update" => seen.parameters_missing,
+        "external_agent" => seen.external_agent,
         // A failed build, a missing parameter, a broken image or failing
         // startup scripts: the workspace cannot come up, whatever the
         // model does.
