@@ -50,8 +50,12 @@ pub enum Outcome {
     CapExceeded,
 }
 
-/// What the model told the user.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// What the model told the user (scenario files name it in snake_case,
+/// as traces do).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Reason {
     /// The build needs more quota than the user has.
     Quota,

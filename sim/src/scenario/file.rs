@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::plan::{Dur, DurRange, RunConfig, ScheduledFault, Settings, Turn, WorldSpec};
+use crate::players::Reason;
 
 /// The scenario format version this chatsim reads (and the default of a
 /// file without `format`). A file that names another version is rejected
@@ -237,7 +238,7 @@ pub struct TurnExpect {
     pub model: Option<ModelOutcomeName>,
     /// What the model told the user (with `model = "told_user"`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<ReasonName>,
+    pub reason: Option<Reason>,
     /// How many tool calls the model made.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub calls: Option<usize>,
@@ -291,28 +292,6 @@ pub enum ModelOutcomeName {
     CapExceeded,
 }
 
-/// What the reference model tells the user (see `model::Reason`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ReasonName {
-    /// The build needs more quota than the user has.
-    Quota,
-    /// The workspace's agent is external: a user must start it.
-    ExternalAgent,
-    /// The template needs parameter values the model does not have.
-    ManualUpdate,
-    /// The build failed.
-    BuildFailed,
-    /// Dials timed out again after a retry.
-    DialTimeoutRepeated,
-    /// The workspace did not recover after a restart.
-    RecoveryFailed,
-    /// No template to create from.
-    NoTemplate,
-    /// Any other error, passed on.
-    Error,
-}
-
 /// The snake_case name serde gives a unit variant.
 pub fn variant_name<T: Serialize>(value: &T) -> String {
     match serde_json::to_value(value) {
@@ -324,14 +303,15 @@ pub fn variant_name<T: Serialize>(value: &T) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::players::{Outcome, Reason};
+    use crate::players::Outcome;
 
     /// Expectations name exactly what the model's outcome events say.
     #[test]
     fn model_names_match_the_reference_model() {
         for reason in Reason::ALL {
-            let name: ReasonName = serde_json::from_value(reason.as_str().into()).unwrap();
-            assert_eq!(variant_name(&name), reason.as_str());
+            assert_eq!(variant_name(&reason), reason.as_str());
+            let back: Reason = serde_json::from_value(reason.as_str().into()).unwrap();
+            assert_eq!(back, reason);
         }
         for outcome in [
             Outcome::Done,
