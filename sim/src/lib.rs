@@ -31,6 +31,8 @@
 //! - [`scenario`]: scenario files (`scenarios/*.toml`), their own checks
 //!   (the name, `[expect]`) on top of the run's, expectations and the
 //!   transcripts the snapshot suite records.
+//! - [`timeline`]: a run's trace drawn as a self-contained HTML page
+//!   (`chatsim report`); reads only `observe` and `plan`.
 //! - [`gen`] (a seed → a mixed-fault run), [`stories`] (ready-made runs),
 //!   [`mod@fuzz`] (`chatsim fuzz`: structured schedules, every invariant,
 //!   shrinking to a scenario file), [`mod@bench`] (`chatsim bench`).
@@ -64,6 +66,7 @@ pub mod players;
 pub mod rng;
 pub mod scenario;
 pub mod stories;
+pub mod timeline;
 pub mod transport;
 
 pub use harness::{run, run_fast, run_on, run_with, RunOutcome, Summary, EPOCH};

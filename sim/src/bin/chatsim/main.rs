@@ -9,6 +9,7 @@ mod bench;
 mod determinism;
 mod fuzz;
 mod output;
+mod report;
 mod scenarios;
 mod trace;
 
@@ -36,6 +37,10 @@ enum Command {
     /// Runs scenario files (default: every one under scenarios/) and checks
     /// their expectations and the invariants; one line each, then the tally.
     Run(scenarios::RunArgs),
+    /// Runs scenario files and writes each run's timeline as one
+    /// self-contained HTML page, DIR/<file stem>.html: lanes for turns,
+    /// tool calls, builds, agents and faults on a virtual-time axis.
+    Report(report::ReportArgs),
     /// Validates scenario files without running them; errors go to stderr
     /// as FILE:LINE:COLUMN: message.
     Check {
@@ -106,6 +111,7 @@ fn seed_range(command: &str, start: u64, seeds: u64) -> Result<RangeInclusive<u6
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Run(args) => scenarios::run(args),
+        Command::Report(args) => report::report(args),
         Command::Check { paths } => scenarios::check(&paths),
         Command::List { paths } => scenarios::list(&paths),
         Command::Trace(args) => trace::trace(args),

@@ -27,7 +27,7 @@ pub struct RunArgs {
 
 /// The scenario files `paths` name, or the exit code of a usage error
 /// (an unreadable directory, or no file at all).
-fn files(command: &str, paths: &[PathBuf]) -> Result<Vec<PathBuf>, ExitCode> {
+pub fn files(command: &str, paths: &[PathBuf]) -> Result<Vec<PathBuf>, ExitCode> {
     let files = scenario::discover(paths)
         .map_err(|e| output::usage(format!("chatsim {command}: cannot list scenarios: {e}")))?;
     if files.is_empty() {
@@ -48,7 +48,7 @@ fn files(command: &str, paths: &[PathBuf]) -> Result<Vec<PathBuf>, ExitCode> {
 }
 
 /// Loads `file`, writing its errors (or its warnings) to stderr.
-fn load(file: &Path) -> Result<Scenario, Vec<ScenarioError>> {
+pub fn load(file: &Path) -> Result<Scenario, Vec<ScenarioError>> {
     let loaded = scenario::load(file);
     let said = match &loaded {
         Ok(scenario) => &scenario.warnings,

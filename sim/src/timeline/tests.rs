@@ -1,0 +1,2 @@
+//! The page builder's tests: lanes and counts from a real run, escaping,
+//! determinism.
