@@ -41,6 +41,10 @@ pub struct FuzzArgs {
     /// Do not re-run shrunk failures on turmoil.
     #[arg(long)]
     no_turmoil_check: bool,
+    /// Also write each shrunk failure's timeline as an HTML page beside
+    /// its scenario file (`fuzz-seed-N.html`; see `chatsim report`).
+    #[arg(long)]
+    report: bool,
 }
 
 #[derive(clap::Subcommand)]
@@ -127,6 +131,15 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
         bar.finish();
     }
     match result {
+        Ok(tally) if args.report => {
+            let written = crate::report::fuzz_failures(&tally, args.transport);
+            let code = finish(&tally, args.json);
+            if written {
+                code
+            } else {
+                ExitCode::from(2)
+            }
+        }
         Ok(tally) => finish(&tally, args.json),
         Err(e) => output::usage(format!("chatsim fuzz: {e}")),
     }

@@ -30,10 +30,13 @@ pub struct ReportArgs {
 /// (also when a run failed: the page shows why); 2 when a file does not
 /// load, two files share a stem, or a page cannot be written.
 pub fn report(args: ReportArgs) -> ExitCode {
-    let files = match files("report", &args.paths) {
+    let mut files = match files("report", &args.paths) {
         Ok(files) => files,
         Err(code) => return code,
     };
+    // A file named twice is reported once.
+    let mut seen = std::collections::BTreeSet::new();
+    files.retain(|file| seen.insert(file.clone()));
     let mut stems: BTreeMap<String, &Path> = BTreeMap::new();
     for file in &files {
         let stem = page_name(file);
@@ -136,4 +139,33 @@ pub fn page(report: &Report, replay: &str) -> String {
         replay,
         marks,
     })
+}
+
+/// `chatsim fuzz --report`: the page of each shrunk failure, replayed from
+/// its scenario file on `transport`, beside that file. Whether every page
+/// was written (errors go to stderr).
+pub fn fuzz_failures(tally: &chatsim::fuzz::Tally, transport: Transport) -> bool {
+    let mut all_written = true;
+    for failure in tally
+        .results
+        .iter()
+        .filter_map(|line| line.failure.as_ref())
+    {
+        let file = Path::new(&failure.scenario);
+        let Ok(scenario) = load(file) else {
+            err!("chatsim fuzz --report: no page for {}", failure.scenario);
+            all_written = false;
+            continue;
+        };
+        let report = scenario::run_scenario_on(&scenario, transport);
+        let target = file.with_extension("html");
+        match write_page(&report, &failure.replay, &target) {
+            Ok(()) => err!("report: {}", target.display()),
+            Err(message) => {
+                err!("chatsim fuzz --report: {message}");
+                all_written = false;
+            }
+        }
+    }
+    all_written
 }
