@@ -43,6 +43,8 @@
   var clip = el("clipPath", { id: "plot" }, el("defs", {}, svg));
   var clipRect = el("rect", { x: LABEL_W, y: 0, height: height }, clip);
   var plot = el("g", { "clip-path": "url(#plot)" }, svg);
+  // Item labels above every bar and tick, so a tick never hides a label.
+  var itemLabels = el("g", { "class": "item-labels", "clip-path": "url(#plot)" }, svg);
   var labels = el("g", {}, svg);
 
   data.lanes.forEach(function (lane, i) {
@@ -59,11 +61,12 @@
         "data-lane": lane.id
       }, plot);
       var y = laneTops[i] + LANE_PAD + item.row * ROW_H;
-      el("rect", { y: y + 2, height: ROW_H - 4 }, node);
-      el("text", { y: y + 13 }, node).textContent = item.label;
+      var rect = el("rect", { y: y + 2, height: ROW_H - 4 }, node);
+      var text = el("text", { y: y + 13 }, itemLabels);
+      text.textContent = item.label;
       el("title", {}, node).textContent = hover(item);
       node.addEventListener("click", function () { select(node, item.label, item, lane.label); });
-      placed.push({ node: node, item: item, lane: lane.id });
+      placed.push({ node: node, rect: rect, text: text, item: item, lane: lane.id });
     });
   });
 
@@ -173,7 +176,7 @@
     drawAxis();
     var rows = {};
     placed.forEach(function (p) {
-      var item = p.item, rect = p.node.firstChild, text = rect.nextSibling;
+      var item = p.item, rect = p.rect, text = p.text;
       var x0 = x(item.start_ms), w;
       if (item.end_ms !== undefined) {
         w = Math.max(2, x(item.end_ms) - x0);
