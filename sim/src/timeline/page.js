@@ -52,7 +52,9 @@
     var g = el("g", { "class": "lane", "data-lane-id": lane.id }, back);
     el("rect", { "class": "lane-bg" + (i % 2 ? " odd" : ""), x: 0, y: laneTops[i], width: 10000, height: h }, g);
     var text = el("text", { "class": "lane-label", x: 8, y: laneTops[i] + LANE_PAD + 13 }, labels);
-    text.textContent = lane.label;
+    // A long label is cut to the label column; hovering shows it whole.
+    text.textContent = lane.label.length > 30 ? lane.label.slice(0, 29) + "\u2026" : lane.label;
+    el("title", {}, text).textContent = lane.label;
     lane.items.forEach(function (item) {
       var span = item.end_ms !== undefined;
       var node = el("g", {
