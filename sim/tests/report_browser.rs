@@ -239,18 +239,25 @@ fn a_failing_report_marks_its_failure_in_chromium() {
     std::fs::create_dir_all(&out).expect("the output folder");
     let out = out.canonicalize().expect("an absolute path");
     let source = std::fs::read_to_string(workspace_root().join(OOM)).expect("the scenario");
-    let scenario = out.join("oom-wrong-tool-count.toml");
+    let scenario = out.join("oom-wrong-counts.toml");
     std::fs::write(
         &scenario,
-        source.replace("stop_workspace = 1", "stop_workspace = 2"),
+        source
+            .replace("stop_workspace = 1", "stop_workspace = 2")
+            .replace("builds = 3", "builds = 4"),
     )
     .expect("written");
     let page = report(&scenario, &out, "fast");
     let dom = rendered_dom(&browser, &out, &page);
     assert_rendered_cleanly(&dom);
-    assert_eq!(dom.matches("class=\"mark\"").count(), 1, "one mark drawn");
+    assert_eq!(
+        dom.matches("class=\"mark\"").count(),
+        2,
+        "one mark per failed expectation"
+    );
     assert!(
-        dom.contains("expectation expect.tool_calls"),
-        "the mark names the expectation"
+        dom.contains("expectation expect.tool_calls.stop_workspace")
+            && dom.contains("expectation expect.chats.main.builds"),
+        "each mark names its expectation"
     );
 }

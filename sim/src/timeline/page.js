@@ -6,7 +6,10 @@
   var data = JSON.parse(document.getElementById("timeline-data").textContent);
   var svg = document.getElementById("chart");
   var NS = svg.namespaceURI;
-  var LABEL_W = 190, AXIS_H = 26, ROW_H = 18, LANE_PAD = 5, MARK_H = 18;
+  var LABEL_W = 200, AXIS_H = 26, ROW_H = 18, LANE_PAD = 5, FLAG_H = 18;
+  // Marks' flags take up to three rows, so marks close in time stay readable.
+  var FLAG_ROWS = Math.max(1, Math.min(3, data.marks.length));
+  var MARK_H = FLAG_H * FLAG_ROWS;
   var full = { t0: 0, t1: Math.max(data.end_ms, 1000) * 1.06 };
   var view = { t0: full.t0, t1: full.t1 };
   // `#view=A,B` (seconds) opens on that window.
@@ -75,8 +78,9 @@
   data.marks.forEach(function (mark, i) {
     var g = el("g", { "class": "mark", "data-mark": String(i) }, plot);
     el("line", { y1: AXIS_H, y2: height }, g);
-    el("rect", { y: AXIS_H, height: MARK_H - 2 }, g);
-    el("text", { y: AXIS_H + 12 }, g).textContent = "\u2716 " + mark.title;
+    var flagY = AXIS_H + (i % FLAG_ROWS) * FLAG_H;
+    el("rect", { y: flagY, height: FLAG_H - 2 }, g);
+    el("text", { y: flagY + 12 }, g).textContent = "\u2716 " + mark.title;
     el("title", {}, g).textContent = mark.title + " at " + secs(mark.at_ms) + ": " + mark.message;
     g.addEventListener("click", function () { showMark(g, mark); });
     marks.push({ node: g, mark: mark });
@@ -219,10 +223,12 @@
       var line = m.node.firstChild, flag = line.nextSibling, text = flag.nextSibling;
       line.setAttribute("x1", px);
       line.setAttribute("x2", px);
+      // The flag hangs right of its line, or left near the right edge.
       var w = text.textContent.length * 6.6 + 8;
-      flag.setAttribute("x", px);
+      var left = px + w > width ? px - w : px;
+      flag.setAttribute("x", left);
       flag.setAttribute("width", w);
-      text.setAttribute("x", px + 4);
+      text.setAttribute("x", left + 4);
     });
   }
 
