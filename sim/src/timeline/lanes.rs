@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::{millis, Mark, Run};
 use crate::observe::trace::{
     format_time, AgentStatusKind, DialOutcome, EngineEventKind, EntityKind, Event, InfraAction,
-    Record, Trace,
+    Record, Trace, TurnEnding,
 };
 use crate::plan::parse_duration;
 
@@ -399,10 +399,9 @@ impl<'t> Reader<'t> {
                 if let Some(index) = self.open_turns.remove(turn) {
                     if let Some(item) = self.item_mut(&lane, index) {
                         item.end_ms = Some(at);
-                        item.tone = if outcome.name() == "done" {
-                            Tone::Ok
-                        } else {
-                            Tone::Error
+                        item.tone = match outcome {
+                            TurnEnding::Done => Tone::Ok,
+                            TurnEnding::Timeout | TurnEnding::Lost(_) => Tone::Error,
                         };
                         item.details.push(detail("ended", outcome.to_string()));
                     }
@@ -544,24 +543,23 @@ impl<'t> Reader<'t> {
                 error,
                 error_code,
             } => {
-                let lane = format!("workspace:{workspace}:builds");
-                if !self.build_bars.contains_key(build) {
-                    // A build coderd enqueued before the trace names it
-                    // (none today): its bar starts at its first status.
-                    let ws = workspace.clone();
-                    let details = vec![detail("build", format!("{workspace} #{number} ({build})"))];
-                    let index = self.push(
-                        lane.clone(),
-                        || format!("workspace {ws} · builds"),
-                        open(
-                            ItemKind::Build,
-                            at,
-                            format!("#{number} {}", transition.as_str()),
-                            details,
-                        ),
-                    );
-                    self.build_bars.insert(build.clone(), (lane.clone(), index));
-                }
+                let ws = workspace.clone();
+                let label = move || format!("workspace {ws} · builds");
+                let (lane, bar) = match self.build_bars.get(build) {
+                    Some(found) => found.clone(),
+                    None => {
+                        // A build coderd enqueued before the trace names it
+                        // (none today): its bar starts at its first status.
+                        let lane = format!("workspace:{workspace}:builds");
+                        let details =
+                            vec![detail("build", format!("{workspace} #{number} ({build})"))];
+                        let title = format!("#{number} {}", transition.as_str());
+                        let bar = open(ItemKind::Build, at, title, details);
+                        let index = self.push(lane.clone(), label.clone(), bar);
+                        self.build_bars.insert(build.clone(), (lane.clone(), index));
+                        (lane, index)
+                    }
+                };
                 let mut text = status.as_str().to_string();
                 if let Some(error) = error {
                     text.push_str(&format!(": {error}"));
@@ -570,27 +568,23 @@ impl<'t> Reader<'t> {
                     text.push_str(&format!(" ({code})"));
                 }
                 let tone = job_tone(*status);
-                let bar = self.build_bars.get(build).map(|(_, index)| *index);
-                if let Some((lane, index)) = self.build_bars.get(build).cloned() {
-                    if let Some(bar) = self.item_mut(&lane, index) {
-                        bar.details
-                            .push(detail(format!("job at {}s", format_time(record.at)), &text));
-                        if is_final(*status) {
-                            bar.end_ms = Some(at);
-                            bar.tone = tone;
-                        }
+                if let Some(item) = self.item_mut(&lane, bar) {
+                    item.details
+                        .push(detail(format!("job at {}s", format_time(record.at)), &text));
+                    if is_final(*status) {
+                        item.end_ms = Some(at);
+                        item.tone = tone;
                     }
                 }
                 let details = vec![
                     detail("build", format!("{workspace} #{number} ({build})")),
                     detail("status", text),
                 ];
-                let ws = workspace.clone();
                 let tick = Item {
-                    on: bar,
+                    on: Some(bar),
                     ..instant(ItemKind::Job, at, status.as_str(), tone, details)
                 };
-                self.push(lane, || format!("workspace {ws} · builds"), tick);
+                self.push(lane, label, tick);
             }
             Event::QuotaCommit {
                 build,

@@ -8,7 +8,9 @@ use serde_json::{json, Value};
 
 use super::html::{escape, json_for_script};
 use super::{page, ItemKind, Mark, Run, Timeline, Tone};
-use crate::observe::trace::{Event, Record, Trace};
+use chatsim_engine::model::{JobStatus, Transition};
+
+use crate::observe::trace::{Event, Hook, Record, Requester, Trace};
 use crate::scenario::load;
 use crate::transport::Transport;
 
@@ -270,6 +272,84 @@ fn a_violation_is_marked_at_its_instant() {
     );
     assert!(html.contains("<ol id=\"marks\">"));
     assert!(html.contains("invariant run_completes at 300.000s: early"));
+}
+
+#[test]
+fn job_ticks_ride_on_their_builds_row_and_a_failure_says_why() {
+    let enqueue = |at, build: &str, number| {
+        record(
+            at,
+            Event::Enqueue {
+                by: Requester::Chat("main".into()),
+                hook: Hook::Start,
+                workspace: "ws1".into(),
+                workspace_id: "w-1".into(),
+                build: build.into(),
+                number,
+                transition: Transition::Start,
+                template: "dev".into(),
+                version: "v1".into(),
+                external_agent: false,
+            },
+        )
+    };
+    let job = |at, build: &str, number, status, error: Option<&str>| {
+        record(
+            at,
+            Event::Job {
+                workspace: "ws1".into(),
+                build: build.into(),
+                number,
+                transition: Transition::Start,
+                status,
+                error: error.map(str::to_string),
+                error_code: error.map(|_| "INSUFFICIENT_QUOTA".to_string()),
+            },
+        )
+    };
+    let trace = Trace::from_records(vec![
+        enqueue(1_000, "b-1", 1),
+        job(1_000, "b-1", 1, JobStatus::Running, None),
+        enqueue(2_000, "b-2", 2),
+        job(2_000, "b-2", 2, JobStatus::Running, None),
+        record(
+            3_000,
+            Event::QuotaCommit {
+                build: "b-2".into(),
+                daily_cost: 5,
+                ok: false,
+            },
+        ),
+        job(3_500, "b-2", 2, JobStatus::Failed, Some("quota")),
+        job(9_000, "b-1", 1, JobStatus::Succeeded, None),
+    ]);
+    let timeline = Timeline::new(&run_of(&trace));
+    let items = &timeline.lane("workspace:ws1:builds").expect("builds").items;
+    let seen: Vec<(ItemKind, &str, u32, Option<u64>)> = items
+        .iter()
+        .map(|i| (i.kind, i.label.as_str(), i.row, i.end_ms))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (ItemKind::Build, "#1 start", 0, Some(9_000)),
+            (ItemKind::Job, "running", 0, None),
+            (ItemKind::Build, "#2 start", 1, Some(3_500)),
+            (ItemKind::Job, "running", 1, None),
+            (ItemKind::Quota, "quota refused", 1, None),
+            (ItemKind::Job, "failed", 1, None),
+            (ItemKind::Job, "succeeded", 0, None),
+        ]
+    );
+    assert_eq!(items[2].tone, Tone::Error);
+    assert!(items[2]
+        .details
+        .iter()
+        .any(|d| d.text == "failed: quota (INSUFFICIENT_QUOTA)"));
+    assert_eq!(
+        timeline.lane("workspace:ws1:builds").map(|l| l.rows),
+        Some(2)
+    );
 }
 
 fn record(at_ms: u64, event: Event) -> Record {
