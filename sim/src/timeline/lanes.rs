@@ -352,7 +352,44 @@ impl<'t> Reader<'t> {
             .unwrap_or_else(|| "?".to_string())
     }
 
+    /// Routes a record to the reader of its lanes; the match is
+    /// exhaustive, so a new event must say where it is drawn.
     fn read(&mut self, record: &Record) {
+        match &record.event {
+            Event::TurnStart { .. }
+            | Event::ModelOutcome { .. }
+            | Event::TurnEnd { .. }
+            | Event::ToolCall { .. }
+            | Event::ToolResult { .. }
+            | Event::ChatUpdated { .. }
+            | Event::TurnContext { .. } => self.read_chat(record),
+            Event::Enqueue { .. }
+            | Event::Job { .. }
+            | Event::QuotaCommit { .. }
+            | Event::BuildLog { .. } => self.read_build(record),
+            Event::AgentStatus { .. }
+            | Event::AgentLifecycle { .. }
+            | Event::AgentConnect { .. }
+            | Event::AgentDisconnect { .. }
+            | Event::Dial { .. }
+            | Event::Engine {
+                kind: EngineEventKind::DialStart,
+                ..
+            } => self.read_agent(record),
+            Event::Fault { .. } | Event::FaultSkipped { .. } | Event::Infra { .. } => {
+                self.read_fault(record)
+            }
+            // What the header says (run start and end), names (entities)
+            // and engine logs are not drawn.
+            Event::RunStart { .. }
+            | Event::RunEnd { .. }
+            | Event::Entity { .. }
+            | Event::Engine { .. } => {}
+        }
+    }
+
+    /// Turns, tool calls, chat updates and prompts: the chat's lanes.
+    fn read_chat(&mut self, record: &Record) {
         let at = millis(record.at);
         match &record.event {
             Event::TurnStart {
@@ -504,6 +541,14 @@ impl<'t> Reader<'t> {
                     ),
                 );
             }
+            _ => {}
+        }
+    }
+
+    /// Builds, their jobs, quota commits and logs: the workspace's lane.
+    fn read_build(&mut self, record: &Record) {
+        let at = millis(record.at);
+        match &record.event {
             Event::Enqueue {
                 by,
                 hook,
@@ -616,6 +661,14 @@ impl<'t> Reader<'t> {
                     }
                 }
             }
+            _ => {}
+        }
+    }
+
+    /// Statuses, lifecycle, connections and dials: the agent's lane.
+    fn read_agent(&mut self, record: &Record) {
+        let at = millis(record.at);
+        match &record.event {
             Event::AgentStatus {
                 agent, to, since, ..
             } => {
@@ -716,6 +769,14 @@ impl<'t> Reader<'t> {
                     }
                 }
             }
+            _ => {}
+        }
+    }
+
+    /// Faults and infrastructure changes: the faults lane.
+    fn read_fault(&mut self, record: &Record) {
+        let at = millis(record.at);
+        match &record.event {
             Event::Fault { name, params } => {
                 let mut details = vec![detail("parameters", pretty_value(params))];
                 let mut item = instant(ItemKind::Fault, at, name.clone(), Tone::Fault, Vec::new());
@@ -756,10 +817,7 @@ impl<'t> Reader<'t> {
                 );
                 self.push_fault(item);
             }
-            Event::RunStart { .. }
-            | Event::RunEnd { .. }
-            | Event::Entity { .. }
-            | Event::Engine { .. } => {}
+            _ => {}
         }
     }
 
