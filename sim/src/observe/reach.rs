@@ -18,7 +18,7 @@ use chatsim_engine::chat::{EXECUTE, READ_FILE};
 use chatsim_engine::memory::MANUAL_UPDATE_MESSAGE;
 use chatsim_engine::model::INSUFFICIENT_QUOTA;
 use chatsim_engine::tools::create_workspace::{
-    self, CREATE_BUILD_FAILED, EXISTING_BUILD_FAILED, NAME_TAKEN_RETRY_LOG,
+    self, CREATE_BUILD_FAILED, EXISTING_BUILD_FAILED, EXTERNAL_AGENT_REFUSAL, NAME_TAKEN_RETRY_LOG,
 };
 use chatsim_engine::tools::start_workspace::{
     self, IN_PROGRESS_PREFIX, START_FAILED_PREFIX, UPDATE_REASON,
@@ -46,6 +46,8 @@ pub const RECOVERY_NO_WORKSPACE: &str = "recovery_text.no_workspace";
 pub const EXTERNAL_OFFLINE: &str = "external_agent.offline";
 /// A tool result carries the not-yet-connected external agent's message.
 pub const EXTERNAL_NOT_CONNECTED: &str = "external_agent.not_connected";
+/// `create_workspace` refused a template with an external agent.
+pub const EXTERNAL_CREATE_REFUSED: &str = "external_agent.create_refused";
 /// `create_workspace` returned the quota result of the build it enqueued
 /// (its `error` begins `workspace build failed: `).
 pub const QUOTA_AFTER_CREATION: &str = "quota.after_creation";
@@ -101,6 +103,11 @@ pub const GOALS: &[Goal] = &[
     goal(EXTERNAL_OFFLINE, |v| any_text(v, EXTERNAL_AGENT_OFFLINE)),
     goal(EXTERNAL_NOT_CONNECTED, |v| {
         any_text(v, EXTERNAL_AGENT_NOT_CONNECTED)
+    }),
+    goal(EXTERNAL_CREATE_REFUSED, |v| {
+        tool_results(v).any(|(call, content)| {
+            call.name == create_workspace::NAME && content.contains(EXTERNAL_AGENT_REFUSAL)
+        })
     }),
     goal(QUOTA_AFTER_CREATION, |v| {
         quota_result(v, |call, error| {
@@ -228,7 +235,7 @@ fn lazy_validation_rebind(view: &TraceView) -> bool {
                 .collect();
             during.windows(2).any(|pair| {
                 let ((first_at, first), (next_at, next)) = (pair[0], pair[1]);
-                first != next && *next_at - *first_at <= window
+                first != next && next_at.saturating_sub(*first_at) <= window
             })
         })
 }
