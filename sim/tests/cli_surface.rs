@@ -513,3 +513,23 @@ fn fuzz_writes_coverage_and_checks_a_baseline() {
     assert!(out.stderr.contains("does not exist"), "{}", out.stderr);
     assert!(out.stdout.is_empty(), "ran anyway: {}", out.stdout);
 }
+
+/// `run --reach` lists what a scenario's run reached under its line.
+#[test]
+fn run_reach_lists_goals_and_cells() {
+    let file = workspace_root().join("scenarios/quota-failure-on-start.toml");
+    let out = chatsim(&[
+        "run",
+        "--reach",
+        "--transport",
+        "fast",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stdout.contains("\n  reached: quota.on_start\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("\n  cell "), "{}", out.stdout);
+}
