@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use chatsim_engine::chat::{
     AGENT_DISCONNECTED, AGENT_NEVER_CONNECTED, CONTEXT_PULL_FAILED_LOG,
-    DEFAULT_DIAL_VALIDATION_DELAY, DIAL_TIMEOUT, NO_WORKSPACE, NO_WORKSPACE_AGENT,
+    DEFAULT_DIAL_VALIDATION_DELAY, DIAL_TIMEOUT, EXECUTE, NO_WORKSPACE, NO_WORKSPACE_AGENT,
+    READ_FILE,
 };
-use chatsim_engine::chat::{EXECUTE, READ_FILE};
 use chatsim_engine::memory::MANUAL_UPDATE_MESSAGE;
 use chatsim_engine::model::INSUFFICIENT_QUOTA;
 use chatsim_engine::tools::create_workspace::{
