@@ -22,7 +22,8 @@
 //!   written against, and the two worlds: turmoil and fast.
 //! - [`control`]: what hosts and the outer loop share — the queue of
 //!   infrastructure commands, the agent slots, the cloud's switches.
-//! - [`observe`]: the trace, views that read it back, the invariants.
+//! - [`observe`]: the trace, views that read it back, the invariants, and
+//!   what a run reached (reachability goals, coverage cells).
 //! - [`players`]: who decides a turn's calls — a script or the reference
 //!   model (sans-IO).
 //! - [`hosts`]: coderd, provisioner, agents, the chat driver, and the wire.

@@ -1,7 +1,8 @@
 //! A fuzz run's results: one [`CaseLine`] per seed (a failure written out
 //! as a scenario file with its replay line), and the [`Tally`] — counts,
-//! fault-kind frequencies, throughput, and a digest over the results
-//! sorted by seed that no `--jobs` or `--shard` split can change.
+//! fault-kind frequencies, throughput, the goals and cells reached
+//! ([`Coverage`]), and a digest over the results sorted by seed that no
+//! `--jobs` or `--shard` split can change.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -10,8 +11,12 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::case::{check, CaseResult, Checked};
+use super::coverage::{Coverage, CoverageFile};
 use super::{FuzzOptions, Shard};
+use crate::observe::coverage::{cells, Cell};
+use crate::observe::reach::reached;
 use crate::observe::trace::{fnv1a64, Event};
+use crate::observe::view::TraceView;
 use crate::plan::{FaultKind, RunConfig};
 use crate::transport::Transport;
 
@@ -30,6 +35,12 @@ pub struct CaseLine {
     pub faults_hit: Vec<String>,
     /// The fault kinds swarm testing enabled for this case.
     pub enabled: Vec<String>,
+    /// The reachability goals the run reached.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reached: Vec<String>,
+    /// The coverage cells the run reached, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cells: Vec<Cell>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     /// The shrunk failure, when the case failed.
     pub failure: Option<Failure>,
@@ -91,6 +102,9 @@ pub struct Tally {
     pub violations: BTreeMap<String, u64>,
     /// Per fault kind (by name): enabled and hit counts.
     pub fault_kinds: BTreeMap<String, KindCount>,
+    /// The goals and cells reached, each with its first seed.
+    #[serde(default)]
+    pub coverage: Coverage,
     /// One line per case, by seed.
     pub results: Vec<CaseLine>,
 }
@@ -122,6 +136,15 @@ pub fn case_line(result: &CaseResult, options: &FuzzOptions) -> CaseLine {
         .unwrap_or_default();
     faults_hit.sort();
     faults_hit.dedup();
+    let view = outcome.map(|o| TraceView::new(&o.trace));
+    let reached: Vec<String> = view
+        .as_ref()
+        .map(|v| reached(v).into_iter().map(String::from).collect())
+        .unwrap_or_default();
+    let cells: Vec<Cell> = view
+        .as_ref()
+        .map(|v| cells(v).into_iter().collect())
+        .unwrap_or_default();
     let failure = result.shrunk.as_ref().map(|shrunk| {
         let message = shrunk
             .checked
@@ -157,6 +180,8 @@ pub fn case_line(result: &CaseResult, options: &FuzzOptions) -> CaseLine {
             .iter()
             .map(|k| k.to_string())
             .collect(),
+        reached,
+        cells,
         failure,
     }
 }
@@ -209,6 +234,7 @@ impl Tally {
             digest: String::new(),
             violations: BTreeMap::new(),
             fault_kinds: BTreeMap::new(),
+            coverage: Coverage::default(),
             results: lines,
         };
         tally.recount();
@@ -246,6 +272,18 @@ impl Tally {
             .map(|l| format!("{} {} {}\n", l.seed, l.verdict, l.trace_hash))
             .collect();
         self.digest = format!("{:016x}", fnv1a64(text.as_bytes()));
+        self.coverage = Coverage::of(&self.results);
+    }
+
+    /// The `--coverage` file of this tally.
+    pub fn coverage_file(&self) -> CoverageFile {
+        CoverageFile {
+            start: self.start,
+            seeds: self.seeds,
+            transport: self.transport.clone(),
+            cases: self.cases,
+            coverage: self.coverage.clone(),
+        }
     }
 
     /// Combines shard tallies of one seed range into the unsharded tally;
@@ -355,6 +393,7 @@ impl Tally {
         if !never.is_empty() {
             out += &format!("never hit: {}\n", never.join(", "));
         }
+        out += &self.coverage.summary();
         out
     }
 

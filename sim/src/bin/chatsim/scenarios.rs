@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use chatsim::observe::view::TraceView;
+use chatsim::observe::{coverage, reach};
 use chatsim::scenario::{self, results, Scenario, ScenarioError};
 use chatsim::Transport;
 
@@ -23,6 +25,10 @@ pub struct RunArgs {
     /// Also write JUnit XML of the results to FILE.
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
+    /// After each result, list the reachability goals and the coverage
+    /// cells the run reached (as `chatsim fuzz` counts them).
+    #[arg(long)]
+    reach: bool,
 }
 
 /// The scenario files `paths` name, or the exit code of a usage error
@@ -123,6 +129,9 @@ pub fn run(args: RunArgs) -> ExitCode {
                     out!("{}", style.verdict(&report.line()));
                     output::raw(&report.details());
                 }
+                if args.reach && !args.json {
+                    output::raw(&reach_lines(&report));
+                }
             });
             bar.inc();
         }
@@ -139,6 +148,24 @@ pub fn run(args: RunArgs) -> ExitCode {
         }
     }
     tally.exit_code()
+}
+
+/// `--reach`: the goals and cells of a run, indented under its line.
+fn reach_lines(report: &scenario::Report) -> String {
+    let Some(outcome) = &report.outcome else {
+        return String::new();
+    };
+    let view = TraceView::new(&outcome.trace);
+    let goals = reach::reached(&view);
+    let mut text = if goals.is_empty() {
+        "  reached no goal\n".to_string()
+    } else {
+        format!("  reached: {}\n", goals.join(", "))
+    };
+    for cell in coverage::cells(&view) {
+        text += &format!("  cell {cell}\n");
+    }
+    text
 }
 
 pub fn check(paths: &[PathBuf]) -> ExitCode {
