@@ -10,6 +10,7 @@ mod determinism;
 mod fuzz;
 mod output;
 mod scenarios;
+mod serve;
 mod trace;
 
 use std::ops::RangeInclusive;
@@ -72,6 +73,10 @@ enum Command {
     /// 1 ms default tick and the pure engine, plus fuzz throughput; each
     /// measurement in its own child process.
     Bench(bench::BenchArgs),
+    /// Serves a simulated deployment to an MCP client over stdio (`--mcp`):
+    /// the engine's tools plus `wait`, virtual time, the scenario's faults;
+    /// when stdin closes, writes the run as a scenario file (`--record`).
+    Serve(serve::ServeArgs),
     /// One bench measurement in this process (the bench's child).
     #[command(name = "bench-child", hide = true)]
     BenchChild(bench::BenchChildArgs),
@@ -117,6 +122,7 @@ fn main() -> ExitCode {
         }
         Command::Fuzz(args) => fuzz::fuzz(args),
         Command::Bench(args) => bench::bench(args),
+        Command::Serve(args) => serve::serve(args),
         Command::BenchChild(args) => bench::bench_child(args),
     }
 }
