@@ -114,7 +114,13 @@ fn play_oom(client: &mut Client, follow: bool) -> Vec<String> {
         .iter()
         .filter_map(|t| t["name"].as_str())
         .collect();
-    for want in ["list_templates", "stop_workspace", "start_workspace", "execute", "wait"] {
+    for want in [
+        "list_templates",
+        "stop_workspace",
+        "start_workspace",
+        "execute",
+        "wait",
+    ] {
         assert!(names.contains(&want), "{want} missing from {names:?}");
     }
     let (waited, _) = client.call("wait", json!({"duration": "5m"}));
@@ -164,6 +170,17 @@ fn replay(record: &Path) -> (i32, Value) {
     (out.status.code().expect("an exit code"), result)
 }
 
+/// Removes a recording and the files beside it (kept when a test fails).
+fn remove(record: &Path) {
+    for path in [
+        record.to_path_buf(),
+        record.with_extension("summary.json"),
+        record.with_extension("transcript.txt"),
+    ] {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
 fn temp_record(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("chatsim-serve-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -176,12 +193,19 @@ fn a_client_following_the_advice_recovers_and_its_run_replays_byte_for_byte() {
     let record = temp_record("followed");
     let mut client = Client::start(&scenario, &record);
     let seen = play_oom(&mut client, true);
-    assert!(seen.last().is_some_and(|s| s.contains("make test")), "{seen:?}");
+    assert!(
+        seen.last().is_some_and(|s| s.contains("make test")),
+        "{seen:?}"
+    );
     assert_eq!(client.finish(), 0, "the served run's invariants held");
 
     let summary = summary_of(&record);
     assert_eq!(summary["transport"], "fast");
-    assert_eq!(summary["advice"].as_array().map(Vec::len), Some(1), "{summary}");
+    assert_eq!(
+        summary["advice"].as_array().map(Vec::len),
+        Some(1),
+        "{summary}"
+    );
     assert_eq!(summary["advice"][0]["followed"], true, "{summary}");
     assert_eq!(summary["followed_all"], true);
     assert_eq!(summary["violations"], json!([]));
@@ -189,11 +213,18 @@ fn a_client_following_the_advice_recovers_and_its_run_replays_byte_for_byte() {
     let (code, result) = replay(&record);
     assert_eq!(code, 0, "{result}");
     assert_eq!(result["transport"], "fast");
-    assert_eq!(result["trace_hash"], summary["trace_hash"], "the replay is the served run");
+    assert_eq!(
+        result["trace_hash"], summary["trace_hash"],
+        "the replay is the served run"
+    );
     let transcript =
         std::fs::read_to_string(record.with_extension("transcript.txt")).expect("transcript");
-    assert!(transcript.contains("\"mcp-2\" in chat main"), "{transcript}");
+    assert!(
+        transcript.contains("\"mcp-2\" in chat main"),
+        "{transcript}"
+    );
     assert!(transcript.contains("> stop_workspace"), "{transcript}");
+    remove(&record);
 }
 
 #[test]
@@ -213,5 +244,9 @@ fn a_client_ignoring_the_advice_is_flagged_by_the_summary() {
     assert_eq!(summary["followed_all"], false);
 
     let (_, result) = replay(&record);
-    assert_eq!(result["trace_hash"], summary["trace_hash"], "the replay is the served run");
+    assert_eq!(
+        result["trace_hash"], summary["trace_hash"],
+        "the replay is the served run"
+    );
+    remove(&record);
 }
