@@ -224,7 +224,19 @@ fn a_client_following_the_advice_recovers_and_its_run_replays_byte_for_byte() {
         "{transcript}"
     );
     assert!(transcript.contains("> stop_workspace"), "{transcript}");
+
+    // The recording served again: its turns play first (the client's calls
+    // included), and the new client's calls count on after them.
+    let again = temp_record("followed-again");
+    let mut client = Client::start(&record, &again);
+    let (ran, is_error) = client.call("execute", json!({"command": "echo again"}));
+    assert!(!is_error, "{ran}");
+    assert_eq!(client.finish(), 0);
+    let (code, result) = replay(&again);
+    assert_eq!(code, 0, "{result}");
+    assert_eq!(result["trace_hash"], summary_of(&again)["trace_hash"]);
     remove(&record);
+    remove(&again);
 }
 
 #[test]

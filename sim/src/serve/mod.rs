@@ -145,6 +145,17 @@ impl Session {
     }
 }
 
+/// The highest N of the turns `mcp-N` already in `config` (a recording
+/// served again), so new turns count on from there; 0 when none.
+fn last_served_number(config: &RunConfig) -> usize {
+    config
+        .turns
+        .iter()
+        .filter_map(|t| t.name.as_deref()?.strip_prefix(TURN_PREFIX)?.parse().ok())
+        .max()
+        .unwrap_or(0)
+}
+
 /// A served run, ready to be written out.
 #[derive(Clone, Debug)]
 pub struct Served {
@@ -172,6 +183,7 @@ pub fn simulate(
         &session.chat,
         config.settings.max_duration.0,
         played.clone(),
+        last_served_number(&config),
     );
     let outcome = run_served(&config, Box::new(source));
     let played = played.borrow().clone();

@@ -43,16 +43,21 @@ pub struct ClientSource {
     max_duration: Duration,
     pending: Option<Pending>,
     played: Rc<RefCell<Vec<Played>>>,
+    /// The last served turn number already in the scenario (serving a
+    /// recording again): new names count on from there.
+    named_before: usize,
 }
 
 impl ClientSource {
     /// Turns for `chat` from `requests`, recording each into `played`; a
-    /// wait past `max_duration` is refused.
+    /// wait past `max_duration` is refused; names count on after
+    /// `mcp-{named_before}`.
     pub fn new(
         requests: Receiver<Request>,
         chat: &str,
         max_duration: Duration,
         played: Rc<RefCell<Vec<Played>>>,
+        named_before: usize,
     ) -> ClientSource {
         ClientSource {
             requests,
@@ -60,6 +65,7 @@ impl ClientSource {
             max_duration,
             pending: None,
             played,
+            named_before,
         }
     }
 
@@ -138,7 +144,7 @@ impl TurnSource for ClientSource {
             let index = self.played.borrow().len();
             let (turn, tool, reply, waited_from) = match request {
                 Request::Call { name, input, reply } => {
-                    let turn_name = format!("{TURN_PREFIX}{}", index + 1);
+                    let turn_name = format!("{TURN_PREFIX}{}", self.named_before + index + 1);
                     let call = Call::tool(&name, input);
                     (
                         Turn::new(&self.chat, vec![call]).named(&turn_name),
