@@ -262,3 +262,25 @@ fn a_client_ignoring_the_advice_is_flagged_by_the_summary() {
     );
     remove(&record);
 }
+
+#[test]
+fn bad_input_is_a_usage_error_naming_it() {
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("chatsim serve");
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        (out.status.code(), stderr)
+    };
+    let (code, stderr) = run(&["serve"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("--mcp"), "{stderr}");
+    let (code, stderr) = run(&["serve", "--mcp", "--scenario", "/nonexistent/story.toml"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("/nonexistent/story.toml:1:1: cannot read the file"),
+        "{stderr}"
+    );
+}

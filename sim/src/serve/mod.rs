@@ -211,11 +211,20 @@ marks time). Replays byte for byte with chatsim run.",
     if !record.ends_with('\n') {
         record.push('\n');
     }
-    let scenario = scenario::parse(record_path, &record).map_err(|errors| {
-        let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
-        format!("the recording does not load:\n{}", lines.join("\n"))
-    })?;
-    let transcript = scenario::transcript(&scenario, &outcome);
+    // The recording is written even when it does not load back (say the
+    // scenario's fault names a workspace the client created under another
+    // name): the summary says why, and `chatsim run` will too.
+    let recording_errors = match scenario::parse(record_path, &record) {
+        Ok(_) => Vec::new(),
+        Err(errors) => errors.iter().map(|e| e.to_string()).collect(),
+    };
+    let recorded = Scenario {
+        path: record_path.to_path_buf(),
+        file: file.clone(),
+        source: record.clone(),
+        warnings: Vec::new(),
+    };
+    let transcript = scenario::transcript(&recorded, &outcome);
     let (calls, errors, waits) = summary::counts(&played);
     let advice = summary::advice(&played);
     let summary = Summary {
@@ -230,6 +239,7 @@ marks time). Replays byte for byte with chatsim run.",
         followed_all: advice.iter().all(|a| a.followed),
         advice,
         run_error: outcome.error.clone(),
+        recording_errors,
         violations: outcome
             .violations(&config.settings)
             .iter()

@@ -46,6 +46,8 @@ pub struct Summary {
     pub followed_all: bool,
     /// How the run ended: `None` = the story ended.
     pub run_error: Option<String>,
+    /// Why the recording does not load back (empty: it does).
+    pub recording_errors: Vec<String>,
     /// The invariants the run broke, one line each (empty: all held).
     pub violations: Vec<String>,
 }
@@ -137,6 +139,9 @@ impl Summary {
         }
         for v in &self.violations {
             out.push_str(&format!("{v}\n"));
+        }
+        for e in &self.recording_errors {
+            out.push_str(&format!("the recording does not load: {e}\n"));
         }
         out
     }

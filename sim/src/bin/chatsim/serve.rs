@@ -81,7 +81,10 @@ pub fn serve(args: ServeArgs) -> ExitCode {
         args.record.display(),
         args.record.display()
     );
-    let passed = served.summary.run_error.is_none() && served.summary.violations.is_empty();
+    let summary = &served.summary;
+    let passed = summary.run_error.is_none()
+        && summary.violations.is_empty()
+        && summary.recording_errors.is_empty();
     if passed {
         ExitCode::SUCCESS
     } else {
