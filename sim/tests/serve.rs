@@ -2,8 +2,9 @@
 //! drives the real binary over stdio (newline-delimited JSON-RPC), reads
 //! each response and picks its next call from it. It plays the OOM story
 //! (`scenarios/oom-recovered-by-restart.toml`: the client is the model) —
-//! once following the stop/start advice, once ignoring it — and then
-//! `chatsim run` replays each recording.
+//! once following the stop/start advice, once ignoring it, once with the
+//! fault on a call count (`oom-after-bind-call.toml`) — and then `chatsim
+//! run` replays each recording with the served run's trace hash.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -237,6 +238,25 @@ fn a_client_following_the_advice_recovers_and_its_run_replays_byte_for_byte() {
     assert_eq!(result["trace_hash"], summary_of(&again)["trace_hash"]);
     remove(&record);
     remove(&again);
+}
+
+#[test]
+fn a_fault_after_the_nth_call_fires_in_a_served_run_and_replays() {
+    // The agent dies right after the driver's third call result (the
+    // scenario's scripted bind at 2m); the client then plays the model.
+    let scenario = workspace_root().join("scenarios/oom-after-bind-call.toml");
+    let record = temp_record("after-call");
+    let mut client = Client::start(&scenario, &record);
+    play_oom(&mut client, true);
+    assert_eq!(client.finish(), 0);
+    let summary = summary_of(&record);
+    assert_eq!(summary["advice"][0]["followed"], true, "{summary}");
+    let recording = std::fs::read_to_string(&record).expect("recording");
+    assert!(recording.contains("after_call = 3"), "{recording}");
+    let (code, result) = replay(&record);
+    assert_eq!(code, 0, "{result}");
+    assert_eq!(result["trace_hash"], summary["trace_hash"]);
+    remove(&record);
 }
 
 #[test]
