@@ -170,7 +170,7 @@ pub struct Served {
 
 /// Runs `session` with the client's `requests` (until the channel closes)
 /// and records it; `record_path` is where the recording will be written
-/// (it names the transcript's file).
+/// (the loader's errors about it name that file).
 pub fn simulate(
     session: &Session,
     requests: Receiver<Request>,
@@ -212,8 +212,8 @@ marks time). Replays byte for byte with chatsim run.",
         record.push('\n');
     }
     // The recording is written even when it does not load back (say the
-    // scenario's fault names a workspace the client created under another
-    // name): the summary says why, and `chatsim run` will too.
+    // client passed an unknown `{{template:NAME}}` placeholder): the
+    // summary says why, and `chatsim run` will too.
     let recording_errors = match scenario::parse(record_path, &record) {
         Ok(_) => Vec::new(),
         Err(errors) => errors.iter().map(|e| e.to_string()).collect(),
