@@ -218,6 +218,16 @@ fn a_client_following_the_advice_recovers_and_its_run_replays_byte_for_byte() {
         result["trace_hash"], summary["trace_hash"],
         "the replay is the served run"
     );
+    // `chatsim trace` of the recording runs on its own transport too: the
+    // served run's trace, line for line.
+    let traced = Command::new(BIN)
+        .arg("trace")
+        .arg(&record)
+        .output()
+        .expect("chatsim trace");
+    let text = String::from_utf8(traced.stdout).expect("UTF-8 trace");
+    let trace = chatsim::Trace::parse(&text).expect("a trace");
+    assert_eq!(json!(trace.hash()), summary["trace_hash"]);
     let transcript =
         std::fs::read_to_string(record.with_extension("transcript.txt")).expect("transcript");
     assert!(
