@@ -37,6 +37,9 @@
 //! - [`gen`] (a seed → a mixed-fault run), [`stories`] (ready-made runs),
 //!   [`mod@fuzz`] (`chatsim fuzz`: structured schedules, every invariant,
 //!   shrinking to a scenario file), [`mod@bench`] (`chatsim bench`).
+//! - [`serve`]: `chatsim serve --mcp`, an MCP client as the chat's model,
+//!   its run recorded as a scenario file (uses `scenario` and `fuzz`'s
+//!   scenario writer).
 //!
 //! ```no_run
 //! let outcome = chatsim::run(&chatsim::stories::oom_story(7));
@@ -66,6 +69,7 @@ pub mod plan;
 pub mod players;
 pub mod rng;
 pub mod scenario;
+pub mod serve;
 pub mod stories;
 pub mod timeline;
 pub mod transport;

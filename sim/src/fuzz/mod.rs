@@ -30,6 +30,7 @@ use std::time::Duration;
 pub use case::{check, draw, run_case, run_case_with, CaseResult, Checked, Shrunk};
 pub use coverage::{BaselineDiff, Coverage, CoverageFile, SeenCell};
 pub use report::{CaseLine, KindCount, Tally};
+pub use write::file_text;
 
 use crate::transport::Transport;
 

@@ -109,7 +109,7 @@ impl fuzz::Progress for Progress {
                 bar.set_message(format!("{rate:.0} cases/s, {failed} failed"));
             }
             None => {
-                if done == total || done % (total / 10).max(1) == 0 {
+                if done == total || done.is_multiple_of((total / 10).max(1)) {
                     err!("fuzz: {done}/{total} cases, {rate:.0} cases/s, {failed} failed");
                 }
             }

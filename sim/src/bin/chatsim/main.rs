@@ -11,6 +11,7 @@ mod fuzz;
 mod output;
 mod report;
 mod scenarios;
+mod serve;
 mod trace;
 
 use std::ops::RangeInclusive;
@@ -77,6 +78,10 @@ enum Command {
     /// 1 ms default tick and the pure engine, plus fuzz throughput; each
     /// measurement in its own child process.
     Bench(bench::BenchArgs),
+    /// Serves a simulated deployment to an MCP client over stdio (`--mcp`):
+    /// the engine's tools plus `wait`, virtual time, the scenario's faults;
+    /// when stdin closes, writes the run as a scenario file (`--record`).
+    Serve(serve::ServeArgs),
     /// One bench measurement in this process (the bench's child).
     #[command(name = "bench-child", hide = true)]
     BenchChild(bench::BenchChildArgs),
@@ -123,6 +128,7 @@ fn main() -> ExitCode {
         }
         Command::Fuzz(args) => fuzz::fuzz(args),
         Command::Bench(args) => bench::bench(args),
+        Command::Serve(args) => serve::serve(args),
         Command::BenchChild(args) => bench::bench_child(args),
     }
 }

@@ -15,7 +15,7 @@ pub struct RunArgs {
     /// Scenario files or directories of them.
     paths: Vec<PathBuf>,
     /// The transports, repeatable or comma-separated: `turmoil` (the
-    /// default), `fast`.
+    /// default), `fast`. A file that names its `transport` runs on that one.
     #[arg(long, value_delimiter = ',', default_value = "turmoil")]
     transport: Vec<Transport>,
     /// One JSON object per scenario and transport on stdout instead of the
@@ -110,7 +110,7 @@ pub fn run(args: RunArgs) -> ExitCode {
             }
         };
         let source = std::fs::read_to_string(file).ok();
-        for &transport in &transports {
+        for transport in scenario.transports(&transports) {
             bar.set_message(format!("{} ({transport})", scenario.name()));
             let report = scenario::run_scenario_on(&scenario, transport);
             if report.passed() {
