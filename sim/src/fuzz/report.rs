@@ -33,6 +33,9 @@ pub struct CaseLine {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     /// The shrunk failure, when the case failed.
     pub failure: Option<Failure>,
+    /// The kind of each known upstream finding of the run (not failures).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<String>,
 }
 
 /// A failed case after shrinking.
@@ -91,6 +94,9 @@ pub struct Tally {
     pub violations: BTreeMap<String, u64>,
     /// Per fault kind (by name): enabled and hit counts.
     pub fault_kinds: BTreeMap<String, KindCount>,
+    /// Per known-upstream-finding kind: how many the cases reported.
+    #[serde(default)]
+    pub findings: BTreeMap<String, u64>,
     /// One line per case, by seed.
     pub results: Vec<CaseLine>,
 }
@@ -158,6 +164,9 @@ pub fn case_line(result: &CaseResult, options: &FuzzOptions) -> CaseLine {
             .map(|k| k.to_string())
             .collect(),
         failure,
+        findings: outcome.map_or_else(Vec::new, |o| {
+            o.findings().iter().map(|f| f.kind.to_string()).collect()
+        }),
     }
 }
 
@@ -209,6 +218,7 @@ impl Tally {
             digest: String::new(),
             violations: BTreeMap::new(),
             fault_kinds: BTreeMap::new(),
+            findings: BTreeMap::new(),
             results: lines,
         };
         tally.recount();
@@ -223,6 +233,7 @@ impl Tally {
         self.passed = self.cases - self.failed;
         self.virtual_secs = self.results.iter().map(|l| l.virtual_ms).sum::<u64>() as f64 / 1000.0;
         self.violations.clear();
+        self.findings.clear();
         self.fault_kinds = FaultKind::ALL
             .iter()
             .map(|k| (k.name().to_string(), KindCount::default()))
@@ -236,6 +247,9 @@ impl Tally {
             }
             for kind in &line.faults_hit {
                 self.fault_kinds.entry(kind.clone()).or_default().hit += 1;
+            }
+            for kind in &line.findings {
+                *self.findings.entry(kind.clone()).or_default() += 1;
             }
         }
         let core_secs = self.wall_secs * self.jobs.max(1) as f64;
@@ -354,6 +368,17 @@ impl Tally {
         out += &format!("fault kinds (hit/enabled): {}\n", kinds.join(", "));
         if !never.is_empty() {
             out += &format!("never hit: {}\n", never.join(", "));
+        }
+        if !self.findings.is_empty() {
+            let found: Vec<String> = self
+                .findings
+                .iter()
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect();
+            out += &format!(
+                "known upstream findings (not failures): {}\n",
+                found.join(", ")
+            );
         }
         out
     }

@@ -122,6 +122,7 @@ pub fn run(args: RunArgs) -> ExitCode {
                 } else {
                     out!("{}", style.verdict(&report.line()));
                     output::raw(&report.details());
+                    output::raw(&report.findings_text());
                 }
             });
             bar.inc();

@@ -13,6 +13,7 @@ use std::fmt;
 use std::time::Duration;
 
 use chatsim_engine::model::{JobStatus, LifecycleState, Transition};
+use chatsim_engine::BUILD_POLL_INTERVAL;
 use serde_json::{Map, Value};
 
 use super::{json_object, violation, Input, Violation};
@@ -426,6 +427,14 @@ impl Response<'_, '_> {
         let agent_status = self.text("agent_status");
         let scripts = self.text("startup_scripts");
         if agent_status == Some("no_agent") {
+            // A failing agents read also reads as none (spec 2 §1.3), and
+            // the read is of the workspace's latest build.
+            let latest = view.latest_build(&build.workspace, self.at);
+            if self.world.db_faulted(self.call.sent, self.at)
+                || latest.is_some_and(|l| l.id != build.id)
+            {
+                return;
+            }
             let seen = view.agents.iter().find(|a| {
                 a.build == build.id && a.statuses.first().is_some_and(|s| s.at <= self.at)
             });
@@ -495,8 +504,10 @@ impl Response<'_, '_> {
         let ok = if inner == "build was canceled" {
             status == JobStatus::Canceled
         } else if inner.starts_with("timed out waiting for workspace build: ") {
+            // The wait's last poll may be up to one interval old.
+            let polled = self.at.saturating_sub(BUILD_POLL_INTERVAL);
             !matches!(
-                status,
+                b.status_at(polled),
                 JobStatus::Succeeded | JobStatus::Failed | JobStatus::Canceled
             )
         } else if inner.starts_with("get build: ")
