@@ -172,6 +172,8 @@ struct World<'v> {
     failures: BTreeMap<&'v str, Option<&'v str>>,
     /// Agent ID → (time, reported lifecycle state), in order.
     lifecycles: BTreeMap<&'v str, Vec<(Duration, LifecycleState)>>,
+    /// Build ID → its template version's name.
+    versions: BTreeMap<&'v str, &'v str>,
 }
 
 impl<'v> World<'v> {
@@ -180,6 +182,7 @@ impl<'v> World<'v> {
             view,
             failures: BTreeMap::new(),
             lifecycles: BTreeMap::new(),
+            versions: BTreeMap::new(),
         };
         for r in view.records() {
             match &r.event {
@@ -190,6 +193,9 @@ impl<'v> World<'v> {
                     ..
                 } => {
                     world.failures.insert(build, error.as_deref());
+                }
+                Event::Enqueue { build, version, .. } => {
+                    world.versions.insert(build, version);
                 }
                 Event::AgentLifecycle { agent, state } => {
                     world
@@ -358,6 +364,17 @@ impl Response<'_, '_> {
             let world = "no such build was ever enqueued".to_string();
             return self.violate(TRUTHFUL_BUILD_STATE, claimed, world);
         };
+        if let Some(name) = self.text("workspace_name") {
+            let bare = self.workspace();
+            if bare != b.workspace {
+                let claimed = format!("workspace {name:?} (build {id})");
+                let world = format!("{} is a build of workspace {:?}", b.label(), b.workspace);
+                return self.violate(TRUTHFUL_BUILD_STATE, claimed, world);
+            }
+        }
+        if self.claims.get("updated_to_active_version") == Some(&Value::Bool(true)) {
+            self.updated(b);
+        }
         let succeeded = b.status_at(self.at) == JobStatus::Succeeded;
         match (succeeded, b.transition == transition, joined) {
             (true, true, _) => {
@@ -374,6 +391,28 @@ impl Response<'_, '_> {
                 let world = self.state(b);
                 self.violate(TRUTHFUL_BUILD_STATE, claimed, world);
             }
+        }
+    }
+
+    /// `updated_to_active_version`: the build's template version differs
+    /// from the workspace's previous build's (spec 2 §1.2 step 12).
+    fn updated(&mut self, b: &BuildView) {
+        let view = self.world.view;
+        let version = |id: &str| self.world.versions.get(id).copied().unwrap_or("?");
+        let previous = view
+            .builds
+            .iter()
+            .find(|p| p.workspace == b.workspace && p.number == b.number - 1);
+        let Some(previous) = previous else { return };
+        let (now, before) = (version(&b.id), version(&previous.id));
+        if now == before {
+            let claimed = format!("updated_to_active_version (build {})", b.label());
+            let world = format!(
+                "{} and {} are both of version {now}",
+                previous.label(),
+                b.label()
+            );
+            self.violate(TRUTHFUL_BUILD_STATE, claimed, world);
         }
     }
 

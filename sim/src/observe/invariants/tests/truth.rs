@@ -401,3 +401,52 @@ fn read_template_shows_the_active_version_and_its_parameters() {
         r#"[{"name":"region","type":"string","required":true}]"#,
     ));
 }
+
+#[test]
+fn a_named_build_is_of_the_named_workspace_and_an_update_changed_versions() {
+    let s = claim("start_workspace", LifecycleState::Ready);
+    respond(
+        &s,
+        r#"{"build_id":"b1","started":true,"workspace_name":"ws9"}"#,
+        None,
+        None,
+    );
+    lie(
+        TRUTHFUL_BUILD_STATE,
+        &s.end(50.0),
+        "claimed workspace \"ws9\" (build b1)",
+        "ws1#1 is a build of workspace \"ws1\"",
+    );
+
+    // `b2` is of version v1, as `b1` was (the story's enqueue helper).
+    let s = claim("start_workspace", LifecycleState::Ready);
+    s.enqueue(
+        31.0,
+        chat_main(),
+        Hook::Start,
+        "b2",
+        2,
+        Transition::Start,
+        false,
+    );
+    s.job(35.0, "b2", 2, Transition::Start, JobStatus::Succeeded, None);
+    s.ev(
+        36.0,
+        Event::AgentLifecycle {
+            agent: "a1".into(),
+            state: LifecycleState::Ready,
+        },
+    );
+    respond(
+        &s,
+        r#"{"build_id":"b2","started":true,"updated_to_active_version":true,"workspace_name":"ws1"}"#,
+        None,
+        None,
+    );
+    lie(
+        TRUTHFUL_BUILD_STATE,
+        &s.end(50.0),
+        "claimed updated_to_active_version (build ws1#2)",
+        "ws1#1 and ws1#2 are both of version v1",
+    );
+}
