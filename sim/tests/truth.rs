@@ -29,6 +29,9 @@ fn truth_violations(trace: &Trace, settings: &chatsim::plan::Settings) -> Vec<Vi
         .collect()
 }
 
+/// A rewrite of a response's claims.
+type Lie = fn(&mut serde_json::Map<String, Value>);
+
 /// `trace` with the result of the first `tool` call rewritten by `lie`.
 fn lying(trace: &Trace, tool: &str, lie: impl Fn(&mut serde_json::Map<String, Value>)) -> Trace {
     let mut records: Vec<Record> = trace.records().to_vec();
@@ -85,7 +88,7 @@ fn bundled_runs_tell_the_truth() {
 #[test]
 fn a_rewritten_response_is_caught() {
     let (trace, settings) = replayed("create-happy-path.toml", Transport::Fast);
-    let cases: [(&str, &str, fn(&mut serde_json::Map<String, Value>)); 3] = [
+    let cases: [(&str, &str, Lie); 3] = [
         ("read_template", TRUTHFUL_TEMPLATE, |c| {
             c.insert("parameters".into(), Value::Array(vec![]));
         }),

@@ -447,7 +447,7 @@ impl Response<'_, '_> {
         let earlier = std::iter::once(from)
             .chain(moments)
             .filter_map(|t| holds(t).cloned())
-            .last();
+            .next_back();
         match earlier {
             Some(b) => {
                 self.find(CLAIM_READ_BEFORE_WAIT, claimed, world);
