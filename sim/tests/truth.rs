@@ -6,7 +6,8 @@
 use std::path::Path;
 
 use chatsim::observe::invariants::{
-    check_trace, findings, Violation, TRUTHFUL_AGENT, TRUTHFUL_BUILD_STATE, TRUTHFUL_TEMPLATE,
+    check_trace, findings, Violation, START_JOINS_STOP_BUILD, TRUTHFUL_AGENT, TRUTHFUL_BUILD_STATE,
+    TRUTHFUL_TEMPLATE,
 };
 use chatsim::observe::trace::{Event, Record, Trace};
 use chatsim::scenario::load;
@@ -109,5 +110,23 @@ fn a_rewritten_response_is_caught() {
         assert_eq!(found[0].invariant, invariant, "{}", found[0]);
         assert!(found[0].message.contains("claimed"), "{}", found[0]);
         assert!(found[0].message.contains("world: "), "{}", found[0]);
+    }
+}
+
+#[test]
+fn start_joining_a_stop_is_a_known_finding_on_both_transports() {
+    for transport in Transport::ALL {
+        let (trace, settings) = replayed("start-joins-stop-build.toml", transport);
+        assert_eq!(truth_violations(&trace, &settings), vec![], "{transport}");
+        let found = findings(&trace);
+        let kinds: Vec<&str> = found.iter().map(|f| f.kind).collect();
+        assert_eq!(kinds, vec![START_JOINS_STOP_BUILD], "{transport}");
+        assert!(
+            found[0]
+                .message
+                .contains("is a stop whose job is succeeded"),
+            "{}",
+            found[0]
+        );
     }
 }

@@ -4,8 +4,9 @@
 //! faults, chat bindings — each at its virtual time, with names instead of
 //! IDs. The header carries the trace hash (without the oracle's
 //! `response` marks), so a change anywhere else in the trace shows up in
-//! the snapshot; a legend at the end maps the IDs the
-//! responses mention to names.
+//! the snapshot; the truthfulness oracle's known upstream findings follow
+//! the events (only when there are any), and a legend at the end maps the
+//! IDs the responses mention to names.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -46,6 +47,13 @@ pub fn transcript(scenario: &Scenario, outcome: &RunOutcome) -> String {
             for rest in lines {
                 let _ = writeln!(out, "{:>9}  {rest}", "");
             }
+        }
+    }
+    let findings = outcome.findings();
+    if !findings.is_empty() {
+        let _ = writeln!(out, "\nknown upstream findings:");
+        for finding in findings {
+            let _ = writeln!(out, "  {finding}");
         }
     }
     let legend = names.legend(&out);
