@@ -241,6 +241,7 @@ mod tests {
             enabled: vec![],
             reached: reached.iter().map(|s| s.to_string()).collect(),
             cells: cells.to_vec(),
+            findings: vec![],
             failure: None,
         }
     }
