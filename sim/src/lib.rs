@@ -34,6 +34,9 @@
 //! - [`gen`] (a seed → a mixed-fault run), [`stories`] (ready-made runs),
 //!   [`mod@fuzz`] (`chatsim fuzz`: structured schedules, every invariant,
 //!   shrinking to a scenario file), [`mod@bench`] (`chatsim bench`).
+//! - `zoo` (feature `bugs`): the bug zoo — runs under a named switch that
+//!   re-introduces a fixed bug, the search for it (`chatsim fuzz --bug`),
+//!   findability and the kill matrix. Imports `fuzz` and `scenario`.
 //!
 //! ```no_run
 //! let outcome = chatsim::run(&chatsim::stories::oom_story(7));
@@ -65,6 +68,8 @@ pub mod rng;
 pub mod scenario;
 pub mod stories;
 pub mod transport;
+#[cfg(feature = "bugs")]
+pub mod zoo;
 
 pub use harness::{run, run_fast, run_on, run_with, RunOutcome, Summary, EPOCH};
 pub use observe::trace::{

@@ -24,6 +24,7 @@ use std::time::Duration;
 
 pub use case::{check, draw, run_case, run_case_with, CaseResult, Checked, Shrunk};
 pub use report::{CaseLine, KindCount, Tally};
+pub use write::scenario_text;
 
 use crate::transport::Transport;
 

@@ -41,6 +41,9 @@ pub struct FuzzArgs {
     /// Do not re-run shrunk failures on turmoil.
     #[arg(long)]
     no_turmoil_check: bool,
+    /// The bug zoo (`--list-bugs`, `--bug`, `--findability`, `--kill-matrix`).
+    #[command(flatten)]
+    zoo: crate::bugs::ZooArgs,
 }
 
 #[derive(clap::Subcommand)]
@@ -93,6 +96,16 @@ impl fuzz::Progress for Progress {
 pub fn fuzz(args: FuzzArgs) -> ExitCode {
     if let Some(FuzzAction::Merge { files, json }) = args.action {
         return merge(&files, json);
+    }
+    if args.zoo.any() {
+        let context = crate::bugs::FuzzContext {
+            start: args.start,
+            seeds: args.seeds,
+            jobs: args.jobs.max(1),
+            transport: args.transport,
+            out: args.out,
+        };
+        return crate::bugs::fuzz("fuzz", &args.zoo, context);
     }
     let Some(seeds) = args.seeds else {
         return output::usage(

@@ -23,6 +23,10 @@ pub struct RunArgs {
     /// Also write JUnit XML of the results to FILE.
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
+    /// Run under the named bug-zoo switch (a build with `--features bugs`;
+    /// `chatsim fuzz --list-bugs` lists them).
+    #[arg(long, value_name = "NAME")]
+    bug: Option<String>,
 }
 
 /// The scenario files `paths` name, or the exit code of a usage error
@@ -61,6 +65,10 @@ fn load(file: &Path) -> Result<Scenario, Vec<ScenarioError>> {
 }
 
 pub fn run(args: RunArgs) -> ExitCode {
+    let bug = match args.bug.as_deref().map(crate::bugs::run_bug).transpose() {
+        Ok(bug) => bug,
+        Err(code) => return code,
+    };
     let files = match files("run", &args.paths) {
         Ok(files) => files,
         Err(code) => return code,
@@ -78,7 +86,7 @@ pub fn run(args: RunArgs) -> ExitCode {
     for file in &files {
         let loaded = bar.suspend(|| load(file));
         let scenario = match loaded {
-            Ok(scenario) => scenario,
+            Ok(scenario) => crate::bugs::under(scenario, bug),
             Err(errors) => {
                 tally.load_errors += 1;
                 for &transport in &transports {
