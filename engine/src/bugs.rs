@@ -21,9 +21,9 @@ pub enum Bug {
     /// after a dial timeout, without the recovery threshold (a heartbeat
     /// blip during a slow dial triggers stop/start).
     SingleSignalRecovery,
-    /// Spec 3 §3.4 (cache hit): a cached connection whose agent now reads
-    /// disconnected returns the disconnected recovery text at once, instead
-    /// of dropping the cache and dialing fresh.
+    /// Spec 3 §2.2 step 3 (the cache hit; §3.4): a cached connection whose
+    /// agent now reads disconnected returns the disconnected recovery text
+    /// at once, instead of dropping the cache and dialing fresh.
     CacheHitSentinel,
     /// Spec 3 §3.2 step 1: the timeout classification reads the chat's
     /// bound agent instead of the latest build's chat agent.

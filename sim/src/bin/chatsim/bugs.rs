@@ -43,6 +43,7 @@ impl ZooArgs {
 }
 
 /// What the rest of `chatsim fuzz`'s flags say to the zoo.
+#[cfg_attr(not(feature = "bugs"), allow(dead_code))] // read only by the zoo
 pub struct FuzzContext {
     pub start: u64,
     pub seeds: Option<u64>,
