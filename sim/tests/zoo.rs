@@ -144,6 +144,10 @@ mod zoo {
             chatsim(&["run", "--bug", "nope", "scenarios/create-happy-path.toml"]);
         assert_eq!(code, 2);
         assert!(stderr.contains("unknown bug"), "{stderr}");
+        let (code, _, stderr) =
+            chatsim(&["fuzz", "--bug", "quota-from-text", "--seeds", "5", "--json"]);
+        assert_eq!(code, 2);
+        assert!(stderr.contains("do not apply"), "{stderr}");
     }
 
     /// `fuzz --bug` exits 1 at its find, says after how many cases (the same

@@ -98,6 +98,11 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
         return merge(&files, json);
     }
     if args.zoo.any() {
+        if args.shard.is_some() || args.json || args.time_budget.is_some() {
+            return output::usage(
+                "chatsim fuzz: --shard, --json and --time-budget do not apply to the bug zoo's flags",
+            );
+        }
         let context = crate::bugs::FuzzContext {
             start: args.start,
             seeds: args.seeds,
