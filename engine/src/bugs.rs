@@ -42,8 +42,9 @@ pub enum Bug {
     /// Spec 2 §2 step 1: coderd's start hook does not pin a
     /// `require_active_version` template's active version; the build asks
     /// for the previous version and coderd refuses it
-    /// ([`FORBIDDEN_OLD_VERSION`]), so the model loops between create and
-    /// start.
+    /// ([`FORBIDDEN_OLD_VERSION`]), so the workspace cannot be started
+    /// (upstream's model looped between create and start; the simulation's
+    /// reference model gives up with `build_failed`).
     NoActiveVersionPin,
     /// Spec 3 §4.2.1 step 2: under `context_refresh = every_turn` a turn
     /// pulls only as `on_agent_change` would (no persisted files, or a new
