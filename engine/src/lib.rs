@@ -37,6 +37,8 @@
 #![warn(missing_docs)]
 
 mod agent_select;
+#[cfg(feature = "bugs")]
+pub mod bugs;
 pub mod chat;
 mod ctx;
 mod goid;

@@ -40,6 +40,9 @@
 //! - [`serve`]: `chatsim serve --mcp`, an MCP client as the chat's model,
 //!   its run recorded as a scenario file (uses `scenario` and `fuzz`'s
 //!   scenario writer).
+//! - `zoo` (feature `bugs`): the bug zoo — runs under a named switch that
+//!   re-introduces a fixed bug, the search for it (`chatsim fuzz --bug`),
+//!   findability and the kill matrix. Imports `fuzz` and `scenario`.
 //!
 //! ```no_run
 //! let outcome = chatsim::run(&chatsim::stories::oom_story(7));
@@ -73,6 +76,8 @@ pub mod serve;
 pub mod stories;
 pub mod timeline;
 pub mod transport;
+#[cfg(feature = "bugs")]
+pub mod zoo;
 
 pub use harness::{run, run_fast, run_on, run_with, RunOutcome, Summary, EPOCH};
 pub use observe::trace::{

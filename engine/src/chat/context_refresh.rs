@@ -309,7 +309,14 @@ impl Turn<'_> {
 
 /// Step 2: whether this turn pulls.
 fn pull_needed(env: &ChatEnv, history: &History, current: Option<uuid::Uuid>) -> bool {
-    match env.settings.context_refresh {
+    let refresh = env.settings.context_refresh;
+    // The bug zoo's stale-context-files: every_turn decides as on_agent_change.
+    #[cfg(feature = "bugs")]
+    let refresh = match crate::bugs::Bug::StaleContextFiles.on(env.settings.bug) {
+        true => ContextRefresh::OnAgentChange,
+        false => refresh,
+    };
+    match refresh {
         ContextRefresh::EveryTurn => true,
         ContextRefresh::OnAgentChange => {
             !history.has_persisted_instruction_files()

@@ -35,7 +35,12 @@ pub(crate) fn latest_workspace_agent(
 pub(crate) fn latest_workspace_agent_recovery_error(
     env: &ChatEnv,
     workspace_id: Uuid,
+    #[cfg_attr(not(feature = "bugs"), allow(unused_variables))] bound_agent_id: Uuid,
 ) -> ConnError {
+    #[cfg(feature = "bugs")]
+    if crate::bugs::Bug::BoundAgentClassification.on(env.settings.bug) {
+        return classify_bound_agent(env, bound_agent_id);
+    }
     let latest = match latest_workspace_agent(env, workspace_id) {
         Ok(agent) => agent,
         Err(err) if err.is_no_agent() => return ConnError::NoAgent,
@@ -64,10 +69,35 @@ pub(crate) fn latest_workspace_agent_recovery_error(
     picked
 }
 
+/// [`Bug::BoundAgentClassification`](crate::bugs::Bug): steps 2–4 on the
+/// agent the chat is bound to (the one just dialed), not the latest.
+#[cfg(feature = "bugs")]
+fn classify_bound_agent(env: &ChatEnv, bound_agent_id: Uuid) -> ConnError {
+    match env.store().get_workspace_agent_by_id(bound_agent_id) {
+        Ok(agent) if is_external_agent(env.store(), &agent) => external_unavailable(&agent),
+        Ok(agent) => classify(env, &agent, env.now()),
+        Err(_) => ConnError::DialTimeout,
+    }
+}
+
 /// Step 3 of the classification: the computed status against the gate.
 fn classify(env: &ChatEnv, agent: &WorkspaceAgent, now: Time) -> ConnError {
     let settings = &env.settings;
-    match agent.status(now, settings.agent_inactive_disconnect_timeout) {
+    let status = agent.status(now, settings.agent_inactive_disconnect_timeout);
+    #[cfg(feature = "bugs")]
+    {
+        use crate::bugs::Bug;
+        match status {
+            AgentStatus::Disconnected { .. } if Bug::SingleSignalRecovery.on(settings.bug) => {
+                return ConnError::AgentDisconnected;
+            }
+            AgentStatus::Timeout if Bug::NeverConnectedRecovery.on(settings.bug) => {
+                return ConnError::AgentNeverConnected;
+            }
+            _ => {}
+        }
+    }
+    match status {
         AgentStatus::Timeout if settings.never_connected_recovery => ConnError::AgentNeverConnected,
         AgentStatus::Disconnected { since: Some(since) }
             if now.since(since) >= settings.recovery_threshold =>
@@ -94,7 +124,12 @@ pub(crate) fn external_agent_preflight(
     agent: &WorkspaceAgent,
 ) -> Option<ConnError> {
     let status = agent.status(env.now(), env.settings.agent_inactive_disconnect_timeout);
-    if !status.is_unreachable() || !is_external_agent(env.store(), agent) {
+    let fails_fast = status.is_unreachable();
+    #[cfg(feature = "bugs")]
+    let fails_fast = fails_fast
+        || (crate::bugs::Bug::PreflightOnConnecting.on(env.settings.bug)
+            && matches!(status, crate::model::AgentStatus::Connecting));
+    if !fails_fast || !is_external_agent(env.store(), agent) {
         return None;
     }
     let latest = latest_workspace_agent(env, workspace_id?).ok()?;

@@ -157,6 +157,8 @@ impl<'r> Turn<'r> {
             workspace_mu: Some(&self.runtime.workspace_mu),
             on_chat_updated: Some(on_chat_updated),
             ctx: self.ctx.clone(),
+            #[cfg(feature = "bugs")]
+            bug: env.settings.bug,
         }
     }
 

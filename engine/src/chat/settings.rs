@@ -71,6 +71,10 @@ pub struct ChatSettings {
     pub instruction_lookup_timeout: Duration,
     /// The chat template allowlist handed to the tools; empty = every template.
     pub allowed_template_ids: BTreeSet<Uuid>,
+    /// The bug-zoo switch this runtime runs with (`None`: the correct
+    /// engine).
+    #[cfg(feature = "bugs")]
+    pub bug: Option<crate::bugs::Bug>,
 }
 
 impl Default for ChatSettings {
@@ -84,6 +88,8 @@ impl Default for ChatSettings {
             agent_inactive_disconnect_timeout: DEFAULT_INACTIVE_DISCONNECT_TIMEOUT,
             instruction_lookup_timeout: DEFAULT_INSTRUCTION_LOOKUP_TIMEOUT,
             allowed_template_ids: BTreeSet::new(),
+            #[cfg(feature = "bugs")]
+            bug: None,
         }
     }
 }

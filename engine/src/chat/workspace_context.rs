@@ -263,7 +263,14 @@ impl<'e> WorkspaceContext<'e> {
     ) -> Result<Attempt, ConnError> {
         let (hit, stale) = self.lookup_cache();
         if let Some((conn, agent_id)) = hit {
-            return Ok(self.check_cached(conn, agent_id));
+            let checked = self.check_cached(conn, agent_id);
+            #[cfg(feature = "bugs")]
+            if matches!(checked, Attempt::Again)
+                && crate::bugs::Bug::CacheHitSentinel.on(self.env.settings.bug)
+            {
+                return Err(ConnError::AgentDisconnected);
+            }
+            return Ok(checked);
         }
         drop(stale);
         let (chat, agent) = self.ensure_workspace_agent()?;
@@ -344,6 +351,7 @@ impl<'e> WorkspaceContext<'e> {
             return Err(latest_workspace_agent_recovery_error(
                 self.env,
                 workspace_id,
+                agent.id,
             ));
         }
         Err(err)

@@ -31,6 +31,8 @@ pub struct MemCoderd {
     pub store: Rc<MemStore>,
     clock: Rc<dyn Clock>,
     ids: Rc<dyn Ids>,
+    #[cfg(feature = "bugs")]
+    bug: Option<crate::bugs::Bug>,
 }
 
 /// What a provisioner needs to run an acquired job.
@@ -141,7 +143,20 @@ fn resolve_parameters(
 impl MemCoderd {
     /// Hooks over `store`, stamping rows with `clock`'s time and `ids`' IDs.
     pub fn new(store: Rc<MemStore>, clock: Rc<dyn Clock>, ids: Rc<dyn Ids>) -> MemCoderd {
-        MemCoderd { store, clock, ids }
+        MemCoderd {
+            store,
+            clock,
+            ids,
+            #[cfg(feature = "bugs")]
+            bug: None,
+        }
+    }
+
+    /// The same hooks running under the bug-zoo switch `bug`.
+    #[cfg(feature = "bugs")]
+    pub fn with_bug(mut self, bug: Option<crate::bugs::Bug>) -> MemCoderd {
+        self.bug = bug;
+        self
     }
 
     /// Inserts a build and its pending job; returns the build.
@@ -623,6 +638,10 @@ impl Coderd for MemCoderd {
                 (Some(prev), false) => prev.template_version_id,
                 _ => template.active_version_id,
             };
+            #[cfg(feature = "bugs")]
+            if let Some(refused) = self.unpinned_start_refusal(&template, previous.as_ref()) {
+                return Err(refused);
+            }
             let previous_values = previous.map(|b| b.rich_parameters).unwrap_or_default();
             let params = t.version_parameters(version_id);
             let resolved =
@@ -669,6 +688,22 @@ impl Coderd for MemCoderd {
 }
 
 impl MemCoderd {
+    /// [`Bug::NoActiveVersionPin`](crate::bugs::Bug): the start build asks
+    /// for the previous version, which coderd refuses (403) when the
+    /// template requires the active one and the previous is not it.
+    #[cfg(feature = "bugs")]
+    fn unpinned_start_refusal(
+        &self,
+        template: &Template,
+        previous: Option<&WorkspaceBuild>,
+    ) -> Option<HookError> {
+        let previous = previous?;
+        let unpinned = crate::bugs::Bug::NoActiveVersionPin.on(self.bug)
+            && template.require_active_version
+            && previous.template_version_id != template.active_version_id;
+        unpinned.then(|| response_error(403, crate::bugs::FORBIDDEN_OLD_VERSION, vec![]))
+    }
+
     /// A new workspace row of the template (not yet inserted).
     fn new_workspace(
         &self,

@@ -251,6 +251,8 @@ impl World {
             workspace_mu: Some(&self.workspace_mu),
             on_chat_updated: Some(self.on_chat_updated.as_ref()),
             ctx: Ctx::new(self.cancel.clone()),
+            #[cfg(feature = "bugs")]
+            bug: None,
         }
     }
 

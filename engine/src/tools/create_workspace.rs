@@ -349,6 +349,12 @@ async fn create(
     result.insert("created", true);
     result.insert("workspace_name", workspace.full_name());
     set_build_id(&mut result, build_id);
+    #[cfg(feature = "bugs")]
+    if env.bug(crate::bugs::Bug::EarlyChatUpdate) {
+        env.refire_chat_updated();
+        result.merge(new_workspace_readiness(env, workspace.id).await);
+        return ToolResponse::json(&result);
+    }
     result.merge(new_workspace_readiness(env, workspace.id).await);
     // After the agent is ready, so the runtime can load its context files.
     env.refire_chat_updated();
@@ -377,6 +383,8 @@ fn usable_template(env: &ToolEnv<'_>, template_id: Uuid) -> Result<Template, Too
             )))
         }
     };
+    #[cfg(feature = "bugs")]
+    let external = external && !env.bug(crate::bugs::Bug::ExternalAgentBuilt);
     if external {
         return Err(ToolResponse::text_error(EXTERNAL_AGENT_REFUSAL));
     }

@@ -154,6 +154,9 @@ pub struct ToolEnv<'a> {
     pub on_chat_updated: Option<&'a dyn Fn(&Chat)>,
     /// The tool call's context (the turn's cancellation).
     pub ctx: Ctx,
+    /// The bug-zoo switch of the run (`None`: the correct tools).
+    #[cfg(feature = "bugs")]
+    pub bug: Option<crate::bugs::Bug>,
 }
 
 impl<'a> ToolEnv<'a> {
@@ -240,6 +243,14 @@ impl<'a> ToolEnv<'a> {
                 format!("failed to persist build ID on chat binding: {err}"),
             );
         }
+    }
+
+    /// Whether the run's bug-zoo switch is `bug` (the zoo's decisions in
+    /// the tools ask only through this; false without the feature, where it
+    /// compiles away).
+    #[cfg(feature = "bugs")]
+    pub(crate) fn bug(&self, bug: crate::bugs::Bug) -> bool {
+        bug.on(self.bug)
     }
 
     /// Re-reads the chat and fires `OnChatUpdated` (the post-ready update).

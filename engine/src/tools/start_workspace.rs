@@ -130,13 +130,12 @@ async fn start(
             true,
         ));
     }
-    let mut result = wait_for_agent_and_respond(env, &workspace, Some(build.id)).await;
+    let mut result = wait_then_refire(env, &workspace, Some(build.id)).await;
     annotate_auto_update(
         &mut result,
         previous.template_version_id,
         build.template_version_id,
     );
-    env.refire_chat_updated();
     Ok(ToolResponse::json(&result))
 }
 
@@ -159,9 +158,25 @@ async fn join_in_progress_build(
             false,
         );
     }
-    let result = wait_for_agent_and_respond(env, workspace, Some(build.id)).await;
-    env.refire_chat_updated();
+    let result = wait_then_refire(env, workspace, Some(build.id)).await;
     ToolResponse::json(&result)
+}
+
+/// Steps 11 and 13: the agent wait, then the second `OnChatUpdated` — after
+/// the wait, so the next turn can load context files from a live agent.
+async fn wait_then_refire(
+    env: &ToolEnv<'_>,
+    workspace: &Workspace,
+    build_id: Option<Uuid>,
+) -> Value {
+    #[cfg(feature = "bugs")]
+    if env.bug(crate::bugs::Bug::EarlyChatUpdate) {
+        env.refire_chat_updated();
+        return wait_for_agent_and_respond(env, workspace, build_id).await;
+    }
+    let result = wait_for_agent_and_respond(env, workspace, build_id).await;
+    env.refire_chat_updated();
+    result
 }
 
 /// Step 8: the start hook as the owner. A response error reaches the model

@@ -75,7 +75,12 @@ async fn stop(env: &ToolEnv<'_>, coderd: &dyn Coderd) -> Result<ToolResponse, To
     ) {
         (workspace, build, job) = wait_out_in_progress_build(env, &workspace, &build).await?;
     }
-    if job.status == JobStatus::Succeeded && build.transition == Transition::Stop {
+    let stopped = job.status == JobStatus::Succeeded;
+    #[cfg(feature = "bugs")]
+    let stopped = stopped
+        || (env.bug(crate::bugs::Bug::StopIdempotentAfterFailure)
+            && matches!(job.status, JobStatus::Failed | JobStatus::Canceled));
+    if stopped && build.transition == Transition::Stop {
         return Ok(already_stopped(&workspace));
     }
     env.as_owner()?;

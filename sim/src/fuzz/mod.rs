@@ -31,6 +31,7 @@ pub use case::{check, draw, run_case, run_case_with, CaseResult, Checked, Shrunk
 pub use coverage::{BaselineDiff, Coverage, CoverageFile, SeenCell};
 pub use report::{CaseLine, KindCount, Tally};
 pub use write::file_text;
+pub use write::scenario_text;
 
 use crate::transport::Transport;
 

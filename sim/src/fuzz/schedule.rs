@@ -165,6 +165,13 @@ pub enum Action {
     /// chat to it, and the model runs a command there: the external-agent
     /// preflight's path (nobody starts the agent unless a fault does).
     UseExternal,
+    /// The model's `create_workspace` of the external-agent template (the
+    /// refusal's path when the chat has no workspace that serves it).
+    CreateExternal,
+    /// The model runs a long command, then another: the second call finds
+    /// the turn's cached connection (the cache-hit check's path when a
+    /// fault hit the agent meanwhile).
+    ExecuteLong,
 }
 
 impl Schedule {
@@ -270,8 +277,15 @@ impl WorldDraw {
             "AGENTS.md".to_string(),
             "Run `make test` before committing.\n".to_string(),
         )]);
+        let files = main.behaviour.files.clone();
         let mut agents = vec![main];
-        agents.extend(self.second_agent.map(AgentDef::named));
+        // Every agent has the context file, so whichever is the chat agent
+        // has instructions to persist and to edit.
+        agents.extend(self.second_agent.map(|name| {
+            let mut agent = AgentDef::named(name);
+            agent.behaviour.files = files.clone();
+            agent
+        }));
         let mut ext = AgentDef::named("ext");
         ext.external = true;
         let mut parameters = vec![ParameterSpec::new("region", false, "eu")];
@@ -374,7 +388,12 @@ impl Action {
                 "read_file",
                 json!({ "path": "/home/coder/AGENTS.md" }),
             )]),
-            Action::StopTool => calls(vec![tool("stop_workspace", json!({}))]),
+            // Stopped, then asked again (the idempotent path, or a retry
+            // after a failed stop).
+            Action::StopTool => calls(vec![
+                tool("stop_workspace", json!({})),
+                tool("stop_workspace", json!({})),
+            ]),
             Action::StartTool => calls(vec![tool("start_workspace", json!({}))]),
             Action::StopApi => calls(vec![stop_workspace(WS), wait_build(WS)]),
             Action::UseExternal => {
@@ -383,6 +402,11 @@ impl Action {
                 calls(steps)
             }
             Action::StartApi => calls(vec![start_workspace(WS), wait_build(WS), bind_chat(WS)]),
+            Action::CreateExternal => calls(vec![tool(
+                "create_workspace",
+                json!({ "template_id": "{{template:ext}}", "name": "ws3" }),
+            )]),
+            Action::ExecuteLong => calls(vec![execute("sleep 60"), execute("make test")]),
             Action::Model => Turn::reference(
                 CHAT,
                 Goal::RunCommand {
@@ -430,7 +454,7 @@ fn world() -> impl Strategy<Value = WorldDraw> {
         (
             select(vec![0i64, 10, 20, 100]),
             select(vec![0i64, 5, 10]),
-            prop::bool::weighted(0.3),
+            prop::bool::weighted(0.5),
             select(vec![None, Some("helper"), Some("dev-coderd-chat")]),
             prop::bool::weighted(0.1),
         ),
@@ -438,10 +462,11 @@ fn world() -> impl Strategy<Value = WorldDraw> {
             select(vec![120u64, 0, 30]),
             prop::bool::weighted(0.2),
             prop::bool::weighted(0.2),
-            select(vec![
-                ContextRefresh::EveryTurn,
-                ContextRefresh::OnAgentChange,
-            ]),
+            // The default three times in four (shrinks to the default).
+            prop::bool::weighted(0.25).prop_map(|variant| match variant {
+                false => ContextRefresh::EveryTurn,
+                true => ContextRefresh::OnAgentChange,
+            }),
             prop::bool::weighted(0.2),
             prop::bool::weighted(0.3),
         ),
@@ -474,6 +499,8 @@ fn action() -> impl Strategy<Value = Action> {
         1 => Just(Action::StartApi),
         2 => Just(Action::Model),
         1 => Just(Action::UseExternal),
+        1 => Just(Action::CreateExternal),
+        1 => Just(Action::ExecuteLong),
     ]
 }
 

@@ -259,6 +259,8 @@ fn chat_settings(s: &crate::plan::Settings) -> ChatSettings {
             ContextRefresh::OnAgentChange => EngineRefresh::OnAgentChange,
         },
         agent_inactive_disconnect_timeout: s.agent_inactive_timeout.0,
+        #[cfg(feature = "bugs")]
+        bug: s.bug,
         ..ChatSettings::default()
     }
 }

@@ -144,14 +144,26 @@ async fn run_job<N: Net>(
     tokio::time::sleep(apply).await;
     if let Some(failure) = ctx.cloud.take_failure(job.workspace) {
         log::<N>(conn, &job, "apply", &format!("Error: {}", failure.error)).await?;
+        let code = None;
+        #[cfg(feature = "bugs")]
+        let code = quota_from_text(&ctx.settings, &failure.error).or(code);
         let outcome = WireOutcome::Failed {
             error: failure.error,
-            code: None,
+            code,
         };
         return complete(ctx, conn, &job, outcome).await;
     }
     log::<N>(conn, &job, "apply", "Apply complete!").await?;
     complete(ctx, conn, &job, WireOutcome::Succeeded).await
+}
+
+/// The bug zoo's `quota-from-text` (spec 1 §3.7: the code comes only from
+/// the quota commit): a provider error whose text mentions quota is
+/// classified `INSUFFICIENT_QUOTA` by substring.
+#[cfg(feature = "bugs")]
+fn quota_from_text(settings: &Settings, error: &str) -> Option<String> {
+    let on = chatsim_engine::bugs::Bug::QuotaFromText.on(settings.bug);
+    (on && error.to_lowercase().contains("quota")).then(|| INSUFFICIENT_QUOTA.to_string())
 }
 
 /// Commits a start build's cost; `Some(failure)` when over budget.

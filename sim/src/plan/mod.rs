@@ -190,6 +190,12 @@ pub struct Settings {
     /// Loop bounds (not read from files: tests lower them).
     #[serde(skip)]
     pub bounds: Bounds,
+    /// The bug-zoo switch the run's engine, coderd and provisioner run
+    /// with (`chatsim run --bug`, `chatsim fuzz --bug`; never read from a
+    /// file, never read by a check).
+    #[cfg(feature = "bugs")]
+    #[serde(skip)]
+    pub bug: Option<chatsim_engine::bugs::Bug>,
 }
 
 /// When the chat runtime pulls the workspace context.
@@ -221,6 +227,8 @@ impl Default for Settings {
             never_connected_recovery: false,
             context_refresh: ContextRefresh::EveryTurn,
             bounds: Bounds::default(),
+            #[cfg(feature = "bugs")]
+            bug: None,
         }
     }
 }

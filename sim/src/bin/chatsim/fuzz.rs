@@ -54,6 +54,9 @@ pub struct FuzzArgs {
     /// print how to update it.
     #[arg(long, value_name = "FILE")]
     baseline: Option<PathBuf>,
+    /// The bug zoo (`--list-bugs`, `--bug`, `--findability`, `--kill-matrix`).
+    #[command(flatten)]
+    zoo: crate::bugs::ZooArgs,
 }
 
 /// Where a finished run's results go besides the summary.
@@ -125,6 +128,21 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
     }) = args.action
     {
         return merge(&files, json, coverage.as_deref());
+    }
+    if args.zoo.any() {
+        if args.shard.is_some() || args.json || args.time_budget.is_some() {
+            return output::usage(
+                "chatsim fuzz: --shard, --json and --time-budget do not apply to the bug zoo's flags",
+            );
+        }
+        let context = crate::bugs::FuzzContext {
+            start: args.start,
+            seeds: args.seeds,
+            jobs: args.jobs.max(1),
+            transport: args.transport,
+            out: args.out,
+        };
+        return crate::bugs::fuzz("fuzz", &args.zoo, context);
     }
     let Some(seeds) = args.seeds else {
         return output::usage(

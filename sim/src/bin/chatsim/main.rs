@@ -6,6 +6,7 @@
 //! stderr; a closed stdout ends the command quietly.
 
 mod bench;
+mod bugs;
 mod determinism;
 mod fuzz;
 mod output;

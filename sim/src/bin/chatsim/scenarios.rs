@@ -29,6 +29,10 @@ pub struct RunArgs {
     /// cells the run reached (as `chatsim fuzz` counts them).
     #[arg(long)]
     reach: bool,
+    /// Run under the named bug-zoo switch (a build with `--features bugs`;
+    /// `chatsim fuzz --list-bugs` lists them).
+    #[arg(long, value_name = "NAME")]
+    bug: Option<String>,
 }
 
 /// The scenario files `paths` name, or the exit code of a usage error
@@ -67,6 +71,10 @@ pub fn load(file: &Path) -> Result<Scenario, Vec<ScenarioError>> {
 }
 
 pub fn run(args: RunArgs) -> ExitCode {
+    let bug = match args.bug.as_deref().map(crate::bugs::run_bug).transpose() {
+        Ok(bug) => bug,
+        Err(code) => return code,
+    };
     let files = match files("run", &args.paths) {
         Ok(files) => files,
         Err(code) => return code,
@@ -84,7 +92,7 @@ pub fn run(args: RunArgs) -> ExitCode {
     for file in &files {
         let loaded = bar.suspend(|| load(file));
         let scenario = match loaded {
-            Ok(scenario) => scenario,
+            Ok(scenario) => crate::bugs::under(scenario, bug),
             Err(errors) => {
                 tally.load_errors += 1;
                 for &transport in &transports {

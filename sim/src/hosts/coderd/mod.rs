@@ -174,6 +174,8 @@ impl<N: Net> CoderdCore<N> {
     ) -> CoderdCore<N> {
         let clock = SimClock::new(net.clone(), epoch, settings.bounds.clock_sleep_rounds);
         let hooks = MemCoderd::new(store.clone(), Rc::new(clock.clone()), Rc::new(ids.clone()));
+        #[cfg(feature = "bugs")]
+        let hooks = hooks.with_bug(chat_settings.bug);
         CoderdCore {
             net,
             store,

@@ -8,7 +8,7 @@ use chatsim_engine::chat::{sanitize_context_content, DEFAULT_INSTRUCTION_LOOKUP_
 
 use super::{violation, Input, Violation, STATUS_SLACK};
 use crate::observe::trace::{
-    format_time, AgentStatusKind, ContextPhase, DialOutcome, Event, InfraAction,
+    format_time, AgentStatusKind, ContextPhase, DialOutcome, EngineEventKind, Event, InfraAction,
 };
 use crate::observe::view::{AgentView, TraceView, TurnView};
 use crate::plan::ContextRefresh;
@@ -53,6 +53,11 @@ struct Write<'t> {
 ///   the new content only if an earlier prompt of the chat did (only a
 ///   pull that was shown in a prompt can have persisted it).
 ///
+/// - the pull was skipped — the agent read `connected` throughout, nothing
+///   touched its host or the database, and no dial of the connection layer
+///   started before the prompt: the prompt must still show the content
+///   (from an earlier pull), else the turn reused stale files.
+///
 /// Otherwise (`on_agent_change`, no edit, any doubt) the check is vacuous.
 pub(super) fn context_refresh_every_turn(input: &Input<'_>) -> Vec<Violation> {
     if input.settings.context_refresh != ContextRefresh::EveryTurn {
@@ -96,7 +101,16 @@ pub(super) fn context_refresh_every_turn(input: &Input<'_>) -> Vec<Violation> {
             host: &host,
             until: ctx_at,
         };
-        if fetch.provably_succeeded() && !shown {
+        if fetch.provably_skipped() && !shown {
+            let message = format!(
+                "turn {turn_no} of chat {chat} never dialed {}'s connected agent {} to pull its context (every_turn), and its prompt lacks the {} written at {}s",
+                workspace,
+                agent.name,
+                write.path,
+                format_time(write.at)
+            );
+            out.push(violation(CONTEXT_REFRESH_EVERY_TURN, ctx_at, message));
+        } else if fetch.provably_succeeded() && !shown {
             let message = format!(
                 "turn {turn_no} of chat {chat} fetched {}'s context from its connected agent {} within {}s, but its prompt lacks the {} written at {}s",
                 workspace,
@@ -249,6 +263,29 @@ impl Window<'_> {
             && statuses.iter().all(|s| *s == AgentStatusKind::Connected)
             && self.dialed_ok(|a| a == self.agent.id)
             && self.until.saturating_sub(self.turn.started) <= DEFAULT_INSTRUCTION_LOOKUP_TIMEOUT
+            && !self.host_touched()
+            && !self.db_faulted()
+    }
+
+    /// The turn did not even try: its chat agent read `connected`
+    /// throughout, nothing touched its host or the database, and yet no
+    /// dial of the connection layer started before the prompt.
+    fn provably_skipped(&self) -> bool {
+        let statuses = self.statuses();
+        let dial_started = self.view.records().iter().any(|r| {
+            r.at >= self.turn.started
+                && r.at <= self.until
+                && matches!(
+                    &r.event,
+                    Event::Engine {
+                        kind: EngineEventKind::DialStart,
+                        ..
+                    }
+                )
+        });
+        !statuses.is_empty()
+            && statuses.iter().all(|s| *s == AgentStatusKind::Connected)
+            && !dial_started
             && !self.host_touched()
             && !self.db_faulted()
     }

@@ -60,6 +60,8 @@ pub(super) fn recovers_after_faults(input: &Input<'_>) -> Vec<Violation> {
 struct Evidence {
     quota_failed: bool,
     build_failed: bool,
+    build_failed_in_turn: bool,
+    created_in_turn: bool,
     /// A template gained a required parameter nobody gave a value.
     parameters_missing: bool,
     startup_failed: bool,
@@ -92,12 +94,20 @@ fn evidence(trace: &Trace, turn: &RangeInclusive<Duration>, threshold: Duration)
             {
                 seen.failed_dials_in_turn += 1
             }
+            Event::ToolCall { name, .. }
+                if name == "create_workspace" && turn.contains(&record.at) =>
+            {
+                seen.created_in_turn = true
+            }
             Event::QuotaCommit { ok: false, .. } => seen.quota_failed = true,
             Event::Enqueue {
                 external_agent: true,
                 ..
             } => seen.external_agent = true,
-            Event::Job { status, .. } if *status == JobStatus::Failed => seen.build_failed = true,
+            Event::Job { status, .. } if *status == JobStatus::Failed => {
+                seen.build_failed = true;
+                seen.build_failed_in_turn |= turn.contains(&record.at);
+            }
             Event::AgentLifecycle {
                 state: LifecycleState::StartError | LifecycleState::StartTimeout,
                 ..
@@ -137,7 +147,17 @@ fn confirmed(
         // A failed build, a missing parameter, a broken image or failing
         // startup scripts: the workspace cannot come up, whatever the
         // model does.
-        "build_failed" | "dial_timeout_repeated" | "recovery_failed" => {
+        // A build the turn saw fail fails during it (the faults are over),
+        // and a missing parameter fails a create (start asks for it:
+        // `manual_update`). A refused start enqueues nothing and confirms
+        // nothing.
+        "build_failed" => {
+            seen.build_failed_in_turn
+                || (seen.parameters_missing && seen.created_in_turn)
+                || seen.startup_failed
+                || seen.broken_image
+        }
+        "dial_timeout_repeated" | "recovery_failed" => {
             seen.build_failed || seen.parameters_missing || seen.startup_failed || seen.broken_image
         }
         _ => false,

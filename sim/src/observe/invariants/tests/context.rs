@@ -95,3 +95,54 @@ fn an_unreachable_agent_falls_back_to_what_was_persisted() {
     );
     assert_eq!(broken(name, &refresh_story(false, NEW, true)), vec![]);
 }
+
+/// `main`'s AGENTS.md is edited at 30 s and the agent stays connected;
+/// turn 1's prompt at 41 s shows `shown`. `dial_started`: the connection
+/// layer started a dial of it at 40.2 s (which never ended `ok`).
+fn skipped_story(dial_started: bool, shown: &str) -> Trace {
+    let s = Story::new();
+    s.ev(
+        30.0,
+        Event::Fault {
+            name: "context_files_changed".into(),
+            params: serde_json::json!({
+                "workspace": "ws1", "agent": "main", "path": "AGENTS.md", "content": NEW,
+            }),
+        },
+    );
+    s.ev(
+        30.1,
+        Event::Infra {
+            action: crate::observe::trace::InfraAction::WriteFile,
+            target: format!("agent-w1-main:{DIR}/AGENTS.md"),
+        },
+    );
+    s.turn(1, 40.0);
+    if dial_started {
+        s.ev(
+            40.2,
+            Event::Engine {
+                kind: crate::observe::trace::EngineEventKind::DialStart,
+                detail: "agent=a1".into(),
+            },
+        );
+    }
+    s.ev(41.0, prompt_event(1, shown));
+    s.end(42.0)
+}
+
+#[test]
+fn a_turn_that_never_pulls_from_a_connected_agent_is_stale() {
+    let name = CONTEXT_REFRESH_EVERY_TURN;
+    let skipped = broken(name, &skipped_story(false, "Use make.\n"));
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert!(
+        skipped[0].message.contains("never dialed"),
+        "{}",
+        skipped[0]
+    );
+    // A pull that started may have failed: vacuous.
+    assert_eq!(broken(name, &skipped_story(true, "Use make.\n")), vec![]);
+    // Showing the new files (persisted by an earlier pull) is fine.
+    assert_eq!(broken(name, &skipped_story(false, NEW)), vec![]);
+}

@@ -751,6 +751,69 @@ fn after_the_faults_the_model_finishes_or_gives_a_confirmed_reason() {
     assert!(broken(name, &Story::new().tracer.snapshot()).is_empty());
 }
 
+/// The liveness turn (40–45 s) ends `build_failed`; a build failed at
+/// `failed_at`, the template gained a required parameter at 10 s
+/// (`required`), and the turn called `create_workspace` (`created`).
+fn build_failed_story(failed_at: Option<f64>, required: bool, created: bool) -> Trace {
+    let story = Story::new();
+    if required {
+        story.ev(
+            10.0,
+            Event::Fault {
+                name: "new_template_version".into(),
+                params: serde_json::json!({ "template": "dev", "required_parameters": ["zone"] }),
+            },
+        );
+    }
+    if let Some(at) = failed_at {
+        story.job(at, "b2", 2, Transition::Start, JobStatus::Failed, None);
+    }
+    story.ev(
+        40.0,
+        Event::TurnStart {
+            chat: "main".into(),
+            turn: 1,
+            name: Some(LIVENESS_TURN.into()),
+            model: Some(crate::plan::ModelKind::Reference),
+        },
+    );
+    if created {
+        story.call(41.0, 1, 0, "create_workspace");
+    }
+    story.ev(
+        45.0,
+        Event::ModelOutcome {
+            turn: 1,
+            outcome: ModelOutcome::ToldUser,
+            reason: Some("build_failed".into()),
+            calls: 3,
+        },
+    );
+    story.tracer.snapshot()
+}
+
+/// `build_failed` after the faults needs a build that failed in the turn,
+/// or a required parameter a create was missing: a start the deployment
+/// refused (no build at all) is not confirmed by an older failure.
+#[test]
+fn build_failed_needs_a_failure_the_turn_saw() {
+    let name = RECOVERS_AFTER_FAULTS;
+    assert!(broken(name, &build_failed_story(Some(42.0), false, false)).is_empty());
+    assert_eq!(
+        broken(name, &build_failed_story(Some(20.0), false, false)).len(),
+        1
+    );
+    assert_eq!(
+        broken(name, &build_failed_story(None, false, false)).len(),
+        1
+    );
+    assert!(broken(name, &build_failed_story(None, true, true)).is_empty());
+    assert_eq!(
+        broken(name, &build_failed_story(None, true, false)).len(),
+        1
+    );
+}
+
 mod builds;
 mod context;
 mod quota;
