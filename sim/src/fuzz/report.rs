@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::case::{check, CaseResult, Checked};
 use super::{FuzzOptions, Shard};
+use crate::observe::invariants::LIVENESS_TURN;
 use crate::observe::trace::{fnv1a64, Event};
 use crate::plan::{FaultKind, RunConfig};
 use crate::transport::Transport;
@@ -30,6 +31,13 @@ pub struct CaseLine {
     pub faults_hit: Vec<String>,
     /// The fault kinds swarm testing enabled for this case.
     pub enabled: Vec<String>,
+    /// The model persona drawn for the case's model turns.
+    #[serde(default)]
+    pub persona: String,
+    /// Whether the persona played a turn (the case drew a model turn that
+    /// ran).
+    #[serde(default)]
+    pub persona_played: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     /// The shrunk failure, when the case failed.
     pub failure: Option<Failure>,
@@ -91,6 +99,10 @@ pub struct Tally {
     pub violations: BTreeMap<String, u64>,
     /// Per fault kind (by name): enabled and hit counts.
     pub fault_kinds: BTreeMap<String, KindCount>,
+    /// Per model persona (by name): in how many cases it was drawn
+    /// (`enabled`) and played a turn (`hit`).
+    #[serde(default)]
+    pub personas: BTreeMap<String, KindCount>,
     /// One line per case, by seed.
     pub results: Vec<CaseLine>,
 }
@@ -122,6 +134,13 @@ pub fn case_line(result: &CaseResult, options: &FuzzOptions) -> CaseLine {
         .unwrap_or_default();
     faults_hit.sort();
     faults_hit.dedup();
+    let persona = result.schedule.persona;
+    let persona_played = outcome.is_some_and(|o| {
+        o.trace.records().iter().any(|r| {
+            matches!(&r.event, Event::TurnStart { model: Some(m), name, .. }
+                if *m == persona && name.as_deref() != Some(LIVENESS_TURN))
+        })
+    });
     let failure = result.shrunk.as_ref().map(|shrunk| {
         let message = shrunk
             .checked
@@ -157,6 +176,8 @@ pub fn case_line(result: &CaseResult, options: &FuzzOptions) -> CaseLine {
             .iter()
             .map(|k| k.to_string())
             .collect(),
+        persona: persona.as_str().to_string(),
+        persona_played,
         failure,
     }
 }
@@ -209,6 +230,7 @@ impl Tally {
             digest: String::new(),
             violations: BTreeMap::new(),
             fault_kinds: BTreeMap::new(),
+            personas: BTreeMap::new(),
             results: lines,
         };
         tally.recount();
@@ -223,6 +245,7 @@ impl Tally {
         self.passed = self.cases - self.failed;
         self.virtual_secs = self.results.iter().map(|l| l.virtual_ms).sum::<u64>() as f64 / 1000.0;
         self.violations.clear();
+        self.personas.clear();
         self.fault_kinds = FaultKind::ALL
             .iter()
             .map(|k| (k.name().to_string(), KindCount::default()))
@@ -236,6 +259,11 @@ impl Tally {
             }
             for kind in &line.faults_hit {
                 self.fault_kinds.entry(kind.clone()).or_default().hit += 1;
+            }
+            if !line.persona.is_empty() {
+                let count = self.personas.entry(line.persona.clone()).or_default();
+                count.enabled += 1;
+                count.hit += u64::from(line.persona_played);
             }
         }
         let core_secs = self.wall_secs * self.jobs.max(1) as f64;
@@ -354,6 +382,14 @@ impl Tally {
         out += &format!("fault kinds (hit/enabled): {}\n", kinds.join(", "));
         if !never.is_empty() {
             out += &format!("never hit: {}\n", never.join(", "));
+        }
+        let personas: Vec<String> = self
+            .personas
+            .iter()
+            .map(|(p, c)| format!("{p} {}/{}", c.hit, c.enabled))
+            .collect();
+        if !personas.is_empty() {
+            out += &format!("model personas (played/drawn): {}\n", personas.join(", "));
         }
         out
     }

@@ -320,6 +320,7 @@ impl<W: Infra> Harness<W> {
             faults_done: faults_done.clone(),
             turn_timeout: s.turn_timeout.0,
             bounds: s.bounds,
+            seed: config.seed,
         };
         world.add_client(DRIVER, driver::client(driver));
         let mut schedule = config.faults.clone();
