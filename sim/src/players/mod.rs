@@ -164,3 +164,27 @@ impl TurnPolicy for Scripted {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_reads_every_canonical_uuid_once() {
+        let mut memory = Memory::new(1);
+        memory.read(r#"{"build_id":"03047a73-48e2-4dac-b5ef-30121e8e45b7","x":"not-a-uuid"}"#);
+        memory.read(
+            "ws 805bc2b7-28df-45d9-bf03-44fb7056e23c and 03047a73-48e2-4dac-b5ef-30121e8e45b7",
+        );
+        memory.read(
+            "805bc2b728df45d9bf0344fb7056e23c (no dashes) 805bc2b7-28df-45d9-bf03-44fb7056e23",
+        );
+        assert_eq!(
+            memory.ids(),
+            [
+                "03047a73-48e2-4dac-b5ef-30121e8e45b7",
+                "805bc2b7-28df-45d9-bf03-44fb7056e23c"
+            ]
+        );
+    }
+}

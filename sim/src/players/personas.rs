@@ -361,3 +361,172 @@ impl TurnPolicy for TimeoutRetrier {
         report_with_extra(&self.inner, self.abandoned)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::plan::{Goal, DEFAULT_CALL_CAP};
+    use chatsim_engine::chat::AGENT_DISCONNECTED;
+
+    fn reference(goal: Goal) -> ReferencePolicy {
+        ReferencePolicy::new(goal, DEFAULT_CALL_CAP, BTreeMap::new())
+    }
+
+    fn run_command() -> ReferencePolicy {
+        reference(Goal::RunCommand {
+            command: "make test".into(),
+            template: Some("dev".into()),
+        })
+    }
+
+    fn create() -> ReferencePolicy {
+        reference(Goal::CreateWorkspace {
+            template: "dev".into(),
+            parameters: BTreeMap::new(),
+        })
+    }
+
+    fn ok(content: &str) -> CallResult {
+        CallResult {
+            content: content.into(),
+            is_error: false,
+        }
+    }
+
+    fn err(content: &str) -> CallResult {
+        CallResult {
+            content: content.into(),
+            is_error: true,
+        }
+    }
+
+    fn names(calls: &[Call]) -> Vec<String> {
+        calls.iter().map(Call::trace_name).collect()
+    }
+
+    const TEMPLATES: &str =
+        r#"{"templates":[{"id":"5ede67b8-7fad-4f17-af81-40fc774ec427","name":"dev"}]}"#;
+    const CREATED: &str = r#"{"build_id":"b","created":true,"workspace_name":"alice/w"}"#;
+
+    #[test]
+    fn failures_are_text_errors_and_json_errors() {
+        assert!(is_failure(&err("boom")));
+        assert!(is_failure(&ok(r#"{"error":"workspace build failed: x"}"#)));
+        assert!(!is_failure(&ok(r#"{"error":null,"status":"ok"}"#)));
+        assert!(!is_failure(&ok("plain output")));
+    }
+
+    #[test]
+    fn the_impatient_retrier_repeats_an_errored_call_once() {
+        let mut model = ImpatientRetrier::new(run_command());
+        let first = model.next(None);
+        assert_eq!(names(&first), ["execute"]);
+        let advice = err(AGENT_DISCONNECTED);
+        let again = model.next(Some((&first[0], &advice)));
+        assert_eq!(again, first, "repeated at once");
+        // The repeat's error goes to the reference model, which stops.
+        let then = model.next(Some((&again[0], &advice)));
+        assert_eq!(names(&then), ["stop_workspace"]);
+        assert_eq!(model.report().unwrap().calls, 3);
+    }
+
+    #[test]
+    fn the_impatient_retrier_stops_repeating_at_its_limit() {
+        let mut model = ImpatientRetrier::new(run_command());
+        model.retries = ImpatientRetrier::RETRY_LIMIT;
+        let first = model.next(None);
+        let then = model.next(Some((&first[0], &err(AGENT_DISCONNECTED))));
+        assert_eq!(names(&then), ["stop_workspace"], "no repeat past the limit");
+    }
+
+    #[test]
+    fn the_parallel_caller_doubles_lifecycle_calls_and_reads_one_result() {
+        let mut model = ParallelCaller::new(create());
+        let list = model.next(None);
+        assert_eq!(names(&list), ["list_templates"], "not a lifecycle call");
+        let creates = model.next(Some((&list[0], &ok(TEMPLATES))));
+        assert_eq!(names(&creates), ["create_workspace", "create_workspace"]);
+        let exists = ok(r#"{"created":false,"status":"already_exists"}"#);
+        assert_eq!(model.next(Some((&creates[1], &err("busy")))), vec![]);
+        assert_eq!(model.next(Some((&creates[0], &exists))), vec![]);
+        // Both answered; the model read the one without an error: done.
+        let report = model.report().unwrap();
+        assert_eq!(report.outcome, crate::observe::trace::ModelOutcome::Done);
+        assert_eq!(report.calls, 3);
+    }
+
+    #[test]
+    fn the_error_ignorer_reads_an_error_as_success() {
+        let mut model = ErrorIgnorer::new(create());
+        let list = model.next(None);
+        let creates = model.next(Some((&list[0], &ok(TEMPLATES))));
+        let quota = ok(
+            r#"{"error_code":"INSUFFICIENT_QUOTA","error":"workspace build failed: insufficient quota"}"#,
+        );
+        assert_eq!(model.next(Some((&creates[0], &quota))), vec![]);
+        let report = model.report().unwrap();
+        assert_eq!(report.outcome, crate::observe::trace::ModelOutcome::Done);
+        assert_eq!(report.reason, None, "the reference model would say quota");
+    }
+
+    #[test]
+    fn the_stale_id_sender_sends_a_wrong_id_then_corrects_itself() {
+        let seen = vec!["c04be28d-2044-404c-957d-662b5e2e639d".to_string()];
+        for seed in 0..20 {
+            let mut model = StaleIdSender::new(create(), seen.clone(), seed);
+            let list = model.next(None);
+            let stale = model.next(Some((&list[0], &ok(TEMPLATES))));
+            let Call::Tool { name, input } = &stale[0] else {
+                panic!("a tool call")
+            };
+            assert_eq!(name, "create_workspace");
+            let real = "5ede67b8-7fad-4f17-af81-40fc774ec427";
+            let wrong_template = input["template_id"] != real;
+            let wrong_preset = input.get("preset_id").is_some();
+            assert!(wrong_template != wrong_preset, "{input}");
+            let fixed = model.next(Some((
+                &stale[0],
+                &err("look up template: sql: no rows in result set"),
+            )));
+            assert_eq!(
+                fixed,
+                vec![Call::tool(
+                    "create_workspace",
+                    json!({ "template_id": real })
+                )]
+            );
+            // The corrected call is not spoiled again.
+            assert_eq!(model.next(Some((&fixed[0], &ok(CREATED)))), vec![]);
+            assert_eq!(model.report().unwrap().calls, 3);
+        }
+    }
+
+    #[test]
+    fn the_stale_id_sender_keeps_a_stale_call_that_worked() {
+        let mut model = StaleIdSender::new(reference(Goal::StopWorkspace), vec![], 1);
+        let stop = model.next(None);
+        let Call::Tool { input, .. } = &stop[0] else {
+            panic!("a tool call")
+        };
+        assert!(input["workspace_id"].is_string(), "{input}");
+        let stopped = ok(r#"{"build_id":"b","stopped":true,"workspace_name":"w"}"#);
+        assert_eq!(model.next(Some((&stop[0], &stopped))), vec![]);
+        assert_eq!(model.report().unwrap().calls, 1);
+    }
+
+    #[test]
+    fn the_timeout_retrier_gives_up_twice_then_waits() {
+        let mut model = TimeoutRetrier::new(create());
+        let list = model.next(None);
+        assert_eq!(model.patience(&list[0]), Some(TimeoutRetrier::PATIENCE));
+        let creates = model.next(Some((&list[0], &ok(TEMPLATES))));
+        assert_eq!(model.gave_up(&creates[0]), creates);
+        assert_eq!(model.patience(&creates[0]), Some(TimeoutRetrier::PATIENCE));
+        assert_eq!(model.gave_up(&creates[0]), creates);
+        assert_eq!(model.patience(&creates[0]), None, "waits once at its limit");
+        assert_eq!(model.next(Some((&creates[0], &ok(CREATED)))), vec![]);
+        assert_eq!(model.report().unwrap().calls, 4);
+    }
+}
