@@ -135,7 +135,10 @@ pub fn policy_for(turn: &Turn, memory: &mut Memory) -> Box<dyn TurnPolicy> {
             let seed = memory.rng.gen();
             Box::new(personas::StaleIdSender::new(reference, memory.ids(), seed))
         }
-        ModelKind::TimeoutRetrier => Box::new(personas::TimeoutRetrier::new(reference)),
+        ModelKind::TimeoutRetrier => {
+            let patience = personas::TimeoutRetrier::draw_patience(&mut memory.rng);
+            Box::new(personas::TimeoutRetrier::new(reference, patience))
+        }
     }
 }
 

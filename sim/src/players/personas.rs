@@ -317,28 +317,37 @@ impl TurnPolicy for StaleIdSender {
 
 // ---- timeout_retrier --------------------------------------------------------
 
-/// The model's own side gives up on a call after
-/// [`TimeoutRetrier::PATIENCE`] and sends it again, never seeing the first
-/// result (the call runs on in coderd); after
-/// [`TimeoutRetrier::ABANDON_LIMIT`] abandoned calls in a turn it waits as
-/// long as it takes.
+/// The model's own side gives up on a call after its patience and sends it
+/// again, never seeing the first result (the call runs on in coderd);
+/// after [`TimeoutRetrier::ABANDON_LIMIT`] abandoned calls in a turn it
+/// waits as long as it takes.
 pub struct TimeoutRetrier {
     inner: ReferencePolicy,
+    patience: Duration,
     abandoned: usize,
 }
 
 impl TimeoutRetrier {
-    /// How long the model waits for a result.
-    pub const PATIENCE: Duration = Duration::from_secs(20);
+    /// The range of patience a turn draws from (whole seconds): short
+    /// enough to give up on a build or a dial, long enough to see quick
+    /// answers.
+    pub const PATIENCE: (Duration, Duration) = (Duration::from_secs(5), Duration::from_secs(60));
     /// Abandoned calls per turn.
     pub const ABANDON_LIMIT: usize = 2;
 
-    /// The persona around `inner`.
-    pub fn new(inner: ReferencePolicy) -> Self {
+    /// The persona around `inner`, waiting `patience` for each result.
+    pub fn new(inner: ReferencePolicy, patience: Duration) -> Self {
         TimeoutRetrier {
             inner,
+            patience,
             abandoned: 0,
         }
+    }
+
+    /// A patience in [`TimeoutRetrier::PATIENCE`], drawn from `rng`.
+    pub fn draw_patience(rng: &mut impl Rng) -> Duration {
+        let (min, max) = Self::PATIENCE;
+        Duration::from_secs(rng.gen_range(min.as_secs()..=max.as_secs()))
     }
 }
 
@@ -348,8 +357,7 @@ impl TurnPolicy for TimeoutRetrier {
     }
 
     fn patience(&self, call: &Call) -> Option<Duration> {
-        (tool_name(call).is_some() && self.abandoned < Self::ABANDON_LIMIT)
-            .then_some(Self::PATIENCE)
+        (tool_name(call).is_some() && self.abandoned < Self::ABANDON_LIMIT).then_some(self.patience)
     }
 
     fn gave_up(&mut self, call: &Call) -> Vec<Call> {
@@ -518,15 +526,27 @@ mod tests {
 
     #[test]
     fn the_timeout_retrier_gives_up_twice_then_waits() {
-        let mut model = TimeoutRetrier::new(create());
+        let patience = Duration::from_secs(7);
+        let mut model = TimeoutRetrier::new(create(), patience);
         let list = model.next(None);
-        assert_eq!(model.patience(&list[0]), Some(TimeoutRetrier::PATIENCE));
+        assert_eq!(model.patience(&list[0]), Some(patience));
         let creates = model.next(Some((&list[0], &ok(TEMPLATES))));
         assert_eq!(model.gave_up(&creates[0]), creates);
-        assert_eq!(model.patience(&creates[0]), Some(TimeoutRetrier::PATIENCE));
+        assert_eq!(model.patience(&creates[0]), Some(patience));
         assert_eq!(model.gave_up(&creates[0]), creates);
         assert_eq!(model.patience(&creates[0]), None, "waits once at its limit");
         assert_eq!(model.next(Some((&creates[0], &ok(CREATED)))), vec![]);
         assert_eq!(model.report().unwrap().calls, 4);
+    }
+
+    #[test]
+    fn the_timeout_retrier_draws_its_patience_within_its_range() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let (min, max) = TimeoutRetrier::PATIENCE;
+        let drawn: BTreeSet<Duration> = (0..200)
+            .map(|_| TimeoutRetrier::draw_patience(&mut rng))
+            .collect();
+        assert!(drawn.iter().all(|p| (min..=max).contains(p)), "{drawn:?}");
+        assert!(drawn.len() > 20, "spread over the range: {drawn:?}");
     }
 }
