@@ -112,3 +112,43 @@ fn every_persona_misbehaves_in_generated_cases_and_no_invariant_breaks() {
         }
     }
 }
+
+/// The fuzz summary counts, per persona, the cases that drew it and those
+/// in which it played a turn.
+#[test]
+fn the_fuzz_summary_counts_cases_per_persona() {
+    let options = chatsim::fuzz::FuzzOptions {
+        start: 0,
+        seeds: 60,
+        shard: None,
+        jobs: 1,
+        transport: Transport::Fast,
+        out: std::env::temp_dir().join(format!("chatsim-personas-{}", std::process::id())),
+        time_budget: None,
+        confirm_on_turmoil: false,
+    };
+    let tally = chatsim::fuzz::fuzz(&options, &chatsim::fuzz::Quiet).expect("runs");
+    let drawn: u64 = tally.personas.values().map(|c| c.enabled).sum();
+    assert_eq!(
+        drawn, tally.cases,
+        "one persona per case: {:?}",
+        tally.personas
+    );
+    for persona in ModelKind::ALL {
+        let count = &tally.personas[persona.as_str()];
+        assert!(count.hit <= count.enabled, "{:?}", tally.personas);
+    }
+    assert!(
+        tally.personas.values().any(|c| c.hit > 0),
+        "{:?}",
+        tally.personas
+    );
+    let summary = tally.summary();
+    let line = summary
+        .lines()
+        .find(|l| l.starts_with("model personas (played/drawn): "))
+        .expect("a persona line");
+    for persona in ModelKind::ALL {
+        assert!(line.contains(persona.as_str()), "{line}");
+    }
+}
