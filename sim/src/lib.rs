@@ -23,8 +23,8 @@
 //! - [`control`]: what hosts and the outer loop share — the queue of
 //!   infrastructure commands, the agent slots, the cloud's switches.
 //! - [`observe`]: the trace, views that read it back, the invariants.
-//! - [`players`]: who decides a turn's calls — a script or the reference
-//!   model (sans-IO).
+//! - [`players`]: who decides a turn's calls — a script, the reference
+//!   model or a model persona (sans-IO).
 //! - [`hosts`]: coderd, provisioner, agents, the chat driver, and the wire.
 //! - [`harness`]: the run loop; setup at time zero; applying faults; the
 //!   one validator of a run (`harness::check`, run at setup).
