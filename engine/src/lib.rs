@@ -63,6 +63,7 @@ pub use time::Time;
 pub use tools::build_wait::{
     external_agent_unavailable_message, is_external_agent, quota_message, BuildAction,
     AGENT_ATTEMPT_TIMEOUT, AGENT_CONNECT_TIMEOUT, AGENT_RETRY_INTERVAL, BUILD_POLL_INTERVAL,
-    BUILD_TIMEOUT, STARTUP_SCRIPT_POLL_INTERVAL, STARTUP_SCRIPT_TIMEOUT,
+    BUILD_TIMEOUT, EXTERNAL_AGENT_NOT_CONNECTED, EXTERNAL_AGENT_OFFLINE,
+    STARTUP_SCRIPT_POLL_INTERVAL, STARTUP_SCRIPT_TIMEOUT,
 };
 pub use tools::{definitions, ToolDefinition, ToolEnv, ToolResponse};

@@ -197,10 +197,7 @@ fn faults(rng: &mut ChaCha8Rng, external: bool) -> Vec<ScheduledFault> {
     let world = draw_world(external);
     let count = rng.gen_range(2..=5);
     (0..count)
-        .map(|_| ScheduledFault {
-            at: secs(rng, 30, 600),
-            fault: fault(rng, &world),
-        })
+        .map(|_| ScheduledFault::at(secs(rng, 30, 600), fault(rng, &world)))
         .collect()
 }
 

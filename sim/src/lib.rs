@@ -22,7 +22,8 @@
 //!   written against, and the two worlds: turmoil and fast.
 //! - [`control`]: what hosts and the outer loop share — the queue of
 //!   infrastructure commands, the agent slots, the cloud's switches.
-//! - [`observe`]: the trace, views that read it back, the invariants.
+//! - [`observe`]: the trace, views that read it back, the invariants, and
+//!   what a run reached (reachability goals, coverage cells).
 //! - [`players`]: who decides a turn's calls — a script, the reference
 //!   model or a model persona (sans-IO).
 //! - [`hosts`]: coderd, provisioner, agents, the chat driver, and the wire.
@@ -31,9 +32,14 @@
 //! - [`scenario`]: scenario files (`scenarios/*.toml`), their own checks
 //!   (the name, `[expect]`) on top of the run's, expectations and the
 //!   transcripts the snapshot suite records.
+//! - [`timeline`]: a run's trace drawn as a self-contained HTML page
+//!   (`chatsim report`); reads only `observe` and `plan`.
 //! - [`gen`] (a seed → a mixed-fault run), [`stories`] (ready-made runs),
 //!   [`mod@fuzz`] (`chatsim fuzz`: structured schedules, every invariant,
 //!   shrinking to a scenario file), [`mod@bench`] (`chatsim bench`).
+//! - [`serve`]: `chatsim serve --mcp`, an MCP client as the chat's model,
+//!   its run recorded as a scenario file (uses `scenario` and `fuzz`'s
+//!   scenario writer).
 //!
 //! ```no_run
 //! let outcome = chatsim::run(&chatsim::stories::oom_story(7));
@@ -63,7 +69,9 @@ pub mod plan;
 pub mod players;
 pub mod rng;
 pub mod scenario;
+pub mod serve;
 pub mod stories;
+pub mod timeline;
 pub mod transport;
 
 pub use harness::{run, run_fast, run_on, run_with, RunOutcome, Summary, EPOCH};

@@ -465,3 +465,71 @@ fn trace_prints_the_json_lines_of_a_scenario_or_a_seed() {
     let out = chatsim(&["trace", "scenarios/create-happy-path.toml", "--seed", "1"]);
     assert_eq!(out.code, Some(2), "usage: {}", out.stderr);
 }
+
+/// `fuzz --coverage FILE` writes the goals and cells; `--baseline FILE`
+/// passes against its own coverage and refuses another range (exit 2), as
+/// it refuses a `--coverage` directory that does not exist, before running.
+#[test]
+fn fuzz_writes_coverage_and_checks_a_baseline() {
+    let dir = temp_dir("coverage");
+    let file = dir.join("cov.json");
+    let path = file.to_str().unwrap();
+    let out = chatsim(&["fuzz", "--seeds", "3", "--coverage", path]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stdout.contains("goals reached "), "{}", out.stdout);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(json["seeds"], 3);
+    assert_eq!(
+        json["goals"].as_object().unwrap().len(),
+        chatsim::observe::reach::GOALS.len()
+    );
+    assert!(json["cells"][0]["first_seed"].is_u64(), "{json}");
+
+    let same = chatsim(&["fuzz", "--seeds", "3", "--baseline", path]);
+    assert_eq!(same.code, Some(0), "{}", same.stderr);
+    assert!(
+        !same.stderr.contains("update the baseline"),
+        "{}",
+        same.stderr
+    );
+    let other = chatsim(&["fuzz", "--seeds", "4", "--baseline", path]);
+    assert_eq!(other.code, Some(2), "{}", other.stdout);
+    assert!(
+        other.stderr.contains("covers seeds 0..3"),
+        "{}",
+        other.stderr
+    );
+
+    let missing = dir.join("no-such-dir").join("cov.json");
+    let out = chatsim(&[
+        "fuzz",
+        "--seeds",
+        "3",
+        "--coverage",
+        missing.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, Some(2));
+    assert!(out.stderr.contains("does not exist"), "{}", out.stderr);
+    assert!(out.stdout.is_empty(), "ran anyway: {}", out.stdout);
+}
+
+/// `run --reach` lists what a scenario's run reached under its line.
+#[test]
+fn run_reach_lists_goals_and_cells() {
+    let file = workspace_root().join("scenarios/quota-failure-on-start.toml");
+    let out = chatsim(&[
+        "run",
+        "--reach",
+        "--transport",
+        "fast",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stdout.contains("\n  reached: quota.on_start\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("\n  cell "), "{}", out.stdout);
+}

@@ -2,7 +2,9 @@
 //! do not depend on `--jobs` or sharding; a planted violation shrinks to a
 //! small schedule that replays the same way.
 
-use chatsim::fuzz::{self, Checked, FuzzOptions, Quiet, Shard, Tally};
+use std::path::Path;
+
+use chatsim::fuzz::{self, Checked, CoverageFile, FuzzOptions, Quiet, Shard, Tally};
 use chatsim::observe::invariants::Violation;
 use chatsim::{Event, RunConfig, Transport};
 
@@ -27,6 +29,29 @@ fn a_short_fuzz_pass_finds_nothing() {
     assert_eq!(tally.failed, 0, "{}", tally.summary());
     let hit = tally.fault_kinds.values().filter(|k| k.hit > 0).count();
     assert!(hit >= tally.fault_kinds.len() - 2, "{}", tally.summary());
+    keeps_the_coverage_baseline(&tally);
+}
+
+/// The coverage baseline: the exact cell set of the pass above.
+const BASELINE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/coverage-baseline.json");
+/// The one command that rewrites it (from the repository's root).
+const UPDATE_BASELINE: &str =
+    "cargo run -p chatsim -- fuzz --seeds 120 --coverage sim/tests/coverage-baseline.json";
+
+/// A baseline cell the pass no longer reaches fails; a new cell passes and
+/// prints how to update the baseline.
+fn keeps_the_coverage_baseline(tally: &Tally) {
+    let baseline = CoverageFile::read(Path::new(BASELINE)).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        baseline.same_range(&tally.coverage_file()),
+        "{BASELINE} is not of this pass; {UPDATE_BASELINE}"
+    );
+    let diff = tally.coverage.against(&baseline.coverage);
+    let report = diff.report(UPDATE_BASELINE);
+    assert!(diff.lost.is_empty(), "{report}");
+    if !diff.new.is_empty() {
+        eprintln!("{report}");
+    }
 }
 
 #[test]
@@ -42,6 +67,8 @@ fn jobs_and_shards_give_the_same_digest_and_merge_to_the_whole() {
     .unwrap();
     assert_eq!(whole.digest, two_jobs.digest);
     assert_eq!(whole.results, two_jobs.results);
+    assert_eq!(whole.coverage, two_jobs.coverage);
+    assert!(!whole.coverage.cells.is_empty());
     let shard = |index| {
         let opts = FuzzOptions {
             shard: Some(Shard { index, count: 2 }),
@@ -55,6 +82,7 @@ fn jobs_and_shards_give_the_same_digest_and_merge_to_the_whole() {
     let merged = Tally::merge(vec![b.clone(), a.clone()]).unwrap();
     assert_eq!(merged.digest, whole.digest);
     assert_eq!(merged.results, whole.results);
+    assert_eq!(merged.coverage, whole.coverage);
     assert_eq!((merged.passed, merged.failed), (whole.passed, whole.failed));
     let err = Tally::merge(vec![a.clone(), a]).unwrap_err();
     assert!(err.contains("appears twice"), "{err}");

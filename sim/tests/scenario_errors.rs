@@ -585,3 +585,31 @@ contains = ['"created":false']
     }
     assert!(!details.contains("\\\""), "escaped quotes in {details}");
 }
+
+#[test]
+fn a_fault_with_both_at_and_after_call_is_refused() {
+    let tail = "[[faults]]\nat = \"1m\"\nafter_call = 2\nfault = \"agent_oom\"\nworkspace = \"ws1\"\nagent = \"main\"\n";
+    let errors = errors(tail);
+    let first = errors.first().expect("an error");
+    assert!(first.starts_with("bad.toml:12:"), "{first}");
+    assert!(
+        first.contains("`at` and `after_call` are exclusive"),
+        "{first}"
+    );
+}
+
+#[test]
+fn a_fault_after_call_zero_or_with_no_time_is_refused() {
+    let zero = "[[faults]]\nafter_call = 0\nfault = \"provisioner_crash\"\n";
+    let errors_zero = errors(zero);
+    let first = errors_zero.first().expect("an error");
+    assert!(first.starts_with("bad.toml:12:"), "{first}");
+    assert!(
+        first.contains("after_call must be a call number from 1"),
+        "{first}"
+    );
+    let neither = "[[faults]]\nfault = \"provisioner_crash\"\n";
+    let errors_neither = errors(neither);
+    let first = errors_neither.first().expect("an error");
+    assert!(first.contains("`at` or `after_call`"), "{first}");
+}

@@ -18,6 +18,10 @@ use super::settings::ContextRefresh;
 use crate::model::WorkspaceAgent;
 use crate::ports::{AgentContext, SkillMeta, StoreError};
 
+/// The debug log line of a failed context pull begins with this (the
+/// turn then falls back to the persisted parts under `every_turn`).
+pub const CONTEXT_PULL_FAILED_LOG: &str = "workspace context pull failed";
+
 /// Role of the message a pull persists (visible to the model and the user).
 pub const CONTEXT_MESSAGE_ROLE: &str = "user";
 
@@ -189,7 +193,7 @@ impl Turn<'_> {
             Ok(pulled) => self.apply_pull(&history, &pulled),
             Err(err) => {
                 self.env()
-                    .log("debug", format!("workspace context pull failed: {err}"));
+                    .log("debug", format!("{CONTEXT_PULL_FAILED_LOG}: {err}"));
                 match self.env().settings.context_refresh {
                     ContextRefresh::EveryTurn => TurnContext::from_history(&history),
                     ContextRefresh::OnAgentChange => TurnContext {

@@ -59,7 +59,9 @@ mod workspace_tools;
 #[cfg(test)]
 mod tests;
 
-pub use context_refresh::{sanitize_context_content, TurnContext, CONTEXT_MESSAGE_ROLE};
+pub use context_refresh::{
+    sanitize_context_content, TurnContext, CONTEXT_MESSAGE_ROLE, CONTEXT_PULL_FAILED_LOG,
+};
 pub use env::ChatPorts;
 pub use errors::*;
 pub use instruction::{

@@ -110,12 +110,17 @@ pub fn is_external_agent(store: &dyn Store, agent: &WorkspaceAgent) -> bool {
         .is_ok_and(|r| r.type_ == EXTERNAL_AGENT_RESOURCE_TYPE)
 }
 
+/// `ExternalAgentUnavailableMessage` of an external agent that has connected before.
+pub const EXTERNAL_AGENT_OFFLINE: &str = "workspace uses an externally managed agent that is currently offline. The user needs to reconnect the external agent on its host, then try again";
+/// `ExternalAgentUnavailableMessage` of an external agent that never connected.
+pub const EXTERNAL_AGENT_NOT_CONNECTED: &str = "workspace uses an externally managed agent that has not connected yet. The user needs to start the workspace externally and make sure the external agent is connected, then try again";
+
 /// `ExternalAgentUnavailableMessage`.
 pub fn external_agent_unavailable_message(agent: &WorkspaceAgent) -> &'static str {
     if agent.first_connected_at.is_some() {
-        "workspace uses an externally managed agent that is currently offline. The user needs to reconnect the external agent on its host, then try again"
+        EXTERNAL_AGENT_OFFLINE
     } else {
-        "workspace uses an externally managed agent that has not connected yet. The user needs to start the workspace externally and make sure the external agent is connected, then try again"
+        EXTERNAL_AGENT_NOT_CONNECTED
     }
 }
 

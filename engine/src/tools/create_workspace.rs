@@ -56,9 +56,11 @@ const MESSAGE_STOPPED: &str = "workspace is stopped; use start_workspace to star
 const MESSAGE_RUNNING: &str = "workspace is already running and recently connected";
 const MESSAGE_CONNECTING: &str = "workspace exists and the agent is still connecting";
 
-/// The prefixes callers put before a `waitForBuild` error.
-const CREATE_BUILD_FAILED: &str = "workspace build failed: ";
-const EXISTING_BUILD_FAILED: &str = "existing workspace build failed: ";
+/// The prefix of a failed build create_workspace enqueued itself.
+pub const CREATE_BUILD_FAILED: &str = "workspace build failed: ";
+/// The prefix of a failed in-progress build of the chat's workspace that
+/// create_workspace waited for (§3.4).
+pub const EXISTING_BUILD_FAILED: &str = "existing workspace build failed: ";
 
 /// The tool's name, description and input schema (spec 1 §3.2):
 /// `template_id` required; `name`, `parameters`, `preset_id` optional.
@@ -456,6 +458,9 @@ fn parse_chat_workspace_ttl(raw: &str) -> Result<i64, String> {
     Ok(nanos)
 }
 
+/// The debug log line of the name-conflict retry begins with this.
+pub const NAME_TAKEN_RETRY_LOG: &str = "workspace name taken, retrying as";
+
 /// Step 17 with §3.9: one retry under a generated name, only for a 409 whose
 /// validations name the `name` field. Any other error is returned unchanged.
 fn create_with_name_retry(
@@ -471,7 +476,7 @@ fn create_with_name_retry(
             env.log(
                 "debug",
                 format!(
-                    "workspace name taken, retrying as {:?}: {}",
+                    "{NAME_TAKEN_RETRY_LOG} {:?}: {}",
                     request.name, resp.message
                 ),
             );

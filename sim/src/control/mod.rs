@@ -11,9 +11,11 @@ use std::task::{Context, Poll, Waker};
 
 use crate::transport::Interrupt;
 
+mod calls;
 mod cloud;
 mod slots;
 
+pub use calls::CallCount;
 pub use cloud::{Cloud, ProviderFailure};
 pub use slots::{AgentAssignment, SlotKey, SlotState, SlotTable};
 

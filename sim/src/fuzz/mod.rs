@@ -11,8 +11,13 @@
 //! `--shard i/n` (seed mod n = i) never change a result: the [`Tally`]'s
 //! digest is the same for any split, and [`Tally::merge`] of every shard's
 //! tally equals the unsharded one.
+//!
+//! Each case also records the reachability goals its run reached and its
+//! coverage cells ([`crate::observe::reach`], [`crate::observe::coverage`]);
+//! the tally's [`Coverage`] keeps each with its first seed.
 
 pub mod case;
+mod coverage;
 mod report;
 pub mod schedule;
 mod write;
@@ -23,7 +28,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 pub use case::{check, draw, run_case, run_case_with, CaseResult, Checked, Shrunk};
+pub use coverage::{BaselineDiff, Coverage, CoverageFile, SeenCell};
 pub use report::{CaseLine, KindCount, Tally};
+pub use write::file_text;
 
 use crate::transport::Transport;
 

@@ -1,7 +1,8 @@
 //! A fuzz run's results: one [`CaseLine`] per seed (a failure written out
 //! as a scenario file with its replay line), and the [`Tally`] — counts,
-//! fault-kind frequencies, throughput, and a digest over the results
-//! sorted by seed that no `--jobs` or `--shard` split can change.
+//! fault-kind frequencies, throughput, the goals and cells reached
+//! ([`Coverage`]), and a digest over the results sorted by seed that no
+//! `--jobs` or `--shard` split can change.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -10,9 +11,13 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::case::{check, CaseResult, Checked};
+use super::coverage::{Coverage, CoverageFile};
 use super::{FuzzOptions, Shard};
+use crate::observe::coverage::{cells, Cell};
 use crate::observe::invariants::LIVENESS_TURN;
+use crate::observe::reach::reached;
 use crate::observe::trace::{fnv1a64, Event};
+use crate::observe::view::TraceView;
 use crate::plan::{FaultKind, RunConfig};
 use crate::transport::Transport;
 
@@ -38,6 +43,12 @@ pub struct CaseLine {
     /// ran).
     #[serde(default)]
     pub persona_played: bool,
+    /// The reachability goals the run reached.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reached: Vec<String>,
+    /// The coverage cells the run reached, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cells: Vec<Cell>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     /// The shrunk failure, when the case failed.
     pub failure: Option<Failure>,
@@ -103,6 +114,9 @@ pub struct Tally {
     /// (`enabled`) and played a turn (`hit`).
     #[serde(default)]
     pub personas: BTreeMap<String, KindCount>,
+    /// The goals and cells reached, each with its first seed.
+    #[serde(default)]
+    pub coverage: Coverage,
     /// One line per case, by seed.
     pub results: Vec<CaseLine>,
 }
@@ -141,6 +155,15 @@ pub fn case_line(result: &CaseResult, options: &FuzzOptions) -> CaseLine {
                 if *m == persona && name.as_deref() != Some(LIVENESS_TURN))
         })
     });
+    let view = outcome.map(|o| TraceView::new(&o.trace));
+    let reached: Vec<String> = view
+        .as_ref()
+        .map(|v| reached(v).into_iter().map(String::from).collect())
+        .unwrap_or_default();
+    let cells: Vec<Cell> = view
+        .as_ref()
+        .map(|v| cells(v).into_iter().collect())
+        .unwrap_or_default();
     let failure = result.shrunk.as_ref().map(|shrunk| {
         let message = shrunk
             .checked
@@ -178,6 +201,8 @@ pub fn case_line(result: &CaseResult, options: &FuzzOptions) -> CaseLine {
             .collect(),
         persona: persona.as_str().to_string(),
         persona_played,
+        reached,
+        cells,
         failure,
     }
 }
@@ -231,6 +256,7 @@ impl Tally {
             violations: BTreeMap::new(),
             fault_kinds: BTreeMap::new(),
             personas: BTreeMap::new(),
+            coverage: Coverage::default(),
             results: lines,
         };
         tally.recount();
@@ -274,6 +300,18 @@ impl Tally {
             .map(|l| format!("{} {} {}\n", l.seed, l.verdict, l.trace_hash))
             .collect();
         self.digest = format!("{:016x}", fnv1a64(text.as_bytes()));
+        self.coverage = Coverage::of(&self.results);
+    }
+
+    /// The `--coverage` file of this tally.
+    pub fn coverage_file(&self) -> CoverageFile {
+        CoverageFile {
+            start: self.start,
+            seeds: self.seeds,
+            transport: self.transport.clone(),
+            cases: self.cases,
+            coverage: self.coverage.clone(),
+        }
     }
 
     /// Combines shard tallies of one seed range into the unsharded tally;
@@ -391,6 +429,7 @@ impl Tally {
         if !personas.is_empty() {
             out += &format!("model personas (played/drawn): {}\n", personas.join(", "));
         }
+        out += &self.coverage.summary();
         out
     }
 

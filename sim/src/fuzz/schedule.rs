@@ -94,10 +94,8 @@ impl FaultDraw {
         let targets = targets();
         let world = &targets[self.target % targets.len()];
         let mut rng = ChaCha8Rng::seed_from_u64(self.params_seed);
-        draw(self.kind, &mut rng, world).map(|fault| ScheduledFault {
-            at: Dur::secs(self.at_secs),
-            fault,
-        })
+        draw(self.kind, &mut rng, world)
+            .map(|fault| ScheduledFault::at(Dur::secs(self.at_secs), fault))
     }
 }
 
@@ -186,10 +184,7 @@ impl Schedule {
         let mut faults = self.active_faults();
         let heal_at = Dur::secs(self.quiet_after_secs() + HEAL_AFTER_SECS);
         for (a, b) in self.cut_links() {
-            faults.push(ScheduledFault {
-                at: heal_at,
-                fault: Fault::Repair { a, b },
-            });
+            faults.push(ScheduledFault::at(heal_at, Fault::Repair { a, b }));
         }
         let mut turns = Vec::new();
         let mut at = 0;

@@ -15,13 +15,19 @@ pub fn scenario_text(name: &str, description: &str, config: &RunConfig) -> Resul
         name: name.to_string(),
         description: description.to_string(),
         seed: config.seed,
+        transport: None,
         settings: config.settings.clone(),
         world: config.world.clone(),
         faults: config.faults.clone(),
         turns: config.turns.clone(),
         expect: Expect::default(),
     };
-    let mut table = Table::try_from(&file).map_err(|e| e.to_string())?;
+    file_text(&file)
+}
+
+/// `file` as TOML, every field equal to the format's default left out.
+pub fn file_text(file: &ScenarioFile) -> Result<String, String> {
+    let mut table = Table::try_from(file).map_err(|e| e.to_string())?;
     prune(&mut table);
     toml::to_string(&table).map_err(|e| e.to_string())
 }

@@ -425,7 +425,14 @@ impl Checker<'_> {
     fn faults(&mut self) {
         for (i, f) in self.config.faults.iter().enumerate() {
             let at = root().key("faults").index(i);
-            self.time(at.key("at"), f.at, "the fault");
+            match f.after_call {
+                Some(0) => self.problem(
+                    at.key("after_call"),
+                    "after_call must be a call number from 1 (1 = after the first call's result)",
+                ),
+                Some(_) => {}
+                None => self.time(at.key("at"), f.at, "the fault"),
+            }
             self.fault(&at, &f.fault);
         }
     }

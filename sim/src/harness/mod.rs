@@ -9,6 +9,6 @@ mod run;
 pub mod setup;
 
 pub use run::{
-    run, run_fast, run_on, run_with, turmoil_world, AgentSummary, BuildSummary, ChatSummary,
-    RunOutcome, Summary, WorkspaceSummary, EPOCH, HARNESS,
+    run, run_fast, run_on, run_served, run_with, turmoil_world, AgentSummary, BuildSummary,
+    ChatSummary, RunOutcome, Summary, WorkspaceSummary, EPOCH, HARNESS,
 };

@@ -2,11 +2,14 @@
 //! applies due faults, moves due delayed commands into the control queue,
 //! and drains the queue (first in, first out) into the world. The run ends
 //! as soon as the story is over — the driver finished, no fault or command
-//! pending — or fails at `max_duration`.
+//! pending — or fails at `max_duration`. An `after_call` fault is due once
+//! the driver has received that many call results; one still waiting when
+//! the driver is done is traced `fault_skipped`.
 
 use std::cell::Cell;
 use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use chatsim_engine::memory::MemStore;
@@ -19,11 +22,11 @@ use super::faults::{self, Effect, FaultEnv};
 use super::setup;
 use crate::bounds::bound_exceeded;
 use crate::control::{
-    AgentAssignment, Cloud, ControlQueue, InfraCmd, SlotKey, SlotState, SlotTable,
+    AgentAssignment, CallCount, Cloud, ControlQueue, InfraCmd, SlotKey, SlotState, SlotTable,
 };
 use crate::hosts::agent::{self, resolve_path, AgentCtx, HOME};
 use crate::hosts::coderd::{self, CoderdCore, CoderdSettings};
-use crate::hosts::driver::{self, DriverCtx, Inbox};
+use crate::hosts::driver::{self, DriverCtx, Inbox, TurnSource};
 use crate::hosts::provisioner::{self, ProvisionerCtx};
 use crate::hosts::{CODERD, DRIVER, PROVISIONER};
 use crate::observe::invariants::{check_trace, Violation};
@@ -31,7 +34,8 @@ use crate::observe::trace::{EntityKind, Event, InfraAction, RunEnding, Trace, Tr
 use crate::plan::{ContextRefresh, RunConfig, ScheduledFault, Settings};
 use crate::rng::{SeedIds, SharedRng, Stream};
 use crate::transport::{
-    FastConfig, FastWorld, Infra, Transport, TurmoilConfig, TurmoilWorld, TRANSPORT_TURMOIL,
+    FastConfig, FastWorld, Infra, Interrupt, Transport, TurmoilConfig, TurmoilWorld,
+    TRANSPORT_TURMOIL,
 };
 
 /// The virtual epoch every run starts at: 2026-01-01T00:00:00Z.
@@ -168,6 +172,13 @@ pub fn run_with(config: &RunConfig, transport: Transport) -> RunOutcome {
     }
 }
 
+/// Runs `config` on the fast transport with `source` handing the driver
+/// its turns after the configured ones (`chatsim serve`).
+pub fn run_served(config: &RunConfig, source: Box<dyn TurnSource>) -> RunOutcome {
+    let world = FastWorld::new(FastConfig::new(config.seed));
+    run_on_with(world, config, Some(source))
+}
+
 /// The turmoil world `config` asks for.
 pub fn turmoil_world(config: &RunConfig) -> TurmoilWorld {
     let s = &config.settings;
@@ -182,8 +193,16 @@ pub fn turmoil_world(config: &RunConfig) -> TurmoilWorld {
 
 /// Runs `config` on any world.
 pub fn run_on<W: Infra>(world: W, config: &RunConfig) -> RunOutcome {
+    run_on_with(world, config, None)
+}
+
+fn run_on_with<W: Infra>(
+    world: W,
+    config: &RunConfig,
+    source: Option<Box<dyn TurnSource>>,
+) -> RunOutcome {
     let transport = world.transport();
-    match Harness::new(world, config) {
+    match Harness::new(world, config, source) {
         Ok(harness) => harness.run(),
         Err(error) => {
             let tracer = Tracer::new();
@@ -248,6 +267,9 @@ struct Harness<W: Infra> {
     inbox: Inbox,
     faults_done: Rc<Cell<bool>>,
     schedule: VecDeque<ScheduledFault>,
+    /// `after_call` faults, by call number (stable).
+    after_calls: VecDeque<ScheduledFault>,
+    calls: CallCount,
     /// Commands due later: (time, sequence, command).
     delayed: Vec<(Duration, u64, InfraCmd)>,
     next_seq: u64,
@@ -264,7 +286,11 @@ fn link_key(a: &str, b: &str) -> (String, String) {
 }
 
 impl<W: Infra> Harness<W> {
-    fn new(mut world: W, config: &RunConfig) -> Result<Harness<W>, String> {
+    fn new(
+        mut world: W,
+        config: &RunConfig,
+        source: Option<Box<dyn TurnSource>>,
+    ) -> Result<Harness<W>, String> {
         let tracer = Tracer::new();
         start_event(&tracer, world.transport(), config);
         setup::validate(config)?;
@@ -311,7 +337,13 @@ impl<W: Infra> Harness<W> {
         };
         world.add_host(PROVISIONER, provisioner::host(provisioner));
         let inbox = Inbox::default();
-        let faults_done = Rc::new(Cell::new(config.faults.is_empty()));
+        let (mut after_calls, mut schedule): (Vec<_>, Vec<_>) = config
+            .faults
+            .iter()
+            .cloned()
+            .partition(|f| f.after_call.is_some());
+        let faults_done = Rc::new(Cell::new(schedule.is_empty()));
+        let calls = CallCount::default();
         let driver = DriverCtx {
             net: world.net(DRIVER),
             tracer: tracer.clone(),
@@ -321,10 +353,12 @@ impl<W: Infra> Harness<W> {
             turn_timeout: s.turn_timeout.0,
             bounds: s.bounds,
             seed: config.seed,
+            calls: calls.clone(),
+            source,
         };
         world.add_client(DRIVER, driver::client(driver));
-        let mut schedule = config.faults.clone();
         schedule.sort_by_key(|f| f.at);
+        after_calls.sort_by_key(|f| f.after_call);
         Ok(Harness {
             world,
             config: config.clone(),
@@ -336,6 +370,8 @@ impl<W: Infra> Harness<W> {
             inbox,
             faults_done,
             schedule: schedule.into(),
+            after_calls: after_calls.into(),
+            calls,
             delayed: Vec::new(),
             next_seq: 0,
             cuts: BTreeMap::new(),
@@ -375,6 +411,7 @@ impl<W: Infra> Harness<W> {
             }
             self.faults_done.set(nothing_pending);
             if driver_done && nothing_pending && self.control.is_empty() {
+                self.skip_unreached_after_calls();
                 break None;
             }
             if self.world.elapsed() >= max {
@@ -382,7 +419,12 @@ impl<W: Infra> Harness<W> {
             }
             let before = self.world.elapsed();
             let deadline = self.next_deadline();
-            match self.world.step_until(deadline, &self.control) {
+            let wake = Wake {
+                control: &self.control,
+                calls: &self.calls,
+                next_call: self.after_calls.front().and_then(|f| f.after_call),
+            };
+            match self.world.step_until(deadline, &wake) {
                 Ok(done) => driver_done = done,
                 Err(err) => break Some(err),
             }
@@ -412,8 +454,20 @@ impl<W: Infra> Harness<W> {
 
     fn apply_due_faults(&mut self) {
         let now = self.world.elapsed();
-        while self.schedule.front().is_some_and(|f| f.at.0 <= now) {
-            let scheduled = self.schedule.pop_front().expect("front exists");
+        loop {
+            let calls = self.calls.get();
+            let scheduled = if self.schedule.front().is_some_and(|f| f.at.0 <= now) {
+                self.schedule.pop_front()
+            } else if self
+                .after_calls
+                .front()
+                .is_some_and(|f| f.after_call.is_some_and(|nth| nth <= calls))
+            {
+                self.after_calls.pop_front()
+            } else {
+                break;
+            };
+            let scheduled = scheduled.expect("front exists");
             let env = FaultEnv {
                 coderd: &*self.coderd,
                 cloud: &self.cloud,
@@ -441,6 +495,21 @@ impl<W: Infra> Harness<W> {
                     reason,
                 }),
             }
+        }
+    }
+
+    /// The driver is done: the `after_call` faults it never reached.
+    fn skip_unreached_after_calls(&mut self) {
+        let calls = self.calls.get();
+        for f in std::mem::take(&mut self.after_calls) {
+            let reason = format!(
+                "the driver received {calls} call results, never {}",
+                f.after_call.unwrap_or_default()
+            );
+            self.emit(Event::FaultSkipped {
+                name: f.fault.name(),
+                reason,
+            });
         }
     }
 
@@ -633,6 +702,27 @@ impl<W: Infra> Harness<W> {
             self.world.add_host(&host, agent::host(ctx));
         }
         self.infra(action, host);
+    }
+}
+
+/// What ends a step early: a command in the control queue, or the driver's
+/// call count reaching the next `after_call` fault.
+struct Wake<'a> {
+    control: &'a ControlQueue,
+    calls: &'a CallCount,
+    next_call: Option<u32>,
+}
+
+impl Interrupt for Wake<'_> {
+    fn poll_pushed(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let reached = match self.next_call {
+            Some(nth) => self.calls.poll_reached(nth, cx),
+            None => Poll::Pending,
+        };
+        if reached.is_ready() {
+            return Poll::Ready(());
+        }
+        self.control.poll_pushed(cx)
     }
 }
 

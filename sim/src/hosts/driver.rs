@@ -10,7 +10,8 @@
 //! and traces that too.
 //!
 //! The driver finishes once its turns are played and the harness says no
-//! fault can hand it more.
+//! fault can hand it more. A served run (`chatsim serve`) adds a
+//! [`TurnSource`]: asked for the next turn whenever none is queued.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, VecDeque};
@@ -23,6 +24,7 @@ use tokio::sync::Notify;
 use super::proto::{unexpected, ChatRequest, ChatResponse, FrameConn, CHAT_PORT};
 use super::{connect_retrying, within, CODERD, DRIVER};
 use crate::bounds::{bound_exceeded, BoundExceeded, Bounds};
+use crate::control::CallCount;
 use crate::observe::trace::{Event, Tracer, TurnEnding};
 use crate::plan::{Call, Turn};
 use crate::players::{policy_for, CallResult, Memory, TurnPolicy};
@@ -66,6 +68,16 @@ impl Inbox {
     }
 }
 
+/// Where turns come from once the configured ones are played (an MCP
+/// client, in `chatsim serve`). The driver asks, when neither its inbox nor
+/// its schedule holds a turn, and may block the simulation thread while the
+/// source decides: virtual time stands still meanwhile.
+pub trait TurnSource {
+    /// The next turn at virtual time `now` (the trace so far in `tracer`),
+    /// or `None`: no more, ever.
+    fn next_turn(&mut self, now: Duration, tracer: &Tracer) -> Option<Turn>;
+}
+
 /// What the driver is built from.
 pub struct DriverCtx<N: Net> {
     /// The driver's network handle.
@@ -82,6 +94,10 @@ pub struct DriverCtx<N: Net> {
     pub turn_timeout: Duration,
     /// The run's loop bounds.
     pub bounds: Bounds,
+    /// Counts every call result received (`after_call` faults wait on it).
+    pub calls: CallCount,
+    /// Asked for more turns when none is queued (a served run only).
+    pub source: Option<Box<dyn TurnSource>>,
     /// The run's seed (the model's memory seeds persona choices from it).
     pub seed: u64,
 }
@@ -89,6 +105,8 @@ pub struct DriverCtx<N: Net> {
 /// The driver's software.
 pub fn client<N: Net>(ctx: DriverCtx<N>) -> HostFuture {
     Box::pin(async move {
+        let mut ctx = ctx;
+        let mut source = ctx.source.take();
         tokio::task::yield_now().await;
         let mut scheduled: VecDeque<Turn> = ctx.turns.iter().cloned().collect();
         let mut turn_no = 0;
@@ -100,6 +118,14 @@ pub fn client<N: Net>(ctx: DriverCtx<N>) -> HostFuture {
                 continue;
             }
             let now = ctx.net.elapsed();
+            if scheduled.is_empty() {
+                if let Some(from) = source.as_mut() {
+                    match from.next_turn(now, &ctx.tracer) {
+                        Some(turn) => scheduled.push_back(turn),
+                        None => source = None,
+                    }
+                }
+            }
             match scheduled.front() {
                 Some(turn) if turn.at.is_none_or(|at| at.0 <= now) => {
                     let turn = scheduled.pop_front().expect("front exists");
@@ -295,6 +321,7 @@ async fn play<N: Net>(
                 .map(|(call, _)| call)
                 .ok_or_else(|| unexpected(format!("result for unknown call {id}")))?,
         };
+        ctx.calls.bump();
         emit(
             ctx,
             Event::ToolResult {

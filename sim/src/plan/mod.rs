@@ -526,27 +526,92 @@ pub struct ChatSpec {
     pub parent: Option<String>,
 }
 
-/// A fault and when it happens: `at` beside the fault's own fields (`fault`
-/// names it). Unknown fields are rejected.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// A fault and when it happens: `at` (a virtual time) or `after_call` (right
+/// after the driver received the result of its Nth call, counting every call
+/// of every turn from 1) beside the fault's own fields (`fault` names it).
+/// Exactly one of the two; unknown fields are rejected.
+#[derive(Clone, Debug, PartialEq)]
 pub struct ScheduledFault {
-    /// Virtual time since the start of the run.
+    /// Virtual time since the start of the run (zero for an `after_call` fault).
     pub at: Dur,
+    /// Due once the driver has received this many call results, instead of at a time.
+    pub after_call: Option<u32>,
     /// The fault itself (`fault` names its kind).
-    #[serde(flatten)]
     pub fault: Fault,
+}
+
+impl ScheduledFault {
+    /// `fault` at virtual time `at`.
+    pub fn at(at: Dur, fault: Fault) -> ScheduledFault {
+        ScheduledFault {
+            at,
+            after_call: None,
+            fault,
+        }
+    }
+
+    /// `fault` right after the result of the driver's `nth` call.
+    pub fn after_call(nth: u32, fault: Fault) -> ScheduledFault {
+        ScheduledFault {
+            at: Dur::ZERO,
+            after_call: Some(nth),
+            fault,
+        }
+    }
+}
+
+impl Serialize for ScheduledFault {
+    /// `at` or `after_call` first, then the fault's own fields.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Written<'a> {
+            #[serde(skip_serializing_if = "Option::is_none")]
+            at: Option<Dur>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            after_call: Option<u32>,
+            #[serde(flatten)]
+            fault: &'a Fault,
+        }
+        Written {
+            at: self.after_call.is_none().then_some(self.at),
+            after_call: self.after_call,
+            fault: &self.fault,
+        }
+        .serialize(serializer)
+    }
 }
 
 impl<'de> Deserialize<'de> for ScheduledFault {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         use serde::de::Error;
         let mut fields = serde_json::Map::deserialize(deserializer)?;
-        let at = fields
-            .remove("at")
-            .ok_or_else(|| D::Error::missing_field("at"))?;
-        let at = Dur::deserialize(at).map_err(D::Error::custom)?;
+        let at = fields.remove("at");
+        let after_call = fields.remove("after_call");
+        let (at, after_call) = match (at, after_call) {
+            (Some(_), Some(_)) => return Err(D::Error::custom(
+                "`at` and `after_call` are exclusive: a fault happens at a time or after a call",
+            )),
+            (None, None) => return Err(D::Error::missing_field("at` or `after_call")),
+            (Some(at), None) => (Dur::deserialize(at).map_err(D::Error::custom)?, None),
+            (None, Some(nth)) => {
+                let nth = nth
+                    .as_u64()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .filter(|n| *n >= 1)
+                    .ok_or_else(|| {
+                        D::Error::custom(format!(
+                            "after_call must be a call number from 1, not {nth}"
+                        ))
+                    })?;
+                (Dur::ZERO, Some(nth))
+            }
+        };
         let fault = Fault::deserialize(Value::Object(fields)).map_err(D::Error::custom)?;
-        Ok(ScheduledFault { at, fault })
+        Ok(ScheduledFault {
+            at,
+            after_call,
+            fault,
+        })
     }
 }
 

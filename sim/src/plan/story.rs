@@ -198,7 +198,7 @@ impl Story {
 
     /// `fault` happens at `at`.
     pub fn fault_at(mut self, at: Dur, fault: Fault) -> Story {
-        self.config.faults.push(ScheduledFault { at, fault });
+        self.config.faults.push(ScheduledFault::at(at, fault));
         self
     }
 

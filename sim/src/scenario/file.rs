@@ -1,5 +1,6 @@
 //! The scenario file's serde types: `format` (the format version,
-//! [`FORMAT`]), `name`, `description`, `seed`, the [`RunConfig`] fields
+//! [`FORMAT`]), `name`, `description`, `seed`, `transport` (optional: the
+//! one transport the file runs on, as `chatsim serve` records), the [`RunConfig`] fields
 //! (`settings`, `world`, `faults`, `turns`) and `[expect]`. Every table
 //! rejects unknown fields. The format is documented with a complete example
 //! in `scenarios/README.md`.
@@ -10,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::plan::{Dur, DurRange, RunConfig, ScheduledFault, Settings, Turn, WorldSpec};
 use crate::players::Reason;
+use crate::transport::Transport;
 
 /// The scenario format version this chatsim reads (and the default of a
 /// file without `format`). A file that names another version is rejected
@@ -37,6 +39,14 @@ pub struct ScenarioFile {
     /// The run's seed.
     #[serde(with = "crate::plan::seed")]
     pub seed: u64,
+    /// The one transport this file runs on (`"fast"` in a recording of
+    /// `chatsim serve`); absent = whichever the runner picks.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "transport_name"
+    )]
+    pub transport: Option<Transport>,
     /// Timings and deployment settings ([`RunConfig::settings`]).
     #[serde(default)]
     pub settings: Settings,
@@ -63,6 +73,25 @@ impl ScenarioFile {
             faults: self.faults.clone(),
             turns: self.turns.clone(),
         }
+    }
+}
+
+/// `transport = "fast"`: a transport by the name traces use.
+mod transport_name {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::transport::Transport;
+
+    pub fn serialize<S: Serializer>(t: &Option<Transport>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => s.serialize_str(t.name()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Transport>, D::Error> {
+        let name = String::deserialize(d)?;
+        name.parse().map(Some).map_err(serde::de::Error::custom)
     }
 }
 

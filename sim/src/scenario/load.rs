@@ -45,6 +45,14 @@ impl Scenario {
         self.file.run_config()
     }
 
+    /// The transports to run it on: the one the file names, else `asked`.
+    pub fn transports(&self, asked: &[Transport]) -> Vec<Transport> {
+        match self.file.transport {
+            Some(own) => vec![own],
+            None => asked.to_vec(),
+        }
+    }
+
     /// The command that replays it on turmoil (the default transport).
     pub fn replay_command(&self) -> String {
         self.replay_command_on(Transport::Turmoil)

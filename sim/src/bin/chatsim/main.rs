@@ -9,7 +9,9 @@ mod bench;
 mod determinism;
 mod fuzz;
 mod output;
+mod report;
 mod scenarios;
+mod serve;
 mod trace;
 
 use std::ops::RangeInclusive;
@@ -36,6 +38,10 @@ enum Command {
     /// Runs scenario files (default: every one under scenarios/) and checks
     /// their expectations and the invariants; one line each, then the tally.
     Run(scenarios::RunArgs),
+    /// Runs scenario files and writes each run's timeline as one
+    /// self-contained HTML page, DIR/<file stem>.html: lanes for turns,
+    /// tool calls, builds, agents and faults on a virtual-time axis.
+    Report(report::ReportArgs),
     /// Validates scenario files without running them; errors go to stderr
     /// as FILE:LINE:COLUMN: message.
     Check {
@@ -72,6 +78,10 @@ enum Command {
     /// 1 ms default tick and the pure engine, plus fuzz throughput; each
     /// measurement in its own child process.
     Bench(bench::BenchArgs),
+    /// Serves a simulated deployment to an MCP client over stdio (`--mcp`):
+    /// the engine's tools plus `wait`, virtual time, the scenario's faults;
+    /// when stdin closes, writes the run as a scenario file (`--record`).
+    Serve(serve::ServeArgs),
     /// One bench measurement in this process (the bench's child).
     #[command(name = "bench-child", hide = true)]
     BenchChild(bench::BenchChildArgs),
@@ -106,6 +116,7 @@ fn seed_range(command: &str, start: u64, seeds: u64) -> Result<RangeInclusive<u6
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Run(args) => scenarios::run(args),
+        Command::Report(args) => report::report(args),
         Command::Check { paths } => scenarios::check(&paths),
         Command::List { paths } => scenarios::list(&paths),
         Command::Trace(args) => trace::trace(args),
@@ -117,6 +128,7 @@ fn main() -> ExitCode {
         }
         Command::Fuzz(args) => fuzz::fuzz(args),
         Command::Bench(args) => bench::bench(args),
+        Command::Serve(args) => serve::serve(args),
         Command::BenchChild(args) => bench::bench_child(args),
     }
 }

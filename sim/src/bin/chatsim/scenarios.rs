@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use chatsim::observe::view::TraceView;
+use chatsim::observe::{coverage, reach};
 use chatsim::scenario::{self, results, Scenario, ScenarioError};
 use chatsim::Transport;
 
@@ -13,7 +15,7 @@ pub struct RunArgs {
     /// Scenario files or directories of them.
     paths: Vec<PathBuf>,
     /// The transports, repeatable or comma-separated: `turmoil` (the
-    /// default), `fast`.
+    /// default), `fast`. A file that names its `transport` runs on that one.
     #[arg(long, value_delimiter = ',', default_value = "turmoil")]
     transport: Vec<Transport>,
     /// One JSON object per scenario and transport on stdout instead of the
@@ -23,11 +25,15 @@ pub struct RunArgs {
     /// Also write JUnit XML of the results to FILE.
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
+    /// After each result, list the reachability goals and the coverage
+    /// cells the run reached (as `chatsim fuzz` counts them).
+    #[arg(long)]
+    reach: bool,
 }
 
 /// The scenario files `paths` name, or the exit code of a usage error
 /// (an unreadable directory, or no file at all).
-fn files(command: &str, paths: &[PathBuf]) -> Result<Vec<PathBuf>, ExitCode> {
+pub fn files(command: &str, paths: &[PathBuf]) -> Result<Vec<PathBuf>, ExitCode> {
     let files = scenario::discover(paths)
         .map_err(|e| output::usage(format!("chatsim {command}: cannot list scenarios: {e}")))?;
     if files.is_empty() {
@@ -48,7 +54,7 @@ fn files(command: &str, paths: &[PathBuf]) -> Result<Vec<PathBuf>, ExitCode> {
 }
 
 /// Loads `file`, writing its errors (or its warnings) to stderr.
-fn load(file: &Path) -> Result<Scenario, Vec<ScenarioError>> {
+pub fn load(file: &Path) -> Result<Scenario, Vec<ScenarioError>> {
     let loaded = scenario::load(file);
     let said = match &loaded {
         Ok(scenario) => &scenario.warnings,
@@ -104,7 +110,7 @@ pub fn run(args: RunArgs) -> ExitCode {
             }
         };
         let source = std::fs::read_to_string(file).ok();
-        for &transport in &transports {
+        for transport in scenario.transports(&transports) {
             bar.set_message(format!("{} ({transport})", scenario.name()));
             let report = scenario::run_scenario_on(&scenario, transport);
             if report.passed() {
@@ -123,6 +129,9 @@ pub fn run(args: RunArgs) -> ExitCode {
                     out!("{}", style.verdict(&report.line()));
                     output::raw(&report.details());
                 }
+                if args.reach && !args.json {
+                    output::raw(&reach_lines(&report));
+                }
             });
             bar.inc();
         }
@@ -139,6 +148,24 @@ pub fn run(args: RunArgs) -> ExitCode {
         }
     }
     tally.exit_code()
+}
+
+/// `--reach`: the goals and cells of a run, indented under its line.
+fn reach_lines(report: &scenario::Report) -> String {
+    let Some(outcome) = &report.outcome else {
+        return String::new();
+    };
+    let view = TraceView::new(&outcome.trace);
+    let goals = reach::reached(&view);
+    let mut text = if goals.is_empty() {
+        "  reached no goal\n".to_string()
+    } else {
+        format!("  reached: {}\n", goals.join(", "))
+    };
+    for cell in coverage::cells(&view) {
+        text += &format!("  cell {cell}\n");
+    }
+    text
 }
 
 pub fn check(paths: &[PathBuf]) -> ExitCode {

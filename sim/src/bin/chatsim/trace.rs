@@ -17,17 +17,18 @@ pub struct TraceArgs {
     /// A generated mixed-fault seed (what `chatsim determinism` runs).
     #[arg(long)]
     seed: Option<u64>,
-    /// The transport: `turmoil` (the default) or `fast`.
-    #[arg(long, default_value_t = Transport::Turmoil)]
-    transport: Transport,
+    /// The transport: `turmoil` or `fast`. Default: the one the scenario
+    /// file names (a `chatsim serve` recording: `fast`), else `turmoil`.
+    #[arg(long)]
+    transport: Option<Transport>,
 }
 
 /// Prints the trace (exit 0 even when the run failed: the trace is what
 /// shows why; the run's error goes to stderr).
 pub fn trace(args: TraceArgs) -> ExitCode {
-    let config = match (&args.scenario, args.seed) {
+    let (config, own) = match (&args.scenario, args.seed) {
         (Some(file), _) => match chatsim::scenario::load(file) {
-            Ok(scenario) => scenario.config(),
+            Ok(scenario) => (scenario.config(), scenario.file.transport),
             Err(errors) => {
                 for error in &errors {
                     err!("{error}");
@@ -35,11 +36,12 @@ pub fn trace(args: TraceArgs) -> ExitCode {
                 return ExitCode::from(2);
             }
         },
-        (None, Some(seed)) => chatsim::gen::mixed(seed),
+        (None, Some(seed)) => (chatsim::gen::mixed(seed), None),
         (None, None) => return output::usage("chatsim trace: name a SCENARIO file or --seed S"),
     };
     let outcome = match catch_unwind(AssertUnwindSafe(|| {
-        chatsim::run_with(&config, args.transport)
+        let transport = args.transport.or(own).unwrap_or_default();
+        chatsim::run_with(&config, transport)
     })) {
         Ok(outcome) => outcome,
         Err(_) => {
