@@ -127,6 +127,7 @@ fn on_turmoil(path: &Path) -> Result<(), Failed> {
     if !report.passed() {
         problems.push(format!("{}\n{}", report.line(), report.details()));
     }
+    show_findings(&report);
     let again = chatsim::run(&scenario.config());
     if let Some(diff) = outcome.trace.first_difference(&again.trace) {
         problems.push(format!(
@@ -154,6 +155,17 @@ fn on_turmoil(path: &Path) -> Result<(), Failed> {
         ));
     }
     verdict(problems)
+}
+
+/// Prints the oracle's known upstream findings of a run (they never fail it).
+fn show_findings(report: &chatsim::scenario::Report) {
+    if !report.findings.is_empty() {
+        eprint!(
+            "{}: known upstream findings:\n{}",
+            report.scenario.path.display(),
+            report.findings_text()
+        );
+    }
 }
 
 /// Replays on the fast transport, judges, and compares its story with turmoil's.
@@ -196,6 +208,7 @@ fn on_fast(path: &Path) -> Result<(), Failed> {
 fn replay(path: &Path, transport: Transport) -> Result<(), Failed> {
     let scenario = load(path)?;
     let report = run_scenario_on(&scenario, transport);
+    show_findings(&report);
     let mut problems = Vec::new();
     if !report.passed() {
         problems.push(format!("{}\n{}", report.line(), report.details()));

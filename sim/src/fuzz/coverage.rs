@@ -243,6 +243,7 @@ mod tests {
             persona_played: false,
             reached: reached.iter().map(|s| s.to_string()).collect(),
             cells: cells.to_vec(),
+            findings: vec![],
             failure: None,
         }
     }

@@ -52,6 +52,9 @@ pub struct CaseLine {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     /// The shrunk failure, when the case failed.
     pub failure: Option<Failure>,
+    /// The kind of each known upstream finding of the run (not failures).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<String>,
 }
 
 /// A failed case after shrinking.
@@ -117,6 +120,9 @@ pub struct Tally {
     /// The goals and cells reached, each with its first seed.
     #[serde(default)]
     pub coverage: Coverage,
+    /// Per known-upstream-finding kind: how many the cases reported.
+    #[serde(default)]
+    pub findings: BTreeMap<String, u64>,
     /// One line per case, by seed.
     pub results: Vec<CaseLine>,
 }
@@ -204,6 +210,9 @@ pub fn case_line(result: &CaseResult, options: &FuzzOptions) -> CaseLine {
         reached,
         cells,
         failure,
+        findings: outcome.map_or_else(Vec::new, |o| {
+            o.findings().iter().map(|f| f.kind.to_string()).collect()
+        }),
     }
 }
 
@@ -257,6 +266,7 @@ impl Tally {
             fault_kinds: BTreeMap::new(),
             personas: BTreeMap::new(),
             coverage: Coverage::default(),
+            findings: BTreeMap::new(),
             results: lines,
         };
         tally.recount();
@@ -272,6 +282,7 @@ impl Tally {
         self.virtual_secs = self.results.iter().map(|l| l.virtual_ms).sum::<u64>() as f64 / 1000.0;
         self.violations.clear();
         self.personas.clear();
+        self.findings.clear();
         self.fault_kinds = FaultKind::ALL
             .iter()
             .map(|k| (k.name().to_string(), KindCount::default()))
@@ -290,6 +301,9 @@ impl Tally {
                 let count = self.personas.entry(line.persona.clone()).or_default();
                 count.enabled += 1;
                 count.hit += u64::from(line.persona_played);
+            }
+            for kind in &line.findings {
+                *self.findings.entry(kind.clone()).or_default() += 1;
             }
         }
         let core_secs = self.wall_secs * self.jobs.max(1) as f64;
@@ -428,6 +442,17 @@ impl Tally {
             .collect();
         if !personas.is_empty() {
             out += &format!("model personas (played/drawn): {}\n", personas.join(", "));
+        }
+        if !self.findings.is_empty() {
+            let found: Vec<String> = self
+                .findings
+                .iter()
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect();
+            out += &format!(
+                "known upstream findings (not failures): {}\n",
+                found.join(", ")
+            );
         }
         out += &self.coverage.summary();
         out

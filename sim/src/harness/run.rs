@@ -29,7 +29,7 @@ use crate::hosts::coderd::{self, CoderdCore, CoderdSettings};
 use crate::hosts::driver::{self, DriverCtx, Inbox, TurnSource};
 use crate::hosts::provisioner::{self, ProvisionerCtx};
 use crate::hosts::{CODERD, DRIVER, PROVISIONER};
-use crate::observe::invariants::{check_trace, Violation};
+use crate::observe::invariants::{check_trace, findings, Finding, Violation};
 use crate::observe::trace::{EntityKind, Event, InfraAction, RunEnding, Trace, Tracer};
 use crate::plan::{ContextRefresh, RunConfig, ScheduledFault, Settings};
 use crate::rng::{SeedIds, SharedRng, Stream};
@@ -76,6 +76,13 @@ impl RunOutcome {
     /// Every always-on invariant checked over this run.
     pub fn violations(&self, settings: &Settings) -> Vec<Violation> {
         check_trace(&self.trace, settings, self.error.as_deref())
+    }
+
+    /// The truthfulness oracle's known upstream findings: responses that
+    /// contradict the world because upstream does so by design. Reported,
+    /// never failing the run.
+    pub fn findings(&self) -> Vec<Finding> {
+        findings(&self.trace)
     }
 }
 

@@ -24,6 +24,15 @@
 //! | `context_refresh_every_turn` | context | under `every_turn`, an edited context file of a connected chat agent whose fetch provably succeeded is in the next turn's prompt; a turn whose fetch provably failed shows it only if an earlier prompt did |
 //! | `model_facing_text_is_clean` | text | no Rust `Debug` form, panic or backtrace text, and no error prefix outside the spec's chains reaches a tool result or a prompt |
 //! | `recovers_after_faults` | liveness | in a run ending with the liveness turn (the fuzzer's), the reference model ends it `done` or tells the user a reason the trace confirms |
+//! | `truthful_build_state` | truth | `started` / `created` / `stopped` / create's `status` name a build (or the latest) in the state they say, when coderd built the response |
+//! | `truthful_build_failure` | truth | a build-failure result names a build that failed with that error (and code), was canceled, or was still running at a timeout |
+//! | `truthful_agent` | truth | `no_agent`, a ready agent, `startup_scripts_failed` + `lifecycle_state`, `startup_scripts_timeout` match the build's chat agent |
+//! | `truthful_quota` | truth | a quota result's `credits_consumed` and `budget` are the owner's |
+//! | `truthful_template` | truth | read_template's active version and parameters are the template's |
+//!
+//! The `truth` family (the truthfulness oracle) also returns known
+//! upstream findings ([`Finding`], [`findings`]): contradictions upstream
+//! makes by design, reported beside the violations, never failing a run.
 //!
 //! coderd's status watcher polls once a second, so agent-status records
 //! may lag the database by up to [`STATUS_SLACK`]; checks that compare a
@@ -47,6 +56,7 @@ mod quota;
 mod recovery;
 mod retries;
 mod text;
+mod truth;
 
 pub use bounds::{call_bound, MODEL_WITHIN_CALL_CAP, RUN_COMPLETES, TOOL_CALLS_END_WITHIN_BOUND};
 pub use builds::{
@@ -65,6 +75,11 @@ pub use retries::{
     PARALLEL_CREATES_ONE_WORKSPACE, RETRY_NO_SECOND_CHARGE, RETRY_NO_SECOND_WORKSPACE,
 };
 pub use text::{MODEL_FACING_TEXT_IS_CLEAN, SPEC_ERROR_PREFIXES};
+pub use truth::{
+    findings, Finding, CLAIM_READ_BEFORE_WAIT, CREATE_JOINS_STOP_BUILD, FINDINGS,
+    START_JOINS_STOP_BUILD, TRUTHFUL_AGENT, TRUTHFUL_BUILD_FAILURE, TRUTHFUL_BUILD_STATE,
+    TRUTHFUL_QUOTA, TRUTHFUL_TEMPLATE,
+};
 
 /// How late coderd's status watcher may record a change.
 pub const STATUS_SLACK: Duration = Duration::from_secs(1);
@@ -105,7 +120,7 @@ pub struct Input<'a> {
 type Check = fn(&Input<'_>) -> Vec<Violation>;
 
 /// Every invariant, by name.
-pub const INVARIANTS: [(&str, Check); 18] = [
+pub const INVARIANTS: [(&str, Check); 23] = [
     (RECOVERY_ADVICE_GATED, recovery::recovery_advice_gated),
     (
         PREFLIGHT_SPARES_CONNECTING_AGENTS,
@@ -157,6 +172,11 @@ pub const INVARIANTS: [(&str, Check); 18] = [
     ),
     (MODEL_FACING_TEXT_IS_CLEAN, text::model_facing_text_is_clean),
     (RECOVERS_AFTER_FAULTS, liveness::recovers_after_faults),
+    (TRUTHFUL_BUILD_STATE, truth::build_state),
+    (TRUTHFUL_BUILD_FAILURE, truth::build_failure),
+    (TRUTHFUL_AGENT, truth::agent),
+    (TRUTHFUL_QUOTA, truth::quota),
+    (TRUTHFUL_TEMPLATE, truth::template),
 ];
 
 /// Checks every invariant on a trace.

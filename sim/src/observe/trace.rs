@@ -369,6 +369,23 @@ pub enum Event {
         /// The system-prompt text (instruction, then the skill index).
         prompt: String,
     },
+    /// coderd finished building a call's response: the instant the
+    /// truthfulness oracle reads the world at (the driver's `tool_result`
+    /// for the call comes later, over the network). `quota` and `template`
+    /// are what coderd's database held then for the claims the trace cannot
+    /// rebuild; each is present only when the response makes that claim.
+    Response {
+        /// The turn the call belongs to.
+        turn: usize,
+        /// The call's number within its turn.
+        call: usize,
+        /// The owner's quota, when the response reports one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        quota: Option<QuotaTruth>,
+        /// The template read, when the response describes one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        template: Option<TemplateTruth>,
+    },
     /// An event the engine emitted through the `Events` port.
     Engine {
         /// Which engine event.
@@ -429,6 +446,8 @@ pub enum EventKind {
     ChatUpdated,
     /// [`Event::TurnContext`].
     TurnContext,
+    /// [`Event::Response`].
+    Response,
     /// [`Event::Engine`].
     Engine,
 }
@@ -460,9 +479,44 @@ impl Event {
             Event::Dial { .. } => EventKind::Dial,
             Event::ChatUpdated { .. } => EventKind::ChatUpdated,
             Event::TurnContext { .. } => EventKind::TurnContext,
+            Event::Response { .. } => EventKind::Response,
             Event::Engine { .. } => EventKind::Engine,
         }
     }
+}
+
+/// The owner's quota as coderd's database held it when a response was
+/// built (spec 1 §3.7: consumed over the latest build of each live
+/// workspace, allowance over the owner's groups).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaTruth {
+    /// Credits consumed.
+    pub credits_consumed: i64,
+    /// The allowance.
+    pub budget: i64,
+}
+
+/// A template as coderd's database held it when a response was built.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateTruth {
+    /// The template's ID.
+    pub id: String,
+    /// Its active version's ID.
+    pub active_version_id: String,
+    /// The active version's parameters, by name, in DB order.
+    pub parameters: Vec<ParameterTruth>,
+}
+
+/// One parameter of a template version.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParameterTruth {
+    /// Its name.
+    pub name: String,
+    /// Whether a value must be given.
+    pub required: bool,
+    /// Its default value (empty: none).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub default: String,
 }
 
 names! {
@@ -1112,6 +1166,13 @@ impl Trace {
         self.records.iter().filter(move |r| r.event.kind() == kind)
     }
 
+    /// The trace without the records of `kind` (e.g. the oracle's
+    /// [`Event::Response`] marks, which the transcripts leave out).
+    pub fn without(&self, kind: EventKind) -> Trace {
+        let kept = self.records.iter().filter(|r| r.event.kind() != kind);
+        Trace::from_records(kept.cloned().collect())
+    }
+
     /// How many records (= lines).
     pub fn len(&self) -> usize {
         self.records.len()
@@ -1590,6 +1651,23 @@ mod tests {
                 kind: EngineEventKind::DialStart,
                 detail: "agent=a1".into(),
             },
+            Event::Response {
+                turn: 1,
+                call: 0,
+                quota: Some(QuotaTruth {
+                    credits_consumed: 4,
+                    budget: 2,
+                }),
+                template: Some(TemplateTruth {
+                    id: "t1".into(),
+                    active_version_id: "v2".into(),
+                    parameters: vec![ParameterTruth {
+                        name: "region".into(),
+                        required: true,
+                        default: String::new(),
+                    }],
+                }),
+            },
         ]
     }
 
@@ -1613,7 +1691,7 @@ mod tests {
         assert_eq!(back.hash(), trace.hash());
         let kinds: std::collections::BTreeSet<EventKind> =
             trace.records().iter().map(|r| r.event.kind()).collect();
-        assert_eq!(kinds.len(), 23, "a sample of every kind");
+        assert_eq!(kinds.len(), 24, "a sample of every kind");
     }
 
     /// The text of events whose fields are optional or typed, byte for byte

@@ -9,8 +9,8 @@ use std::time::Duration;
 use chatsim_engine::model::{JobStatus, Transition};
 
 use crate::observe::trace::{
-    AgentStatusKind, DialOutcome, EntityKind, Event, Hook, ModelOutcome, Record, Requester,
-    RunEnding, Trace, TurnEnding,
+    AgentStatusKind, DialOutcome, EntityKind, Event, Hook, ModelOutcome, QuotaTruth, Record,
+    Requester, RunEnding, TemplateTruth, Trace, TurnEnding,
 };
 use crate::plan::ModelKind;
 
@@ -27,8 +27,21 @@ pub struct CallView {
     pub input: String,
     /// When the driver sent it.
     pub sent: Duration,
+    /// coderd's `response` mark: when it built the response, and what its
+    /// database held then for the claims the trace cannot rebuild.
+    pub built: Option<(Duration, WorldView)>,
     /// What came back; `None` if nothing did.
     pub result: Option<ResultView>,
+}
+
+/// What coderd's database held when it built a response (the `response`
+/// mark's facts).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WorldView {
+    /// The owner's quota, when the response reports one.
+    pub quota: Option<QuotaTruth>,
+    /// The template, when the response describes one.
+    pub template: Option<TemplateTruth>,
 }
 
 /// A call's result.
@@ -261,8 +274,28 @@ impl TraceView {
                 name: name.clone(),
                 input: input.clone(),
                 sent: at,
+                built: None,
                 result: None,
             }),
+            Event::Response {
+                turn,
+                call,
+                quota,
+                template,
+            } => {
+                let found = self
+                    .calls
+                    .iter_mut()
+                    .rev()
+                    .find(|c| c.turn == *turn && c.call == *call);
+                if let Some(c) = found {
+                    let world = WorldView {
+                        quota: quota.clone(),
+                        template: template.clone(),
+                    };
+                    c.built = Some((at, world));
+                }
+            }
             Event::ToolResult {
                 turn,
                 call,

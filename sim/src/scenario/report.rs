@@ -12,7 +12,7 @@ use super::load::Scenario;
 use super::location::line_column;
 use super::spans::Spans;
 use crate::harness::RunOutcome;
-use crate::observe::invariants::Violation;
+use crate::observe::invariants::{Finding, Violation};
 use crate::observe::trace::format_time;
 use crate::observe::view::TraceView;
 use crate::transport::Transport;
@@ -34,6 +34,8 @@ pub struct Report {
     pub violations: Vec<Violation>,
     /// The scenario's expectations that did not hold.
     pub failures: Vec<Failure>,
+    /// The truthfulness oracle's known upstream findings (never a failure).
+    pub findings: Vec<Finding>,
 }
 
 /// Runs `scenario` once on turmoil (the default transport) and judges it.
@@ -64,6 +66,7 @@ pub fn run_scenario_on(scenario: &Scenario, transport: Transport) -> Report {
                 wall,
                 violations: Vec::new(),
                 failures: Vec::new(),
+                findings: Vec::new(),
             };
         }
     };
@@ -75,6 +78,7 @@ pub fn judge(scenario: &Scenario, outcome: RunOutcome, wall: Duration) -> Report
     let transport = outcome.transport.parse().unwrap_or_default();
     let settings = &scenario.file.settings;
     let violations = outcome.violations(settings);
+    let findings = outcome.findings();
     let view = TraceView::new(&outcome.trace);
     let mut failures = evaluate(&scenario.file.expect, &view, &outcome.summary);
     let spans = Spans::new(&scenario.source);
@@ -91,6 +95,7 @@ pub fn judge(scenario: &Scenario, outcome: RunOutcome, wall: Duration) -> Report
         wall,
         violations,
         failures,
+        findings,
     }
 }
 
@@ -135,6 +140,12 @@ impl Report {
             format_time(self.elapsed()),
             self.wall.as_secs_f64(),
         )
+    }
+
+    /// The known upstream findings, one indented line each (empty when
+    /// none): reported beside the verdict, never failing it.
+    pub fn findings_text(&self) -> String {
+        self.findings.iter().map(|f| format!("  {f}\n")).collect()
     }
 
     /// What failed, the seed and the replay command (empty when passed).

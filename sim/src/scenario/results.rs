@@ -116,6 +116,9 @@ pub struct RunResult {
     /// The command that replays a failed run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replay: Option<String>,
+    /// The truthfulness oracle's known upstream findings (never failures).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<String>,
 }
 
 impl RunResult {
@@ -134,6 +137,7 @@ impl RunResult {
             wall_secs: report.wall.as_secs_f64(),
             failures: failures(report, source),
             replay: (!passed).then(|| report.scenario.replay_command_on(report.transport)),
+            findings: report.findings.iter().map(|f| f.to_string()).collect(),
         }
     }
 
@@ -151,6 +155,7 @@ impl RunResult {
             wall_secs: 0.0,
             failures: load_failures(errors),
             replay: None,
+            findings: Vec::new(),
         }
     }
 

@@ -2,9 +2,11 @@
 //! response (JSON pretty-printed in the key order the engine emitted), and
 //! between them the world events that matter — builds, agent statuses,
 //! faults, chat bindings — each at its virtual time, with names instead of
-//! IDs. The header carries the trace hash, so a change anywhere in the
-//! trace shows up in the snapshot; a legend at the end maps the IDs the
-//! responses mention to names.
+//! IDs. The header carries the trace hash (without the oracle's
+//! `response` marks), so a change anywhere else in the trace shows up in
+//! the snapshot; the truthfulness oracle's known upstream findings follow
+//! the events (only when there are any), and a legend at the end maps the
+//! IDs the responses mention to names.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -13,7 +15,7 @@ use super::load::Scenario;
 use crate::harness::RunOutcome;
 use chatsim_engine::model::JobStatus;
 
-use crate::observe::trace::{format_time, Event, Record};
+use crate::observe::trace::{format_time, Event, EventKind, Record};
 use crate::observe::view::TraceView;
 
 /// The transcript of `outcome`, a run of `scenario`.
@@ -25,13 +27,16 @@ pub fn transcript(scenario: &Scenario, outcome: &RunOutcome) -> String {
     for line in scenario.file.description.trim().lines() {
         let _ = writeln!(out, "  {}", line.trim());
     }
+    // The oracle's `response` marks are timing, not story: the header
+    // names the trace without them, so adding the marks moved no snapshot.
+    let told = outcome.trace.without(EventKind::Response);
     let _ = writeln!(
         out,
         "seed {} on {}, trace {} ({} lines)",
         scenario.seed(),
         outcome.transport,
-        outcome.hash(),
-        outcome.trace.len()
+        told.hash(),
+        told.len()
     );
     let _ = writeln!(out);
     for record in view.records() {
@@ -42,6 +47,13 @@ pub fn transcript(scenario: &Scenario, outcome: &RunOutcome) -> String {
             for rest in lines {
                 let _ = writeln!(out, "{:>9}  {rest}", "");
             }
+        }
+    }
+    let findings = outcome.findings();
+    if !findings.is_empty() {
+        let _ = writeln!(out, "\nknown upstream findings:");
+        for finding in findings {
+            let _ = writeln!(out, "  {finding}");
         }
     }
     let legend = names.legend(&out);

@@ -380,12 +380,14 @@ impl<'t> Reader<'t> {
             Event::Fault { .. } | Event::FaultSkipped { .. } | Event::Infra { .. } => {
                 self.read_fault(record)
             }
-            // What the header says (run start and end), names (entities)
-            // and engine logs are not drawn.
+            // What the header says (run start and end), names (entities),
+            // engine logs and coderd's response marks (the call's bar ends
+            // at its result) are not drawn.
             Event::RunStart { .. }
             | Event::RunEnd { .. }
             | Event::Entity { .. }
-            | Event::Engine { .. } => {}
+            | Event::Engine { .. }
+            | Event::Response { .. } => {}
         }
     }
 

@@ -128,6 +128,7 @@ pub fn run(args: RunArgs) -> ExitCode {
                 } else {
                     out!("{}", style.verdict(&report.line()));
                     output::raw(&report.details());
+                    output::raw(&report.findings_text());
                 }
                 if args.reach && !args.json {
                     output::raw(&reach_lines(&report));

@@ -25,7 +25,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{user_api, ChatHooks, CoderdCore, SimDialer, TraceEvents};
+use super::{user_api, witness, ChatHooks, CoderdCore, SimDialer, TraceEvents};
 use crate::hosts::proto::{
     ChatRequest, ChatResponse, FrameReader, FrameWriter, CHAT_KEEPALIVE, CHAT_PORT,
 };
@@ -193,6 +193,7 @@ async fn run_call<N: Net>(
         }
         other => user_api::run(core, turn, other).await,
     };
+    witness::record(core, turn.chat, turn.turn_no, id, &response.content);
     (id, response)
 }
 

@@ -36,6 +36,7 @@ mod dialer;
 mod monitors;
 mod provisioner_api;
 mod user_api;
+mod witness;
 
 pub use admin::{own_group_name, AdminAction};
 pub use dialer::SimDialer;

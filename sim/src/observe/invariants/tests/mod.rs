@@ -757,6 +757,7 @@ mod quota;
 mod recovery;
 mod retries;
 mod text;
+mod truth;
 
 /// A `chat_updated` of chat `main` naming its workspace and build.
 fn updated(s: &Story, at: f64, workspace: &str, build: &str) {
