@@ -1166,13 +1166,6 @@ impl Trace {
         self.records.iter().filter(move |r| r.event.kind() == kind)
     }
 
-    /// The trace without the records of `kind` (e.g. the oracle's
-    /// [`Event::Response`] marks, which the transcripts leave out).
-    pub fn without(&self, kind: EventKind) -> Trace {
-        let kept = self.records.iter().filter(|r| r.event.kind() != kind);
-        Trace::from_records(kept.cloned().collect())
-    }
-
     /// How many records (= lines).
     pub fn len(&self) -> usize {
         self.records.len()

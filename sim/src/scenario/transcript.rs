@@ -2,8 +2,8 @@
 //! response (JSON pretty-printed in the key order the engine emitted), and
 //! between them the world events that matter — builds, agent statuses,
 //! faults, chat bindings — each at its virtual time, with names instead of
-//! IDs. The header carries the trace hash (without the oracle's
-//! `response` marks), so a change anywhere else in the trace shows up in
+//! IDs. The header carries the trace hash (the one `chatsim run` and
+//! `chatsim report` print), so a change anywhere in the trace shows up in
 //! the snapshot; the truthfulness oracle's known upstream findings follow
 //! the events (only when there are any), and a legend at the end maps the
 //! IDs the responses mention to names.
@@ -15,7 +15,7 @@ use super::load::Scenario;
 use crate::harness::RunOutcome;
 use chatsim_engine::model::JobStatus;
 
-use crate::observe::trace::{format_time, Event, EventKind, Record};
+use crate::observe::trace::{format_time, Event, Record};
 use crate::observe::view::TraceView;
 
 /// The transcript of `outcome`, a run of `scenario`.
@@ -27,16 +27,13 @@ pub fn transcript(scenario: &Scenario, outcome: &RunOutcome) -> String {
     for line in scenario.file.description.trim().lines() {
         let _ = writeln!(out, "  {}", line.trim());
     }
-    // The oracle's `response` marks are timing, not story: the header
-    // names the trace without them, so adding the marks moved no snapshot.
-    let told = outcome.trace.without(EventKind::Response);
     let _ = writeln!(
         out,
         "seed {} on {}, trace {} ({} lines)",
         scenario.seed(),
         outcome.transport,
-        told.hash(),
-        told.len()
+        outcome.trace.hash(),
+        outcome.trace.len()
     );
     let _ = writeln!(out);
     for record in view.records() {
