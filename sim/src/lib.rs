@@ -24,8 +24,8 @@
 //!   infrastructure commands, the agent slots, the cloud's switches.
 //! - [`observe`]: the trace, views that read it back, the invariants, and
 //!   what a run reached (reachability goals, coverage cells).
-//! - [`players`]: who decides a turn's calls — a script or the reference
-//!   model (sans-IO).
+//! - [`players`]: who decides a turn's calls — a script, the reference
+//!   model or a model persona (sans-IO).
 //! - [`hosts`]: coderd, provisioner, agents, the chat driver, and the wire.
 //! - [`harness`]: the run loop; setup at time zero; applying faults; the
 //!   one validator of a run (`harness::check`, run at setup).

@@ -27,6 +27,8 @@ pub enum Stream {
     Agents = 5,
     /// Message latencies of the fast transport.
     Network = 6,
+    /// The choices model personas make (`players::personas`).
+    Players = 7,
 }
 
 /// A seeded random stream.

@@ -353,7 +353,7 @@ fn model_and_scripted_turns_do_not_mix() {
         "14:9",
         &[
             "turns[0].model",
-            "unknown variant `gpt`, expected `reference`",
+            "unknown variant `gpt`, expected one of `reference`, `impatient_retrier`",
         ],
     );
 }

@@ -154,7 +154,7 @@ fn play_oom(client: &mut Client, follow: bool) -> Vec<String> {
 }
 
 fn summary_of(record: &Path) -> Value {
-    let text = std::fs::read_to_string(beside(&record, "summary.json")).expect("summary");
+    let text = std::fs::read_to_string(beside(record, "summary.json")).expect("summary");
     serde_json::from_str(&text).expect("summary JSON")
 }
 
@@ -175,8 +175,8 @@ fn replay(record: &Path) -> (i32, Value) {
 fn remove(record: &Path) {
     for path in [
         record.to_path_buf(),
-        beside(&record, "summary.json"),
-        beside(&record, "transcript.txt"),
+        beside(record, "summary.json"),
+        beside(record, "transcript.txt"),
     ] {
         let _ = std::fs::remove_file(path);
     }

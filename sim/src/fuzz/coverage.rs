@@ -239,6 +239,8 @@ mod tests {
             virtual_ms: 0,
             faults_hit: vec![],
             enabled: vec![],
+            persona: String::new(),
+            persona_played: false,
             reached: reached.iter().map(|s| s.to_string()).collect(),
             cells: cells.to_vec(),
             findings: vec![],

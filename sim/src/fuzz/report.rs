@@ -14,6 +14,7 @@ use super::case::{check, CaseResult, Checked};
 use super::coverage::{Coverage, CoverageFile};
 use super::{FuzzOptions, Shard};
 use crate::observe::coverage::{cells, Cell};
+use crate::observe::invariants::LIVENESS_TURN;
 use crate::observe::reach::reached;
 use crate::observe::trace::{fnv1a64, Event};
 use crate::observe::view::TraceView;
@@ -35,6 +36,13 @@ pub struct CaseLine {
     pub faults_hit: Vec<String>,
     /// The fault kinds swarm testing enabled for this case.
     pub enabled: Vec<String>,
+    /// The model persona drawn for the case's model turns.
+    #[serde(default)]
+    pub persona: String,
+    /// Whether the persona played a turn (the case drew a model turn that
+    /// ran).
+    #[serde(default)]
+    pub persona_played: bool,
     /// The reachability goals the run reached.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reached: Vec<String>,
@@ -105,6 +113,10 @@ pub struct Tally {
     pub violations: BTreeMap<String, u64>,
     /// Per fault kind (by name): enabled and hit counts.
     pub fault_kinds: BTreeMap<String, KindCount>,
+    /// Per model persona (by name): in how many cases it was drawn
+    /// (`enabled`) and played a turn (`hit`).
+    #[serde(default)]
+    pub personas: BTreeMap<String, KindCount>,
     /// The goals and cells reached, each with its first seed.
     #[serde(default)]
     pub coverage: Coverage,
@@ -142,6 +154,13 @@ pub fn case_line(result: &CaseResult, options: &FuzzOptions) -> CaseLine {
         .unwrap_or_default();
     faults_hit.sort();
     faults_hit.dedup();
+    let persona = result.schedule.persona;
+    let persona_played = outcome.is_some_and(|o| {
+        o.trace.records().iter().any(|r| {
+            matches!(&r.event, Event::TurnStart { model: Some(m), name, .. }
+                if *m == persona && name.as_deref() != Some(LIVENESS_TURN))
+        })
+    });
     let view = outcome.map(|o| TraceView::new(&o.trace));
     let reached: Vec<String> = view
         .as_ref()
@@ -186,6 +205,8 @@ pub fn case_line(result: &CaseResult, options: &FuzzOptions) -> CaseLine {
             .iter()
             .map(|k| k.to_string())
             .collect(),
+        persona: persona.as_str().to_string(),
+        persona_played,
         reached,
         cells,
         failure,
@@ -243,6 +264,7 @@ impl Tally {
             digest: String::new(),
             violations: BTreeMap::new(),
             fault_kinds: BTreeMap::new(),
+            personas: BTreeMap::new(),
             coverage: Coverage::default(),
             findings: BTreeMap::new(),
             results: lines,
@@ -259,6 +281,7 @@ impl Tally {
         self.passed = self.cases - self.failed;
         self.virtual_secs = self.results.iter().map(|l| l.virtual_ms).sum::<u64>() as f64 / 1000.0;
         self.violations.clear();
+        self.personas.clear();
         self.findings.clear();
         self.fault_kinds = FaultKind::ALL
             .iter()
@@ -273,6 +296,11 @@ impl Tally {
             }
             for kind in &line.faults_hit {
                 self.fault_kinds.entry(kind.clone()).or_default().hit += 1;
+            }
+            if !line.persona.is_empty() {
+                let count = self.personas.entry(line.persona.clone()).or_default();
+                count.enabled += 1;
+                count.hit += u64::from(line.persona_played);
             }
             for kind in &line.findings {
                 *self.findings.entry(kind.clone()).or_default() += 1;
@@ -406,6 +434,14 @@ impl Tally {
         out += &format!("fault kinds (hit/enabled): {}\n", kinds.join(", "));
         if !never.is_empty() {
             out += &format!("never hit: {}\n", never.join(", "));
+        }
+        let personas: Vec<String> = self
+            .personas
+            .iter()
+            .map(|(p, c)| format!("{p} {}/{}", c.hit, c.enabled))
+            .collect();
+        if !personas.is_empty() {
+            out += &format!("model personas (played/drawn): {}\n", personas.join(", "));
         }
         if !self.findings.is_empty() {
             let found: Vec<String> = self

@@ -54,6 +54,9 @@ pub struct Schedule {
     pub faults: Vec<FaultDraw>,
     /// The chat's turns, in order.
     pub turns: Vec<TurnDraw>,
+    /// Who plays the case's model turns (the liveness turn is always the
+    /// reference model): the reference or a persona.
+    pub persona: ModelKind,
 }
 
 /// A fault as drawn: its kind, target, time and the seed of its family's
@@ -194,7 +197,7 @@ impl Schedule {
         let mut at = 0;
         for draw in &self.turns {
             at += draw.gap_secs;
-            turns.push(draw.action.turn().at(Dur::secs(at)));
+            turns.push(draw.action.turn(self.persona).at(Dur::secs(at)));
         }
         let liveness = Turn::reference(
             CHAT,
@@ -360,7 +363,8 @@ impl WithCost for TemplateSpec {
 }
 
 impl Action {
-    fn turn(&self) -> Turn {
+    /// The turn; a model turn is played by `persona`.
+    fn turn(&self, persona: ModelKind) -> Turn {
         let calls = |calls: Vec<Call>| Turn::new(CHAT, calls);
         let dev = || json!({ "template_id": "{{template:dev}}", "name": WS });
         match self {
@@ -413,7 +417,8 @@ impl Action {
                     command: "make test".into(),
                     template: Some("dev".into()),
                 },
-            ),
+            )
+            .played_by(persona),
         }
     }
 }
@@ -423,12 +428,18 @@ pub fn schedule() -> impl Strategy<Value = Schedule> {
     let kinds = FaultKind::ALL.to_vec();
     let enabled = subsequence(kinds.clone(), 1..=kinds.len());
     let faults = prop::collection::vec(fault(), 0..=MAX_FAULTS);
-    (world(), enabled, faults, turns()).prop_map(|(world, enabled, faults, turns)| Schedule {
-        world,
-        enabled,
-        faults,
-        turns,
-    })
+    // The persona is drawn last, so the other parts of a seed's case are
+    // the ones it drew before personas existed.
+    let persona = select(ModelKind::ALL.to_vec());
+    (world(), enabled, faults, turns(), persona).prop_map(
+        |(world, enabled, faults, turns, persona)| Schedule {
+            world,
+            enabled,
+            faults,
+            turns,
+            persona,
+        },
+    )
 }
 
 /// Drawn faults per case (those of kinds not enabled drop out).

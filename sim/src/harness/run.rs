@@ -361,6 +361,7 @@ impl<W: Infra> Harness<W> {
             faults_done: faults_done.clone(),
             turn_timeout: s.turn_timeout.0,
             bounds: s.bounds,
+            seed: config.seed,
             calls: calls.clone(),
             source,
         };

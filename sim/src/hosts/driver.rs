@@ -2,9 +2,12 @@
 //! model. It runs the configured turns in order (each not before its `at`),
 //! and between them any turn a fault handed it (a user action, injected
 //! parallel calls). Each turn is one connection to coderd's chat API; a
-//! [`TurnPolicy`] decides the calls — the turn's script or the reference
-//! model ([`crate::players`]) — and every call and response goes into the
-//! trace.
+//! [`TurnPolicy`] decides the calls — the turn's script, the reference
+//! model or a persona ([`crate::players`]) — and every call and response
+//! goes into the trace. A model whose own side gives up waiting on a call
+//! (its patience) never reads that result; the driver traces the
+//! abandonment, keeps the connection until the call's late result arrives,
+//! and traces that too.
 //!
 //! The driver finishes once its turns are played and the harness says no
 //! fault can hand it more. A served run (`chatsim serve`) adds a
@@ -24,7 +27,7 @@ use crate::bounds::{bound_exceeded, BoundExceeded, Bounds};
 use crate::control::CallCount;
 use crate::observe::trace::{Event, Tracer, TurnEnding};
 use crate::plan::{Call, Turn};
-use crate::players::{policy_for, CallResult, TurnPolicy};
+use crate::players::{policy_for, CallResult, Memory, TurnPolicy};
 use crate::transport::{HostFuture, Net};
 
 /// With no turn scheduled, how long the driver waits before looking again
@@ -95,6 +98,8 @@ pub struct DriverCtx<N: Net> {
     pub calls: CallCount,
     /// Asked for more turns when none is queued (a served run only).
     pub source: Option<Box<dyn TurnSource>>,
+    /// The run's seed (the model's memory seeds persona choices from it).
+    pub seed: u64,
 }
 
 /// The driver's software.
@@ -105,9 +110,10 @@ pub fn client<N: Net>(ctx: DriverCtx<N>) -> HostFuture {
         tokio::task::yield_now().await;
         let mut scheduled: VecDeque<Turn> = ctx.turns.iter().cloned().collect();
         let mut turn_no = 0;
+        let mut memory = Memory::new(ctx.seed);
         for _ in 0..ctx.bounds.driver_loops {
             if let Some(turn) = ctx.inbox.pop() {
-                run_turn(&ctx, turn_no, &turn).await?;
+                run_turn(&ctx, turn_no, &turn, &mut memory).await?;
                 turn_no += 1;
                 continue;
             }
@@ -123,7 +129,7 @@ pub fn client<N: Net>(ctx: DriverCtx<N>) -> HostFuture {
             match scheduled.front() {
                 Some(turn) if turn.at.is_none_or(|at| at.0 <= now) => {
                     let turn = scheduled.pop_front().expect("front exists");
-                    run_turn(&ctx, turn_no, &turn).await?;
+                    run_turn(&ctx, turn_no, &turn, &mut memory).await?;
                     turn_no += 1;
                 }
                 Some(turn) => {
@@ -143,7 +149,12 @@ fn emit<N: Net>(ctx: &DriverCtx<N>, event: Event) {
 }
 
 /// Plays one turn; `Err` only when a loop bound was hit (it fails the run).
-async fn run_turn<N: Net>(ctx: &DriverCtx<N>, turn_no: usize, turn: &Turn) -> Result<(), String> {
+async fn run_turn<N: Net>(
+    ctx: &DriverCtx<N>,
+    turn_no: usize,
+    turn: &Turn,
+    memory: &mut Memory,
+) -> Result<(), String> {
     if turn.is_wait() {
         // A pure wait: it only marks time.
         return Ok(());
@@ -157,8 +168,9 @@ async fn run_turn<N: Net>(ctx: &DriverCtx<N>, turn_no: usize, turn: &Turn) -> Re
             model: turn.model,
         },
     );
-    let mut policy = policy_for(turn);
-    let outcome = match within(ctx.turn_timeout, play(ctx, turn_no, turn, policy.as_mut())).await {
+    let mut policy = policy_for(turn, memory);
+    let played = play(ctx, turn_no, turn, policy.as_mut(), memory);
+    let outcome = match within(ctx.turn_timeout, played).await {
         Ok(()) => TurnEnding::Done,
         Err(err) if err.kind() == io::ErrorKind::TimedOut => TurnEnding::Timeout,
         Err(err) => match BoundExceeded::within(&err) {
@@ -216,6 +228,7 @@ async fn play<N: Net>(
     turn_no: usize,
     turn: &Turn,
     policy: &mut dyn TurnPolicy,
+    memory: &mut Memory,
 ) -> io::Result<()> {
     let attempts = ctx.bounds.connect_attempts;
     let stream = connect_retrying(&ctx.net, CODERD, CHAT_PORT, CONNECT_RETRY, attempts).await?;
@@ -232,7 +245,10 @@ async fn play<N: Net>(
         ctx.bounds.driver_keepalives,
     )
     .await?;
-    let mut outstanding: BTreeMap<usize, Call> = BTreeMap::new();
+    // Calls whose result the model awaits (with the virtual time it gives
+    // up at, if it does), and calls it gave up on whose result is due.
+    let mut outstanding: BTreeMap<usize, (Call, Option<Duration>)> = BTreeMap::new();
+    let mut abandoned: BTreeMap<usize, Call> = BTreeMap::new();
     let mut next_id = 0;
     let mut batch = policy.next(None);
     loop {
@@ -251,13 +267,38 @@ async fn play<N: Net>(
                 call: call.clone(),
             })
             .await?;
-            outstanding.insert(next_id, call);
+            let give_up_at = policy.patience(&call).map(|p| ctx.net.elapsed() + p);
+            outstanding.insert(next_id, (call, give_up_at));
             next_id += 1;
         }
-        if outstanding.is_empty() {
+        if outstanding.is_empty() && abandoned.is_empty() {
             break;
         }
-        let (id, result) = match recv_live(&mut conn).await? {
+        let frame = match first_give_up(&outstanding) {
+            Some((id, at)) => {
+                let wait = at.saturating_sub(ctx.net.elapsed());
+                tokio::select! {
+                    biased;
+                    frame = recv_live(&mut conn) => frame?,
+                    _ = tokio::time::sleep(wait) => {
+                        let (call, _) = outstanding.remove(&id).expect("a waited-on call");
+                        emit(
+                            ctx,
+                            Event::CallAbandoned {
+                                turn: turn_no,
+                                call: id,
+                                name: call.trace_name(),
+                            },
+                        );
+                        batch = policy.gave_up(&call);
+                        abandoned.insert(id, call);
+                        continue;
+                    }
+                }
+            }
+            None => recv_live(&mut conn).await?,
+        };
+        let (id, result) = match frame {
             Some(ChatResponse::KeepAlive) => continue,
             Some(ChatResponse::Result {
                 id,
@@ -272,9 +313,14 @@ async fn play<N: Net>(
                 ))
             }
         };
-        let call = outstanding
-            .remove(&id)
-            .ok_or_else(|| unexpected(format!("result for unknown call {id}")))?;
+        let late = abandoned.remove(&id);
+        let call = match late.clone() {
+            Some(call) => call,
+            None => outstanding
+                .remove(&id)
+                .map(|(call, _)| call)
+                .ok_or_else(|| unexpected(format!("result for unknown call {id}")))?,
+        };
         ctx.calls.bump();
         emit(
             ctx,
@@ -286,7 +332,10 @@ async fn play<N: Net>(
                 content: result.content.clone(),
             },
         );
-        batch = policy.next(Some((&call, &result)));
+        memory.read(&result.content);
+        if late.is_none() {
+            batch = policy.next(Some((&call, &result)));
+        }
     }
     conn.send(&ChatRequest::EndTurn).await?;
     await_frame(
@@ -295,6 +344,16 @@ async fn play<N: Net>(
         ctx.bounds.driver_keepalives,
     )
     .await
+}
+
+/// The awaited call the model gives up on first, and when.
+fn first_give_up(
+    outstanding: &BTreeMap<usize, (Call, Option<Duration>)>,
+) -> Option<(usize, Duration)> {
+    outstanding
+        .iter()
+        .filter_map(|(id, (_, at))| at.map(|at| (*id, at)))
+        .min_by_key(|(id, at)| (*at, *id))
 }
 
 /// Waits for `want`, past coderd's keepalives (boundedly).

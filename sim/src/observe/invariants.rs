@@ -14,6 +14,7 @@
 //! | `chat_update_after_agent_wait` | builds | the second `OnChatUpdated` of a create/start call fires only after its agent wait ended, and never for a failed build |
 //! | `insufficient_quota_only_from_commit` | quota | every `INSUFFICIENT_QUOTA` job follows a failed quota commit of that build, and every result carrying the code names such a build |
 //! | `quota_decided_at_commit` | quota | a failed quota commit comes before its job ended, no apply-stage log follows it, and the job never succeeds after it |
+//! | `quota_charged_once_per_build` | quota | no build has more than one successful quota commit |
 //! | `retry_no_second_workspace` | retries | a chat's create enqueues a workspace only when its bound workspace is gone, failed, canceled, or its chat agent unreachable |
 //! | `retry_no_second_charge` | retries | a chat's start never enqueues a start build on top of a start that is in flight or succeeded |
 //! | `parallel_creates_one_workspace` | retries | overlapping `create_workspace` calls of one turn enqueue one workspace, unless the first's build failed or its agent became unreachable before the next |
@@ -64,7 +65,9 @@ pub use builds::{
 };
 pub use context::CONTEXT_REFRESH_EVERY_TURN;
 pub use liveness::{LIVENESS_TURN, RECOVERS_AFTER_FAULTS};
-pub use quota::{INSUFFICIENT_QUOTA_ONLY_FROM_COMMIT, QUOTA_DECIDED_AT_COMMIT};
+pub use quota::{
+    INSUFFICIENT_QUOTA_ONLY_FROM_COMMIT, QUOTA_CHARGED_ONCE_PER_BUILD, QUOTA_DECIDED_AT_COMMIT,
+};
 pub use recovery::{
     is_recovery_advice, PREFLIGHT_SPARES_CONNECTING_AGENTS, RECOVERY_ADVICE_GATED, RECOVERY_PHRASE,
 };
@@ -117,7 +120,7 @@ pub struct Input<'a> {
 type Check = fn(&Input<'_>) -> Vec<Violation>;
 
 /// Every invariant, by name.
-pub const INVARIANTS: [(&str, Check); 22] = [
+pub const INVARIANTS: [(&str, Check); 23] = [
     (RECOVERY_ADVICE_GATED, recovery::recovery_advice_gated),
     (
         PREFLIGHT_SPARES_CONNECTING_AGENTS,
@@ -144,6 +147,10 @@ pub const INVARIANTS: [(&str, Check); 22] = [
         quota::insufficient_quota_only_from_commit,
     ),
     (QUOTA_DECIDED_AT_COMMIT, quota::quota_decided_at_commit),
+    (
+        QUOTA_CHARGED_ONCE_PER_BUILD,
+        quota::quota_charged_once_per_build,
+    ),
     (
         RETRY_NO_SECOND_WORKSPACE,
         retries::retry_no_second_workspace,

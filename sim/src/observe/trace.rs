@@ -200,6 +200,17 @@ pub enum Event {
         /// The response's text as the model reads it.
         content: String,
     },
+    /// The model's own side gave up waiting on a call (a persona's
+    /// timeout): the model never reads its result; the call runs on in
+    /// coderd and its result is still traced when it arrives.
+    CallAbandoned {
+        /// The turn the call belongs to.
+        turn: usize,
+        /// The call's number within its turn.
+        call: usize,
+        /// The tool called.
+        name: String,
+    },
     /// A provisioner job changed state, as coderd recorded it.
     Job {
         /// The workspace's name.
@@ -411,6 +422,8 @@ pub enum EventKind {
     ToolCall,
     /// [`Event::ToolResult`].
     ToolResult,
+    /// [`Event::CallAbandoned`].
+    CallAbandoned,
     /// [`Event::Job`].
     Job,
     /// [`Event::Enqueue`].
@@ -454,6 +467,7 @@ impl Event {
             Event::TurnEnd { .. } => EventKind::TurnEnd,
             Event::ToolCall { .. } => EventKind::ToolCall,
             Event::ToolResult { .. } => EventKind::ToolResult,
+            Event::CallAbandoned { .. } => EventKind::CallAbandoned,
             Event::Job { .. } => EventKind::Job,
             Event::Enqueue { .. } => EventKind::Enqueue,
             Event::QuotaCommit { .. } => EventKind::QuotaCommit,
@@ -1266,6 +1280,10 @@ impl Trace {
                         format!("model: {outcome}{reason} after {calls} calls"),
                     )
                 }
+                Event::CallAbandoned { turn, call, name } => (
+                    (*turn, 1, *call, 2),
+                    format!("call {call} abandoned by the model: {name}"),
+                ),
                 Event::TurnEnd { turn, outcome } => ((*turn, 3, 0, 0), format!("end: {outcome}")),
                 Event::RunEnd { outcome } => {
                     lines.push(format!("run: {outcome}"));

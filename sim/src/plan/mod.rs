@@ -683,6 +683,12 @@ impl Turn {
         }
     }
 
+    /// The same model turn played by `model` (a persona, or the reference).
+    pub fn played_by(mut self, model: ModelKind) -> Turn {
+        self.model = Some(model);
+        self
+    }
+
     /// The calls go out at once and run concurrently.
     pub fn parallel(mut self) -> Turn {
         self.parallel = true;
@@ -712,19 +718,47 @@ impl Turn {
     }
 }
 
-/// The policy that plays a model turn.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The policy that plays a model turn: the reference model, or a persona
+/// that pursues the same goal but misbehaves in one named way
+/// (`players::personas`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ModelKind {
     /// the reference model (`players::ReferenceModel`): follows the tools' guidance.
     Reference,
+    /// Repeats a call that answered an error at once, before reading it.
+    ImpatientRetrier,
+    /// Sends each workspace lifecycle call twice in one message.
+    ParallelCaller,
+    /// Reads every error as a success and carries on.
+    ErrorIgnorer,
+    /// Sends stale or made-up template, preset and workspace IDs first.
+    StaleIdSender,
+    /// Gives up waiting on a call after a short model-side timeout and
+    /// calls again; the abandoned call runs on.
+    TimeoutRetrier,
 }
 
 impl ModelKind {
+    /// Every model, the reference first.
+    pub const ALL: [ModelKind; 6] = [
+        ModelKind::Reference,
+        ModelKind::ImpatientRetrier,
+        ModelKind::ParallelCaller,
+        ModelKind::ErrorIgnorer,
+        ModelKind::StaleIdSender,
+        ModelKind::TimeoutRetrier,
+    ];
+
     /// The name scenario files and traces use.
     pub fn as_str(self) -> &'static str {
         match self {
             ModelKind::Reference => "reference",
+            ModelKind::ImpatientRetrier => "impatient_retrier",
+            ModelKind::ParallelCaller => "parallel_caller",
+            ModelKind::ErrorIgnorer => "error_ignorer",
+            ModelKind::StaleIdSender => "stale_id_sender",
+            ModelKind::TimeoutRetrier => "timeout_retrier",
         }
     }
 }

@@ -1,13 +1,21 @@
-//! The players: who decides a turn's calls — a script, or the reference
-//! model that plays the LLM ([`ReferencePolicy`]). Sans-IO: a policy is
-//! asked for its next calls and told each result; the chat driver (a host)
+//! The players: who decides a turn's calls — a script, the reference
+//! model that plays the LLM ([`ReferencePolicy`]), or a persona that
+//! misbehaves in one named way ([`personas`]). Sans-IO: a policy is asked
+//! for its next calls and told each result; the chat driver (a host)
 //! carries them over the network.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
+use std::time::Duration;
+
+use rand::Rng;
 
 use crate::observe::trace::ModelOutcome;
 use crate::plan::{Call, ModelKind, Turn};
+use rand_chacha::ChaCha8Rng;
 
+use crate::rng::{stream, Stream};
+
+pub mod personas;
 mod policy;
 mod reference;
 
@@ -34,6 +42,18 @@ pub trait TurnPolicy {
     fn report(&self) -> Option<ModelReport> {
         None
     }
+
+    /// How long the model waits for `call`'s result before its own side
+    /// gives up on it (`None`: as long as it takes).
+    fn patience(&self, _call: &Call) -> Option<Duration> {
+        None
+    }
+
+    /// The model gave up waiting on `call` (it will never see that result;
+    /// the call runs on): its next calls.
+    fn gave_up(&mut self, _call: &Call) -> Vec<Call> {
+        vec![]
+    }
 }
 
 /// How a model turn ended.
@@ -47,15 +67,78 @@ pub struct ModelReport {
     pub calls: usize,
 }
 
-/// The policy that plays `turn`.
-pub fn policy_for(turn: &Turn) -> Box<dyn TurnPolicy> {
-    match (turn.model, &turn.goal) {
-        (Some(ModelKind::Reference), Some(goal)) => Box::new(ReferencePolicy::new(
-            goal.clone(),
-            turn.call_cap.unwrap_or(DEFAULT_CALL_CAP),
-            turn.answers.clone(),
-        )),
-        _ => Box::new(Scripted::new(turn)),
+/// What the model remembers across the turns of a run: the IDs it read in
+/// results (a stale-ID persona sends them later), and its own seeded
+/// stream for the choices personas make.
+pub struct Memory {
+    ids: BTreeSet<String>,
+    rng: ChaCha8Rng,
+}
+
+impl Memory {
+    /// A fresh memory of the run seeded by `seed`.
+    pub fn new(seed: u64) -> Memory {
+        Memory {
+            ids: BTreeSet::new(),
+            rng: stream(seed, Stream::Players),
+        }
+    }
+
+    /// Remembers every UUID in a result's `content`.
+    pub fn read(&mut self, content: &str) {
+        self.ids.extend(uuids_in(content));
+    }
+
+    /// The IDs read so far, in order.
+    pub fn ids(&self) -> Vec<String> {
+        self.ids.iter().cloned().collect()
+    }
+}
+
+/// Every canonical (hyphenated, 36-byte) UUID in `text`.
+fn uuids_in(text: &str) -> Vec<String> {
+    let bytes = text.as_bytes();
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i + 36 <= bytes.len() {
+        let candidate = &bytes[i..i + 36];
+        let shaped = candidate.iter().enumerate().all(|(k, b)| match k {
+            8 | 13 | 18 | 23 => *b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        });
+        if shaped {
+            found.push(String::from_utf8_lossy(candidate).into_owned());
+            i += 36;
+        } else {
+            i += 1;
+        }
+    }
+    found
+}
+
+/// The policy that plays `turn`; `memory` is the model's memory of the run.
+pub fn policy_for(turn: &Turn, memory: &mut Memory) -> Box<dyn TurnPolicy> {
+    let (Some(model), Some(goal)) = (turn.model, &turn.goal) else {
+        return Box::new(Scripted::new(turn));
+    };
+    let reference = ReferencePolicy::new(
+        goal.clone(),
+        turn.call_cap.unwrap_or(DEFAULT_CALL_CAP),
+        turn.answers.clone(),
+    );
+    match model {
+        ModelKind::Reference => Box::new(reference),
+        ModelKind::ImpatientRetrier => Box::new(personas::ImpatientRetrier::new(reference)),
+        ModelKind::ParallelCaller => Box::new(personas::ParallelCaller::new(reference)),
+        ModelKind::ErrorIgnorer => Box::new(personas::ErrorIgnorer::new(reference)),
+        ModelKind::StaleIdSender => {
+            let seed = memory.rng.gen();
+            Box::new(personas::StaleIdSender::new(reference, memory.ids(), seed))
+        }
+        ModelKind::TimeoutRetrier => {
+            let patience = personas::TimeoutRetrier::draw_patience(&mut memory.rng);
+            Box::new(personas::TimeoutRetrier::new(reference, patience))
+        }
     }
 }
 
@@ -82,5 +165,29 @@ impl TurnPolicy for Scripted {
             (true, Some(_)) => vec![],
             (false, _) => self.calls.pop_front().into_iter().collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_reads_every_canonical_uuid_once() {
+        let mut memory = Memory::new(1);
+        memory.read(r#"{"build_id":"03047a73-48e2-4dac-b5ef-30121e8e45b7","x":"not-a-uuid"}"#);
+        memory.read(
+            "ws 805bc2b7-28df-45d9-bf03-44fb7056e23c and 03047a73-48e2-4dac-b5ef-30121e8e45b7",
+        );
+        memory.read(
+            "805bc2b728df45d9bf0344fb7056e23c (no dashes) 805bc2b7-28df-45d9-bf03-44fb7056e23",
+        );
+        assert_eq!(
+            memory.ids(),
+            [
+                "03047a73-48e2-4dac-b5ef-30121e8e45b7",
+                "805bc2b7-28df-45d9-bf03-44fb7056e23c"
+            ]
+        );
     }
 }

@@ -159,6 +159,10 @@ fn line(names: &Names, view: &TraceView, record: &Record) -> Option<String> {
             let marker = if *is_error { " (is_error)" } else { "" };
             format!("< {name}{tag}{marker}\n{}", indent(&pretty(content)))
         }
+        Event::CallAbandoned { turn, call, name } => {
+            let tag = call_tag(view, *turn, *call);
+            format!("model gave up waiting on {name}{tag}")
+        }
         Event::Fault { name, params } => format!("! fault {name} {params}"),
         Event::FaultSkipped { name, reason } => format!("! fault {name} skipped: {reason}"),
         Event::Enqueue {

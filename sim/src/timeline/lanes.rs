@@ -361,6 +361,7 @@ impl<'t> Reader<'t> {
             | Event::TurnEnd { .. }
             | Event::ToolCall { .. }
             | Event::ToolResult { .. }
+            | Event::CallAbandoned { .. }
             | Event::ChatUpdated { .. }
             | Event::TurnContext { .. } => self.read_chat(record),
             Event::Enqueue { .. }
@@ -482,6 +483,17 @@ impl<'t> Reader<'t> {
                             "response"
                         };
                         item.details.push(detail(what, pretty(content)));
+                    }
+                }
+            }
+            // The model stopped waiting; the call runs on to its result.
+            Event::CallAbandoned { turn, call, .. } => {
+                let lane = format!("chat:{}:calls", self.chat_of_turn(*turn));
+                if let Some(&index) = self.open_calls.get(&(*turn, *call)) {
+                    if let Some(item) = self.item_mut(&lane, index) {
+                        let when = format!("{}s", format_time(record.at));
+                        item.details
+                            .push(detail("the model gave up waiting at", when));
                     }
                 }
             }

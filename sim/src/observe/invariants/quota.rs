@@ -15,6 +15,10 @@ pub const INSUFFICIENT_QUOTA_ONLY_FROM_COMMIT: &str = "insufficient_quota_only_f
 /// A quota failure is decided at the commit, before apply.
 pub const QUOTA_DECIDED_AT_COMMIT: &str = "quota_decided_at_commit";
 
+/// A build's cost is charged at most once: one successful quota commit per
+/// build.
+pub const QUOTA_CHARGED_ONCE_PER_BUILD: &str = "quota_charged_once_per_build";
+
 /// The build-log stage the provisioner applies in.
 const APPLY_STAGE: &str = "apply";
 
@@ -153,4 +157,39 @@ fn is_terminal(status: JobStatus) -> bool {
         status,
         JobStatus::Succeeded | JobStatus::Failed | JobStatus::Canceled
     )
+}
+
+// ---- quota_charged_once_per_build ----------------------------------------------
+
+/// The provisioner commits a start build's cost once, before apply; the
+/// owner's consumption counts it from then on. However the model repeats,
+/// duplicates or abandons its calls, no build is charged twice: at most one
+/// successful `quota_commit` per build.
+pub(super) fn quota_charged_once_per_build(input: &Input<'_>) -> Vec<Violation> {
+    let view = input.view;
+    let mut charged: BTreeMap<&str, Duration> = BTreeMap::new();
+    let mut out = Vec::new();
+    for record in view.records() {
+        let Event::QuotaCommit {
+            build, ok: true, ..
+        } = &record.event
+        else {
+            continue;
+        };
+        match charged.get(build.as_str()) {
+            Some(first) => {
+                let label = view.build(build).map_or(build.clone(), |b| b.label());
+                let message = format!(
+                    "build {label} was charged again at {}s (first charged at {}s)",
+                    format_time(record.at),
+                    format_time(*first)
+                );
+                out.push(violation(QUOTA_CHARGED_ONCE_PER_BUILD, record.at, message));
+            }
+            None => {
+                charged.insert(build, record.at);
+            }
+        }
+    }
+    out
 }

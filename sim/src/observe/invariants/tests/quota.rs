@@ -82,3 +82,55 @@ fn a_quota_failure_is_decided_at_the_commit_before_apply() {
         late[0]
     );
 }
+
+/// Start build `b2` of `ws1` is charged at 108 s; `again` commits it a
+/// second time at 109 s (a re-run commit would count its cost twice).
+fn charge_story(again: bool) -> Trace {
+    let s = Story::new();
+    s.enqueue(
+        100.0,
+        chat_main(),
+        Hook::Start,
+        "b2",
+        2,
+        Transition::Start,
+        false,
+    );
+    s.job(101.0, "b2", 2, Transition::Start, JobStatus::Running, None);
+    let commit = |at: f64| {
+        s.ev(
+            at,
+            Event::QuotaCommit {
+                build: "b2".into(),
+                daily_cost: 5,
+                ok: true,
+            },
+        );
+    };
+    commit(108.0);
+    if again {
+        commit(109.0);
+    }
+    s.job(
+        110.0,
+        "b2",
+        2,
+        Transition::Start,
+        JobStatus::Succeeded,
+        None,
+    );
+    s.end(111.0)
+}
+
+#[test]
+fn a_build_is_charged_at_most_once() {
+    let name = QUOTA_CHARGED_ONCE_PER_BUILD;
+    assert_eq!(broken(name, &charge_story(false)), vec![]);
+    let twice = broken(name, &charge_story(true));
+    assert_eq!(twice.len(), 1, "{twice:?}");
+    assert!(
+        twice[0].message.contains("charged again at 109"),
+        "{}",
+        twice[0]
+    );
+}
