@@ -126,7 +126,14 @@ impl Tables {
 
     /// Agents whose resource was created by the given job, in DB order.
     pub fn agents_of_job(&self, job_id: Uuid) -> Vec<WorkspaceAgent> {
-        let resources: BTreeSet<Uuid> = self
+        self.agent_rows_of_job(job_id).cloned().collect()
+    }
+
+    /// [`Tables::agents_of_job`], borrowed: for readers that need a few
+    /// fields of each row, not copies.
+    pub fn agent_rows_of_job(&self, job_id: Uuid) -> impl Iterator<Item = &WorkspaceAgent> {
+        // A job creates a resource or two: a short list beats a set.
+        let resources: Vec<Uuid> = self
             .resources
             .iter()
             .filter(|r| r.job_id == job_id)
@@ -134,9 +141,7 @@ impl Tables {
             .collect();
         self.agents
             .iter()
-            .filter(|a| a.resource_id.is_some_and(|r| resources.contains(&r)))
-            .cloned()
-            .collect()
+            .filter(move |a| a.resource_id.is_some_and(|r| resources.contains(&r)))
     }
 
     /// Parameters of a template version, in DB order.
