@@ -10,6 +10,8 @@ use crate::model::*;
 use crate::ports::{Store, StoreError, StoreResult, TemplateFilter};
 use crate::time::Time;
 
+use super::index::RowIndex;
+
 /// Every row, in insertion order. Public so world builders and the
 /// simulation's coderd handlers can write rows directly.
 #[derive(Clone, Debug, Default)]
@@ -48,6 +50,10 @@ pub struct Tables {
     pub agents: Vec<WorkspaceAgent>,
     /// The deployment's chat workspace TTL setting (a Go duration string).
     pub chat_workspace_ttl: String,
+    /// Lookups without scans (a cache over the rows above). Code that
+    /// changes a row's key in place (a build's workspace or number, a
+    /// resource's job, an agent's ID or resource) calls `index.reset()`.
+    pub index: RowIndex,
 }
 
 impl Tables {
@@ -78,7 +84,7 @@ impl Tables {
 
     /// The agent row with this ID, to change in place.
     pub fn agent_mut(&mut self, id: Uuid) -> Option<&mut WorkspaceAgent> {
-        self.agents.iter_mut().find(|a| a.id == id)
+        self.agent_row(id).map(|i| &mut self.agents[i])
     }
 
     /// The user row with this ID.
@@ -113,15 +119,29 @@ impl Tables {
 
     /// The agent row with this ID.
     pub fn agent(&self, id: Uuid) -> Option<&WorkspaceAgent> {
-        self.agents.iter().find(|a| a.id == id)
+        self.agent_row(id).map(|i| &self.agents[i])
     }
 
-    /// The build with the highest build number of the workspace.
+    fn agent_row(&self, id: Uuid) -> Option<usize> {
+        let row = self.index.agent(&self.agents, id);
+        debug_assert_eq!(row, self.agents.iter().position(|a| a.id == id));
+        row
+    }
+
+    /// The build with the highest build number of the workspace (the last
+    /// such row on a tie).
     pub fn latest_build(&self, workspace_id: Uuid) -> Option<&WorkspaceBuild> {
-        self.builds
-            .iter()
-            .filter(|b| b.workspace_id == workspace_id)
-            .max_by_key(|b| b.build_number)
+        let row = self.index.latest_build(&self.builds, workspace_id);
+        debug_assert_eq!(
+            row,
+            self.builds
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| b.workspace_id == workspace_id)
+                .max_by_key(|(_, b)| b.build_number)
+                .map(|(i, _)| i)
+        );
+        row.map(|i| &self.builds[i])
     }
 
     /// Agents whose resource was created by the given job, in DB order.
@@ -132,16 +152,22 @@ impl Tables {
     /// [`Tables::agents_of_job`], borrowed: for readers that need a few
     /// fields of each row, not copies.
     pub fn agent_rows_of_job(&self, job_id: Uuid) -> impl Iterator<Item = &WorkspaceAgent> {
-        // A job creates a resource or two: a short list beats a set.
-        let resources: Vec<Uuid> = self
-            .resources
-            .iter()
-            .filter(|r| r.job_id == job_id)
-            .map(|r| r.id)
-            .collect();
-        self.agents
-            .iter()
-            .filter(move |a| a.resource_id.is_some_and(|r| resources.contains(&r)))
+        let rows = self
+            .index
+            .agents_of_job(&self.resources, &self.agents, job_id);
+        debug_assert_eq!(rows, {
+            let resources: BTreeSet<Uuid> = self
+                .resources
+                .iter()
+                .filter(|r| r.job_id == job_id)
+                .map(|r| r.id)
+                .collect();
+            let scan = self.agents.iter().enumerate();
+            scan.filter(|(_, a)| a.resource_id.is_some_and(|r| resources.contains(&r)))
+                .map(|(i, _)| i)
+                .collect::<Vec<_>>()
+        });
+        rows.into_iter().map(move |i| &self.agents[i])
     }
 
     /// Parameters of a template version, in DB order.
