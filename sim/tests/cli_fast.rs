@@ -76,6 +76,23 @@ fn bench_json_is_one_object_with_a_line_per_story_and_fuzz_throughput() {
         .map(|m| m["mode"].as_str().unwrap())
         .collect();
     assert_eq!(modes, ["fast", "turmoil", "turmoil-1ms", "engine"]);
+    for m in story["measurements"].as_array().unwrap() {
+        let wall = |key: &str| m[key].as_f64().unwrap_or_else(|| panic!("{key}: {m}"));
+        assert!(
+            0.0 < wall("wall_min_seconds")
+                && wall("wall_min_seconds") <= wall("wall_seconds")
+                && wall("wall_seconds") <= wall("wall_max_seconds"),
+            "min <= median <= max: {m}"
+        );
+    }
+    if std::path::Path::new("/proc/loadavg").exists() {
+        let start = report["load_average"]["start"].as_array().expect("3 loads");
+        assert_eq!(start.len(), 3, "{report}");
+    }
+    assert!(
+        report.get("instructions").is_none(),
+        "only with --instructions"
+    );
     assert!(report["fuzz_cases_per_sec_per_core"].as_f64().unwrap() > 0.0);
     assert!(report.get("scaling").is_none(), "only with --scaling");
 }

@@ -464,6 +464,8 @@ fn adopt_previous_resources(t: &mut Tables, build: &WorkspaceBuild) {
     for resource in t.resources.iter_mut().filter(|r| r.job_id == previous_job) {
         resource.job_id = build.job_id;
     }
+    // A resource changed job: the job → resources index is stale.
+    t.index.reset();
 }
 
 fn preset_values(t: &Tables, preset_id: Uuid) -> Vec<BuildParameter> {

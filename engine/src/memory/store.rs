@@ -10,6 +10,18 @@ use crate::model::*;
 use crate::ports::{Store, StoreError, StoreResult, TemplateFilter};
 use crate::time::Time;
 
+use super::index::RowIndex;
+
+/// Tables shorter than this are scanned: there a scan is cheaper than the
+/// index (a short run never builds one).
+const SCAN_BELOW: usize = 64;
+
+/// Whether a table of `rows` is scanned rather than indexed. Debug builds
+/// use the index always, so every test checks its answers against the scan.
+fn scanned(rows: usize) -> bool {
+    !cfg!(debug_assertions) && rows < SCAN_BELOW
+}
+
 /// Every row, in insertion order. Public so world builders and the
 /// simulation's coderd handlers can write rows directly.
 #[derive(Clone, Debug, Default)]
@@ -48,6 +60,10 @@ pub struct Tables {
     pub agents: Vec<WorkspaceAgent>,
     /// The deployment's chat workspace TTL setting (a Go duration string).
     pub chat_workspace_ttl: String,
+    /// Lookups without scans (a cache over the rows above). Code that
+    /// changes a row's key in place (a build's workspace or number, a
+    /// resource's job, an agent's ID or resource) calls `index.reset()`.
+    pub index: RowIndex,
 }
 
 impl Tables {
@@ -77,8 +93,12 @@ impl Tables {
     }
 
     /// The agent row with this ID, to change in place.
+    #[inline]
     pub fn agent_mut(&mut self, id: Uuid) -> Option<&mut WorkspaceAgent> {
-        self.agents.iter_mut().find(|a| a.id == id)
+        if scanned(self.agents.len()) {
+            return self.agents.iter_mut().find(|a| a.id == id);
+        }
+        self.agent_row(id).map(|i| &mut self.agents[i])
     }
 
     /// The user row with this ID.
@@ -113,30 +133,84 @@ impl Tables {
 
     /// The agent row with this ID.
     pub fn agent(&self, id: Uuid) -> Option<&WorkspaceAgent> {
-        self.agents.iter().find(|a| a.id == id)
+        if scanned(self.agents.len()) {
+            return self.agents.iter().find(|a| a.id == id);
+        }
+        self.agent_row(id).map(|i| &self.agents[i])
     }
 
-    /// The build with the highest build number of the workspace.
+    /// The indexed lookup of an agent's row (checked against the scan in
+    /// debug builds). Out of line: the short-table scan of its callers
+    /// stays as tight as it was.
+    #[inline(never)]
+    fn agent_row(&self, id: Uuid) -> Option<usize> {
+        let row = self.index.agent(&self.agents, id);
+        debug_assert_eq!(row, self.agents.iter().position(|a| a.id == id));
+        row
+    }
+
+    /// The build with the highest build number of the workspace (the last
+    /// such row on a tie).
     pub fn latest_build(&self, workspace_id: Uuid) -> Option<&WorkspaceBuild> {
-        self.builds
-            .iter()
-            .filter(|b| b.workspace_id == workspace_id)
-            .max_by_key(|b| b.build_number)
+        if scanned(self.builds.len()) {
+            return self
+                .builds
+                .iter()
+                .filter(|b| b.workspace_id == workspace_id)
+                .max_by_key(|b| b.build_number);
+        }
+        self.latest_build_row(workspace_id).map(|i| &self.builds[i])
+    }
+
+    /// The indexed lookup of [`Tables::latest_build`] (checked against
+    /// the scan in debug builds), out of line as [`Tables::agent_row`].
+    #[inline(never)]
+    fn latest_build_row(&self, workspace_id: Uuid) -> Option<usize> {
+        let row = self.index.latest_build(&self.builds, workspace_id);
+        debug_assert_eq!(
+            row,
+            self.builds
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| b.workspace_id == workspace_id)
+                .max_by_key(|(_, b)| b.build_number)
+                .map(|(i, _)| i)
+        );
+        row
     }
 
     /// Agents whose resource was created by the given job, in DB order.
     pub fn agents_of_job(&self, job_id: Uuid) -> Vec<WorkspaceAgent> {
-        let resources: BTreeSet<Uuid> = self
-            .resources
-            .iter()
-            .filter(|r| r.job_id == job_id)
-            .map(|r| r.id)
-            .collect();
-        self.agents
-            .iter()
-            .filter(|a| a.resource_id.is_some_and(|r| resources.contains(&r)))
-            .cloned()
-            .collect()
+        self.agent_rows_of_job(job_id).cloned().collect()
+    }
+
+    /// [`Tables::agents_of_job`], borrowed: for readers that need a few
+    /// fields of each row, not copies.
+    pub fn agent_rows_of_job(&self, job_id: Uuid) -> impl Iterator<Item = &WorkspaceAgent> {
+        let scan = || {
+            // A job creates a resource or two: a short list beats a set.
+            let resources: Vec<Uuid> = self
+                .resources
+                .iter()
+                .filter(|r| r.job_id == job_id)
+                .map(|r| r.id)
+                .collect();
+            let agents = self.agents.iter().enumerate();
+            agents
+                .filter(|(_, a)| a.resource_id.is_some_and(|r| resources.contains(&r)))
+                .map(|(i, _)| i)
+                .collect::<Vec<_>>()
+        };
+        let rows = if scanned(self.agents.len().max(self.resources.len())) {
+            scan()
+        } else {
+            let rows = self
+                .index
+                .agents_of_job(&self.resources, &self.agents, job_id);
+            debug_assert_eq!(rows, scan());
+            rows
+        };
+        rows.into_iter().map(move |i| &self.agents[i])
     }
 
     /// Parameters of a template version, in DB order.
@@ -292,6 +366,8 @@ impl MemStore {
     }
 
     /// Writes rows (the only way anything but the `Store` methods writes).
+    /// Always inlined: hot callers (an agent's every tick) pay no call.
+    #[inline(always)]
     pub fn edit<R>(&self, f: impl FnOnce(&mut Tables) -> R) -> R {
         f(&mut self.tables.borrow_mut())
     }
@@ -778,5 +854,63 @@ mod tests {
         });
         assert_eq!(store.get_quota_consumed_for_user(owner, org).unwrap(), 3);
         assert_eq!(store.get_quota_allowance_for_user(owner, org).unwrap(), 15);
+    }
+
+    #[test]
+    fn indexed_lookups_answer_as_the_scans_as_rows_grow_and_move() {
+        let build = |n: u128, ws: u128, number: i32| WorkspaceBuild {
+            id: id(n),
+            workspace_id: id(ws),
+            build_number: number,
+            transition: Transition::Start,
+            template_version_id: id(0),
+            job_id: id(n),
+            initiator_id: id(0),
+            created_at: Time::ZERO,
+            rich_parameters: vec![],
+            daily_cost: 0,
+        };
+        let mut t = Tables::default();
+        // Out-of-order numbers and a tie (the last row wins, as max_by_key).
+        for (n, ws, number) in [(1, 1, 1), (2, 2, 1), (3, 1, 3), (4, 1, 2), (5, 1, 3)] {
+            t.builds.push(build(n, ws, number));
+        }
+        assert_eq!(t.latest_build(id(1)).map(|b| b.id), Some(id(5)));
+        t.builds.push(build(6, 2, 7));
+        assert_eq!(t.latest_build(id(2)).map(|b| b.id), Some(id(6)));
+        assert_eq!(t.latest_build(id(9)), None);
+        // Job 10 has resources 100 and 101; agents in DB order across both.
+        for (resource, job) in [(100, 10), (101, 10), (102, 11)] {
+            t.resources.push(WorkspaceResource {
+                id: id(resource),
+                job_id: id(job),
+                ..WorkspaceResource::default()
+            });
+        }
+        for (agent, resource) in [(1000, 101), (1001, 102), (1002, 100), (1003, 101)] {
+            t.agents.push(WorkspaceAgent {
+                id: id(agent),
+                resource_id: Some(id(resource)),
+                ..WorkspaceAgent::default()
+            });
+        }
+        let agents = |t: &Tables, job: u128| -> Vec<Uuid> {
+            t.agent_rows_of_job(id(job)).map(|a| a.id).collect()
+        };
+        assert_eq!(agents(&t, 10), [id(1000), id(1002), id(1003)]);
+        assert_eq!(agents(&t, 11), [id(1001)]);
+        assert_eq!(
+            t.agent(id(1002)).map(|a| a.resource_id),
+            Some(Some(id(100)))
+        );
+        // A prebuild claim moves resources to another job, then resets.
+        t.resources[2].job_id = id(10);
+        t.index.reset();
+        assert_eq!(agents(&t, 10), [id(1000), id(1001), id(1002), id(1003)]);
+        assert!(agents(&t, 11).is_empty());
+        // A shrunk table is re-indexed, not misread.
+        t.agents.truncate(1);
+        assert_eq!(t.agent(id(1002)), None);
+        assert_eq!(agents(&t, 10), [id(1000)]);
     }
 }

@@ -25,6 +25,7 @@ use crate::transport::Transport;
 use crate::{gen, stories};
 
 pub mod engine;
+pub mod instructions;
 
 /// The hidden subcommand a child runs.
 pub const CHILD_COMMAND: &str = "bench-child";
@@ -197,6 +198,12 @@ pub struct Measurement {
     pub virtual_seconds: f64,
     /// Wall time of one run (the median over runs).
     pub wall_seconds: f64,
+    /// The fastest run's wall time.
+    #[serde(default)]
+    pub wall_min_seconds: f64,
+    /// The slowest run's wall time.
+    #[serde(default)]
+    pub wall_max_seconds: f64,
     /// `virtual_seconds / wall_seconds`.
     pub realtime_ratio: f64,
     /// The child's peak resident set (`VmHWM`), if the OS reports it.
@@ -232,6 +239,7 @@ pub fn measure(story: &str, mode: Mode, budget: Budget) -> Result<Measurement, S
     let total_wall: f64 = walls.iter().sum();
     walls.sort_by(f64::total_cmp);
     let wall_seconds = walls[walls.len() / 2].max(1e-9);
+    let (wall_min_seconds, wall_max_seconds) = (walls[0], walls[walls.len() - 1]);
     let virtual_seconds = virtual_total / f64::from(runs);
     Ok(Measurement {
         story: story.to_string(),
@@ -239,6 +247,8 @@ pub fn measure(story: &str, mode: Mode, budget: Budget) -> Result<Measurement, S
         runs,
         virtual_seconds,
         wall_seconds,
+        wall_min_seconds,
+        wall_max_seconds,
         realtime_ratio: virtual_seconds / wall_seconds,
         peak_rss_bytes: peak_rss_bytes(),
         cases_per_sec: matches!(mode, Mode::Fuzz | Mode::FuzzPlain)
@@ -322,6 +332,8 @@ pub struct BenchOptions {
     /// A scaling cell expected to take longer than this is estimated from
     /// the cell before it (linear in virtual time), not run.
     pub scaling_cell_limit: Duration,
+    /// Also count instructions per run under callgrind.
+    pub instructions: bool,
 }
 
 impl Default for BenchOptions {
@@ -345,6 +357,7 @@ impl Default for BenchOptions {
             },
             scaling: false,
             scaling_cell_limit: Duration::from_secs(60),
+            instructions: false,
         }
     }
 }
@@ -357,19 +370,7 @@ pub fn measure_in_child(
     budget: Budget,
 ) -> Result<Measurement, String> {
     let output = Command::new(exe)
-        .args([
-            CHILD_COMMAND,
-            "--story",
-            story,
-            "--mode",
-            mode.name(),
-            "--min-wall-ms",
-            &budget.min_wall.as_millis().to_string(),
-            "--max-runs",
-            &budget.max_runs.to_string(),
-            "--virtual-cap-secs",
-            &budget.virtual_cap.map_or(0, |c| c.as_secs()).to_string(),
-        ])
+        .args(child_args(story, mode, budget))
         .output()
         .map_err(|e| format!("running {}: {e}", exe.display()))?;
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -383,6 +384,24 @@ pub fn measure_in_child(
         ));
     }
     serde_json::from_str(stdout.trim()).map_err(|e| format!("{story} ({}): {e}", mode.name()))
+}
+
+/// The command line of a child measuring `story` in `mode`.
+fn child_args(story: &str, mode: Mode, budget: Budget) -> Vec<String> {
+    let arg = |s: &str| s.to_string();
+    vec![
+        arg(CHILD_COMMAND),
+        arg("--story"),
+        arg(story),
+        arg("--mode"),
+        arg(mode.name()),
+        arg("--min-wall-ms"),
+        budget.min_wall.as_millis().to_string(),
+        arg("--max-runs"),
+        budget.max_runs.to_string(),
+        arg("--virtual-cap-secs"),
+        budget.virtual_cap.map_or(0, |c| c.as_secs()).to_string(),
+    ]
 }
 
 /// One story on every mode.
@@ -447,6 +466,44 @@ pub struct Report {
     pub fuzz_plain: Measurement,
     /// The scaling grid, when `--scaling` asked for it.
     pub scaling: Vec<ScalingCell>,
+    /// The machine's load average (1, 5, 15 min) when the bench started
+    /// and when it ended: wall times are only comparable at similar load.
+    pub load_average: [Option<[f64; 3]>; 2],
+    /// Instruction counts, when `--instructions` asked for them.
+    pub instructions: Vec<InstructionCount>,
+    /// Why `--instructions` counted nothing (e.g. `valgrind not found`).
+    pub instructions_skipped: Option<String>,
+}
+
+/// Instructions one run executes (callgrind; see [`instructions`]).
+#[derive(Clone, Debug)]
+pub struct InstructionCount {
+    /// The story (`fuzz` for the fuzz modes).
+    pub story: String,
+    /// How it ran.
+    pub mode: Mode,
+    /// Runs counted (seeds 0..runs); the count is their mean.
+    pub runs: u32,
+    /// Instructions per run.
+    pub per_run: u64,
+}
+
+/// Cases the fuzz modes' instruction counts average over.
+pub const FUZZ_INSTRUCTION_CASES: u32 = 20;
+/// The scaling cells `--instructions --scaling` counts (fast transport):
+/// the drift of cost per workspace·minute from 2 h to 24 h.
+pub const INSTRUCTION_SCALING: [(usize, Duration); 4] = [
+    (10, Duration::from_secs(2 * 3600)),
+    (10, Duration::from_secs(24 * 3600)),
+    (50, Duration::from_secs(2 * 3600)),
+    (50, Duration::from_secs(24 * 3600)),
+];
+
+/// The machine's load average (`/proc/loadavg`), where the OS has one.
+pub fn load_average() -> Option<[f64; 3]> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    let mut fields = text.split_whitespace().map(|f| f.parse::<f64>().ok());
+    Some([fields.next()??, fields.next()??, fields.next()??])
 }
 
 /// Runs the whole bench, each measurement in a child of `exe`; `progress`
@@ -456,6 +513,7 @@ pub fn run_bench(
     options: &BenchOptions,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Report, String> {
+    let load_before = load_average();
     let mut stories = Vec::new();
     for name in &options.stories {
         let mut measure = |mode: Mode, budget: Budget| {
@@ -483,12 +541,56 @@ pub fn run_bench(
     } else {
         Vec::new()
     };
+    let (instructions, instructions_skipped) = if !options.instructions {
+        (Vec::new(), None)
+    } else if !instructions::valgrind_available() {
+        (Vec::new(), Some("valgrind not found".to_string()))
+    } else {
+        (count_instructions(exe, options, progress)?, None)
+    };
     Ok(Report {
         stories,
         fuzz,
         fuzz_plain,
         scaling,
+        load_average: [load_before, load_average()],
+        instructions,
+        instructions_skipped,
     })
+}
+
+/// Every instruction count `options` asks for: each story on the fast
+/// transport and the engine, the fuzz modes, and (with `--scaling`) the
+/// drift cells.
+fn count_instructions(
+    exe: &Path,
+    options: &BenchOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Vec<InstructionCount>, String> {
+    let mut wanted: Vec<(String, Mode, u32)> = Vec::new();
+    for name in &options.stories {
+        wanted.push((name.clone(), Mode::Fast, 1));
+        wanted.push((name.clone(), Mode::Engine, 1));
+    }
+    wanted.push(("fuzz".into(), Mode::Fuzz, FUZZ_INSTRUCTION_CASES));
+    wanted.push(("fuzz".into(), Mode::FuzzPlain, FUZZ_INSTRUCTION_CASES));
+    if options.scaling {
+        for (workspaces, duration) in INSTRUCTION_SCALING {
+            wanted.push((churn_name(workspaces, duration), Mode::Fast, 1));
+        }
+    }
+    let mut counts = Vec::new();
+    for (story, mode, runs) in wanted {
+        progress(&format!("instructions: {story} on {}", mode.name()));
+        let per_run = instructions::count(exe, &story, mode, runs)?;
+        counts.push(InstructionCount {
+            story,
+            mode,
+            runs,
+            per_run,
+        });
+    }
+    Ok(counts)
 }
 
 fn run_scaling(
@@ -580,6 +682,26 @@ fn wall(seconds: f64) -> String {
     }
 }
 
+fn mega(count: Option<u64>) -> String {
+    count.map_or("-".into(), |n| format!("{:.2} M", n as f64 / 1e6))
+}
+
+fn spread(m: &Measurement) -> String {
+    format!(
+        "{} / {} / {} ({})",
+        wall(m.wall_min_seconds),
+        wall(m.wall_seconds),
+        wall(m.wall_max_seconds),
+        m.runs
+    )
+}
+
+fn load_text(load: Option<[f64; 3]>) -> String {
+    load.map_or("unknown".into(), |[a, b, c]| {
+        format!("{a:.2} {b:.2} {c:.2}")
+    })
+}
+
 fn duration_label(d: Duration) -> String {
     let secs = d.as_secs();
     if secs.is_multiple_of(3600) {
@@ -638,22 +760,89 @@ impl Report {
             self.fuzz_plain.cases_per_sec.unwrap_or_default()
                 / self.fuzz.cases_per_sec.unwrap_or(f64::NAN),
         ));
-        out.push_str("\nwall time per run (median; runs)\n");
-        out.push_str("story             fast                  turmoil (100 ms)      turmoil-1ms           engine\n");
+        out.push_str("\nwall time per run: min / median / max (runs)\n");
+        out.push_str(&format!(
+            "{:<17} {:<34} {:<34} {:<22} {}\n",
+            "story", "fast", "turmoil (100 ms)", "turmoil-1ms", "engine"
+        ));
         for s in &self.stories {
-            let cell = |m: &Measurement| format!("{} ({})", wall(m.wall_seconds), m.runs);
             out.push_str(&format!(
-                "{:<17} {:<21} {:<21} {:<21} {}\n",
+                "{:<17} {:<34} {:<34} {:<22} {}\n",
                 s.name,
-                cell(&s.fast),
-                cell(&s.turmoil),
-                cell(&s.naive),
-                cell(&s.engine)
+                spread(&s.fast),
+                spread(&s.turmoil),
+                spread(&s.naive),
+                spread(&s.engine)
             ));
         }
+        out.push_str(&format!(
+            "load average (1/5/15 min): {} at the start, {} at the end\n",
+            load_text(self.load_average[0]),
+            load_text(self.load_average[1])
+        ));
+        out.push_str(&self.instructions_table());
         if !self.scaling.is_empty() {
             out.push('\n');
             out.push_str(&self.scaling_table());
+        }
+        out
+    }
+
+    /// The `--instructions` section (empty when not asked for).
+    fn instructions_table(&self) -> String {
+        if let Some(why) = &self.instructions_skipped {
+            return format!("\ninstructions: skipped ({why})\n");
+        }
+        if self.instructions.is_empty() {
+            return String::new();
+        }
+        let count = |story: &str, mode: Mode| {
+            self.instructions
+                .iter()
+                .find(|c| c.story == story && c.mode == mode)
+                .map(|c| c.per_run)
+        };
+        let mut out = String::from(
+            "\ninstructions per run (callgrind, seed 0: the same on every run of this binary)\n",
+        );
+        out.push_str("story             fast            engine          fast / engine\n");
+        for s in &self.stories {
+            let (fast, engine) = (count(&s.name, Mode::Fast), count(&s.name, Mode::Engine));
+            let ratio = match (fast, engine) {
+                (Some(f), Some(e)) if e > 0 => times(f as f64 / e as f64),
+                _ => "-".into(),
+            };
+            out.push_str(&format!(
+                "{:<17} {:<15} {:<15} {ratio}\n",
+                s.name,
+                mega(fast),
+                mega(engine)
+            ));
+        }
+        out.push_str(&format!(
+            "fuzz: {} per case checked, {} unchecked (mean of {FUZZ_INSTRUCTION_CASES} cases)\n",
+            mega(count("fuzz", Mode::Fuzz)),
+            mega(count("fuzz", Mode::FuzzPlain))
+        ));
+        let per_ws_min = |workspaces: usize, duration: Duration| {
+            count(&churn_name(workspaces, duration), Mode::Fast)
+                .map(|n| n as f64 / (workspaces as f64 * duration.as_secs_f64() / 60.0))
+        };
+        let mut drift = String::new();
+        for workspaces in [10, 50] {
+            let short = per_ws_min(workspaces, SCALING_DURATIONS[1]);
+            let long = per_ws_min(workspaces, SCALING_DURATIONS[2]);
+            if let (Some(short), Some(long)) = (short, long) {
+                drift.push_str(&format!(
+                    "{workspaces:>10}   {short:>12.0}   {long:>12.0}   {:+.1} %\n",
+                    (long / short - 1.0) * 100.0
+                ));
+            }
+        }
+        if !drift.is_empty() {
+            out.push_str("churn on fast, instructions per workspace·virtual min\n");
+            out.push_str("workspaces            2 h           24 h   24 h vs 2 h\n");
+            out.push_str(&drift);
         }
         out
     }
@@ -702,7 +891,10 @@ impl Report {
     /// `realtime_ratio` (fast), `turmoil_realtime_ratio`,
     /// `speedup_vs_turmoil_default`, `slowdown_vs_engine_limit`,
     /// `peak_rss_bytes` (fast), and the raw measurements), the top-level
-    /// `fuzz_cases_per_sec_per_core`, and `scaling` when measured.
+    /// `fuzz_cases_per_sec_per_core`, `load_average` (`start`, `end`),
+    /// `scaling` when measured, and `instructions` (per story and mode:
+    /// `instructions_per_run`) or `instructions_skipped` with
+    /// `--instructions`.
     pub fn json(&self) -> Value {
         let stories: Vec<Value> = self
             .stories
@@ -748,6 +940,28 @@ impl Report {
         });
         if !scaling.is_empty() {
             report["scaling"] = Value::Array(scaling);
+        }
+        report["load_average"] = json!({
+            "start": self.load_average[0],
+            "end": self.load_average[1],
+        });
+        if !self.instructions.is_empty() {
+            let counts: Vec<Value> = self
+                .instructions
+                .iter()
+                .map(|c| {
+                    json!({
+                        "story": c.story,
+                        "mode": c.mode,
+                        "runs": c.runs,
+                        "instructions_per_run": c.per_run,
+                    })
+                })
+                .collect();
+            report["instructions"] = Value::Array(counts);
+        }
+        if let Some(why) = &self.instructions_skipped {
+            report["instructions_skipped"] = json!(why);
         }
         report
     }

@@ -606,16 +606,16 @@ impl FastStream {
         (a, b)
     }
 
-    /// Waits on the timer until `due`; `true` when it has passed.
-    fn wait_until(&mut self, due: Instant, cx: &mut Context<'_>) -> bool {
-        let timer = match &mut self.timer {
+    /// Waits on `timer` until `due`; `true` when it has passed.
+    fn wait_until(timer: &mut Option<Pin<Box<Sleep>>>, due: Instant, cx: &mut Context<'_>) -> bool {
+        let timer = match timer {
             Some(timer) => {
                 if timer.deadline() != due {
                     timer.as_mut().reset(due);
                 }
                 timer
             }
-            None => self.timer.insert(Box::pin(tokio::time::sleep_until(due))),
+            None => timer.insert(Box::pin(tokio::time::sleep_until(due))),
         };
         timer.as_mut().poll(cx).is_ready()
     }
@@ -627,14 +627,15 @@ impl AsyncRead for FastStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let this = &mut *self;
+        let FastStream { rx, timer, .. } = &mut *self;
         loop {
-            let now = this.rx.shared.now();
-            let rx = this.rx.clone();
             let mut st = rx.state.borrow_mut();
             if st.read_eof {
                 return Poll::Ready(Ok(()));
             }
+            // The clock is read only when a segment waits (most polls of
+            // an idle connection find none).
+            let mut now = None;
             let mut copied = 0;
             let mut wait_for = None;
             while buf.remaining() > 0 {
@@ -644,7 +645,7 @@ impl AsyncRead for FastStream {
                 if seg.held {
                     break;
                 }
-                if seg.due > now {
+                if seg.due > *now.get_or_insert_with(|| rx.shared.now()) {
                     wait_for = Some(seg.due);
                     break;
                 }
@@ -671,10 +672,13 @@ impl AsyncRead for FastStream {
                 }
                 return Poll::Ready(Ok(()));
             }
-            st.reader_waker = Some(cx.waker().clone());
+            match &mut st.reader_waker {
+                Some(waker) => waker.clone_from(cx.waker()),
+                slot => *slot = Some(cx.waker().clone()),
+            }
             drop(st);
             match wait_for {
-                Some(due) if this.wait_until(due, cx) => continue,
+                Some(due) if FastStream::wait_until(timer, due, cx) => continue,
                 _ => return Poll::Pending,
             }
         }

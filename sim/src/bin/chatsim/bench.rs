@@ -28,6 +28,12 @@ pub struct BenchArgs {
     /// A scaling cell expected to run longer (s) is estimated instead.
     #[arg(long, default_value_t = 60)]
     scaling_cell_limit_secs: u64,
+    /// Also count instructions per run of each story on the fast
+    /// transport and the engine, and per fuzz case, under callgrind
+    /// (valgrind); with --scaling, the 2 h and 24 h churn cells at 10 and
+    /// 50 workspaces too. Skipped with a note when valgrind is absent.
+    #[arg(long)]
+    instructions: bool,
     /// Run the turmoil-1ms baseline over whole stories (minutes for
     /// the 2-hour churn) instead of their first 31 virtual minutes.
     #[arg(long)]
@@ -53,6 +59,7 @@ pub fn bench(args: BenchArgs) -> ExitCode {
     let mut options = BenchOptions {
         scaling: args.scaling,
         scaling_cell_limit: Duration::from_secs(args.scaling_cell_limit_secs),
+        instructions: args.instructions,
         ..BenchOptions::default()
     };
     if !args.stories.is_empty() {

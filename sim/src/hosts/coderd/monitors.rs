@@ -110,8 +110,8 @@ fn next_status_change<N: Net>(core: &CoderdCore<N>) -> Option<Time> {
         .iter()
         .filter(|w| !w.deleted)
         .filter_map(|w| t.latest_build(w.id))
-        .flat_map(|b| t.agents_of_job(b.job_id))
-        .filter_map(|a| next_change(&a, now, timeout))
+        .flat_map(|b| t.agent_rows_of_job(b.job_id))
+        .filter_map(|a| next_change(a, now, timeout))
         .min()
 }
 
