@@ -1,7 +1,7 @@
 //! The bug zoo (feature `bugs`): named switches that each re-introduce one
 //! bug the upstream history fixed, by flipping one decision at a named spec
 //! step. A switch is a value carried in the settings of one run
-//! ([`ChatSettings::bug`](crate::ChatSettings), `MemCoderd::with_bug`, the
+//! (`ChatSettings::bug`, `MemCoderd::with_bug`, the
 //! simulation's run settings) — never a global — so parallel runs never see
 //! each other's. Nothing that judges a run (invariants, oracles, strategies)
 //! reads it: a switch is found only by what it does.
