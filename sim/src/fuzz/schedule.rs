@@ -67,24 +67,27 @@ pub struct FaultDraw {
     pub kind: FaultKind,
     /// When it happens, in seconds of virtual time.
     pub at_secs: u64,
-    /// Which target it aims at (the chat agent first, then the second agent).
+    /// Which target it aims at (the chat agent, the second agent, the
+    /// external agent).
     pub target: usize,
     /// Seeds its family's draw of the remaining parameters.
     pub params_seed: u64,
 }
 
 /// What a fault may aim at: the chat's workspace and each of its agents
-/// (the main one first), with the external workspace beside.
+/// (the main one first), then the external workspace's agent (so that an
+/// agent fault can take an external agent offline once it connected), each
+/// with the external workspace beside.
 fn targets() -> Vec<DrawWorld> {
-    let world = |agent: &str| DrawWorld {
+    let world = |workspace: &str, agent: &str| DrawWorld {
         chat: CHAT.into(),
         user: "alice".into(),
         template: "dev".into(),
-        workspace: WS.into(),
+        workspace: workspace.into(),
         agent: agent.into(),
         external: Some((EXT_WS.into(), "ext".into())),
     };
-    vec![world("main"), world("helper")]
+    vec![world(WS, "main"), world(WS, "helper"), world(EXT_WS, "ext")]
 }
 
 impl FaultDraw {
@@ -92,7 +95,12 @@ impl FaultDraw {
     /// the kind needs).
     fn fault(&self) -> Option<ScheduledFault> {
         let targets = targets();
-        let world = &targets[self.target % targets.len()];
+        let mut world = &targets[self.target % targets.len()];
+        // Only an agent's own faults aim at the external agent: the rest
+        // (dashboard, network, operator) keep aiming at the chat's workspace.
+        if world.workspace == EXT_WS && !aims_at_an_agent(self.kind) {
+            world = &targets[0];
+        }
         let mut rng = ChaCha8Rng::seed_from_u64(self.params_seed);
         draw(self.kind, &mut rng, world)
             .map(|fault| ScheduledFault::at(Dur::secs(self.at_secs), fault))
@@ -439,6 +447,18 @@ pub fn schedule() -> impl Strategy<Value = Schedule> {
             turns,
             persona,
         },
+    )
+}
+
+/// The kinds whose target is one agent (the ones that may take the
+/// external agent offline).
+fn aims_at_an_agent(kind: FaultKind) -> bool {
+    matches!(
+        kind,
+        FaultKind::AgentOom
+            | FaultKind::AgentRespawn
+            | FaultKind::AgentWedged
+            | FaultKind::AgentNeverConnects
     )
 }
 
