@@ -151,21 +151,33 @@ pub fn fuzz(options: &FuzzOptions, progress: &dyn Progress) -> Result<Tally, Str
             out_of_time.store(true, Ordering::SeqCst);
         }
     };
+    on_threads(jobs, worker);
+    first_error(errors)?;
+    let mut lines = lines.into_inner().expect("not poisoned");
+    lines.sort_by_key(|l| l.seed);
+    Ok(Tally::new(options, lines, started.elapsed(), jobs))
+}
+
+/// Runs `worker` on `jobs` threads (at least one) until each returns; a
+/// case never leaves the thread that started it.
+pub(crate) fn on_threads(jobs: usize, worker: impl Fn() + Sync) {
     #[allow(clippy::disallowed_methods)] // worker threads: each run stays on one thread
     std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            scope.spawn(worker);
+        for _ in 0..jobs.max(1) {
+            scope.spawn(&worker);
         }
     });
-    if let Some(err) = errors
+}
+
+/// The first error the workers reported, if any.
+pub(crate) fn first_error(errors: Mutex<Vec<String>>) -> Result<(), String> {
+    match errors
         .into_inner()
         .expect("not poisoned")
         .into_iter()
         .next()
     {
-        return Err(err);
+        Some(err) => Err(err),
+        None => Ok(()),
     }
-    let mut lines = lines.into_inner().expect("not poisoned");
-    lines.sort_by_key(|l| l.seed);
-    Ok(Tally::new(options, lines, started.elapsed(), jobs))
 }

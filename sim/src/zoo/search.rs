@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use super::{check_under, Bug};
-use crate::fuzz::{draw, run_case_with, scenario_text, Checked};
+use crate::fuzz::{draw, first_error, on_threads, run_case_with, scenario_text, Checked};
 use crate::transport::Transport;
 
 /// How many disjoint seed ranges findability measures.
@@ -65,20 +65,8 @@ pub fn first_find(
             }
         }
     };
-    #[allow(clippy::disallowed_methods)] // worker threads: each run stays on one thread
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.max(1) {
-            scope.spawn(worker);
-        }
-    });
-    if let Some(err) = errors
-        .into_inner()
-        .expect("not poisoned")
-        .into_iter()
-        .next()
-    {
-        return Err(err);
-    }
+    on_threads(jobs, worker);
+    first_error(errors)?;
     Ok(best
         .into_inner()
         .expect("not poisoned")
