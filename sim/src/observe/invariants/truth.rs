@@ -117,11 +117,14 @@ pub(super) fn template(input: &Input<'_>) -> Vec<Violation> {
     named(input, TRUTHFUL_TEMPLATE)
 }
 
+/// The oracle's violations of the invariant `name` (judged once per run,
+/// in [`super::check_view`]).
 fn named(input: &Input<'_>, name: &str) -> Vec<Violation> {
-    let (violations, _) = judge(input.view);
-    violations
-        .into_iter()
+    input
+        .truth
+        .iter()
         .filter(|v| v.invariant == name)
+        .cloned()
         .collect()
 }
 
@@ -134,7 +137,7 @@ const LIFECYCLE_TOOLS: [&str; 4] = [
 ];
 
 /// Every violation and finding of a trace.
-fn judge(view: &TraceView) -> (Vec<Violation>, Vec<Finding>) {
+pub(super) fn judge(view: &TraceView) -> (Vec<Violation>, Vec<Finding>) {
     let world = World::of(view);
     let mut out = Judged::default();
     for call in &view.calls {
