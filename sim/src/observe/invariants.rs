@@ -233,14 +233,6 @@ fn unwrap_lazy(mut text: &str) -> &str {
     text
 }
 
-/// A call's result as a JSON object, if it is one.
-fn json_object(content: &str) -> Option<serde_json::Map<String, Value>> {
-    match serde_json::from_str::<Value>(content) {
-        Ok(Value::Object(map)) => Some(map),
-        _ => None,
-    }
-}
-
 /// Whether a `db_query_fails` fault on one of `queries` (any query when
 /// `queries` is empty) was in effect at `at` (from the fault's start until
 /// its duration ran out; for good without one).

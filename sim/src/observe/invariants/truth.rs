@@ -16,7 +16,7 @@ use chatsim_engine::model::{JobStatus, LifecycleState, Transition};
 use chatsim_engine::BUILD_POLL_INTERVAL;
 use serde_json::{Map, Value};
 
-use super::{json_object, violation, Input, Violation};
+use super::{violation, Input, Violation};
 use crate::observe::trace::{format_time, Event, Trace};
 use crate::observe::view::{BuildView, CallView, TraceView};
 
@@ -145,14 +145,14 @@ pub(super) fn judge(view: &TraceView) -> (Vec<Violation>, Vec<Finding>) {
             continue;
         }
         let Some(result) = &call.result else { continue };
-        let Some(claims) = json_object(&result.content) else {
+        let Some(claims) = &result.json else {
             continue;
         };
         let at = call.built.as_ref().map_or(result.at, |(t, _)| *t);
         let mut response = Response {
             world: &world,
             call,
-            claims: &claims,
+            claims,
             at,
             out: &mut out,
         };
