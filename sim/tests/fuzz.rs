@@ -127,7 +127,9 @@ fn a_planted_violation_shrinks_to_a_small_schedule() {
             .collect();
         Checked {
             outcome: Some(outcome),
+            view: None,
             violations,
+            findings: Vec::new(),
         }
     };
     let large = |seed: &u64| {

@@ -12,7 +12,8 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
 use super::schedule::{schedule, Schedule};
 use crate::harness::{run_with, RunOutcome};
-use crate::observe::invariants::Violation;
+use crate::observe::invariants::{check_view, Finding, Violation};
+use crate::observe::view::TraceView;
 use crate::plan::RunConfig;
 use crate::transport::Transport;
 
@@ -26,8 +27,13 @@ pub const NO_PANIC: &str = "no_panic";
 pub struct Checked {
     /// `None` when the run panicked.
     pub outcome: Option<RunOutcome>,
+    /// The run's trace read back (`None` when the run panicked): read once
+    /// and shared by the checks, reachability and coverage.
+    pub view: Option<TraceView>,
     /// Every invariant it violated, in check order.
     pub violations: Vec<Violation>,
+    /// The oracle's known upstream findings (never failures).
+    pub findings: Vec<Finding>,
 }
 
 impl Checked {
@@ -84,10 +90,13 @@ fn runner(seed: u64) -> TestRunner {
 pub fn check(config: &RunConfig, transport: Transport) -> Checked {
     match catch_unwind(AssertUnwindSafe(|| run_with(config, transport))) {
         Ok(outcome) => {
-            let violations = outcome.violations(&config.settings);
+            let view = TraceView::new(&outcome.trace);
+            let checks = check_view(&view, &config.settings, outcome.error.as_deref());
             Checked {
                 outcome: Some(outcome),
-                violations,
+                view: Some(view),
+                violations: checks.violations,
+                findings: checks.findings,
             }
         }
         Err(payload) => {
@@ -98,11 +107,13 @@ pub fn check(config: &RunConfig, transport: Transport) -> Checked {
                 .unwrap_or_else(|| "a panic with no message".into());
             Checked {
                 outcome: None,
+                view: None,
                 violations: vec![Violation {
                     invariant: NO_PANIC,
                     at: Duration::ZERO,
                     message,
                 }],
+                findings: Vec::new(),
             }
         }
     }

@@ -17,7 +17,6 @@ use crate::observe::coverage::{cells, Cell};
 use crate::observe::invariants::LIVENESS_TURN;
 use crate::observe::reach::reached;
 use crate::observe::trace::{fnv1a64, Event};
-use crate::observe::view::TraceView;
 use crate::plan::{FaultKind, RunConfig};
 use crate::transport::Transport;
 
@@ -161,13 +160,11 @@ pub fn case_line(result: &CaseResult, options: &FuzzOptions) -> CaseLine {
                 if *m == persona && name.as_deref() != Some(LIVENESS_TURN))
         })
     });
-    let view = outcome.map(|o| TraceView::new(&o.trace));
+    let view = result.checked.view.as_ref();
     let reached: Vec<String> = view
-        .as_ref()
         .map(|v| reached(v).into_iter().map(String::from).collect())
         .unwrap_or_default();
     let cells: Vec<Cell> = view
-        .as_ref()
         .map(|v| cells(v).into_iter().collect())
         .unwrap_or_default();
     let failure = result.shrunk.as_ref().map(|shrunk| {
@@ -210,9 +207,12 @@ pub fn case_line(result: &CaseResult, options: &FuzzOptions) -> CaseLine {
         reached,
         cells,
         failure,
-        findings: outcome.map_or_else(Vec::new, |o| {
-            o.findings().iter().map(|f| f.kind.to_string()).collect()
-        }),
+        findings: result
+            .checked
+            .findings
+            .iter()
+            .map(|f| f.kind.to_string())
+            .collect(),
     }
 }
 

@@ -115,6 +115,9 @@ pub struct Input<'a> {
     pub settings: &'a Settings,
     /// The run's error, if it failed.
     pub run_error: Option<&'a str>,
+    /// The truthfulness oracle's violations, judged once per run and
+    /// shared by its five named invariants.
+    pub truth: &'a [Violation],
 }
 
 type Check = fn(&Input<'_>) -> Vec<Violation>;
@@ -179,18 +182,39 @@ pub const INVARIANTS: [(&str, Check); 23] = [
     (TRUTHFUL_TEMPLATE, truth::template),
 ];
 
+/// What checking a run found: every violation, in check order, and the
+/// oracle's known upstream findings.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Checks {
+    /// Every invariant violated, in [`INVARIANTS`] order.
+    pub violations: Vec<Violation>,
+    /// The known upstream findings, in call order.
+    pub findings: Vec<Finding>,
+}
+
 /// Checks every invariant on a trace.
 pub fn check_trace(trace: &Trace, settings: &Settings, run_error: Option<&str>) -> Vec<Violation> {
-    let view = TraceView::new(trace);
+    check_view(&TraceView::new(trace), settings, run_error).violations
+}
+
+/// Checks every invariant on a trace already read back, judging the
+/// truthfulness oracle once for its invariants and its findings.
+pub fn check_view(view: &TraceView, settings: &Settings, run_error: Option<&str>) -> Checks {
+    let (truth, findings) = truth::judge(view);
     let input = Input {
-        view: &view,
+        view,
         settings,
         run_error,
+        truth: &truth,
     };
-    INVARIANTS
+    let violations = INVARIANTS
         .iter()
         .flat_map(|(_, check)| check(&input))
-        .collect()
+        .collect();
+    Checks {
+        violations,
+        findings,
+    }
 }
 
 fn violation(invariant: &'static str, at: Duration, message: String) -> Violation {
@@ -207,14 +231,6 @@ fn unwrap_lazy(mut text: &str) -> &str {
         text = inner;
     }
     text
-}
-
-/// A call's result as a JSON object, if it is one.
-fn json_object(content: &str) -> Option<serde_json::Map<String, Value>> {
-    match serde_json::from_str::<Value>(content) {
-        Ok(Value::Object(map)) => Some(map),
-        _ => None,
-    }
 }
 
 /// Whether a `db_query_fails` fault on one of `queries` (any query when

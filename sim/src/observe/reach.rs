@@ -24,7 +24,7 @@ use chatsim_engine::tools::start_workspace::{
     self, IN_PROGRESS_PREFIX, START_FAILED_PREFIX, UPDATE_REASON,
 };
 use chatsim_engine::{EXTERNAL_AGENT_NOT_CONNECTED, EXTERNAL_AGENT_OFFLINE};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::observe::invariants::STATUS_SLACK;
 use crate::observe::trace::{EngineEventKind, Event};
@@ -172,27 +172,34 @@ fn is_connection_tool(call: &CallView) -> bool {
 }
 
 /// A tool's JSON result object.
-fn json_results(view: &TraceView) -> impl Iterator<Item = (&CallView, Value)> {
-    tool_results(view).filter_map(|(call, content)| {
-        serde_json::from_str::<Value>(content)
-            .ok()
-            .filter(Value::is_object)
-            .map(|v| (call, v))
-    })
+fn json_results(view: &TraceView) -> impl Iterator<Item = (&CallView, &Map<String, Value>)> {
+    view.calls
+        .iter()
+        .filter(|c| c.is_tool())
+        .filter_map(|c| c.result.as_ref()?.json.as_ref().map(|json| (c, json)))
 }
 
 /// Some result is the quota result (`error_code` `INSUFFICIENT_QUOTA`)
 /// of a call and `error` text `which` accepts.
 fn quota_result(view: &TraceView, which: fn(&CallView, &str) -> bool) -> bool {
     json_results(view).any(|(call, result)| {
-        let error = result["error"].as_str().unwrap_or_default();
-        result["error_code"] == INSUFFICIENT_QUOTA && which(call, error)
+        let error = result
+            .get("error")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        result
+            .get("error_code")
+            .is_some_and(|c| c == INSUFFICIENT_QUOTA)
+            && which(call, error)
     })
 }
 
 fn auto_update(view: &TraceView) -> bool {
     json_results(view).any(|(call, result)| {
-        call.name == start_workspace::NAME && result["update_reason"] == UPDATE_REASON
+        call.name == start_workspace::NAME
+            && result
+                .get("update_reason")
+                .is_some_and(|r| r == UPDATE_REASON)
     })
 }
 

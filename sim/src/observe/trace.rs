@@ -1193,11 +1193,23 @@ impl Trace {
         out
     }
 
-    /// FNV-1a 64 over [`Trace::text`], as 16 hex digits.
+    /// FNV-1a 64 over [`Trace::text`], as 16 hex digits. Without the
+    /// lines made already, each record is hashed as it serializes: a
+    /// fuzz case needs the hash, not the text.
     pub fn hash(&self) -> String {
-        let hash = self.lines().iter().fold(FNV_OFFSET, |hash, line| {
-            fnv1a64_from(fnv1a64_from(hash, line.as_bytes()), b"\n")
-        });
+        let hash = match self.lines.get() {
+            Some(lines) => lines.iter().fold(FNV_OFFSET, |hash, line| {
+                fnv1a64_from(fnv1a64_from(hash, line.as_bytes()), b"\n")
+            }),
+            None => {
+                let mut hasher = FnvWriter(FNV_OFFSET);
+                for record in self.records.iter() {
+                    serde_json::to_writer(&mut hasher, record).expect("trace records serialize");
+                    hasher.0 = fnv1a64_from(hasher.0, b"\n");
+                }
+                hasher.0
+            }
+        };
         format!("{hash:016x}")
     }
 
@@ -1365,6 +1377,20 @@ const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 /// FNV-1a, 64 bit.
 pub fn fnv1a64(bytes: &[u8]) -> u64 {
     fnv1a64_from(FNV_OFFSET, bytes)
+}
+
+/// An FNV-1a 64 hash that bytes are written into.
+struct FnvWriter(u64);
+
+impl std::io::Write for FnvWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0 = fnv1a64_from(self.0, bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// FNV-1a 64 of `bytes`, continuing from `hash`.
@@ -1671,6 +1697,13 @@ mod tests {
             tracer.emit(Duration::from_millis(i as u64 * 1001), "h", event);
         }
         let trace = tracer.snapshot();
+        let streamed = trace.hash(); // before the lines are made
+        assert_eq!(
+            streamed,
+            format!("{:016x}", fnv1a64(trace.text().as_bytes())),
+            "the streamed hash is the hash of the text"
+        );
+        assert_eq!(trace.hash(), streamed, "and of the lines, once made");
         for (record, line) in trace.records().iter().zip(trace.lines()) {
             let value: Value = serde_json::from_str(line).unwrap();
             assert_eq!(

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chatsim_engine::model::{JobStatus, Transition};
+use serde_json::{Map, Value};
 
 use crate::observe::trace::{
     AgentStatusKind, DialOutcome, EntityKind, Event, Hook, ModelOutcome, QuotaTruth, Record,
@@ -53,6 +54,17 @@ pub struct ResultView {
     pub is_error: bool,
     /// Its text as the model reads it.
     pub content: String,
+    /// The text parsed, when it is a JSON object: parsed once, when the
+    /// trace is read back, for every check that reads its keys.
+    pub json: Option<Map<String, Value>>,
+}
+
+/// `content` as a JSON object, if it is one.
+fn json_object(content: &str) -> Option<Map<String, Value>> {
+    match serde_json::from_str::<Value>(content) {
+        Ok(Value::Object(map)) => Some(map),
+        _ => None,
+    }
 }
 
 impl CallView {
@@ -312,6 +324,7 @@ impl TraceView {
                         at,
                         is_error: *is_error,
                         content: content.clone(),
+                        json: json_object(content),
                     });
                 }
             }

@@ -12,7 +12,7 @@ use super::load::Scenario;
 use super::location::line_column;
 use super::spans::Spans;
 use crate::harness::RunOutcome;
-use crate::observe::invariants::{Finding, Violation};
+use crate::observe::invariants::{check_view, Checks, Finding, Violation};
 use crate::observe::trace::format_time;
 use crate::observe::view::TraceView;
 use crate::transport::Transport;
@@ -77,9 +77,11 @@ pub fn run_scenario_on(scenario: &Scenario, transport: Transport) -> Report {
 pub fn judge(scenario: &Scenario, outcome: RunOutcome, wall: Duration) -> Report {
     let transport = outcome.transport.parse().unwrap_or_default();
     let settings = &scenario.file.settings;
-    let violations = outcome.violations(settings);
-    let findings = outcome.findings();
     let view = TraceView::new(&outcome.trace);
+    let Checks {
+        violations,
+        findings,
+    } = check_view(&view, settings, outcome.error.as_deref());
     let mut failures = evaluate(&scenario.file.expect, &view, &outcome.summary);
     let spans = Spans::new(&scenario.source);
     for f in &mut failures {

@@ -8,7 +8,7 @@ use chatsim_engine::model::{JobStatus, LifecycleState, Transition};
 use chatsim_engine::AGENT_CONNECT_TIMEOUT;
 use serde_json::Value;
 
-use super::{json_object, violation, Input, Violation};
+use super::{violation, Input, Violation};
 use crate::observe::trace::{format_time, Event, Hook};
 use crate::observe::view::{BuildView, CallView, TraceView};
 
@@ -49,7 +49,7 @@ pub(super) fn stopped_only_after_successful_stop(input: &Input<'_>) -> Vec<Viola
     let mut out = Vec::new();
     for call in view.calls.iter().filter(|c| c.is_tool()) {
         let Some(result) = &call.result else { continue };
-        let Some(obj) = json_object(&result.content) else {
+        let Some(obj) = &result.json else {
             continue;
         };
         if obj.get("stopped") != Some(&Value::Bool(true)) {
@@ -187,7 +187,7 @@ pub(super) fn chat_update_after_agent_wait(input: &Input<'_>) -> Vec<Violation> 
         if turn_canceled_before(view, call.sent, second_at) {
             continue;
         }
-        let obj = json_object(&result.content).unwrap_or_default();
+        let obj = result.json.clone().unwrap_or_default();
         if let Err(why) = second_update_allowed(view, build, second_at, &obj) {
             let message = format!(
                 "{} (turn {}, call {}) fired its second OnChatUpdated at {}s, but {why}",

@@ -7,7 +7,7 @@ use std::time::Duration;
 use chatsim_engine::model::{JobStatus, INSUFFICIENT_QUOTA};
 use serde_json::Value;
 
-use super::{json_object, violation, Input, Violation};
+use super::{violation, Input, Violation};
 use crate::observe::trace::{format_time, Event};
 
 /// `INSUFFICIENT_QUOTA` only from the quota commit, never from error text.
@@ -60,7 +60,7 @@ pub(super) fn insufficient_quota_only_from_commit(input: &Input<'_>) -> Vec<Viol
     }
     for call in view.calls.iter().filter(|c| c.is_tool()) {
         let Some(result) = &call.result else { continue };
-        let Some(obj) = json_object(&result.content) else {
+        let Some(obj) = &result.json else {
             continue;
         };
         if obj.get("error_code").and_then(Value::as_str) != Some(INSUFFICIENT_QUOTA) {

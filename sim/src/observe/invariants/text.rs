@@ -14,9 +14,9 @@ use chatsim_engine::tools::stop_workspace::STOP_FAILED_PREFIX;
 use chatsim_engine::tools::INVALID_PARAMETERS_PREFIX;
 use serde_json::Value;
 
-use super::{json_object, violation, Input, Violation};
+use super::{violation, Input, Violation};
 use crate::observe::trace::Event;
-use crate::observe::view::TraceView;
+use crate::observe::view::{ResultView, TraceView};
 
 /// Model-facing text is free of debug, panic and unlisted error prefixes.
 pub const MODEL_FACING_TEXT_IS_CLEAN: &str = "model_facing_text_is_clean";
@@ -109,7 +109,7 @@ pub(super) fn model_facing_text_is_clean(input: &Input<'_>) -> Vec<Violation> {
         if let Some(why) = unclean(&result.content) {
             fail(result.at, what(), why);
         }
-        for text in error_texts(result.is_error, &result.content) {
+        for text in error_texts(result) {
             if let Some(prefix) = unlisted_prefix(&text, &world) {
                 fail(
                     result.at,
@@ -178,15 +178,15 @@ fn excerpt<'t>(text: &'t str, at: &str) -> &'t str {
 
 /// The error texts of a result: a text error's content, a JSON result's
 /// `error` and `agent_error`.
-fn error_texts(is_error: bool, content: &str) -> Vec<String> {
-    if let Some(obj) = json_object(content) {
+fn error_texts(result: &ResultView) -> Vec<String> {
+    if let Some(obj) = &result.json {
         return ["error", "agent_error"]
             .iter()
             .filter_map(|k| obj.get(*k).and_then(Value::as_str).map(str::to_string))
             .collect();
     }
-    if is_error {
-        vec![content.to_string()]
+    if result.is_error {
+        vec![result.content.clone()]
     } else {
         vec![]
     }

@@ -16,7 +16,7 @@ use chatsim_engine::model::{JobStatus, LifecycleState, Transition};
 use chatsim_engine::BUILD_POLL_INTERVAL;
 use serde_json::{Map, Value};
 
-use super::{json_object, violation, Input, Violation};
+use super::{violation, Input, Violation};
 use crate::observe::trace::{format_time, Event, Trace};
 use crate::observe::view::{BuildView, CallView, TraceView};
 
@@ -117,11 +117,14 @@ pub(super) fn template(input: &Input<'_>) -> Vec<Violation> {
     named(input, TRUTHFUL_TEMPLATE)
 }
 
+/// The oracle's violations of the invariant `name` (judged once per run,
+/// in [`super::check_view`]).
 fn named(input: &Input<'_>, name: &str) -> Vec<Violation> {
-    let (violations, _) = judge(input.view);
-    violations
-        .into_iter()
+    input
+        .truth
+        .iter()
         .filter(|v| v.invariant == name)
+        .cloned()
         .collect()
 }
 
@@ -134,7 +137,7 @@ const LIFECYCLE_TOOLS: [&str; 4] = [
 ];
 
 /// Every violation and finding of a trace.
-fn judge(view: &TraceView) -> (Vec<Violation>, Vec<Finding>) {
+pub(super) fn judge(view: &TraceView) -> (Vec<Violation>, Vec<Finding>) {
     let world = World::of(view);
     let mut out = Judged::default();
     for call in &view.calls {
@@ -142,14 +145,14 @@ fn judge(view: &TraceView) -> (Vec<Violation>, Vec<Finding>) {
             continue;
         }
         let Some(result) = &call.result else { continue };
-        let Some(claims) = json_object(&result.content) else {
+        let Some(claims) = &result.json else {
             continue;
         };
         let at = call.built.as_ref().map_or(result.at, |(t, _)| *t);
         let mut response = Response {
             world: &world,
             call,
-            claims: &claims,
+            claims,
             at,
             out: &mut out,
         };
