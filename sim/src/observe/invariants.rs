@@ -237,15 +237,25 @@ fn unwrap_lazy(mut text: &str) -> &str {
 /// `queries` is empty) was in effect at `at` (from the fault's start until
 /// its duration ran out; for good without one).
 fn queries_failing(view: &TraceView, queries: &[&str], at: Duration) -> bool {
+    queries_failing_during(view, queries, at, at)
+}
+
+/// Whether such a fault was in effect at some instant of `[from, to]`.
+fn queries_failing_during(
+    view: &TraceView,
+    queries: &[&str],
+    from: Duration,
+    to: Duration,
+) -> bool {
     view.trace.records().iter().any(|r| match &r.event {
-        Event::Fault { name, params } if name == "db_query_fails" && r.at <= at => {
+        Event::Fault { name, params } if name == "db_query_fails" && r.at <= to => {
             let query = params.get("query").and_then(Value::as_str);
             let lasts = params
                 .get("duration")
                 .and_then(Value::as_str)
                 .and_then(|d| crate::plan::parse_duration(d).ok());
             let named = queries.is_empty() || query.is_some_and(|q| queries.contains(&q));
-            named && lasts.is_none_or(|d| at <= r.at + d)
+            named && lasts.is_none_or(|d| from <= r.at + d)
         }
         _ => false,
     })

@@ -133,16 +133,24 @@ pub(super) fn one_build_in_flight_per_chat(input: &Input<'_>) -> Vec<Violation> 
 
 // ---- chat_update_after_agent_wait ------------------------------------------
 
+/// The read that selects the agent to wait on (spec 1 §3.3 step 21).
+const AGENTS_READ: &str = "get_workspace_agents_in_latest_build_by_workspace_id";
+
 /// The tools whose call fires `OnChatUpdated` (create and start fire a
 /// second one after the agent wait; stop's are not about an agent).
 const LIFECYCLE_TOOLS: [&str; 3] = ["create_workspace", "start_workspace", "stop_workspace"];
 
 /// Agent-wait outcomes that end the wait without a ready lifecycle: no
-/// agent, a selection error, or a failed agents read (no `agent_status`
-/// key at all: spec 1 §3.3 step 21, no wait), a canceled context.
-fn wait_skipped_or_canceled(obj: &serde_json::Map<String, Value>) -> bool {
+/// agent, a selection error, a canceled context, or a failed agents read
+/// (spec 1 §3.3 step 21: no agent keys at all, no wait). A result without
+/// agent keys is also what a wait that ended ready gives, so it counts as
+/// a skipped wait only while the agents read was failing (`agents_read_failing`).
+fn wait_skipped_or_canceled(
+    obj: &serde_json::Map<String, Value>,
+    agents_read_failing: bool,
+) -> bool {
     let text = |k: &str| obj.get(k).and_then(Value::as_str).unwrap_or_default();
-    !obj.contains_key("agent_status")
+    (!obj.contains_key("agent_status") && agents_read_failing)
         || matches!(text("agent_status"), "no_agent" | "selection_error")
         || text("startup_scripts") == "startup_scripts_unknown"
         || text("agent_error").contains("context canceled")
@@ -230,7 +238,10 @@ fn second_update_allowed(
             status.as_str()
         ));
     };
-    if wait_skipped_or_canceled(result) || at >= succeeded + AGENT_CONNECT_TIMEOUT {
+    let agents_read_failing = super::queries_failing_during(view, &[AGENTS_READ], succeeded, at);
+    if wait_skipped_or_canceled(result, agents_read_failing)
+        || at >= succeeded + AGENT_CONNECT_TIMEOUT
+    {
         return Ok(());
     }
     let Some(agent) = view.chat_agent_of(&build.id) else {
@@ -266,8 +277,11 @@ fn overlapped(view: &TraceView, call: &CallView, chat: &str) -> bool {
         o != call
             && LIFECYCLE_TOOLS.contains(&o.name.as_str())
             && view.chat_of(o) == Some(chat)
-            && o.sent <= end
-            && o.result.as_ref().is_none_or(|r| r.at >= call.sent)
+            // Strictly: a call sent at the instant the other answered
+            // (one after another in a turn) does not overlap it, and the
+            // windows `(sent, result]` do not share an update.
+            && o.sent < end
+            && o.result.as_ref().is_none_or(|r| r.at > call.sent)
     })
 }
 
