@@ -37,6 +37,13 @@ fn respond(s: &Story, content: &str, quota: Option<QuotaTruth>, template: Option
     s.result(40.1, 0, 0, "start_workspace", false, content);
 }
 
+/// Build `b2` (#2 of `w1`), enqueued by the chat's `hook` at 31 s, whose
+/// job ends `status` (with `code`) at 35 s.
+fn build_b2(s: &Story, hook: Hook, transition: Transition, status: JobStatus, code: Option<&str>) {
+    s.enqueue(31.0, chat_main(), hook, "b2", 2, transition, false);
+    s.job(35.0, "b2", 2, transition, status, code);
+}
+
 /// The one violation of `name`, which must name both values.
 fn lie(name: &str, trace: &Trace, claimed: &str, world: &str) {
     let v = broken(name, trace);
@@ -72,16 +79,7 @@ fn started_names_a_succeeded_start() {
     truthful(&ok.end(50.0));
 
     let s = claim("start_workspace", LifecycleState::Ready);
-    s.enqueue(
-        31.0,
-        chat_main(),
-        Hook::Start,
-        "b2",
-        2,
-        Transition::Start,
-        false,
-    );
-    s.job(35.0, "b2", 2, Transition::Start, JobStatus::Failed, None);
+    build_b2(&s, Hook::Start, Transition::Start, JobStatus::Failed, None);
     respond(
         &s,
         r#"{"build_id":"b2","started":true,"workspace_name":"ws1"}"#,
@@ -266,19 +264,9 @@ fn a_build_failure_names_a_build_that_failed_so() {
     );
 
     let s = claim("start_workspace", LifecycleState::Ready);
-    s.enqueue(
-        31.0,
-        chat_main(),
+    build_b2(
+        &s,
         Hook::Start,
-        "b2",
-        2,
-        Transition::Start,
-        false,
-    );
-    s.job(
-        35.0,
-        "b2",
-        2,
         Transition::Start,
         JobStatus::Failed,
         Some("INSUFFICIENT_QUOTA"),
@@ -297,16 +285,13 @@ fn a_build_failure_names_a_build_that_failed_so() {
     );
 
     let s = claim("start_workspace", LifecycleState::Ready);
-    s.enqueue(
-        31.0,
-        chat_main(),
+    build_b2(
+        &s,
         Hook::Start,
-        "b2",
-        2,
         Transition::Start,
-        false,
+        JobStatus::Canceled,
+        None,
     );
-    s.job(35.0, "b2", 2, Transition::Start, JobStatus::Canceled, None);
     respond(
         &s,
         r#"{"error":"workspace start build failed: build was canceled","build_id":"b2"}"#,
@@ -331,19 +316,9 @@ fn quota_numbers_are_the_owners() {
     };
     let failing = || {
         let s = claim("start_workspace", LifecycleState::Ready);
-        s.enqueue(
-            31.0,
-            chat_main(),
+        build_b2(
+            &s,
             Hook::Start,
-            "b2",
-            2,
-            Transition::Start,
-            false,
-        );
-        s.job(
-            35.0,
-            "b2",
-            2,
             Transition::Start,
             JobStatus::Failed,
             Some("INSUFFICIENT_QUOTA"),
@@ -420,16 +395,13 @@ fn a_named_build_is_of_the_named_workspace_and_an_update_changed_versions() {
 
     // `b2` is of version v1, as `b1` was (the story's enqueue helper).
     let s = claim("start_workspace", LifecycleState::Ready);
-    s.enqueue(
-        31.0,
-        chat_main(),
+    build_b2(
+        &s,
         Hook::Start,
-        "b2",
-        2,
         Transition::Start,
-        false,
+        JobStatus::Succeeded,
+        None,
     );
-    s.job(35.0, "b2", 2, Transition::Start, JobStatus::Succeeded, None);
     s.ev(
         36.0,
         Event::AgentLifecycle {
