@@ -12,10 +12,10 @@
 use std::rc::Rc;
 use std::time::Duration;
 
+use crate::transport::time::{Instant, Interval, Sleep};
 use chatsim_engine::model::LifecycleState;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use tokio::time::{Instant, MissedTickBehavior};
 
 use super::{connect_retrying, within, CODERD};
 use crate::bounds::{bound_exceeded, panic_exceeded, Bounds};
@@ -96,16 +96,16 @@ async fn run<N: Net>(ctx: AgentCtx<N>) -> crate::transport::HostResult {
     let mut rng = ChaCha8Rng::seed_from_u64(assignment.seed ^ (u64::from(start) << 32));
     let b = &assignment.behaviour;
     let connect_delay = duration_between(&mut rng, b.connect_delay.min.0, b.connect_delay.max.0);
-    let life = Lifecycle::new(Instant::now(), &assignment, &mut rng);
+    let life = Lifecycle::new(ctx.net.now(), &assignment, &mut rng);
     if b.never_connects {
         // The process runs but never reaches coderd or the tailnet.
         std::future::pending::<()>().await;
     }
     ctx.net.spawn(serve_dials(ctx.clone(), assignment.clone()));
-    tokio::time::sleep(connect_delay).await;
+    ctx.net.sleep(connect_delay).await;
     let bounds = &ctx.bounds;
     for _ in 0..bounds.agent_sessions {
-        wait_unwedged(&ctx.slot, bounds.agent_wedge_polls).await;
+        wait_unwedged(&ctx.net, &ctx.slot, bounds.agent_wedge_polls).await;
         let stream = connect_retrying(
             &ctx.net,
             CODERD,
@@ -117,19 +117,19 @@ async fn run<N: Net>(ctx: AgentCtx<N>) -> crate::transport::HostResult {
         if session(&ctx, &assignment, &life, FrameConn::new(stream)).await == End::Rejected {
             return Ok(());
         }
-        tokio::time::sleep(RECONNECT_DELAY).await;
+        ctx.net.sleep(RECONNECT_DELAY).await;
     }
     Err(bound_exceeded("agent sessions", bounds.agent_sessions).into())
 }
 
 /// Waits until the slot is not wedged. Called from tasks that return
 /// nothing, so the bound's hit is a panic (which fails the run).
-async fn wait_unwedged(slot: &SlotState, polls: u32) {
+async fn wait_unwedged<N: Net>(net: &N, slot: &SlotState, polls: u32) {
     for _ in 0..polls {
         if !slot.wedged.get() {
             return;
         }
-        tokio::time::sleep(WEDGE_POLL).await;
+        net.sleep(WEDGE_POLL).await;
     }
     panic_exceeded("agent wedge polls", polls);
 }
@@ -153,29 +153,29 @@ async fn session<N: Net>(
     {
         return End::Reconnect;
     }
-    match within(HELLO_TIMEOUT, conn.recv::<AgentDown>()).await {
+    match within(&ctx.net, HELLO_TIMEOUT, conn.recv::<AgentDown>()).await {
         Ok(Some(AgentDown::Welcome)) => {}
         Ok(Some(AgentDown::Reject { .. })) => return End::Rejected,
         _ => return End::Reconnect,
     }
     let period = ctx.heartbeat_interval;
     let stale_after = period * 3;
-    let mut heartbeat = tokio::time::interval_at(Instant::now() + period, period);
-    heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut last_rx = Instant::now();
+    let net = &ctx.net;
+    let mut heartbeat = net.interval_at(net.now() + period, period);
+    let mut last_rx = net.now();
     let mut reported: Option<LifecycleState> = None;
     // Two long-lived timers: the silence deadline (re-armed lazily: when it
     // fires early because frames came since, it moves to the new deadline
     // instead of being re-created on every frame) and the scripts' end.
-    let mut silence = std::pin::pin!(tokio::time::sleep_until(last_rx + stale_after));
-    let mut scripts_end = std::pin::pin!(tokio::time::sleep_until(life.scripts_end));
+    let mut silence = net.sleep_until(last_rx + stale_after);
+    let mut scripts_end = net.sleep_until(life.scripts_end);
     loop {
         if ctx.slot.wedged.get() {
-            wait_unwedged(&ctx.slot, ctx.bounds.agent_wedge_polls).await;
-            last_rx = Instant::now();
+            wait_unwedged(net, &ctx.slot, ctx.bounds.agent_wedge_polls).await;
+            last_rx = net.now();
             continue;
         }
-        let (state, next_change) = life.at(Instant::now());
+        let (state, next_change) = life.at(net.now());
         if reported != Some(state) {
             let frame = AgentUp::Lifecycle {
                 state: state.as_str().to_string(),
@@ -190,14 +190,14 @@ async fn session<N: Net>(
             biased;
             _ = &mut silence => {
                 let deadline = last_rx + stale_after;
-                if Instant::now() >= deadline {
+                if net.now() >= deadline {
                     return End::Reconnect;
                 }
-                silence.as_mut().reset(deadline);
+                silence.reset(deadline);
             }
             frame = conn.recv::<AgentDown>() => match frame {
                 Ok(Some(AgentDown::Reject { .. })) => return End::Rejected,
-                Ok(Some(_)) => last_rx = Instant::now(),
+                Ok(Some(_)) => last_rx = net.now(),
                 Ok(None) | Err(_) => return End::Reconnect,
             },
             _ = heartbeat.tick() => {
@@ -218,18 +218,26 @@ async fn serve_dials<N: Net>(ctx: AgentCtx<N>, a: AgentAssignment) {
         let Ok(stream) = listener.accept().await else {
             return;
         };
-        ctx.net
-            .spawn(serve_dial(ctx.slot.clone(), a.clone(), ctx.bounds, stream));
+        ctx.net.spawn(serve_dial(
+            ctx.net.clone(),
+            ctx.slot.clone(),
+            a.clone(),
+            ctx.bounds,
+            stream,
+        ));
     }
 }
 
-async fn serve_dial<S>(slot: Rc<SlotState>, a: AgentAssignment, bounds: Bounds, stream: S)
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
-{
+async fn serve_dial<N: Net>(
+    net: N,
+    slot: Rc<SlotState>,
+    a: AgentAssignment,
+    bounds: Bounds,
+    stream: N::Stream,
+) {
     let mut conn = FrameConn::new(stream);
-    wait_unwedged(&slot, bounds.agent_wedge_polls).await;
-    match within(HELLO_TIMEOUT, conn.recv::<DialRequest>()).await {
+    wait_unwedged(&net, &slot, bounds.agent_wedge_polls).await;
+    match within(&net, HELLO_TIMEOUT, conn.recv::<DialRequest>()).await {
         Ok(Some(DialRequest::Hello { agent })) if agent == a.agent_id => {}
         Ok(Some(DialRequest::Hello { .. })) => {
             let _ = conn.send(&DialResponse::UnknownAgent).await;
@@ -244,8 +252,8 @@ where
         let Ok(Some(request)) = conn.recv::<DialRequest>().await else {
             return;
         };
-        wait_unwedged(&slot, bounds.agent_wedge_polls).await;
-        let response = respond(&slot, &a, request).await;
+        wait_unwedged(&net, &slot, bounds.agent_wedge_polls).await;
+        let response = respond(&net, &slot, &a, request).await;
         if conn.send(&response).await.is_err() {
             return;
         }
@@ -266,10 +274,15 @@ pub fn resolve_path(directory: &str, path: &str) -> String {
     }
 }
 
-async fn respond(slot: &SlotState, a: &AgentAssignment, request: DialRequest) -> DialResponse {
+async fn respond<N: Net>(
+    net: &N,
+    slot: &SlotState,
+    a: &AgentAssignment,
+    request: DialRequest,
+) -> DialResponse {
     match request {
         DialRequest::Hello { .. } => DialResponse::Welcome,
-        DialRequest::Exec { command } => exec(slot, a, &command).await,
+        DialRequest::Exec { command } => exec(net, slot, a, &command).await,
         DialRequest::ReadFile { path } => {
             let full = resolve_path(&a.directory, &path);
             match slot.disk.borrow().get(&full) {
@@ -287,7 +300,12 @@ async fn respond(slot: &SlotState, a: &AgentAssignment, request: DialRequest) ->
 
 /// A tiny shell: `echo`, `cat`, `pwd`, `sleep N`, `exit N`, `true`,
 /// `false`; anything else succeeds with `ran: <command>`.
-async fn exec(slot: &SlotState, a: &AgentAssignment, command: &str) -> DialResponse {
+async fn exec<N: Net>(
+    net: &N,
+    slot: &SlotState,
+    a: &AgentAssignment,
+    command: &str,
+) -> DialResponse {
     let words: Vec<&str> = command.split_whitespace().collect();
     let (output, exit_code) = match words.as_slice() {
         [] | ["true"] => (String::new(), 0),
@@ -301,7 +319,7 @@ async fn exec(slot: &SlotState, a: &AgentAssignment, command: &str) -> DialRespo
         ["exit", code] => (String::new(), code.parse().unwrap_or(2)),
         ["sleep", secs] => {
             let secs = secs.parse::<u64>().unwrap_or(0).min(MAX_SLEEP_SECS);
-            tokio::time::sleep(Duration::from_secs(secs)).await;
+            net.sleep(Duration::from_secs(secs)).await;
             (String::new(), 0)
         }
         _ => (format!("ran: {command}\n"), 0),

@@ -59,11 +59,11 @@ impl Inbox {
     }
 
     /// Waits until woken or for `limit`, whichever is first.
-    async fn wait(&self, limit: Duration) {
+    async fn wait<N: Net>(&self, net: &N, limit: Duration) {
         tokio::select! {
             biased;
             _ = self.1.notified() => {}
-            _ = tokio::time::sleep(limit) => {}
+            _ = net.sleep(limit) => {}
         }
     }
 }
@@ -134,10 +134,10 @@ pub fn client<N: Net>(ctx: DriverCtx<N>) -> HostFuture {
                 }
                 Some(turn) => {
                     let due = turn.at.map_or(now, |at| at.0);
-                    ctx.inbox.wait(due - now).await;
+                    ctx.inbox.wait(&ctx.net, due - now).await;
                 }
                 None if ctx.faults_done.get() => return Ok(()),
-                None => ctx.inbox.wait(IDLE_WAIT).await,
+                None => ctx.inbox.wait(&ctx.net, IDLE_WAIT).await,
             }
         }
         Err(bound_exceeded("driver loops", ctx.bounds.driver_loops).into())
@@ -170,7 +170,7 @@ async fn run_turn<N: Net>(
     );
     let mut policy = policy_for(turn, memory);
     let played = play(ctx, turn_no, turn, policy.as_mut(), memory);
-    let outcome = match within(ctx.turn_timeout, played).await {
+    let outcome = match within(&ctx.net, ctx.turn_timeout, played).await {
         Ok(()) => TurnEnding::Done,
         Err(err) if err.kind() == io::ErrorKind::TimedOut => TurnEnding::Timeout,
         Err(err) => match BoundExceeded::within(&err) {
@@ -200,11 +200,11 @@ async fn run_turn<N: Net>(
 }
 
 /// The next frame; a connection silent for [`SILENCE_LIMIT`] is lost.
-async fn recv_live<S>(conn: &mut FrameConn<S>) -> io::Result<Option<ChatResponse>>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    within(SILENCE_LIMIT, conn.recv::<ChatResponse>())
+async fn recv_live<N: Net>(
+    net: &N,
+    conn: &mut FrameConn<N::Stream>,
+) -> io::Result<Option<ChatResponse>> {
+    within(net, SILENCE_LIMIT, conn.recv::<ChatResponse>())
         .await
         .map_err(|err| match err.kind() {
             io::ErrorKind::TimedOut => io::Error::new(
@@ -240,6 +240,7 @@ async fn play<N: Net>(
     conn.send(&begin).await?;
     // The model's first step needs its prompt.
     await_frame(
+        &ctx.net,
         &mut conn,
         &ChatResponse::TurnBegun,
         ctx.bounds.driver_keepalives,
@@ -279,8 +280,8 @@ async fn play<N: Net>(
                 let wait = at.saturating_sub(ctx.net.elapsed());
                 tokio::select! {
                     biased;
-                    frame = recv_live(&mut conn) => frame?,
-                    _ = tokio::time::sleep(wait) => {
+                    frame = recv_live(&ctx.net, &mut conn) => frame?,
+                    _ = ctx.net.sleep(wait) => {
                         let (call, _) = outstanding.remove(&id).expect("a waited-on call");
                         emit(
                             ctx,
@@ -296,7 +297,7 @@ async fn play<N: Net>(
                     }
                 }
             }
-            None => recv_live(&mut conn).await?,
+            None => recv_live(&ctx.net, &mut conn).await?,
         };
         let (id, result) = match frame {
             Some(ChatResponse::KeepAlive) => continue,
@@ -339,6 +340,7 @@ async fn play<N: Net>(
     }
     conn.send(&ChatRequest::EndTurn).await?;
     await_frame(
+        &ctx.net,
         &mut conn,
         &ChatResponse::TurnEnded,
         ctx.bounds.driver_keepalives,
@@ -357,16 +359,14 @@ fn first_give_up(
 }
 
 /// Waits for `want`, past coderd's keepalives (boundedly).
-async fn await_frame<S>(
-    conn: &mut FrameConn<S>,
+async fn await_frame<N: Net>(
+    net: &N,
+    conn: &mut FrameConn<N::Stream>,
     want: &ChatResponse,
     keepalives: u32,
-) -> io::Result<()>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
+) -> io::Result<()> {
     for _ in 0..keepalives {
-        match recv_live(conn).await? {
+        match recv_live(net, conn).await? {
             Some(ChatResponse::KeepAlive) => {}
             Some(frame) if &frame == want => return Ok(()),
             other => return Err(unexpected(format!("{other:?}"))),

@@ -56,17 +56,18 @@ pub async fn connect_retrying<N: Net>(
             Err(err) if is_retryable(&err) => {}
             Err(err) => return Err(err),
         }
-        tokio::time::sleep(retry).await;
+        net.sleep(retry).await;
     }
     Err(BoundExceeded::io("connect retries", attempts))
 }
 
 /// Awaits `work` for at most `limit`; `TimedOut` after that.
-pub async fn within<T>(
+pub async fn within<N: Net, T>(
+    net: &N,
     limit: Duration,
     work: impl std::future::Future<Output = io::Result<T>>,
 ) -> io::Result<T> {
-    match tokio::time::timeout(limit, work).await {
+    match net.timeout(limit, work).await {
         Ok(result) => result,
         Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "deadline passed")),
     }

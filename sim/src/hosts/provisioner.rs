@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use chatsim_engine::memory::INSUFFICIENT_QUOTA_MESSAGE;
 use chatsim_engine::model::INSUFFICIENT_QUOTA;
-use tokio::time::MissedTickBehavior;
 
 use super::{connect_retrying, within, CODERD};
 use crate::bounds::bound_exceeded;
@@ -25,6 +24,7 @@ use crate::hosts::proto::{
 };
 use crate::plan::Settings;
 use crate::rng::SharedRng;
+use crate::transport::time::Interval;
 use crate::transport::{HostFactory, Net};
 
 /// The least spacing of two acquires (each one waits on coderd until a job
@@ -68,7 +68,7 @@ pub fn host<N: Net>(ctx: ProvisionerCtx<N>) -> HostFactory {
                 .await?;
                 // A session ends on any I/O error or deadline; reconnect.
                 let _ = session(&ctx, FrameConn::new(stream)).await;
-                tokio::time::sleep(RECONNECT_DELAY).await;
+                ctx.net.sleep(RECONNECT_DELAY).await;
             }
             Err(bound_exceeded("provisioner sessions", bounds.provisioner_sessions).into())
         })
@@ -77,8 +77,12 @@ pub fn host<N: Net>(ctx: ProvisionerCtx<N>) -> HostFactory {
 
 type Conn<N> = FrameConn<<N as Net>::Stream>;
 
-async fn request<N: Net>(conn: &mut Conn<N>, req: &ProvRequest) -> io::Result<ProvResponse> {
-    within(REQUEST_TIMEOUT, async {
+async fn request<N: Net>(
+    net: &N,
+    conn: &mut Conn<N>,
+    req: &ProvRequest,
+) -> io::Result<ProvResponse> {
+    within(net, REQUEST_TIMEOUT, async {
         conn.send(req).await?;
         conn.recv::<ProvResponse>()
             .await?
@@ -88,11 +92,10 @@ async fn request<N: Net>(conn: &mut Conn<N>, req: &ProvRequest) -> io::Result<Pr
 }
 
 async fn session<N: Net>(ctx: &ProvisionerCtx<N>, mut conn: Conn<N>) -> io::Result<()> {
-    let mut poll = tokio::time::interval(POLL_INTERVAL);
-    poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut poll = ctx.net.interval(POLL_INTERVAL);
     loop {
         poll.tick().await;
-        match request::<N>(&mut conn, &ProvRequest::Acquire).await? {
+        match request(&ctx.net, &mut conn, &ProvRequest::Acquire).await? {
             ProvResponse::Job(None) => {}
             ProvResponse::Job(Some(job)) => run_job(ctx, &mut conn, job).await?,
             other => return Err(unexpected(format!("{other:?}"))),
@@ -100,13 +103,19 @@ async fn session<N: Net>(ctx: &ProvisionerCtx<N>, mut conn: Conn<N>) -> io::Resu
     }
 }
 
-async fn log<N: Net>(conn: &mut Conn<N>, job: &WireJob, stage: &str, line: &str) -> io::Result<()> {
+async fn log<N: Net>(
+    net: &N,
+    conn: &mut Conn<N>,
+    job: &WireJob,
+    stage: &str,
+    line: &str,
+) -> io::Result<()> {
     let req = ProvRequest::Log {
         job: job.job,
         stage: stage.to_string(),
         line: line.to_string(),
     };
-    request::<N>(conn, &req).await.map(|_| ())
+    request(net, conn, &req).await.map(|_| ())
 }
 
 async fn run_job<N: Net>(
@@ -134,16 +143,23 @@ async fn run_job<N: Net>(
     } else {
         "Initializing the backend..."
     };
-    log::<N>(conn, &job, "init", init).await?;
-    tokio::time::sleep(plan).await;
+    log(&ctx.net, conn, &job, "init", init).await?;
+    ctx.net.sleep(plan).await;
     let plan_line = format!("Plan: {} to {}.", job.agents.len(), job.transition);
-    log::<N>(conn, &job, "plan", &plan_line).await?;
-    if let Some(outcome) = commit_quota::<N>(conn, &job).await? {
+    log(&ctx.net, conn, &job, "plan", &plan_line).await?;
+    if let Some(outcome) = commit_quota(&ctx.net, conn, &job).await? {
         return complete(ctx, conn, &job, outcome).await;
     }
-    tokio::time::sleep(apply).await;
+    ctx.net.sleep(apply).await;
     if let Some(failure) = ctx.cloud.take_failure(job.workspace) {
-        log::<N>(conn, &job, "apply", &format!("Error: {}", failure.error)).await?;
+        log(
+            &ctx.net,
+            conn,
+            &job,
+            "apply",
+            &format!("Error: {}", failure.error),
+        )
+        .await?;
         let code = None;
         #[cfg(feature = "bugs")]
         let code = quota_from_text(&ctx.settings, &failure.error).or(code);
@@ -153,7 +169,7 @@ async fn run_job<N: Net>(
         };
         return complete(ctx, conn, &job, outcome).await;
     }
-    log::<N>(conn, &job, "apply", "Apply complete!").await?;
+    log(&ctx.net, conn, &job, "apply", "Apply complete!").await?;
     complete(ctx, conn, &job, WireOutcome::Succeeded).await
 }
 
@@ -168,6 +184,7 @@ fn quota_from_text(settings: &Settings, error: &str) -> Option<String> {
 
 /// Commits a start build's cost; `Some(failure)` when over budget.
 async fn commit_quota<N: Net>(
+    net: &N,
     conn: &mut Conn<N>,
     job: &WireJob,
 ) -> io::Result<Option<WireOutcome>> {
@@ -178,11 +195,11 @@ async fn commit_quota<N: Net>(
         job: job.job,
         daily_cost: job.daily_cost,
     };
-    match request::<N>(conn, &req).await? {
+    match request(net, conn, &req).await? {
         ProvResponse::Quota { ok: true } => Ok(None),
         ProvResponse::Quota { ok: false } => {
             let line = format!("Error: {INSUFFICIENT_QUOTA_MESSAGE}");
-            log::<N>(conn, job, "plan", &line).await?;
+            log(net, conn, job, "plan", &line).await?;
             Ok(Some(WireOutcome::Failed {
                 error: INSUFFICIENT_QUOTA_MESSAGE.to_string(),
                 code: Some(INSUFFICIENT_QUOTA.to_string()),
@@ -205,7 +222,7 @@ async fn complete<N: Net>(
         job: job.job,
         outcome,
     };
-    let agents = match request::<N>(conn, &req).await? {
+    let agents = match request(&ctx.net, conn, &req).await? {
         ProvResponse::Completed { agents } => agents,
         ProvResponse::Error { .. } => return Ok(()),
         other => return Err(unexpected(format!("{other:?}"))),

@@ -52,6 +52,7 @@ use tokio::runtime::{RngSeed, Runtime, UnhandledPanic};
 use tokio::task::{AbortHandle, LocalSet};
 use tokio::time::{Instant, Sleep};
 
+use super::time::{self as timers, Elapsed, TokioInterval, TokioSleep};
 use super::{HostFactory, HostFuture, HostResult, Infra, Interrupt, Listener, Net};
 use crate::rng::{stream, Stream};
 
@@ -310,6 +311,8 @@ pub struct FastNet {
 impl Net for FastNet {
     type Stream = FastStream;
     type Listener = FastListener;
+    type Sleep = TokioSleep;
+    type Interval = TokioInterval;
 
     async fn connect(&self, host: &str, port: u16) -> io::Result<FastStream> {
         let shared = &self.shared;
@@ -363,6 +366,22 @@ impl Net for FastNet {
 
     fn elapsed(&self) -> Duration {
         self.shared.elapsed()
+    }
+
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> TokioSleep {
+        TokioSleep::until(deadline)
+    }
+
+    fn interval_at(&self, start: Instant, period: Duration) -> TokioInterval {
+        TokioInterval::at(start, period)
+    }
+
+    async fn timeout<F: Future>(&self, limit: Duration, work: F) -> Result<F::Output, Elapsed> {
+        timers::tokio_timeout(limit, work).await
     }
 
     fn spawn(&self, task: impl Future<Output = ()> + 'static) {

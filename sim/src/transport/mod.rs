@@ -21,7 +21,10 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use self::time::{Elapsed, Instant, Interval, Sleep};
+
 mod fast;
+pub mod time;
 mod turmoil;
 
 pub use self::turmoil::{TurmoilConfig, TurmoilNet, TurmoilWorld, TRANSPORT_TURMOIL};
@@ -49,8 +52,42 @@ pub trait Net: Clone + 'static {
     /// Binds a listener on this host.
     fn bind(&self, port: u16) -> impl Future<Output = io::Result<Self::Listener>>;
 
+    /// A timer.
+    type Sleep: Sleep;
+    /// A periodic timer.
+    type Interval: Interval;
+
     /// Virtual time since the run began.
     fn elapsed(&self) -> Duration;
+
+    /// This host's clock. Only differences between its readings mean
+    /// anything (a turmoil host's clock starts again when it is bounced).
+    fn now(&self) -> Instant;
+
+    /// A timer that completes at `deadline`.
+    fn sleep_until(&self, deadline: Instant) -> Self::Sleep;
+
+    /// A timer that completes `duration` from now.
+    fn sleep(&self, duration: Duration) -> Self::Sleep {
+        self.sleep_until(time::deadline_after(self.now(), duration))
+    }
+
+    /// Ticks first at `start`, then every `period`; a late tick delays the
+    /// ones after it.
+    fn interval_at(&self, start: Instant, period: Duration) -> Self::Interval;
+
+    /// [`Net::interval_at`] from now: the first tick is immediate.
+    fn interval(&self, period: Duration) -> Self::Interval {
+        self.interval_at(self.now(), period)
+    }
+
+    /// `work`, or [`Elapsed`] once `limit` has passed first (`work` is
+    /// polled before the timer each time).
+    fn timeout<F: Future>(
+        &self,
+        limit: Duration,
+        work: F,
+    ) -> impl Future<Output = Result<F::Output, Elapsed>>;
 
     /// Runs a task as part of this host: it dies with the host (a crash or
     /// bounce ends it).

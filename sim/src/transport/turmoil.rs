@@ -11,6 +11,7 @@ use turmoil::net::{TcpListener, TcpStream};
 
 use crate::bounds;
 
+use super::time::{self, Elapsed, Instant, TokioInterval, TokioSleep};
 use super::{HostFactory, HostFuture, Infra, Listener, Net};
 
 /// turmoil's per-socket buffer and listener backlog (its default is 64).
@@ -30,6 +31,8 @@ pub struct TurmoilNet {
 impl Net for TurmoilNet {
     type Stream = TcpStream;
     type Listener = TcpListener;
+    type Sleep = TokioSleep;
+    type Interval = TokioInterval;
 
     async fn connect(&self, host: &str, port: u16) -> io::Result<TcpStream> {
         TcpStream::connect((host, port)).await
@@ -41,6 +44,26 @@ impl Net for TurmoilNet {
 
     fn elapsed(&self) -> Duration {
         turmoil::sim_elapsed().unwrap_or_else(|| self.outer_now.get())
+    }
+
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> TokioSleep {
+        TokioSleep::until(deadline)
+    }
+
+    fn interval_at(&self, start: Instant, period: Duration) -> TokioInterval {
+        TokioInterval::at(start, period)
+    }
+
+    async fn timeout<F: std::future::Future>(
+        &self,
+        limit: Duration,
+        work: F,
+    ) -> Result<F::Output, Elapsed> {
+        time::tokio_timeout(limit, work).await
     }
 
     fn spawn(&self, task: impl std::future::Future<Output = ()> + 'static) {

@@ -11,13 +11,13 @@ use std::time::Duration;
 
 use chatsim_engine::model::{AgentStatus, LifecycleState, WorkspaceAgent};
 use chatsim_engine::Time;
-use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::CoderdCore;
 use crate::hosts::proto::{AgentDown, AgentUp, FrameConn, AGENT_API_PORT};
 use crate::hosts::within;
 use crate::observe::trace::{id, DisconnectReason, Event};
+use crate::transport::time::Sleep;
 use crate::transport::{HostResult, Listener, Net};
 
 /// How long a new connection may take to say hello.
@@ -33,7 +33,7 @@ pub(super) async fn serve<N: Net>(core: Rc<CoderdCore<N>>) -> HostResult {
 
 async fn session<N: Net>(core: Rc<CoderdCore<N>>, stream: N::Stream) {
     let mut conn = FrameConn::new(stream);
-    let agent = match within(HELLO_TIMEOUT, conn.recv::<AgentUp>()).await {
+    let agent = match within(&core.net, HELLO_TIMEOUT, conn.recv::<AgentUp>()).await {
         Ok(Some(AgentUp::Hello { agent })) => agent,
         _ => return,
     };
@@ -49,10 +49,11 @@ async fn session<N: Net>(core: Rc<CoderdCore<N>>, stream: N::Stream) {
         return;
     }
     let stale_after = core.settings.agent_stale_after;
-    let mut last_frame = Instant::now();
+    let net = &core.net;
+    let mut last_frame = net.now();
     // The silence deadline is re-armed lazily: when it fires, frames that
     // came since move it on (instead of a new timer per frame).
-    let mut silence = std::pin::pin!(tokio::time::sleep_until(last_frame + stale_after));
+    let mut silence = net.sleep_until(last_frame + stale_after);
     loop {
         tokio::select! {
             biased;
@@ -66,7 +67,7 @@ async fn session<N: Net>(core: Rc<CoderdCore<N>>, stream: N::Stream) {
                         return;
                     }
                 };
-                last_frame = Instant::now();
+                last_frame = net.now();
                 if conn.send(&reply).await.is_err() {
                     disconnect(&core, agent, generation);
                     return;
@@ -74,8 +75,8 @@ async fn session<N: Net>(core: Rc<CoderdCore<N>>, stream: N::Stream) {
             }
             _ = &mut silence => {
                 let deadline = last_frame + stale_after;
-                if Instant::now() < deadline {
-                    silence.as_mut().reset(deadline);
+                if net.now() < deadline {
+                    silence.reset(deadline);
                     continue;
                 }
                 forget(&core, agent, generation);

@@ -32,6 +32,7 @@ use crate::hosts::proto::{
 use crate::hosts::within;
 use crate::observe::trace::{ContextPhase, Event};
 use crate::plan::Call;
+use crate::transport::time::Interval;
 use crate::transport::{HostResult, Listener, Net};
 
 /// How long a new connection may take to begin its turn.
@@ -88,7 +89,8 @@ type Running<'t> = FuturesUnordered<LocalBoxFuture<'t, (usize, ToolResponse)>>;
 async fn session<N: Net>(core: Rc<CoderdCore<N>>, runtimes: Runtimes, stream: N::Stream) {
     let (r, w) = tokio::io::split(stream);
     let (mut reader, mut writer) = (FrameReader::new(r), FrameWriter::new(w));
-    let (chat, turn_no) = match within(BEGIN_TIMEOUT, reader.recv::<ChatRequest>()).await {
+    let (chat, turn_no) = match within(&core.net, BEGIN_TIMEOUT, reader.recv::<ChatRequest>()).await
+    {
         Ok(Some(ChatRequest::BeginTurn { chat, turn })) => (chat, turn),
         _ => return,
     };
@@ -127,8 +129,7 @@ async fn session<N: Net>(core: Rc<CoderdCore<N>>, runtimes: Runtimes, stream: N:
     };
     let mut running: Running<'_> = FuturesUnordered::new();
     let (mut ending, mut connected) = (false, true);
-    let mut keepalive = tokio::time::interval(CHAT_KEEPALIVE);
-    keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut keepalive = core.net.interval(CHAT_KEEPALIVE);
     loop {
         if ending && running.is_empty() {
             if connected {

@@ -99,7 +99,7 @@ async fn dial<N: Net>(
                 return Err(DialError(reason));
             }
         }
-        tokio::time::sleep(backoff).await;
+        net.sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
     let reason = format!("dial agent {agent}: gave up after {MAX_DIAL_ATTEMPTS} attempts: {last}");
@@ -208,7 +208,8 @@ impl<N: Net> SimAgentConn<N> {
                 Err(err) => Err(err.to_string()),
             }
         };
-        tokio::time::timeout(REQUEST_TIMEOUT, exchange)
+        self.net
+            .timeout(REQUEST_TIMEOUT, exchange)
             .await
             .unwrap_or_else(|_| Err("agent request timed out".to_string()))
     }

@@ -100,7 +100,7 @@ impl<N: Net> Clock for SimClock<N> {
                 if now >= deadline {
                     return;
                 }
-                tokio::time::sleep(deadline.since(now)).await;
+                clock.net.sleep(deadline.since(now)).await;
             }
             // The port returns nothing: a panic in a host fails the run.
             panic_exceeded("clock sleep rounds", clock.sleep_rounds);

@@ -17,12 +17,12 @@ use chatsim_engine::find_chat_agent;
 use chatsim_engine::memory::JobOutcome;
 use chatsim_engine::model::{AgentStatus, JobStatus, WorkspaceAgent};
 use chatsim_engine::Time;
-use tokio::time::MissedTickBehavior;
 use uuid::Uuid;
 
 use super::CoderdCore;
 use crate::bounds::bound_exceeded;
 use crate::observe::trace::{id, trace_time, AgentStatusKind, Event, Hook, Requester};
+use crate::transport::time::Interval;
 use crate::transport::{HostResult, Net};
 
 const HANG_CHECK_INTERVAL: Duration = Duration::from_secs(10);
@@ -43,11 +43,8 @@ pub(super) async fn run<N: Net>(core: Rc<CoderdCore<N>>) -> HostResult {
 }
 
 async fn periodic<N: Net>(core: &CoderdCore<N>) {
-    let mut hang = tokio::time::interval(HANG_CHECK_INTERVAL);
-    let mut prebuilds = tokio::time::interval(PREBUILD_INTERVAL);
-    for timer in [&mut hang, &mut prebuilds] {
-        timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    }
+    let mut hang = core.net.interval(HANG_CHECK_INTERVAL);
+    let mut prebuilds = core.net.interval(PREBUILD_INTERVAL);
     loop {
         tokio::select! {
             biased;
@@ -71,7 +68,7 @@ async fn status_watcher<N: Net>(core: &CoderdCore<N>) -> Result<(), String> {
                 tokio::select! {
                     biased;
                     _ = dirty => {}
-                    _ = tokio::time::sleep(wait) => {}
+                    _ = core.net.sleep(wait) => {}
                 }
             }
             None => dirty.await,

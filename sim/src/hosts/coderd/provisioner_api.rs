@@ -42,7 +42,7 @@ pub(super) async fn serve<N: Net>(core: Rc<CoderdCore<N>>) -> HostResult {
 async fn session<N: Net>(core: Rc<CoderdCore<N>>, stream: N::Stream) {
     let mut conn = FrameConn::new(stream);
     loop {
-        let request = match within(IDLE_TIMEOUT, conn.recv::<ProvRequest>()).await {
+        let request = match within(&core.net, IDLE_TIMEOUT, conn.recv::<ProvRequest>()).await {
             Ok(Some(request)) => request,
             Ok(None) | Err(_) => return,
         };
@@ -58,7 +58,7 @@ async fn session<N: Net>(core: Rc<CoderdCore<N>>, stream: N::Stream) {
 
 /// Acquires a job, waiting up to [`ACQUIRE_WAIT`] for one to be posted.
 async fn acquire_waiting<N: Net>(core: &CoderdCore<N>) -> Option<WireJob> {
-    let deadline = tokio::time::Instant::now() + ACQUIRE_WAIT;
+    let deadline = core.net.now() + ACQUIRE_WAIT;
     // Bounded: each round either acquires, or waits for a posting.
     for _ in 0..MAX_ACQUIRE_ROUNDS {
         let posted = core.jobs_posted.notified();
@@ -70,7 +70,7 @@ async fn acquire_waiting<N: Net>(core: &CoderdCore<N>) -> Option<WireJob> {
         tokio::select! {
             biased;
             _ = posted => {}
-            _ = tokio::time::sleep_until(deadline) => return acquire(core),
+            _ = core.net.sleep_until(deadline) => return acquire(core),
         }
     }
     acquire(core)

@@ -190,7 +190,7 @@ async fn wait_build<N: Net>(core: &CoderdCore<N>, name: &str) -> Result<Value, S
                 "error_code": job.error_code,
             }));
         }
-        tokio::time::sleep(BUILD_POLL).await;
+        core.net.sleep(BUILD_POLL).await;
     }
     Err(format!("timed out waiting for the build of {name:?}"))
 }
@@ -245,7 +245,7 @@ async fn exec<N: Net>(
         .ok_or_else(|| "chat has no agent bound".to_string())?;
     let dialer = SimDialer::new(core.net.clone(), core.store.clone(), core.tracer.clone());
     let dial = dialer.dial(agent);
-    let conn = match tokio::time::timeout(core.settings.dial_timeout, dial).await {
+    let conn = match core.net.timeout(core.settings.dial_timeout, dial).await {
         Ok(Ok(conn)) => conn,
         Ok(Err(err)) => return Err(err.to_string()),
         Err(_) => return Err(EXEC_DIAL_TIMEOUT.to_string()),
