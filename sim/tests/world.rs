@@ -102,10 +102,10 @@ fn dial_outcomes<W: Infra>(mut world: W) -> Vec<String> {
     world.add_client(
         "client",
         Box::pin(async move {
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            net.sleep(Duration::from_secs(1)).await;
             note(&l, &net, kind(net.connect("nowhere", 1).await));
             note(&l, &net, kind(net.connect("idle", 1).await));
-            let dead = tokio::time::timeout(Duration::from_secs(5), net.connect("dead", 1));
+            let dead = net.timeout(Duration::from_secs(5), net.connect("dead", 1));
             let dead = match dead.await {
                 Ok(result) => kind(result),
                 Err(_) => "hangs".to_string(),
@@ -145,12 +145,11 @@ fn pinger<N: Net>(net: N, log: Log, until: Duration) -> chatsim::transport::Host
     Box::pin(async move {
         let mut conn: Option<N::Stream> = None;
         while net.elapsed() < until {
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            net.sleep(Duration::from_secs(1)).await;
             let stream = match &mut conn {
                 Some(stream) => stream,
                 None => {
-                    let dial =
-                        tokio::time::timeout(Duration::from_millis(500), net.connect("server", 1));
+                    let dial = net.timeout(Duration::from_millis(500), net.connect("server", 1));
                     match dial.await {
                         Ok(Ok(stream)) => conn.insert(stream),
                         Ok(Err(err)) => {
@@ -170,7 +169,7 @@ fn pinger<N: Net>(net: N, log: Log, until: Duration) -> chatsim::transport::Host
                 let n = stream.read(&mut byte).await?;
                 Ok::<_, io::Error>(n)
             };
-            match tokio::time::timeout(Duration::from_millis(500), ping).await {
+            match net.timeout(Duration::from_millis(500), ping).await {
                 Ok(Ok(1)) => note(&log, &net, "pong"),
                 Ok(Ok(_)) => {
                     note(&log, &net, "eof");
@@ -270,19 +269,22 @@ fn a_hold_delays_messages_until_the_repair() {
 }
 
 fn failing_host<W: Infra>(mut world: W) -> Option<String> {
+    let net = world.net("broken");
     world.add_host(
         "broken",
-        Box::new(|| {
-            Box::pin(async {
-                tokio::time::sleep(Duration::from_secs(3)).await;
+        Box::new(move || {
+            let net = net.clone();
+            Box::pin(async move {
+                net.sleep(Duration::from_secs(3)).await;
                 Err("disk on fire".into())
             })
         }),
     );
+    let net = world.net("client");
     world.add_client(
         "client",
-        Box::pin(async {
-            tokio::time::sleep(Duration::from_secs(30)).await;
+        Box::pin(async move {
+            net.sleep(Duration::from_secs(30)).await;
             Ok(())
         }),
     );
@@ -305,7 +307,7 @@ fn a_host_that_panics_fails_the_run() {
         "client",
         Box::pin(async move {
             net.spawn(async { panic!("boom") });
-            tokio::time::sleep(Duration::from_secs(30)).await;
+            net.sleep(Duration::from_secs(30)).await;
             Ok(())
         }),
     );
@@ -316,10 +318,11 @@ fn a_host_that_panics_fails_the_run() {
 #[test]
 fn the_fast_world_skips_idle_time_up_to_the_deadline() {
     let mut world = fast_world();
+    let net = world.net("client");
     world.add_client(
         "client",
-        Box::pin(async {
-            tokio::time::sleep(Duration::from_secs(3600)).await;
+        Box::pin(async move {
+            net.sleep(Duration::from_secs(3600)).await;
             Ok(())
         }),
     );

@@ -1,12 +1,11 @@
-//! [`Net`] and [`Infra`] on one paused, seeded, current-thread tokio
-//! runtime: the fast transport.
+//! [`Net`] and [`Infra`] on one single-threaded executor with a virtual
+//!   clock ([`executor`]): the fast transport.
 //!
-//! - **Time** is tokio's paused clock: when every task waits, the runtime
-//!   jumps straight to the next timer (auto-advance). There is no tick;
-//!   idle virtual time costs nothing. Hosts read the world's time
-//!   ([`FastNet::elapsed`]: the paused clock minus the world's origin),
-//!   never a runtime's own origin.
-//! - **A host** is a group of tasks in the world's one `LocalSet`: its
+//! - **Time** is the executor's clock: when every task waits, it jumps
+//!   straight to the next timer. There is no tick; idle virtual time costs
+//!   nothing. Hosts' timers ([`Net::sleep`], [`Net::interval`], …) are the
+//!   executor's, never tokio's.
+//! - **A host** is a group of the executor's tasks: its
 //!   software (the factory's future) and everything it spawns through
 //!   [`Net::spawn`]. A crash aborts the group and unbinds its ports; a
 //!   bounce aborts it and starts the factory again. A host whose software
@@ -30,9 +29,9 @@
 //!   a host pushes a command into the control queue, the last client
 //!   finishes, or a host fails — whichever comes first.
 //!
-//! Everything runs on one thread in an order fixed by the seed: the
-//! runtime's `rng_seed` (tokio's own choices), and one ChaCha stream for
-//! message latencies.
+//! Everything runs on one thread in an order fixed by the seed: tasks run
+//! in the order they were woken, timers fire in deadline order, and one
+//! ChaCha stream draws message latencies.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, VecDeque};
@@ -41,20 +40,22 @@ use std::io;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
-use std::task::{Context, Poll, Waker};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use futures::FutureExt;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::runtime::{RngSeed, Runtime, UnhandledPanic};
-use tokio::task::{AbortHandle, LocalSet};
-use tokio::time::{Instant, Sleep};
 
-use super::time::{self as timers, Elapsed, TokioInterval, TokioSleep};
+use self::executor::{Executor, FastInterval, FastSleep, TaskId};
+use super::time::{self as timers, Elapsed, Instant, Sleep};
 use super::{HostFactory, HostFuture, HostResult, Infra, Interrupt, Listener, Net};
 use crate::rng::{stream, Stream};
+
+mod executor;
 
 /// The transport name traces record.
 pub const TRANSPORT_FAST: &str = "fast";
@@ -99,7 +100,7 @@ struct HostEntry {
     running: bool,
     /// Bumped on every start: a late exit of an older run is ignored.
     generation: u64,
-    tasks: Vec<AbortHandle>,
+    tasks: Vec<TaskId>,
     listeners: BTreeMap<u16, Rc<Backlog>>,
 }
 
@@ -153,12 +154,8 @@ impl Link {
 }
 
 struct Shared {
-    /// The paused clock when the world was built: virtual time zero.
-    origin: Instant,
-    /// Inside a step the paused clock is current; between steps (harness
-    /// code, outside the runtime) the last step's end is.
-    in_step: Cell<bool>,
-    outer_now: Cell<Duration>,
+    /// Runs every host's tasks; keeps the clock and the timers.
+    exec: Executor,
     hosts: RefCell<BTreeMap<String, HostEntry>>,
     links: RefCell<BTreeMap<(String, String), Rc<Link>>>,
     rng: RefCell<ChaCha8Rng>,
@@ -172,17 +169,11 @@ struct Shared {
 
 impl Shared {
     fn elapsed(&self) -> Duration {
-        self.now() - self.origin
+        self.exec.elapsed()
     }
 
-    /// The paused clock inside a step; the last step's end between steps
-    /// (outside the runtime tokio's clock would read the wall clock).
     fn now(&self) -> Instant {
-        if self.in_step.get() {
-            Instant::now()
-        } else {
-            self.origin + self.outer_now.get()
-        }
+        self.exec.now()
     }
 
     fn latency(&self) -> Duration {
@@ -223,18 +214,16 @@ impl Shared {
         }
     }
 
-    fn track(&self, host: &str, task: AbortHandle) {
+    fn track(&self, host: &str, task: TaskId) {
         let mut hosts = self.hosts.borrow_mut();
-        let Some(entry) = hosts.get_mut(host) else {
-            task.abort();
+        let running = hosts.get(host).is_some_and(|e| e.running);
+        let Some(entry) = hosts.get_mut(host).filter(|_| running) else {
+            drop(hosts);
+            self.exec.abort(task);
             return;
         };
-        if !entry.running {
-            task.abort();
-            return;
-        }
         if entry.tasks.len() >= TASK_PRUNE_AT && entry.tasks.len().is_power_of_two() {
-            entry.tasks.retain(|t| !t.is_finished());
+            entry.tasks.retain(|&t| !self.exec.is_finished(t));
         }
         entry.tasks.push(task);
     }
@@ -261,7 +250,7 @@ impl Shared {
                 std::mem::take(&mut entry.listeners),
             )
         };
-        tasks.iter().for_each(AbortHandle::abort);
+        tasks.into_iter().for_each(|t| self.exec.abort(t));
         for backlog in listeners.into_values() {
             backlog.close();
         }
@@ -311,8 +300,8 @@ pub struct FastNet {
 impl Net for FastNet {
     type Stream = FastStream;
     type Listener = FastListener;
-    type Sleep = TokioSleep;
-    type Interval = TokioInterval;
+    type Sleep = FastSleep;
+    type Interval = FastInterval;
 
     async fn connect(&self, host: &str, port: u16) -> io::Result<FastStream> {
         let shared = &self.shared;
@@ -330,7 +319,10 @@ impl Net for FastNet {
         if link.mode.get() == Mode::Partitioned {
             return Err(connection_refused());
         }
-        tokio::time::sleep(shared.latency()).await;
+        shared
+            .exec
+            .sleep_until(shared.now() + shared.latency())
+            .await;
         wait_for_link(&link).await?;
         match shared.status(host) {
             None | Some(false) => std::future::pending::<()>().await,
@@ -369,25 +361,29 @@ impl Net for FastNet {
     }
 
     fn now(&self) -> Instant {
-        Instant::now()
+        self.shared.now()
     }
 
-    fn sleep_until(&self, deadline: Instant) -> TokioSleep {
-        TokioSleep::until(deadline)
+    fn sleep_until(&self, deadline: Instant) -> FastSleep {
+        self.shared.exec.sleep_until(deadline)
     }
 
-    fn interval_at(&self, start: Instant, period: Duration) -> TokioInterval {
-        TokioInterval::at(start, period)
+    fn interval_at(&self, start: Instant, period: Duration) -> FastInterval {
+        FastInterval::new(&self.shared.exec, start, period)
     }
 
-    async fn timeout<F: Future>(&self, limit: Duration, work: F) -> Result<F::Output, Elapsed> {
-        timers::tokio_timeout(limit, work).await
+    fn timeout<F: Future>(
+        &self,
+        limit: Duration,
+        work: F,
+    ) -> impl Future<Output = Result<F::Output, Elapsed>> {
+        timers::race(self.sleep(limit), work)
     }
 
     fn spawn(&self, task: impl Future<Output = ()> + 'static) {
         let task = catching(self.shared.clone(), self.host.to_string(), task);
-        let handle = tokio::task::spawn_local(task);
-        self.shared.track(&self.host, handle.abort_handle());
+        let id = self.shared.exec.spawn(task);
+        self.shared.track(&self.host, id);
     }
 }
 
@@ -606,7 +602,7 @@ impl Pipe {
 pub struct FastStream {
     rx: Rc<Pipe>,
     tx: Rc<Pipe>,
-    timer: Option<Pin<Box<Sleep>>>,
+    timer: Option<FastSleep>,
 }
 
 impl FastStream {
@@ -626,17 +622,22 @@ impl FastStream {
     }
 
     /// Waits on `timer` until `due`; `true` when it has passed.
-    fn wait_until(timer: &mut Option<Pin<Box<Sleep>>>, due: Instant, cx: &mut Context<'_>) -> bool {
+    fn wait_until(
+        exec: &Executor,
+        timer: &mut Option<FastSleep>,
+        due: Instant,
+        cx: &mut Context<'_>,
+    ) -> bool {
         let timer = match timer {
             Some(timer) => {
                 if timer.deadline() != due {
-                    timer.as_mut().reset(due);
+                    timer.reset(due);
                 }
                 timer
             }
-            None => timer.insert(Box::pin(tokio::time::sleep_until(due))),
+            None => timer.insert(exec.sleep_until(due)),
         };
-        timer.as_mut().poll(cx).is_ready()
+        Pin::new(timer).poll(cx).is_ready()
     }
 }
 
@@ -697,7 +698,7 @@ impl AsyncRead for FastStream {
             }
             drop(st);
             match wait_for {
-                Some(due) if FastStream::wait_until(timer, due, cx) => continue,
+                Some(due) if FastStream::wait_until(&rx.shared.exec, timer, due, cx) => continue,
                 _ => return Poll::Pending,
             }
         }
@@ -766,30 +767,16 @@ impl Drop for FastStream {
 
 // ---- the world -------------------------------------------------------------------
 
-/// A fast world: every host in one paused tokio runtime.
+/// A fast world: every host's tasks on one executor.
 pub struct FastWorld {
-    // Field order is drop order: tasks go before the runtime.
-    local: LocalSet,
-    rt: Runtime,
     shared: Rc<Shared>,
 }
 
 impl FastWorld {
     /// A world per `config`.
     pub fn new(config: FastConfig) -> FastWorld {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .start_paused(true)
-            .rng_seed(RngSeed::from_bytes(&config.seed.to_le_bytes()))
-            .build()
-            .expect("a current-thread runtime builds");
-        let mut local = LocalSet::new();
-        local.unhandled_panic(UnhandledPanic::ShutdownRuntime);
-        let origin = rt.block_on(async { Instant::now() });
         let shared = Rc::new(Shared {
-            origin,
-            in_step: Cell::new(false),
-            outer_now: Cell::new(Duration::ZERO),
+            exec: Executor::new(origin()),
             hosts: RefCell::new(BTreeMap::new()),
             links: RefCell::new(BTreeMap::new()),
             rng: RefCell::new(stream(config.seed, Stream::Network)),
@@ -801,7 +788,7 @@ impl FastWorld {
             clients_running: Cell::new(0),
             step_waker: RefCell::new(None),
         });
-        FastWorld { local, rt, shared }
+        FastWorld { shared }
     }
 
     fn register(&mut self, name: &str, kind: Kind) {
@@ -844,12 +831,13 @@ impl FastWorld {
             let result = software.await;
             shared.exited(&owner, generation, result);
         });
-        let handle = self.local.spawn_local(task);
-        self.shared.track(name, handle.abort_handle());
+        let id = self.shared.exec.spawn(task);
+        self.shared.track(name, id);
     }
 
-    /// Runs the runtime until `deadline` (virtual time) or until `stop`
-    /// says so. Returns whether every client has finished.
+    /// Runs the executor until `deadline` (virtual time), a push into
+    /// `control`, the last client's end or a failure. Returns whether every
+    /// client has finished.
     fn run_until(
         &mut self,
         deadline: Duration,
@@ -858,43 +846,53 @@ impl FastWorld {
         if let Some(error) = self.shared.error.borrow().clone() {
             return Err(error);
         }
-        let shared = self.shared.clone();
-        let now = shared.outer_now.get();
-        let deadline = shared.origin + deadline.max(now + Duration::from_millis(1));
+        let shared = &self.shared;
+        let deadline = deadline.max(shared.elapsed() + Duration::from_millis(1));
         let clients_done_before = shared.clients_running.get() == 0;
-        let step = async {
-            let mut sleep = std::pin::pin!(tokio::time::sleep_until(deadline));
-            std::future::poll_fn(|cx| {
-                let interrupted = shared.error.borrow().is_some()
-                    || (!clients_done_before && shared.clients_running.get() == 0)
-                    || control.is_some_and(|c| c.poll_pushed(cx).is_ready());
-                if interrupted || sleep.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(());
-                }
-                *shared.step_waker.borrow_mut() = Some(cx.waker().clone());
-                Poll::Pending
-            })
-            .await;
-            Instant::now() - shared.origin
+        // The control queue is asked again only after it woke us (a push).
+        let pushed = Arc::new(Flag(AtomicBool::new(true)));
+        let waker = Waker::from(pushed.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut stop = || {
+            shared.error.borrow().is_some()
+                || (!clients_done_before && shared.clients_running.get() == 0)
+                || control.is_some_and(|c| {
+                    pushed.0.swap(false, Ordering::Relaxed) && c.poll_pushed(&mut cx).is_ready()
+                })
         };
-        self.shared.in_step.set(true);
         let ran = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            self.rt.block_on(self.local.run_until(step))
+            shared.exec.run_until(deadline, &mut stop);
         }));
-        self.shared.in_step.set(false);
-        self.shared.step_waker.borrow_mut().take();
-        match ran {
-            Ok(now) => self.shared.outer_now.set(now),
-            Err(panic) => {
-                let message = panic_message(&*panic);
-                self.shared.fail(format!("a host panicked: {message}"));
-            }
+        if let Err(panic) = ran {
+            let message = panic_message(&*panic);
+            shared.fail(format!("a host panicked: {message}"));
         }
-        match self.shared.error.borrow().clone() {
+        match shared.error.borrow().clone() {
             Some(error) => Err(error),
-            None => Ok(self.shared.clients_running.get() == 0),
+            None => Ok(shared.clients_running.get() == 0),
         }
     }
+}
+
+/// A waker that raises a flag.
+struct Flag(AtomicBool);
+
+impl Wake for Flag {
+    fn wake(self: Arc<Self>) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The clock's reading at virtual time zero. `Instant` has no constant to
+/// start from, so this is the process's first reading of the real clock —
+/// an opaque base: only differences between readings are used, and no
+/// trace, output or decision ever sees an `Instant` itself (hosts compare
+/// them; the trace shows [`Net::elapsed`]).
+fn origin() -> Instant {
+    static ORIGIN: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    #[allow(clippy::disallowed_methods)] // the opaque base above, never a reading
+    let base = *ORIGIN.get_or_init(std::time::Instant::now);
+    Instant::from_std(base)
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
@@ -975,11 +973,11 @@ impl Infra for FastWorld {
     }
 
     fn elapsed(&self) -> Duration {
-        self.shared.outer_now.get()
+        self.shared.elapsed()
     }
 
     fn step(&mut self) -> Result<bool, String> {
-        let next = self.shared.outer_now.get() + Duration::from_millis(1);
+        let next = self.shared.elapsed() + Duration::from_millis(1);
         self.run_until(next, None)
     }
 
@@ -990,8 +988,8 @@ impl Infra for FastWorld {
 
 impl Drop for FastWorld {
     /// Host factories hold `FastNet`s, which hold the shared world that
-    /// holds the factories: clear the registry so the cycle does not leak
-    /// (the tasks go with the `LocalSet` right after).
+    /// holds the factories, and tasks hold the executor that holds them:
+    /// clear the registry and drop every task so neither cycle leaks.
     fn drop(&mut self) {
         let names: Vec<String> = self.shared.hosts.borrow().keys().cloned().collect();
         for name in &names {
@@ -1001,6 +999,7 @@ impl Drop for FastWorld {
         drop(hosts);
         let links = std::mem::take(&mut *self.shared.links.borrow_mut());
         drop(links);
+        self.shared.exec.shutdown();
     }
 }
 
@@ -1008,7 +1007,7 @@ impl FastWorld {
     fn set_link(&mut self, a: &str, b: &str, mode: Mode) -> bool {
         let ok = a != b && self.is_registered(a) && self.is_registered(b);
         if ok {
-            let now = self.shared.origin + self.shared.outer_now.get();
+            let now = self.shared.now();
             self.shared.link(a, b).set_mode(mode, now);
         }
         ok

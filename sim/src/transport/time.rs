@@ -92,6 +92,23 @@ impl Interval for TokioInterval {
     }
 }
 
+/// `work`, or [`Elapsed`] once `sleep` completes first; `work` is polled
+/// first each time (as tokio's `timeout` does). The caller makes `sleep`,
+/// so the deadline counts from the call, not from the first poll.
+pub async fn race<S: Sleep, F: Future>(mut sleep: S, work: F) -> Result<F::Output, Elapsed> {
+    let mut work = std::pin::pin!(work);
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(value) = work.as_mut().poll(cx) {
+            return Poll::Ready(Ok(value));
+        }
+        match Pin::new(&mut sleep).poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(Elapsed)),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await
+}
+
 /// tokio's `timeout`, its error mapped to [`Elapsed`].
 pub async fn tokio_timeout<F: Future>(limit: Duration, work: F) -> Result<F::Output, Elapsed> {
     tokio::time::timeout(limit, work).await.map_err(|_| Elapsed)

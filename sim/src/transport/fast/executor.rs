@@ -1,0 +1,410 @@
+//! The fast world's executor: one thread, a first-in-first-out queue of
+//! woken tasks, and an ordered queue of timers on a virtual clock.
+//!
+//! - **Tasks** run in the order they were woken; a task woken while it
+//!   runs goes to the back. Nothing else picks an order: no thread, no
+//!   randomness.
+//! - **Time** moves only when no task is woken: the clock jumps to the
+//!   earliest timer and every timer due then fires, in the order the timers
+//!   were armed. Idle virtual time costs nothing.
+//! - **Aborting** a task drops its future when the executor next reaches it
+//!   in the queue (as tokio does), never from inside another task's poll.
+//!
+//! A timer is an entry in a `BTreeMap` keyed by (deadline, arming order):
+//! arming, moving and firing one is a map operation, not a trip through a
+//! timer wheel and a driver's park.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use crate::transport::time::{Instant, Interval, Sleep};
+
+type Task = Pin<Box<dyn Future<Output = ()>>>;
+
+/// A spawned task, for aborting it or asking whether it finished.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TaskId {
+    slot: usize,
+    generation: u64,
+}
+
+/// What a waker holds: the task it wakes and the queue it wakes it into.
+/// (Wakers must be `Send`; the queue is only ever touched by one thread.)
+struct TaskWaker {
+    id: TaskId,
+    queued: AtomicBool,
+    woken: Arc<Mutex<VecDeque<TaskId>>>,
+}
+
+impl Wake for TaskWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if !self.queued.swap(true, Ordering::Relaxed) {
+            let mut woken = self.woken.lock().unwrap_or_else(|e| e.into_inner());
+            woken.push_back(self.id);
+        }
+    }
+}
+
+struct Slot {
+    generation: u64,
+    /// `None` while the task is being polled, and once it has ended.
+    future: Option<Task>,
+    waker: Option<(Arc<TaskWaker>, Waker)>,
+    running: bool,
+    aborted: bool,
+}
+
+/// A virtual instant: time since the world began.
+type At = Duration;
+
+struct Inner {
+    origin: Instant,
+    now: Cell<At>,
+    slots: RefCell<Vec<Slot>>,
+    free: RefCell<Vec<usize>>,
+    woken: Arc<Mutex<VecDeque<TaskId>>>,
+    /// Armed timers by (deadline, arming order).
+    timers: RefCell<BTreeMap<(At, u64), Waker>>,
+    armed: Cell<u64>,
+}
+
+/// The executor; clones share it.
+#[derive(Clone)]
+pub struct Executor(Rc<Inner>);
+
+use std::rc::Rc;
+
+impl Executor {
+    /// An executor whose clock reads `origin` at virtual time zero.
+    pub fn new(origin: Instant) -> Executor {
+        Executor(Rc::new(Inner {
+            origin,
+            now: Cell::new(Duration::ZERO),
+            slots: RefCell::new(Vec::new()),
+            free: RefCell::new(Vec::new()),
+            woken: Arc::new(Mutex::new(VecDeque::new())),
+            timers: RefCell::new(BTreeMap::new()),
+            armed: Cell::new(0),
+        }))
+    }
+
+    /// Virtual time since the world began.
+    pub fn elapsed(&self) -> Duration {
+        self.0.now.get()
+    }
+
+    /// The clock as an `Instant` (the origin plus the virtual time).
+    pub fn now(&self) -> Instant {
+        self.0.origin + self.0.now.get()
+    }
+
+    fn at(&self, instant: Instant) -> At {
+        instant.saturating_duration_since(self.0.origin)
+    }
+
+    /// Queues `future` to run; it runs when the executor reaches it.
+    pub fn spawn(&self, future: impl Future<Output = ()> + 'static) -> TaskId {
+        let inner = &self.0;
+        let mut slots = inner.slots.borrow_mut();
+        let slot = match inner.free.borrow_mut().pop() {
+            Some(slot) => slot,
+            None => {
+                slots.push(Slot {
+                    generation: 0,
+                    future: None,
+                    waker: None,
+                    running: false,
+                    aborted: false,
+                });
+                slots.len() - 1
+            }
+        };
+        let entry = &mut slots[slot];
+        entry.generation += 1;
+        let id = TaskId {
+            slot,
+            generation: entry.generation,
+        };
+        let task_waker = Arc::new(TaskWaker {
+            id,
+            queued: AtomicBool::new(false),
+            woken: inner.woken.clone(),
+        });
+        let waker = Waker::from(task_waker.clone());
+        entry.future = Some(Box::pin(future));
+        entry.running = false;
+        entry.aborted = false;
+        waker.wake_by_ref();
+        entry.waker = Some((task_waker, waker));
+        id
+    }
+
+    /// Ends a task: its future is dropped when the executor next reaches
+    /// it (at once after its poll, when it aborts itself).
+    pub fn abort(&self, id: TaskId) {
+        let waker = {
+            let mut slots = self.0.slots.borrow_mut();
+            let Some(slot) = slots.get_mut(id.slot) else {
+                return;
+            };
+            if slot.generation != id.generation || slot.aborted {
+                return;
+            }
+            if slot.future.is_none() && !slot.running {
+                return;
+            }
+            slot.aborted = true;
+            slot.waker.as_ref().map(|(_, waker)| waker.clone())
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// Whether a task has ended (returned or was aborted).
+    pub fn is_finished(&self, id: TaskId) -> bool {
+        let slots = self.0.slots.borrow();
+        slots
+            .get(id.slot)
+            .is_none_or(|s| s.generation != id.generation || (s.future.is_none() && !s.running))
+    }
+
+    /// A timer for `deadline`.
+    pub fn sleep_until(&self, deadline: Instant) -> FastSleep {
+        FastSleep {
+            exec: self.clone(),
+            deadline: self.at(deadline),
+            armed: None,
+        }
+    }
+
+    /// Runs woken tasks, moving the clock from timer to timer, until the
+    /// clock would pass `deadline` (virtual time) or `stop` says so (asked
+    /// before each task runs). Everything due at `deadline` runs first.
+    pub fn run_until(&self, deadline: Duration, mut stop: impl FnMut() -> bool) {
+        loop {
+            if stop() {
+                return;
+            }
+            let next = self
+                .0
+                .woken
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pop_front();
+            match next {
+                Some(id) => self.poll(id),
+                None => {
+                    if !self.fire_timers(deadline) {
+                        self.0.now.set(self.0.now.get().max(deadline));
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Moves the clock to the earliest timer and fires every timer due
+    /// then; false when none is due by `deadline`.
+    fn fire_timers(&self, deadline: Duration) -> bool {
+        let mut due = Vec::new();
+        {
+            let mut timers = self.0.timers.borrow_mut();
+            let Some((&(first, _), _)) = timers.first_key_value() else {
+                return false;
+            };
+            if first > deadline {
+                return false;
+            }
+            self.0.now.set(self.0.now.get().max(first));
+            while let Some(entry) = timers.first_entry() {
+                if entry.key().0 > first {
+                    break;
+                }
+                due.push(entry.remove());
+            }
+        }
+        due.into_iter().for_each(Waker::wake);
+        true
+    }
+
+    fn poll(&self, id: TaskId) {
+        let (mut future, waker) = {
+            let mut slots = self.0.slots.borrow_mut();
+            let Some(slot) = slots.get_mut(id.slot) else {
+                return;
+            };
+            if slot.generation != id.generation {
+                return;
+            }
+            let Some((task_waker, waker)) = &slot.waker else {
+                return;
+            };
+            task_waker.queued.store(false, Ordering::Relaxed);
+            let waker = waker.clone();
+            let Some(future) = slot.future.take() else {
+                return;
+            };
+            if slot.aborted {
+                drop(slots);
+                self.finish(id);
+                drop(future);
+                return;
+            }
+            slot.running = true;
+            (future, waker)
+        };
+        let done = future
+            .as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_ready();
+        let mut slots = self.0.slots.borrow_mut();
+        let slot = &mut slots[id.slot];
+        slot.running = false;
+        if done || slot.aborted {
+            drop(slots);
+            self.finish(id);
+            drop(future);
+        } else {
+            slot.future = Some(future);
+        }
+    }
+
+    /// Frees a task's slot (its future already taken out).
+    fn finish(&self, id: TaskId) {
+        let mut slots = self.0.slots.borrow_mut();
+        let slot = &mut slots[id.slot];
+        slot.waker = None;
+        slot.aborted = false;
+        self.0.free.borrow_mut().push(id.slot);
+    }
+
+    /// Drops every task's future (they hold handles to the executor: this
+    /// breaks the cycle). Futures dropped here may arm or disarm timers.
+    pub fn shutdown(&self) {
+        let futures: Vec<Task> = self
+            .0
+            .slots
+            .borrow_mut()
+            .iter_mut()
+            .filter_map(|slot| {
+                slot.waker = None;
+                slot.future.take()
+            })
+            .collect();
+        drop(futures);
+        self.0.timers.borrow_mut().clear();
+    }
+
+    fn arm(&self, deadline: At, waker: Waker) -> (At, u64) {
+        let key = (deadline, self.0.armed.get());
+        self.0.armed.set(key.1 + 1);
+        self.0.timers.borrow_mut().insert(key, waker);
+        key
+    }
+
+    fn disarm(&self, key: (At, u64)) {
+        self.0.timers.borrow_mut().remove(&key);
+    }
+}
+
+/// A timer of the fast world.
+pub struct FastSleep {
+    exec: Executor,
+    deadline: At,
+    /// Its entry in the timer queue and the waker in it, while armed (a
+    /// re-poll by the same task then costs no lookup).
+    armed: Option<((At, u64), Waker)>,
+}
+
+impl Future for FastSleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        if this.exec.elapsed() >= this.deadline {
+            if let Some((key, _)) = this.armed.take() {
+                this.exec.disarm(key);
+            }
+            return Poll::Ready(());
+        }
+        if let Some((key, waker)) = &mut this.armed {
+            if key.0 == this.deadline {
+                // Armed for this deadline: only a new waker needs the entry.
+                if !waker.will_wake(cx.waker()) {
+                    waker.clone_from(cx.waker());
+                    if let Some(entry) = this.exec.0.timers.borrow_mut().get_mut(key) {
+                        entry.clone_from(cx.waker());
+                    }
+                }
+                return Poll::Pending;
+            }
+            this.exec.disarm(*key);
+        }
+        let key = this.exec.arm(this.deadline, cx.waker().clone());
+        this.armed = Some((key, cx.waker().clone()));
+        Poll::Pending
+    }
+}
+
+impl Sleep for FastSleep {
+    fn deadline(&self) -> Instant {
+        self.exec.0.origin + self.deadline
+    }
+
+    fn reset(&mut self, deadline: Instant) {
+        self.deadline = self.exec.at(deadline);
+    }
+}
+
+impl Drop for FastSleep {
+    fn drop(&mut self) {
+        if let Some((key, _)) = self.armed.take() {
+            self.exec.disarm(key);
+        }
+    }
+}
+
+/// A tick taken this much after its time is late: the schedule restarts
+/// from it (tokio's threshold for `MissedTickBehavior`).
+const LATE_TICK: Duration = Duration::from_millis(5);
+
+/// A periodic timer of the fast world (tokio's `MissedTickBehavior::Delay`).
+pub struct FastInterval {
+    sleep: FastSleep,
+    period: Duration,
+}
+
+impl FastInterval {
+    /// First tick at `start`, then every `period`.
+    pub fn new(exec: &Executor, start: Instant, period: Duration) -> FastInterval {
+        FastInterval {
+            sleep: exec.sleep_until(start),
+            period,
+        }
+    }
+}
+
+impl Interval for FastInterval {
+    async fn tick(&mut self) {
+        (&mut self.sleep).await;
+        let due = self.sleep.deadline;
+        let now = self.sleep.exec.elapsed();
+        let next = if now > due + LATE_TICK {
+            now + self.period
+        } else {
+            due + self.period
+        };
+        self.sleep.deadline = next;
+    }
+}
