@@ -51,11 +51,12 @@ use rand_chacha::ChaCha8Rng;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use self::executor::{Executor, FastInterval, FastSleep, TaskId};
-use super::time::{self as timers, Elapsed, Instant, Sleep};
+use super::time::{race, Elapsed, Instant, Sleep};
 use super::{HostFactory, HostFuture, HostResult, Infra, Interrupt, Listener, Net};
 use crate::rng::{stream, Stream};
 
 mod executor;
+mod timers;
 
 /// The transport name traces record.
 pub const TRANSPORT_FAST: &str = "fast";
@@ -377,7 +378,7 @@ impl Net for FastNet {
         limit: Duration,
         work: F,
     ) -> impl Future<Output = Result<F::Output, Elapsed>> {
-        timers::race(self.sleep(limit), work)
+        race(self.sleep(limit), work)
     }
 
     fn spawn(&self, task: impl Future<Output = ()> + 'static) {

@@ -10,12 +10,12 @@
 //! - **Aborting** a task drops its future when the executor next reaches it
 //!   in the queue (as tokio does), never from inside another task's poll.
 //!
-//! A timer is an entry in a `BTreeMap` keyed by (deadline, arming order):
-//! arming, moving and firing one is a map operation, not a trip through a
-//! timer wheel and a driver's park.
+//! A timer is an entry in a [`TimerQueue`]: arming, moving and firing one
+//! is a heap operation, not a trip through a timer wheel and a driver's
+//! park.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
+use super::timers::{TimerKey, TimerQueue};
 use crate::transport::time::{Instant, Interval, Sleep};
 
 type Task = Pin<Box<dyn Future<Output = ()>>>;
@@ -73,9 +74,9 @@ struct Inner {
     slots: RefCell<Vec<Slot>>,
     free: RefCell<Vec<usize>>,
     woken: Arc<Mutex<VecDeque<TaskId>>>,
-    /// Armed timers by (deadline, arming order).
-    timers: RefCell<BTreeMap<(At, u64), Waker>>,
-    armed: Cell<u64>,
+    /// Tasks taken from `woken` to run next, in order (one lock per batch).
+    batch: RefCell<VecDeque<TaskId>>,
+    timers: RefCell<TimerQueue>,
 }
 
 /// The executor; clones share it.
@@ -93,8 +94,8 @@ impl Executor {
             slots: RefCell::new(Vec::new()),
             free: RefCell::new(Vec::new()),
             woken: Arc::new(Mutex::new(VecDeque::new())),
-            timers: RefCell::new(BTreeMap::new()),
-            armed: Cell::new(0),
+            batch: RefCell::new(VecDeque::new()),
+            timers: RefCell::new(TimerQueue::default()),
         }))
     }
 
@@ -196,13 +197,7 @@ impl Executor {
             if stop() {
                 return;
             }
-            let next = self
-                .0
-                .woken
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .pop_front();
-            match next {
+            match self.next_woken() {
                 Some(id) => self.poll(id),
                 None => {
                     if !self.fire_timers(deadline) {
@@ -214,28 +209,31 @@ impl Executor {
         }
     }
 
+    /// The task woken first, if any.
+    fn next_woken(&self) -> Option<TaskId> {
+        let mut batch = self.0.batch.borrow_mut();
+        if batch.is_empty() {
+            let mut woken = self.0.woken.lock().unwrap_or_else(|e| e.into_inner());
+            std::mem::swap(&mut *batch, &mut *woken);
+        }
+        batch.pop_front()
+    }
+
     /// Moves the clock to the earliest timer and fires every timer due
-    /// then; false when none is due by `deadline`.
+    /// then, in arming order; false when none is due by `deadline`.
     fn fire_timers(&self, deadline: Duration) -> bool {
-        let mut due = Vec::new();
-        {
-            let mut timers = self.0.timers.borrow_mut();
-            let Some((&(first, _), _)) = timers.first_key_value() else {
-                return false;
-            };
-            if first > deadline {
-                return false;
-            }
-            self.0.now.set(self.0.now.get().max(first));
-            while let Some(entry) = timers.first_entry() {
-                if entry.key().0 > first {
-                    break;
-                }
-                due.push(entry.remove());
+        let first = self.0.timers.borrow_mut().first();
+        let Some(first) = first.filter(|&first| first <= deadline) else {
+            return false;
+        };
+        self.0.now.set(self.0.now.get().max(first));
+        loop {
+            let waker = self.0.timers.borrow_mut().pop_due(first);
+            match waker {
+                Some(waker) => waker.wake(),
+                None => return true,
             }
         }
-        due.into_iter().for_each(Waker::wake);
-        true
     }
 
     fn poll(&self, id: TaskId) {
@@ -306,15 +304,12 @@ impl Executor {
         self.0.timers.borrow_mut().clear();
     }
 
-    fn arm(&self, deadline: At, waker: Waker) -> (At, u64) {
-        let key = (deadline, self.0.armed.get());
-        self.0.armed.set(key.1 + 1);
-        self.0.timers.borrow_mut().insert(key, waker);
-        key
+    fn arm(&self, deadline: At, waker: Waker) -> TimerKey {
+        self.0.timers.borrow_mut().arm(deadline, waker)
     }
 
-    fn disarm(&self, key: (At, u64)) {
-        self.0.timers.borrow_mut().remove(&key);
+    fn disarm(&self, key: TimerKey) {
+        self.0.timers.borrow_mut().disarm(key);
     }
 }
 
@@ -324,7 +319,7 @@ pub struct FastSleep {
     deadline: At,
     /// Its entry in the timer queue and the waker in it, while armed (a
     /// re-poll by the same task then costs no lookup).
-    armed: Option<((At, u64), Waker)>,
+    armed: Option<(TimerKey, At, Waker)>,
 }
 
 impl Future for FastSleep {
@@ -333,26 +328,26 @@ impl Future for FastSleep {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
         if this.exec.elapsed() >= this.deadline {
-            if let Some((key, _)) = this.armed.take() {
+            if let Some((key, _, _)) = this.armed.take() {
                 this.exec.disarm(key);
             }
             return Poll::Ready(());
         }
-        if let Some((key, waker)) = &mut this.armed {
-            if key.0 == this.deadline {
-                // Armed for this deadline: only a new waker needs the entry.
-                if !waker.will_wake(cx.waker()) {
-                    waker.clone_from(cx.waker());
-                    if let Some(entry) = this.exec.0.timers.borrow_mut().get_mut(key) {
-                        entry.clone_from(cx.waker());
-                    }
+        if let Some((key, armed_for, waker)) = &mut this.armed {
+            if *armed_for == this.deadline {
+                // Armed for this deadline: only a new waker needs the queue.
+                if waker.will_wake(cx.waker()) {
+                    return Poll::Pending;
                 }
-                return Poll::Pending;
+                waker.clone_from(cx.waker());
+                if this.exec.0.timers.borrow_mut().set_waker(*key, cx.waker()) {
+                    return Poll::Pending;
+                }
             }
             this.exec.disarm(*key);
         }
         let key = this.exec.arm(this.deadline, cx.waker().clone());
-        this.armed = Some((key, cx.waker().clone()));
+        this.armed = Some((key, this.deadline, cx.waker().clone()));
         Poll::Pending
     }
 }
@@ -369,7 +364,7 @@ impl Sleep for FastSleep {
 
 impl Drop for FastSleep {
     fn drop(&mut self) {
-        if let Some((key, _)) = self.armed.take() {
+        if let Some((key, _, _)) = self.armed.take() {
             self.exec.disarm(key);
         }
     }

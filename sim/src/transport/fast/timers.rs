@@ -1,0 +1,200 @@
+//! The fast world's timer queue: armed timers in (deadline, arming order).
+//!
+//! A binary heap of (deadline, arming number, slot) over a slab of slots
+//! that hold each armed timer's waker. Disarming frees the slot and leaves
+//! the heap entry behind: an entry whose slot no longer holds its arming
+//! number is stale and skipped when it comes up. Arming is a heap push,
+//! disarming and changing the waker are O(1), and nothing allocates once
+//! the heap and slab have grown to the world's size.
+//!
+//! Arming numbers are unique, so the order timers fire in is total: the
+//! same as a sorted map's, whatever the heap's layout.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::task::Waker;
+use std::time::Duration;
+
+/// An armed timer, for disarming it or changing its waker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimerKey {
+    slot: usize,
+    armed: u64,
+}
+
+#[derive(Default)]
+struct Slot {
+    /// The arming number of the timer in the slot; `None` when free.
+    armed: Option<u64>,
+    waker: Option<Waker>,
+}
+
+/// Armed timers.
+#[derive(Default)]
+pub struct TimerQueue {
+    heap: BinaryHeap<Reverse<(Duration, u64, usize)>>,
+    slots: Vec<Slot>,
+    free: Vec<usize>,
+    next: u64,
+}
+
+impl TimerQueue {
+    /// Arms a timer for `deadline` that wakes `waker`.
+    pub fn arm(&mut self, deadline: Duration, waker: Waker) -> TimerKey {
+        let armed = self.next;
+        self.next += 1;
+        let slot = self.free.pop().unwrap_or_else(|| {
+            self.slots.push(Slot::default());
+            self.slots.len() - 1
+        });
+        self.slots[slot] = Slot {
+            armed: Some(armed),
+            waker: Some(waker),
+        };
+        self.heap.push(Reverse((deadline, armed, slot)));
+        TimerKey { slot, armed }
+    }
+
+    /// Disarms a timer (a no-op once it fired or was disarmed).
+    pub fn disarm(&mut self, key: TimerKey) {
+        if self.is_armed(key) {
+            self.slots[key.slot] = Slot::default();
+            self.free.push(key.slot);
+        }
+    }
+
+    /// Makes an armed timer wake `waker` instead; false when it is not
+    /// armed (it fired).
+    pub fn set_waker(&mut self, key: TimerKey, waker: &Waker) -> bool {
+        if !self.is_armed(key) {
+            return false;
+        }
+        match &mut self.slots[key.slot].waker {
+            Some(old) => old.clone_from(waker),
+            slot => *slot = Some(waker.clone()),
+        }
+        true
+    }
+
+    fn is_armed(&self, key: TimerKey) -> bool {
+        self.slots
+            .get(key.slot)
+            .is_some_and(|s| s.armed == Some(key.armed))
+    }
+
+    /// The earliest armed deadline.
+    pub fn first(&mut self) -> Option<Duration> {
+        while let Some(&Reverse((deadline, armed, slot))) = self.heap.peek() {
+            if self.slots[slot].armed == Some(armed) {
+                return Some(deadline);
+            }
+            self.heap.pop();
+        }
+        None
+    }
+
+    /// Disarms the next armed timer due at `deadline` and returns its
+    /// waker; `None` when no more are due then.
+    pub fn pop_due(&mut self, deadline: Duration) -> Option<Waker> {
+        while let Some(&Reverse((due, armed, slot))) = self.heap.peek() {
+            if self.slots[slot].armed != Some(armed) {
+                self.heap.pop();
+                continue;
+            }
+            if due > deadline {
+                return None;
+            }
+            self.heap.pop();
+            let waker = self.slots[slot].waker.take();
+            self.slots[slot] = Slot::default();
+            self.free.push(slot);
+            return waker;
+        }
+        None
+    }
+
+    /// Disarms every timer.
+    pub fn clear(&mut self) {
+        *self = TimerQueue::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::task::Wake;
+
+    /// A waker that records its number when woken.
+    struct Note(usize, Arc<Mutex<Vec<usize>>>);
+
+    impl Wake for Note {
+        fn wake(self: Arc<Self>) {
+            self.1.lock().unwrap().push(self.0);
+        }
+    }
+
+    fn waker(n: usize, log: &Arc<Mutex<Vec<usize>>>) -> Waker {
+        Waker::from(Arc::new(Note(n, log.clone())))
+    }
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn timers_fire_by_deadline_then_arming_order_and_disarmed_ones_never() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let mut q = TimerQueue::default();
+        q.arm(ms(30), waker(1, &log));
+        let gone = q.arm(ms(10), waker(2, &log));
+        q.arm(ms(20), waker(3, &log));
+        q.arm(ms(20), waker(4, &log));
+        q.arm(ms(10), waker(5, &log));
+        q.disarm(gone);
+        q.disarm(gone);
+        assert_eq!(q.first(), Some(ms(10)));
+        while let Some(first) = q.first() {
+            while let Some(w) = q.pop_due(first) {
+                w.wake();
+            }
+        }
+        assert_eq!(*log.lock().unwrap(), [5, 3, 4, 1]);
+        assert_eq!(q.first(), None);
+    }
+
+    #[test]
+    fn a_reused_slot_does_not_revive_its_stale_entry() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let mut q = TimerQueue::default();
+        let early = q.arm(ms(5), waker(1, &log));
+        q.disarm(early);
+        let late = q.arm(ms(50), waker(2, &log));
+        assert_eq!(late.slot, early.slot, "the slot is reused");
+        assert_eq!(q.first(), Some(ms(50)));
+        assert!(q.pop_due(ms(5)).is_none());
+        assert!(!q.set_waker(early, &waker(9, &log)));
+        assert!(q.set_waker(late, &waker(3, &log)));
+        q.pop_due(ms(50)).expect("due").wake();
+        assert_eq!(*log.lock().unwrap(), [3]);
+    }
+
+    #[test]
+    fn slots_are_reused_as_timers_fire_and_disarm() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let mut q = TimerQueue::default();
+        let count = AtomicUsize::new(0);
+        for round in 0..100u64 {
+            let keys: Vec<_> = (0..8)
+                .map(|i| q.arm(ms(round * 10 + i), waker(0, &log)))
+                .collect();
+            keys.iter().skip(4).for_each(|&k| q.disarm(k));
+            while q.pop_due(ms(round * 10 + 9)).is_some() {
+                count.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        assert_eq!(count.load(Ordering::Relaxed), 400);
+        assert!(q.slots.len() <= 8, "slots are reused: {}", q.slots.len());
+    }
+}
