@@ -49,7 +49,9 @@ impl Wake for TaskWaker {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        if !self.queued.swap(true, Ordering::Relaxed) {
+        // A plain load first: a task woken again before it runs costs no
+        // read-modify-write.
+        if !self.queued.load(Ordering::Relaxed) && !self.queued.swap(true, Ordering::Relaxed) {
             let mut woken = self.woken.lock().unwrap_or_else(|e| e.into_inner());
             woken.push_back(self.id);
         }
@@ -60,6 +62,8 @@ struct Slot {
     generation: u64,
     /// `None` while the task is being polled, and once it has ended.
     future: Option<Task>,
+    /// Taken out with the future while it is polled (no waker clone per
+    /// poll: each is an atomic increment and decrement).
     waker: Option<(Arc<TaskWaker>, Waker)>,
     running: bool,
     aborted: bool,
@@ -237,34 +241,31 @@ impl Executor {
     }
 
     fn poll(&self, id: TaskId) {
-        let (mut future, waker) = {
+        let (mut future, wakers) = {
             let mut slots = self.0.slots.borrow_mut();
             let Some(slot) = slots.get_mut(id.slot) else {
                 return;
             };
-            if slot.generation != id.generation {
+            if slot.generation != id.generation || slot.future.is_none() {
                 return;
             }
-            let Some((task_waker, waker)) = &slot.waker else {
+            let Some(wakers) = slot.waker.take() else {
                 return;
             };
-            task_waker.queued.store(false, Ordering::Relaxed);
-            let waker = waker.clone();
-            let Some(future) = slot.future.take() else {
-                return;
-            };
+            wakers.0.queued.store(false, Ordering::Relaxed);
+            let future = slot.future.take().expect("checked above");
             if slot.aborted {
                 drop(slots);
                 self.finish(id);
-                drop(future);
+                drop((future, wakers));
                 return;
             }
             slot.running = true;
-            (future, waker)
+            (future, wakers)
         };
         let done = future
             .as_mut()
-            .poll(&mut Context::from_waker(&waker))
+            .poll(&mut Context::from_waker(&wakers.1))
             .is_ready();
         let mut slots = self.0.slots.borrow_mut();
         let slot = &mut slots[id.slot];
@@ -272,9 +273,10 @@ impl Executor {
         if done || slot.aborted {
             drop(slots);
             self.finish(id);
-            drop(future);
+            drop((future, wakers));
         } else {
             slot.future = Some(future);
+            slot.waker = Some(wakers);
         }
     }
 
@@ -317,9 +319,8 @@ impl Executor {
 pub struct FastSleep {
     exec: Executor,
     deadline: At,
-    /// Its entry in the timer queue and the waker in it, while armed (a
-    /// re-poll by the same task then costs no lookup).
-    armed: Option<(TimerKey, At, Waker)>,
+    /// Its entry in the timer queue and the deadline it was armed for.
+    armed: Option<(TimerKey, At)>,
 }
 
 impl Future for FastSleep {
@@ -328,26 +329,23 @@ impl Future for FastSleep {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
         if this.exec.elapsed() >= this.deadline {
-            if let Some((key, _, _)) = this.armed.take() {
+            if let Some((key, _)) = this.armed.take() {
                 this.exec.disarm(key);
             }
             return Poll::Ready(());
         }
-        if let Some((key, armed_for, waker)) = &mut this.armed {
-            if *armed_for == this.deadline {
-                // Armed for this deadline: only a new waker needs the queue.
-                if waker.will_wake(cx.waker()) {
-                    return Poll::Pending;
-                }
-                waker.clone_from(cx.waker());
-                if this.exec.0.timers.borrow_mut().set_waker(*key, cx.waker()) {
-                    return Poll::Pending;
-                }
+        if let Some((key, armed_for)) = this.armed {
+            // Armed for this deadline: keep the entry (its waker is only
+            // replaced when it would not wake this task).
+            if armed_for == this.deadline
+                && this.exec.0.timers.borrow_mut().set_waker(key, cx.waker())
+            {
+                return Poll::Pending;
             }
-            this.exec.disarm(*key);
+            this.exec.disarm(key);
         }
         let key = this.exec.arm(this.deadline, cx.waker().clone());
-        this.armed = Some((key, this.deadline, cx.waker().clone()));
+        this.armed = Some((key, this.deadline));
         Poll::Pending
     }
 }
@@ -364,7 +362,7 @@ impl Sleep for FastSleep {
 
 impl Drop for FastSleep {
     fn drop(&mut self) {
-        if let Some((key, _, _)) = self.armed.take() {
+        if let Some((key, _)) = self.armed.take() {
             self.exec.disarm(key);
         }
     }
