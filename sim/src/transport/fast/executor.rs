@@ -15,12 +15,12 @@
 //! park.
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, RawWakerVTable, Wake, Waker};
 use std::time::Duration;
 
 use super::timers::{TimerKey, TimerQueue};
@@ -35,12 +35,28 @@ pub struct TaskId {
     generation: u64,
 }
 
-/// What a waker holds: the task it wakes and the queue it wakes it into.
-/// (Wakers must be `Send`; the queue is only ever touched by one thread.)
+thread_local! {
+    /// Tasks woken on this thread, in order, with their executor's number.
+    /// A world runs on one thread and only its own tasks wake its tasks, so
+    /// a thread-local queue is the whole story — and, unlike a queue behind
+    /// a mutex, waking costs no atomic operation.
+    static WOKEN: RefCell<VecDeque<(u64, TaskId)>> = const { RefCell::new(VecDeque::new()) };
+    /// The executors alive on this thread: wakes for the others (a task
+    /// woken while its world was dropped) are discarded.
+    static ALIVE: RefCell<BTreeSet<u64>> = const { RefCell::new(BTreeSet::new()) };
+}
+
+/// Numbers executors, so that two worlds alive on one thread take only
+/// their own tasks from [`WOKEN`].
+static EXECUTORS: AtomicU64 = AtomicU64::new(0);
+
+/// What a waker holds: the task it wakes. (Wakers must be `Send` and
+/// `Sync`: the flag is atomic, though only one thread ever touches it.)
 struct TaskWaker {
+    executor: u64,
     id: TaskId,
+    /// Queued and not yet run: a second wake is a no-op.
     queued: AtomicBool,
-    woken: Arc<Mutex<VecDeque<TaskId>>>,
 }
 
 impl Wake for TaskWaker {
@@ -49,11 +65,10 @@ impl Wake for TaskWaker {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        // A plain load first: a task woken again before it runs costs no
-        // read-modify-write.
-        if !self.queued.load(Ordering::Relaxed) && !self.queued.swap(true, Ordering::Relaxed) {
-            let mut woken = self.woken.lock().unwrap_or_else(|e| e.into_inner());
-            woken.push_back(self.id);
+        // A load and a store, not a swap: one thread (no lock prefix).
+        if !self.queued.load(Ordering::Relaxed) {
+            self.queued.store(true, Ordering::Relaxed);
+            WOKEN.with(|woken| woken.borrow_mut().push_back((self.executor, self.id)));
         }
     }
 }
@@ -77,10 +92,25 @@ struct Inner {
     now: Cell<At>,
     slots: RefCell<Vec<Slot>>,
     free: RefCell<Vec<usize>>,
-    woken: Arc<Mutex<VecDeque<TaskId>>>,
-    /// Tasks taken from `woken` to run next, in order (one lock per batch).
+    /// This executor's number in [`WOKEN`].
+    number: u64,
+    /// Our tasks taken out of [`WOKEN`] to pass another world's wakes, in order.
     batch: RefCell<VecDeque<TaskId>>,
     timers: RefCell<TimerQueue>,
+}
+
+impl Drop for Inner {
+    /// Forgets this executor's wakes (at thread exit the queues may be
+    /// gone already: nothing to forget then).
+    fn drop(&mut self) {
+        let number = self.number;
+        let _ = ALIVE.try_with(|alive| alive.borrow_mut().remove(&number));
+        let _ = WOKEN.try_with(|woken| {
+            woken
+                .borrow_mut()
+                .retain(|&(executor, _)| executor != number)
+        });
+    }
 }
 
 /// The executor; clones share it.
@@ -92,12 +122,14 @@ use std::rc::Rc;
 impl Executor {
     /// An executor whose clock reads `origin` at virtual time zero.
     pub fn new(origin: Instant) -> Executor {
+        let number = EXECUTORS.fetch_add(1, Ordering::Relaxed);
+        ALIVE.with(|alive| alive.borrow_mut().insert(number));
         Executor(Rc::new(Inner {
             origin,
             now: Cell::new(Duration::ZERO),
             slots: RefCell::new(Vec::new()),
             free: RefCell::new(Vec::new()),
-            woken: Arc::new(Mutex::new(VecDeque::new())),
+            number,
             batch: RefCell::new(VecDeque::new()),
             timers: RefCell::new(TimerQueue::default()),
         }))
@@ -143,7 +175,7 @@ impl Executor {
         let task_waker = Arc::new(TaskWaker {
             id,
             queued: AtomicBool::new(false),
-            woken: inner.woken.clone(),
+            executor: inner.number,
         });
         let waker = Waker::from(task_waker.clone());
         entry.future = Some(Box::pin(future));
@@ -216,11 +248,38 @@ impl Executor {
     /// The task woken first, if any.
     fn next_woken(&self) -> Option<TaskId> {
         let mut batch = self.0.batch.borrow_mut();
-        if batch.is_empty() {
-            let mut woken = self.0.woken.lock().unwrap_or_else(|e| e.into_inner());
-            std::mem::swap(&mut *batch, &mut *woken);
+        if let Some(id) = batch.pop_front() {
+            return Some(id);
         }
-        batch.pop_front()
+        let number = self.0.number;
+        WOKEN.with(|woken| {
+            let mut woken = woken.borrow_mut();
+            match woken.front() {
+                None => None,
+                Some(&(executor, id)) if executor == number => {
+                    woken.pop_front();
+                    Some(id)
+                }
+                Some(_) => {
+                    // Another world on this thread woke tasks too: take
+                    // ours into the batch, leave its wakes in order (if it
+                    // is still alive).
+                    let mut others = VecDeque::new();
+                    ALIVE.with(|alive| {
+                        let alive = alive.borrow();
+                        for (executor, id) in woken.drain(..) {
+                            if executor == number {
+                                batch.push_back(id);
+                            } else if alive.contains(&executor) {
+                                others.push_back((executor, id));
+                            }
+                        }
+                    });
+                    *woken = others;
+                    batch.pop_front()
+                }
+            }
+        })
     }
 
     /// Moves the clock to the earliest timer and fires every timer due
@@ -319,8 +378,10 @@ impl Executor {
 pub struct FastSleep {
     exec: Executor,
     deadline: At,
-    /// Its entry in the timer queue and the deadline it was armed for.
-    armed: Option<(TimerKey, At)>,
+    /// Its entry in the timer queue, the deadline it was armed for, and
+    /// which waker the entry holds (compared, never used: the entry's own
+    /// clone keeps that waker alive, so the identity cannot be reused).
+    armed: Option<(TimerKey, At, WakerId)>,
 }
 
 impl Future for FastSleep {
@@ -329,23 +390,28 @@ impl Future for FastSleep {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
         if this.exec.elapsed() >= this.deadline {
-            if let Some((key, _)) = this.armed.take() {
+            if let Some((key, _, _)) = this.armed.take() {
                 this.exec.disarm(key);
             }
             return Poll::Ready(());
         }
-        if let Some((key, armed_for)) = this.armed {
-            // Armed for this deadline: keep the entry (its waker is only
-            // replaced when it would not wake this task).
-            if armed_for == this.deadline
-                && this.exec.0.timers.borrow_mut().set_waker(key, cx.waker())
-            {
-                return Poll::Pending;
+        let waker = WakerId::of(cx.waker());
+        if let Some((key, armed_for, holds)) = &mut this.armed {
+            // Armed for this deadline: keep the entry, and replace its
+            // waker only when the task polling is another one.
+            if *armed_for == this.deadline {
+                if *holds == waker {
+                    return Poll::Pending;
+                }
+                if this.exec.0.timers.borrow_mut().set_waker(*key, cx.waker()) {
+                    *holds = waker;
+                    return Poll::Pending;
+                }
             }
-            this.exec.disarm(key);
+            this.exec.disarm(*key);
         }
         let key = this.exec.arm(this.deadline, cx.waker().clone());
-        this.armed = Some((key, this.deadline));
+        this.armed = Some((key, this.deadline, waker));
         Poll::Pending
     }
 }
@@ -362,9 +428,19 @@ impl Sleep for FastSleep {
 
 impl Drop for FastSleep {
     fn drop(&mut self) {
-        if let Some((key, _)) = self.armed.take() {
+        if let Some((key, _, _)) = self.armed.take() {
             self.exec.disarm(key);
         }
+    }
+}
+
+/// A waker's identity (what `Waker::will_wake` compares), without a clone.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct WakerId(*const (), *const RawWakerVTable);
+
+impl WakerId {
+    fn of(waker: &Waker) -> WakerId {
+        WakerId(waker.data(), waker.vtable())
     }
 }
 
@@ -399,5 +475,116 @@ impl Interval for FastInterval {
             due + self.period
         };
         self.sleep.deadline = next;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Log = Rc<RefCell<Vec<String>>>;
+
+    fn note(log: &Log, line: impl Into<String>) {
+        log.borrow_mut().push(line.into());
+    }
+
+    fn executor() -> Executor {
+        Executor::new(Instant::now())
+    }
+
+    #[test]
+    fn tasks_run_in_spawn_order_and_a_yield_goes_to_the_back() {
+        let exec = executor();
+        let log = Log::default();
+        for name in ["a", "b"] {
+            let log = log.clone();
+            exec.spawn(async move {
+                note(&log, format!("{name}1"));
+                tokio::task::yield_now().await;
+                note(&log, format!("{name}2"));
+            });
+        }
+        exec.run_until(Duration::from_secs(1), || false);
+        assert_eq!(*log.borrow(), ["a1", "b1", "a2", "b2"]);
+    }
+
+    #[test]
+    fn the_clock_jumps_from_timer_to_timer_and_stops_at_the_deadline() {
+        let exec = executor();
+        let log = Log::default();
+        for (name, secs) in [
+            ("late", 30),
+            ("early", 10),
+            ("tie-first", 20),
+            ("tie-second", 20),
+        ] {
+            let (log, clock) = (log.clone(), exec.clone());
+            let sleep = exec.sleep_until(exec.now() + Duration::from_secs(secs));
+            exec.spawn(async move {
+                sleep.await;
+                note(&log, format!("{name} at {}", clock.elapsed().as_secs()));
+            });
+        }
+        exec.run_until(Duration::from_secs(25), || false);
+        assert_eq!(exec.elapsed(), Duration::from_secs(25));
+        exec.run_until(Duration::from_secs(100), || false);
+        assert_eq!(
+            *log.borrow(),
+            [
+                "early at 10",
+                "tie-first at 20",
+                "tie-second at 20",
+                "late at 30"
+            ]
+        );
+        assert_eq!(exec.elapsed(), Duration::from_secs(100));
+    }
+
+    #[test]
+    fn an_aborted_task_is_dropped_when_the_executor_reaches_it() {
+        struct Dropped(Log);
+        impl Drop for Dropped {
+            fn drop(&mut self) {
+                note(&self.0, "dropped");
+            }
+        }
+        let exec = executor();
+        let log = Log::default();
+        let guard = Dropped(log.clone());
+        let id = exec.spawn(async move {
+            let _guard = guard;
+            std::future::pending::<()>().await;
+        });
+        exec.run_until(Duration::from_secs(1), || false);
+        assert!(!exec.is_finished(id));
+        exec.abort(id);
+        assert!(log.borrow().is_empty(), "not dropped inside abort");
+        exec.run_until(Duration::from_secs(2), || false);
+        assert_eq!(*log.borrow(), ["dropped"]);
+        assert!(exec.is_finished(id));
+    }
+
+    #[test]
+    fn two_executors_on_one_thread_keep_their_own_wakes() {
+        let (one, two) = (executor(), executor());
+        let log = Log::default();
+        let notify = Rc::new(tokio::sync::Notify::new());
+        for (exec, name) in [(&one, "one"), (&two, "two")] {
+            let (log, notify) = (log.clone(), notify.clone());
+            exec.spawn(async move {
+                notify.notified().await;
+                note(&log, name);
+            });
+        }
+        one.run_until(Duration::from_secs(1), || false);
+        two.run_until(Duration::from_secs(1), || false);
+        // Both wake on this thread: each executor runs only its own.
+        notify.notify_waiters();
+        one.run_until(Duration::from_secs(2), || false);
+        assert_eq!(*log.borrow(), ["one"]);
+        drop(one);
+        two.run_until(Duration::from_secs(2), || false);
+        assert_eq!(*log.borrow(), ["one", "two"]);
+        two.shutdown();
     }
 }

@@ -36,6 +36,8 @@ pub struct TimerQueue {
     slots: Vec<Slot>,
     free: Vec<usize>,
     next: u64,
+    /// Heap entries whose timer was disarmed.
+    stale: usize,
 }
 
 impl TimerQueue {
@@ -60,6 +62,16 @@ impl TimerQueue {
         if self.is_armed(key) {
             self.slots[key.slot] = Slot::default();
             self.free.push(key.slot);
+            self.stale += 1;
+            // Timeouts that never fire would otherwise pile up until their
+            // deadlines: drop the stale entries once they are many and most
+            // of the heap (amortised O(1) per disarm).
+            if self.stale > 1024 && self.stale * 2 > self.heap.len() {
+                let slots = &self.slots;
+                self.heap
+                    .retain(|&Reverse((_, armed, slot))| slots[slot].armed == Some(armed));
+                self.stale = 0;
+            }
         }
     }
 
@@ -89,6 +101,7 @@ impl TimerQueue {
                 return Some(deadline);
             }
             self.heap.pop();
+            self.stale -= 1;
         }
         None
     }
@@ -99,6 +112,7 @@ impl TimerQueue {
         while let Some(&Reverse((due, armed, slot))) = self.heap.peek() {
             if self.slots[slot].armed != Some(armed) {
                 self.heap.pop();
+                self.stale -= 1;
                 continue;
             }
             if due > deadline {
