@@ -8,8 +8,9 @@
 //!   partition, hold and repair links, step the world.
 //!
 //! [`TurmoilWorld`] implements both on turmoil (one runtime per host, a
-//! fixed tick); [`FastWorld`] on one paused tokio runtime that jumps from
-//! timer to timer. Hosts cannot tell them apart; [`Transport`] names them.
+//! fixed tick); [`FastWorld`] on one executor of its own whose clock jumps
+//! from timer to timer. Hosts cannot tell them apart — they take even
+//! their time and timers from [`Net`] ([`time`]); [`Transport`] names them.
 
 use std::fmt;
 use std::future::Future;
@@ -149,7 +150,7 @@ pub enum Transport {
     /// turmoil: one runtime per host, stepped every tick (the default).
     #[default]
     Turmoil,
-    /// One paused tokio runtime that jumps from timer to timer.
+    /// One single-threaded executor that jumps from timer to timer.
     Fast,
 }
 

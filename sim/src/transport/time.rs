@@ -51,6 +51,7 @@ pub struct TokioSleep(Pin<Box<tokio::time::Sleep>>);
 
 impl TokioSleep {
     /// A tokio timer for `deadline`.
+    #[allow(clippy::disallowed_methods)] // turmoil's timers are tokio's own
     pub fn until(deadline: Instant) -> TokioSleep {
         TokioSleep(Box::pin(tokio::time::sleep_until(deadline)))
     }
@@ -79,6 +80,7 @@ pub struct TokioInterval(tokio::time::Interval);
 
 impl TokioInterval {
     /// First tick at `start`, then every `period`.
+    #[allow(clippy::disallowed_methods)] // turmoil's timers are tokio's own
     pub fn at(start: Instant, period: Duration) -> TokioInterval {
         let mut interval = tokio::time::interval_at(start, period);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -110,6 +112,7 @@ pub async fn race<S: Sleep, F: Future>(mut sleep: S, work: F) -> Result<F::Outpu
 }
 
 /// tokio's `timeout`, its error mapped to [`Elapsed`].
+#[allow(clippy::disallowed_methods)] // turmoil's timers are tokio's own
 pub async fn tokio_timeout<F: Future>(limit: Duration, work: F) -> Result<F::Output, Elapsed> {
     tokio::time::timeout(limit, work).await.map_err(|_| Elapsed)
 }

@@ -488,6 +488,7 @@ mod tests {
         log.borrow_mut().push(line.into());
     }
 
+    #[allow(clippy::disallowed_methods)] // any base: only differences are read
     fn executor() -> Executor {
         Executor::new(Instant::now())
     }
