@@ -25,7 +25,7 @@ use uuid::Uuid;
 
 use crate::bounds::{panic_exceeded, Bounds};
 use crate::control::Cloud;
-use crate::observe::trace::{id, AgentStatusKind, EngineEventKind, Event, Hook, Requester, Tracer};
+use crate::observe::trace::{id, EngineEventKind, Event, Hook, Requester, Tracer};
 use crate::rng::SeedIds;
 use crate::transport::{HostFactory, Net};
 
@@ -35,6 +35,7 @@ mod chat_api;
 mod dialer;
 mod monitors;
 mod provisioner_api;
+mod statuses;
 mod user_api;
 mod witness;
 
@@ -118,9 +119,9 @@ struct CoderdState {
     job_touched: BTreeMap<Uuid, Time>,
     /// Build-log lines by build ID.
     build_logs: BTreeMap<Uuid, Vec<(String, String)>>,
-    /// The last computed status (and disconnected-since time) of each
-    /// agent of a latest build.
-    statuses: BTreeMap<Uuid, (AgentStatusKind, Option<Time>)>,
+    /// The status watcher's watched agents and the status it last traced
+    /// for each.
+    statuses: statuses::StatusWatch,
     /// The cancellation signal of each turn in flight, by (chat, turn). A
     /// turn whose driver went away may linger beside the next one.
     turn_cancels: BTreeMap<(Uuid, usize), Cancel>,
