@@ -6,14 +6,16 @@
 //!
 //! Frames are the hosts' hottest path, so both directions keep one buffer
 //! per connection: a frame is serialised straight into the reused write
-//! buffer, and reads land in a reused, already-initialised read buffer
-//! that is scanned for newlines only once. The bytes on the wire and the
-//! reads of the stream (at most [`READ_CHUNK`] bytes each) are exactly
-//! those of the plain version, so traces do not change.
+//! buffer, and reads append to a reused read buffer that is scanned for
+//! newlines only once. The bytes on the wire and the reads of the stream
+//! (at most [`READ_CHUNK`] bytes each) are exactly those of the plain
+//! version, so traces do not change.
 
 use std::future::poll_fn;
 use std::io;
+use std::mem::MaybeUninit;
 use std::pin::Pin;
+use std::task::{ready, Context, Poll};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -36,17 +38,14 @@ pub const MAX_FRAME_BYTES: usize = 1 << 20;
 /// The most bytes one read of the stream takes.
 const READ_CHUNK: usize = 4096;
 
-/// Frames read but not yet taken. `buf[..filled]` holds bytes from the
-/// stream; `buf[filled..]` is initialised room for the next read, so a
-/// read needs neither zeroing nor `unsafe`.
+/// Frames read but not yet taken: `buf[start..]` (a partial frame at its
+/// end), of which `buf[start..scanned]` holds no newline.
 #[derive(Default)]
 struct ReadBuffer {
     buf: Vec<u8>,
     /// Where the first frame not yet taken starts.
     start: usize,
-    /// How far `buf` holds bytes from the stream.
-    filled: usize,
-    /// How far `buf[start..]` is known to hold no newline.
+    /// How far `buf` is known to hold no newline past `start`.
     scanned: usize,
 }
 
@@ -54,42 +53,48 @@ impl ReadBuffer {
     /// The next whole frame in the buffer, decoded; `None` when no whole
     /// frame is there yet.
     fn take<T: DeserializeOwned>(&mut self) -> Option<io::Result<T>> {
-        let newline = self.buf[self.scanned..self.filled]
-            .iter()
-            .position(|&b| b == b'\n');
+        let newline = self.buf[self.scanned..].iter().position(|&b| b == b'\n');
         let Some(offset) = newline else {
-            self.scanned = self.filled;
+            self.scanned = self.buf.len();
             return None;
         };
         let end = self.scanned + offset;
         let frame = serde_json::from_slice(&self.buf[self.start..end])
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e));
-        self.start = end + 1;
+        if end + 1 == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+        } else {
+            self.start = end + 1;
+        }
         self.scanned = self.start;
         Some(frame)
     }
 
     /// Bytes of the frame being read so far.
     fn pending(&self) -> usize {
-        self.filled - self.start
+        self.buf.len() - self.start
     }
 
-    /// Room for one read of at most [`READ_CHUNK`] bytes at `filled`:
-    /// taken frames' bytes are dropped first (moving a partial frame to
-    /// the front), and the buffer only grows while a frame is longer than
-    /// it.
-    fn room(&mut self) -> &mut [u8] {
+    /// Reads at most [`READ_CHUNK`] bytes from `inner` onto the buffer's
+    /// end, first dropping the frames already taken; 0 at end of stream.
+    fn poll_read_chunk<R: AsyncRead + Unpin>(
+        &mut self,
+        inner: &mut R,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<usize>> {
         if self.start > 0 {
-            self.buf.copy_within(self.start..self.filled, 0);
-            self.filled -= self.start;
+            self.buf.drain(..self.start);
             self.scanned -= self.start;
             self.start = 0;
         }
-        let want = self.filled + READ_CHUNK;
-        if self.buf.len() < want {
-            self.buf.resize(want, 0);
-        }
-        &mut self.buf[self.filled..want]
+        // Uninitialised room on the stack (no zeroing), copied once onto
+        // the buffer's end.
+        let mut room = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+        let mut room = ReadBuf::uninit(&mut room);
+        ready!(Pin::new(inner).poll_read(cx, &mut room))?;
+        self.buf.extend_from_slice(room.filled());
+        Poll::Ready(Ok(room.filled().len()))
     }
 
     /// The next frame from `inner`; `Ok(None)` at end of stream.
@@ -105,17 +110,9 @@ impl ReadBuffer {
             if self.pending() > MAX_FRAME_BYTES {
                 return Err(io::Error::new(io::ErrorKind::InvalidData, "frame too long"));
             }
-            let n = poll_fn(|cx| {
-                let mut room = ReadBuf::new(self.room());
-                Pin::new(&mut *inner)
-                    .poll_read(cx, &mut room)
-                    .map_ok(|()| room.filled().len())
-            })
-            .await?;
-            if n == 0 {
+            if poll_fn(|cx| self.poll_read_chunk(inner, cx)).await? == 0 {
                 return Ok(None);
             }
-            self.filled += n;
         }
     }
 }

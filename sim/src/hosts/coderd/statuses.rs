@@ -164,8 +164,14 @@ impl StatusWatch {
             .keys()
             .filter(|&&row| t.workspaces.get(row).is_none_or(|w| w.deleted));
         dirty.extend(deleted);
+        // Forget every dirty workspace's agents first, then re-derive them:
+        // an agent keeps its traced status even when it moved workspace.
+        let mut traced = BTreeMap::new();
+        for &row in &dirty {
+            self.unwatch(row, &mut traced);
+        }
         for row in dirty {
-            self.rewatch(t, row);
+            self.watch(t, row, &traced);
         }
     }
 
@@ -194,18 +200,23 @@ impl StatusWatch {
         dirty.extend(jobs.iter().filter_map(|job| self.jobs.get(job)));
     }
 
-    /// Re-derives the watched agents of the workspace at `row`, keeping the
-    /// traced status of each agent still watched.
-    fn rewatch(&mut self, t: &Tables, row: usize) {
-        let mut traced: BTreeMap<Uuid, Option<Traced>> = BTreeMap::new();
-        if let Some(old) = self.workspaces.remove(&row) {
-            self.jobs.remove(&old.job);
-            for agent in old.agents {
-                if let Some(a) = self.agents.remove(&agent) {
-                    traced.insert(agent, a.traced);
-                }
+    /// Stops watching the workspace at `row`, keeping each of its agents'
+    /// traced status in `traced`.
+    fn unwatch(&mut self, row: usize, traced: &mut BTreeMap<Uuid, Option<Traced>>) {
+        let Some(old) = self.workspaces.remove(&row) else {
+            return;
+        };
+        self.jobs.remove(&old.job);
+        for agent in old.agents {
+            if let Some(a) = self.agents.remove(&agent) {
+                traced.insert(agent, a.traced);
             }
         }
+    }
+
+    /// Watches the agents of the latest build of the workspace at `row`, if
+    /// it is live; an agent's traced status comes from `traced`.
+    fn watch(&mut self, t: &Tables, row: usize, traced: &BTreeMap<Uuid, Option<Traced>>) {
         let Some(w) = t.workspaces.get(row).filter(|w| !w.deleted) else {
             return;
         };
@@ -266,4 +277,184 @@ fn time_change(a: &WorkspaceAgent, now: Time, inactive_timeout: Duration) -> Opt
         }
     };
     (threshold >= now).then_some(threshold)
+}
+
+#[cfg(test)]
+mod tests {
+    use chatsim_engine::model::{Workspace, WorkspaceBuild, WorkspaceResource};
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    use super::*;
+
+    const TIMEOUT: Duration = Duration::from_secs(60);
+
+    /// The watcher as it was: every wake re-derives every live workspace's
+    /// latest build's agents from all rows. `look` must trace the same.
+    fn rederive_all(
+        t: &Tables,
+        now: Time,
+        traced: &mut BTreeMap<Uuid, Traced>,
+    ) -> (Vec<Event>, Option<Time>) {
+        let mut current = BTreeMap::new();
+        let mut next: Option<Time> = None;
+        for (row, w) in t.workspaces.iter().enumerate().filter(|(_, w)| !w.deleted) {
+            let Some(build) = t.latest_build(w.id) else {
+                continue;
+            };
+            let agents = t.agents_of_job(build.job_id);
+            let chat = find_chat_agent(&agents).ok().map(|a| a.id);
+            for a in &agents {
+                if let Some(at) = time_change(a, now, TIMEOUT) {
+                    next = Some(next.map_or(at, |n| n.min(at)));
+                }
+                let status = a.status(now, TIMEOUT);
+                let since = match status {
+                    AgentStatus::Disconnected { since } => since,
+                    _ => None,
+                };
+                let seen = (AgentStatusKind::from(status), since);
+                current.insert(
+                    a.id,
+                    (seen, row, build.id, chat == Some(a.id), a.name.clone()),
+                );
+            }
+        }
+        let mut events = Vec::new();
+        for (agent, (seen, row, build, chat_agent, name)) in &current {
+            let before = traced.insert(*agent, *seen);
+            if before != Some(*seen) {
+                events.push(Event::AgentStatus {
+                    agent: id(*agent),
+                    name: name.clone(),
+                    from: before.map(|(kind, _)| kind),
+                    to: seen.0,
+                    workspace: t.workspaces[*row].name.clone(),
+                    build: id(*build),
+                    chat_agent: *chat_agent,
+                    since: seen.1.map(|at| trace_time(at.since(Time::ZERO))),
+                });
+            }
+        }
+        traced.retain(|agent, _| current.contains_key(agent));
+        (events, next)
+    }
+
+    fn uuid(rng: &mut ChaCha8Rng) -> Uuid {
+        Uuid::from_u128(rng.gen())
+    }
+
+    /// One random change of the rows, as coderd, the provisioner and a
+    /// prebuild claim make them.
+    fn change(t: &mut Tables, rng: &mut ChaCha8Rng, now: Time) {
+        let pick = |rng: &mut ChaCha8Rng, n: usize| (n > 0).then(|| rng.gen_range(0..n));
+        match rng.gen_range(0..100) {
+            0..=7 => t.workspaces.push(Workspace {
+                id: uuid(rng),
+                name: format!("ws{}", t.workspaces.len()),
+                ..Workspace::default()
+            }),
+            8..=22 => {
+                let Some(w) = pick(rng, t.workspaces.len()) else {
+                    return;
+                };
+                let workspace_id = t.workspaces[w].id;
+                let last = t.latest_build(workspace_id).map_or(0, |b| b.build_number);
+                t.builds.push(WorkspaceBuild {
+                    id: uuid(rng),
+                    workspace_id,
+                    // Now and then a tie or an older number.
+                    build_number: last + rng.gen_range(-1..=1),
+                    transition: chatsim_engine::model::Transition::Start,
+                    template_version_id: Uuid::nil(),
+                    job_id: uuid(rng),
+                    initiator_id: Uuid::nil(),
+                    created_at: now,
+                    rich_parameters: Vec::new(),
+                    daily_cost: 0,
+                });
+            }
+            23..=37 => {
+                let Some(b) = pick(rng, t.builds.len()) else {
+                    return;
+                };
+                let resource = WorkspaceResource {
+                    id: uuid(rng),
+                    job_id: t.builds[b].job_id,
+                    ..WorkspaceResource::default()
+                };
+                for _ in 0..rng.gen_range(1..=3) {
+                    let parent = pick(rng, t.agents.len()).filter(|_| rng.gen_bool(0.2));
+                    t.agents.push(WorkspaceAgent {
+                        id: uuid(rng),
+                        name: ["main", "dev", "Main", "chat"][rng.gen_range(0..4)].to_string(),
+                        resource_id: Some(resource.id),
+                        parent_id: parent.map(|p| t.agents[p].id),
+                        display_order: rng.gen_range(0..2),
+                        created_at: now,
+                        connection_timeout_seconds: rng.gen_range(0..3) * 60,
+                        ..WorkspaceAgent::default()
+                    });
+                }
+                t.resources.push(resource);
+            }
+            38..=62 => {
+                let Some(a) = pick(rng, t.agents.len()) else {
+                    return;
+                };
+                let row = &mut t.agents[a];
+                row.first_connected_at.get_or_insert(now);
+                row.last_connected_at = Some(now);
+            }
+            63..=77 => {
+                let Some(a) = pick(rng, t.agents.len()) else {
+                    return;
+                };
+                t.agents[a].disconnected_at = Some(now);
+            }
+            78..=80 => {
+                let Some(w) = pick(rng, t.workspaces.len()) else {
+                    return;
+                };
+                t.workspaces[w].deleted = true;
+            }
+            81..=84 => {
+                // A claim: one job's resources move to another build's job.
+                let (Some(from), Some(to)) = (pick(rng, t.builds.len()), pick(rng, t.builds.len()))
+                else {
+                    return;
+                };
+                let (from, to) = (t.builds[from].job_id, t.builds[to].job_id);
+                for r in t.resources.iter_mut().filter(|r| r.job_id == from) {
+                    r.job_id = to;
+                }
+                t.index.reset();
+            }
+            _ => {} // only time passes
+        }
+    }
+
+    #[test]
+    fn looks_trace_what_rederiving_every_row_traces() {
+        for seed in 0..40 {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let mut t = Tables::default();
+            let mut watch = StatusWatch::default();
+            let mut traced = BTreeMap::new();
+            let mut now = Time::from_secs(1_000);
+            let mut events = 0;
+            for step in 0..400 {
+                now = now + Duration::from_secs(rng.gen_range(0..40));
+                for _ in 0..rng.gen_range(0..4) {
+                    change(&mut t, &mut rng, now);
+                }
+                let want = rederive_all(&t, now, &mut traced);
+                let got = watch.look(&t, now, TIMEOUT, Time::ZERO);
+                assert_eq!(got, want.0, "seed {seed} step {step}");
+                assert_eq!(watch.next_change(), want.1, "seed {seed} step {step}");
+                events += got.len();
+            }
+            assert!(events > 10, "seed {seed}: only {events} changes traced");
+        }
+    }
 }
