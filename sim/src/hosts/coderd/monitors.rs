@@ -104,9 +104,9 @@ fn fail_hung_jobs<N: Net>(core: &CoderdCore<N>) {
     let timeout = core.settings.job_hang_timeout;
     let hung: Vec<Uuid> = {
         let t = core.store.tables();
+        let open = core.open_jobs(&t);
         let state = core.state.borrow();
-        t.jobs
-            .iter()
+        open.iter()
             .filter(|j| j.status == JobStatus::Running)
             .filter(|j| {
                 let touched = state
