@@ -148,17 +148,17 @@ impl StatusWatch {
             || now.resources < self.seen.resources
             || now.agents < self.seen.agents;
         if shrunk || now.index_resets != self.seen.index_resets {
+            // A key changed in place: re-derive every workspace.
             self.rows.clear();
-            self.seen = Seen {
-                index_resets: now.index_resets,
-                ..Seen::default()
-            };
+            for (row, w) in t.workspaces.iter().enumerate() {
+                self.rows.entry(w.id).or_insert(row);
+            }
             dirty.extend(self.workspaces.keys().copied());
-        }
-        if now != self.seen {
+            dirty.extend(0..t.workspaces.len());
+        } else if now != self.seen {
             self.dirty_from_appended(t, &mut dirty);
-            self.seen = now;
         }
+        self.seen = now;
         let deleted = self
             .workspaces
             .keys()
