@@ -13,7 +13,7 @@
 //! result. Answers are exactly the scans': the same rows, in DB order, ties
 //! broken the same way.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
 use uuid::Uuid;
@@ -24,6 +24,8 @@ use crate::model::{WorkspaceAgent, WorkspaceBuild, WorkspaceResource};
 #[derive(Clone, Default)]
 pub struct RowIndex {
     inner: RefCell<Inner>,
+    /// How many times [`RowIndex::reset`] was called.
+    resets: Cell<u64>,
 }
 
 impl std::fmt::Debug for RowIndex {
@@ -53,6 +55,14 @@ impl RowIndex {
     /// after changing a row's key in place.
     pub fn reset(&self) {
         *self.inner.borrow_mut() = Inner::default();
+        self.resets.set(self.resets.get() + 1);
+    }
+
+    /// How many times [`RowIndex::reset`] was called: a row's key changed
+    /// in place that often. A reader that caches what it derived from
+    /// keys (like the index itself) re-derives it when this moves.
+    pub fn resets(&self) -> u64 {
+        self.resets.get()
     }
 
     /// The row of the workspace's highest-numbered build.

@@ -187,6 +187,13 @@ impl Tables {
     /// [`Tables::agents_of_job`], borrowed: for readers that need a few
     /// fields of each row, not copies.
     pub fn agent_rows_of_job(&self, job_id: Uuid) -> impl Iterator<Item = &WorkspaceAgent> {
+        let rows = self.agent_row_numbers_of_job(job_id);
+        rows.into_iter().map(move |i| &self.agents[i])
+    }
+
+    /// The positions in `agents` of [`Tables::agents_of_job`]'s rows: for
+    /// readers that keep watching those rows (rows never move).
+    pub fn agent_row_numbers_of_job(&self, job_id: Uuid) -> Vec<usize> {
         let scan = || {
             // A job creates a resource or two: a short list beats a set.
             let resources: Vec<Uuid> = self
@@ -201,7 +208,7 @@ impl Tables {
                 .map(|(i, _)| i)
                 .collect::<Vec<_>>()
         };
-        let rows = if scanned(self.agents.len().max(self.resources.len())) {
+        if scanned(self.agents.len().max(self.resources.len())) {
             scan()
         } else {
             let rows = self
@@ -209,8 +216,7 @@ impl Tables {
                 .agents_of_job(&self.resources, &self.agents, job_id);
             debug_assert_eq!(rows, scan());
             rows
-        };
-        rows.into_iter().map(move |i| &self.agents[i])
+        }
     }
 
     /// Parameters of a template version, in DB order.

@@ -9,6 +9,7 @@
 use std::rc::Rc;
 use std::time::Duration;
 
+use chatsim_engine::memory::Tables;
 use chatsim_engine::model::{AgentStatus, LifecycleState, WorkspaceAgent};
 use chatsim_engine::Time;
 use uuid::Uuid;
@@ -37,7 +38,7 @@ async fn session<N: Net>(core: Rc<CoderdCore<N>>, stream: N::Stream) {
         Ok(Some(AgentUp::Hello { agent })) => agent,
         _ => return,
     };
-    let Some(generation) = connect(&core, agent) else {
+    let Some((generation, row)) = connect(&core, agent) else {
         let reject = AgentDown::Reject {
             reason: format!("agent {agent} not found"),
         };
@@ -59,8 +60,8 @@ async fn session<N: Net>(core: Rc<CoderdCore<N>>, stream: N::Stream) {
             biased;
             frame = conn.recv::<AgentUp>() => {
                 let reply = match frame {
-                    Ok(Some(AgentUp::Heartbeat)) => heartbeat(&core, agent),
-                    Ok(Some(AgentUp::Lifecycle { state })) => lifecycle(&core, agent, &state),
+                    Ok(Some(AgentUp::Heartbeat)) => heartbeat(&core, agent, row),
+                    Ok(Some(AgentUp::Lifecycle { state })) => lifecycle(&core, agent, row, &state),
                     Ok(Some(AgentUp::Hello { .. })) => AgentDown::Ack,
                     Ok(None) | Err(_) => {
                         disconnect(&core, agent, generation);
@@ -87,14 +88,18 @@ async fn session<N: Net>(core: Rc<CoderdCore<N>>, stream: N::Stream) {
     }
 }
 
-/// Records a connection; `None` when no such agent exists.
-fn connect<N: Net>(core: &CoderdCore<N>, agent: Uuid) -> Option<u64> {
+/// Records a connection: its generation and the agent's row; `None` when
+/// no such agent exists.
+fn connect<N: Net>(core: &CoderdCore<N>, agent: Uuid) -> Option<(u64, usize)> {
     let now = core.now();
-    let name = core.store.edit(|t| {
-        let row = t.agent_mut(agent)?;
+    let (name, row) = core.store.edit(|t| {
+        // The agent's first row, as `agent_mut` finds it; found once per
+        // connection, so its heartbeats need no lookup.
+        let i = t.agents.iter().position(|a| a.id == agent)?;
+        let row = &mut t.agents[i];
         row.first_connected_at.get_or_insert(now);
         row.last_connected_at = Some(now);
-        Some(row.name.clone())
+        Some((row.name.clone(), i))
     })?;
     let generation = {
         let mut state = core.state.borrow_mut();
@@ -108,7 +113,16 @@ fn connect<N: Net>(core: &CoderdCore<N>, agent: Uuid) -> Option<u64> {
         name,
     });
     core.poke_statuses();
-    Some(generation)
+    Some((generation, row))
+}
+
+/// The agent's row: `row`, found at connect (rows never move), while it
+/// still holds the agent.
+fn agent_at(t: &mut Tables, agent: Uuid, row: usize) -> Option<&mut WorkspaceAgent> {
+    if t.agents.get(row).is_some_and(|a| a.id == agent) {
+        return t.agents.get_mut(row);
+    }
+    t.agent_mut(agent)
 }
 
 /// Records contact now; pokes the status watcher when the agent did not
@@ -121,23 +135,23 @@ fn contact<N: Net>(core: &CoderdCore<N>, row: &mut WorkspaceAgent, now: Time) {
     }
 }
 
-fn heartbeat<N: Net>(core: &CoderdCore<N>, agent: Uuid) -> AgentDown {
+fn heartbeat<N: Net>(core: &CoderdCore<N>, agent: Uuid, row: usize) -> AgentDown {
     let now = core.now();
     core.store.edit(|t| {
-        if let Some(row) = t.agent_mut(agent) {
+        if let Some(row) = agent_at(t, agent, row) {
             contact(core, row, now);
         }
     });
     AgentDown::Ack
 }
 
-fn lifecycle<N: Net>(core: &CoderdCore<N>, agent: Uuid, state: &str) -> AgentDown {
+fn lifecycle<N: Net>(core: &CoderdCore<N>, agent: Uuid, row: usize, state: &str) -> AgentDown {
     let Some(state) = LifecycleState::parse(state) else {
         return AgentDown::Ack;
     };
     let now = core.now();
     let changed = core.store.edit(|t| {
-        let row = t.agent_mut(agent)?;
+        let row = agent_at(t, agent, row)?;
         contact(core, row, now);
         let changed = row.lifecycle_state != state;
         row.lifecycle_state = state;

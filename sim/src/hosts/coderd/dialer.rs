@@ -16,6 +16,7 @@ use chatsim_engine::ports::{
 };
 use uuid::Uuid;
 
+use super::build_of_recent_job;
 use crate::control::SlotKey;
 use crate::hosts::proto::{DialRequest, DialResponse, FrameConn, AGENT_DIAL_PORT};
 use crate::hosts::{is_retryable, CODERD};
@@ -65,11 +66,13 @@ impl<N: Net> AgentDialer for SimDialer<N> {
 pub fn agent_host(store: &MemStore, agent_id: Uuid) -> Option<String> {
     let t = store.tables();
     let agent = t.agent(agent_id)?;
+    // Newest first, as `recent_job`: the agents dialed are recent ones.
     let resource = t
         .resources
         .iter()
+        .rev()
         .find(|r| Some(r.id) == agent.resource_id)?;
-    let build = t.builds.iter().find(|b| b.job_id == resource.job_id)?;
+    let build = build_of_recent_job(&t, resource.job_id)?;
     Some(SlotKey::new(build.workspace_id, &agent.name).host_name())
 }
 

@@ -14,8 +14,8 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use chatsim_engine::chat::ChatSettings;
-use chatsim_engine::memory::{JobOutcome, MemCoderd, MemStore};
-use chatsim_engine::model::{BuildParameter, JobStatus, Workspace, WorkspaceBuild};
+use chatsim_engine::memory::{JobOutcome, MemCoderd, MemStore, Tables};
+use chatsim_engine::model::{BuildParameter, JobStatus, ProvisionerJob, Workspace, WorkspaceBuild};
 use chatsim_engine::ports::{
     Clock, Coderd, CreateWorkspaceRequest, CreatedWorkspace, Event as EngineEvent, Events,
     HookError, Ids, LocalBoxFuture,
@@ -25,7 +25,7 @@ use uuid::Uuid;
 
 use crate::bounds::{panic_exceeded, Bounds};
 use crate::control::Cloud;
-use crate::observe::trace::{id, AgentStatusKind, EngineEventKind, Event, Hook, Requester, Tracer};
+use crate::observe::trace::{id, EngineEventKind, Event, Hook, Requester, Tracer};
 use crate::rng::SeedIds;
 use crate::transport::{HostFactory, Net};
 
@@ -35,6 +35,7 @@ mod chat_api;
 mod dialer;
 mod monitors;
 mod provisioner_api;
+mod statuses;
 mod user_api;
 mod witness;
 
@@ -116,11 +117,14 @@ struct CoderdState {
     next_conn: u64,
     /// When each running job last reported progress.
     job_touched: BTreeMap<Uuid, Time>,
+    /// How many jobs, from the first, are known to have ended (an ended
+    /// job never runs again): see [`CoderdCore::open_jobs`].
+    ended_jobs: usize,
     /// Build-log lines by build ID.
     build_logs: BTreeMap<Uuid, Vec<(String, String)>>,
-    /// The last computed status (and disconnected-since time) of each
-    /// agent of a latest build.
-    statuses: BTreeMap<Uuid, (AgentStatusKind, Option<Time>)>,
+    /// The status watcher's watched agents and the status it last traced
+    /// for each.
+    statuses: statuses::StatusWatch,
     /// The cancellation signal of each turn in flight, by (chat, turn). A
     /// turn whose driver went away may linger beside the next one.
     turn_cancels: BTreeMap<(Uuid, usize), Cancel>,
@@ -194,6 +198,19 @@ impl<N: Net> CoderdCore<N> {
         }
     }
 
+    /// The jobs past the leading run of ended ones, in DB order: every
+    /// job that is still pending, running or canceling is among them, and
+    /// after a long run the ended ones are nearly all the rest.
+    pub(crate) fn open_jobs<'t>(&self, t: &'t Tables) -> &'t [ProvisionerJob] {
+        let mut state = self.state.borrow_mut();
+        let ended = &mut state.ended_jobs;
+        *ended = (*ended).min(t.jobs.len());
+        while t.jobs.get(*ended).is_some_and(|j| j.status.is_terminal()) {
+            *ended += 1;
+        }
+        &t.jobs[*ended..]
+    }
+
     /// Tells the status watcher that agent or build rows changed.
     pub fn poke_statuses(&self) {
         self.statuses_dirty.notify_waiters();
@@ -216,8 +233,10 @@ impl<N: Net> CoderdCore<N> {
         self.poke_statuses();
         let event = {
             let t = self.store.tables();
-            let Some(job) = t.job(job_id) else { return };
-            let Some(build) = t.builds.iter().find(|b| b.job_id == job_id) else {
+            let Some(job) = recent_job(&t, job_id) else {
+                return;
+            };
+            let Some(build) = build_of_recent_job(&t, job_id) else {
                 return;
             };
             let workspace = t
@@ -255,10 +274,7 @@ impl<N: Net> CoderdCore<N> {
         job_id: Uuid,
         outcome: JobOutcome,
     ) -> Option<Vec<chatsim_engine::model::WorkspaceAgent>> {
-        let running = self
-            .store
-            .tables()
-            .job(job_id)
+        let running = recent_job(&self.store.tables(), job_id)
             .is_some_and(|j| j.status == JobStatus::Running);
         if !running {
             return None;
@@ -315,7 +331,7 @@ impl<N: Net> CoderdCore<N> {
         job_id: Uuid,
         outcome: JobOutcome,
     ) -> Vec<chatsim_engine::model::WorkspaceAgent> {
-        let status = self.store.tables().job(job_id).map(|j| j.status);
+        let status = recent_job(&self.store.tables(), job_id).map(|j| j.status);
         assert!(
             matches!(
                 status,
@@ -571,4 +587,17 @@ pub fn host<N: Net>(core: Rc<CoderdCore<N>>) -> HostFactory {
             Ok(())
         })
     })
+}
+
+/// A job's row, searched from the newest: the jobs coderd's handlers ask
+/// about were enqueued lately, and job IDs are unique, so this is
+/// [`Tables::job`]'s answer without walking every ended job first.
+pub(crate) fn recent_job(t: &Tables, job_id: Uuid) -> Option<&ProvisionerJob> {
+    t.jobs.iter().rev().find(|j| j.id == job_id)
+}
+
+/// The build a job belongs to (each job has one), searched from the newest
+/// as [`recent_job`].
+pub(crate) fn build_of_recent_job(t: &Tables, job_id: Uuid) -> Option<&WorkspaceBuild> {
+    t.builds.iter().rev().find(|b| b.job_id == job_id)
 }

@@ -9,19 +9,17 @@
 //! inactive timeout since the last contact), which the watcher computes
 //! and sleeps until. Changes are traced at the instant they happen.
 
-use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::Duration;
 
-use chatsim_engine::find_chat_agent;
 use chatsim_engine::memory::JobOutcome;
-use chatsim_engine::model::{AgentStatus, JobStatus, WorkspaceAgent};
+use chatsim_engine::model::JobStatus;
 use chatsim_engine::Time;
 use uuid::Uuid;
 
 use super::CoderdCore;
 use crate::bounds::bound_exceeded;
-use crate::observe::trace::{id, trace_time, AgentStatusKind, Event, Hook, Requester};
+use crate::observe::trace::{Hook, Requester};
 use crate::transport::time::Interval;
 use crate::transport::{HostResult, Net};
 
@@ -77,115 +75,24 @@ async fn status_watcher<N: Net>(core: &CoderdCore<N>) -> Result<(), String> {
     Err(bound_exceeded("status watch rounds", rounds))
 }
 
-/// When an agent's status next changes with time alone (no row change):
-/// past its connection timeout, or past its inactive timeout.
-fn next_change(a: &WorkspaceAgent, now: Time, inactive_timeout: Duration) -> Option<Time> {
-    let threshold = match a.first_connected_at {
-        None if a.connection_timeout_seconds > 0 => {
-            let timeout = Duration::from_secs(a.connection_timeout_seconds as u64);
-            a.created_at + timeout
-        }
-        None => return None,
-        Some(_) => {
-            let last = a.last_connected_at.unwrap_or(Time::ZERO);
-            if a.disconnected_at.unwrap_or(Time::ZERO) >= last {
-                return None;
-            }
-            last + inactive_timeout
-        }
-    };
-    (threshold >= now).then_some(threshold)
-}
-
 /// When the status of an agent of a live workspace's latest build next
-/// changes with time alone.
+/// changes with time alone, as of the last [`watch_statuses`].
 fn next_status_change<N: Net>(core: &CoderdCore<N>) -> Option<Time> {
-    let now = core.now();
-    let timeout = core.settings.inactive_timeout;
-    let t = core.store.tables();
-    t.workspaces
-        .iter()
-        .filter(|w| !w.deleted)
-        .filter_map(|w| t.latest_build(w.id))
-        .flat_map(|b| t.agent_rows_of_job(b.job_id))
-        .filter_map(|a| next_change(a, now, timeout))
-        .min()
-}
-
-/// One agent's computed status as the watcher sees it.
-struct Observed {
-    name: String,
-    workspace: String,
-    build: Uuid,
-    chat_agent: bool,
-    status: AgentStatusKind,
-    since: Option<Time>,
+    core.state.borrow().statuses.next_change()
 }
 
 /// Traces each change of the computed status (or disconnected-since time)
 /// of every agent of every live workspace's latest build.
 fn watch_statuses<N: Net>(core: &CoderdCore<N>) {
-    let current = observe(core);
-    let epoch = core.clock.epoch();
-    let mut changes = Vec::new();
-    {
+    let changes = {
+        let t = core.store.tables();
         let mut state = core.state.borrow_mut();
-        for (agent, seen) in &current {
-            let now = (seen.status, seen.since);
-            let before = state.statuses.insert(*agent, now);
-            if before != Some(now) {
-                changes.push(Event::AgentStatus {
-                    agent: id(*agent),
-                    name: seen.name.clone(),
-                    from: before.map(|(status, _)| status),
-                    to: seen.status,
-                    workspace: seen.workspace.clone(),
-                    build: id(seen.build),
-                    chat_agent: seen.chat_agent,
-                    since: seen.since.map(|t| trace_time(t.since(epoch))),
-                });
-            }
-        }
+        let timeout = core.settings.inactive_timeout;
         state
             .statuses
-            .retain(|agent, _| current.contains_key(agent));
-    }
+            .look(&t, core.now(), timeout, core.clock.epoch())
+    };
     changes.into_iter().for_each(|e| core.emit(e));
-}
-
-/// The computed status of every agent of every live workspace's latest build.
-fn observe<N: Net>(core: &CoderdCore<N>) -> BTreeMap<Uuid, Observed> {
-    let now = core.now();
-    let timeout = core.settings.inactive_timeout;
-    let t = core.store.tables();
-    let mut current = BTreeMap::new();
-    for w in t.workspaces.iter().filter(|w| !w.deleted) {
-        let Some(build) = t.latest_build(w.id) else {
-            continue;
-        };
-        let agents = t.agents_of_job(build.job_id);
-        let chat = find_chat_agent(&agents).ok().map(|a| a.id);
-        for a in agents {
-            let status = a.status(now, timeout);
-            let since = match status {
-                AgentStatus::Disconnected { since } => since,
-                _ => None,
-            };
-            let status = AgentStatusKind::from(status);
-            current.insert(
-                a.id,
-                Observed {
-                    name: a.name.clone(),
-                    workspace: w.name.clone(),
-                    build: build.id,
-                    chat_agent: chat == Some(a.id),
-                    status,
-                    since,
-                },
-            );
-        }
-    }
-    current
 }
 
 /// Fails every running job that has not reported for the hang timeout.
@@ -194,9 +101,9 @@ fn fail_hung_jobs<N: Net>(core: &CoderdCore<N>) {
     let timeout = core.settings.job_hang_timeout;
     let hung: Vec<Uuid> = {
         let t = core.store.tables();
+        let open = core.open_jobs(&t);
         let state = core.state.borrow();
-        t.jobs
-            .iter()
+        open.iter()
             .filter(|j| j.status == JobStatus::Running)
             .filter(|j| {
                 let touched = state

@@ -12,10 +12,10 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use chatsim_engine::memory::JobOutcome;
-use chatsim_engine::model::Transition;
+use chatsim_engine::model::{JobStatus, Transition};
 use uuid::Uuid;
 
-use super::CoderdCore;
+use super::{build_of_recent_job, recent_job, CoderdCore};
 use crate::hosts::proto::{
     FrameConn, ProvRequest, ProvResponse, WireAgent, WireAgentSpec, WireJob, WireOutcome,
     PROVISIONER_PORT,
@@ -92,13 +92,7 @@ fn handle<N: Net>(core: &CoderdCore<N>, request: ProvRequest) -> ProvResponse {
             }
             touch(core, job);
             let ok = core.hooks.commit_quota(job, daily_cost);
-            let build = core
-                .store
-                .tables()
-                .builds
-                .iter()
-                .find(|b| b.job_id == job)
-                .map(|b| b.id);
+            let build = build_of_recent_job(&core.store.tables(), job).map(|b| b.id);
             if let Some(build) = build {
                 core.emit(Event::QuotaCommit {
                     build: id(build),
@@ -139,10 +133,7 @@ fn stop_if_canceling<N: Net>(core: &CoderdCore<N>, request: &ProvRequest) -> Opt
         | ProvRequest::CommitQuota { job, .. }
         | ProvRequest::Complete { job, .. } => *job,
     };
-    let canceling = core
-        .store
-        .tables()
-        .job(job)
+    let canceling = recent_job(&core.store.tables(), job)
         .is_some_and(|j| j.status == chatsim_engine::model::JobStatus::Canceling);
     if !canceling {
         return None;
@@ -162,9 +153,7 @@ fn not_running(job: Uuid) -> ProvResponse {
 }
 
 fn running<N: Net>(core: &CoderdCore<N>, job: Uuid) -> bool {
-    core.store
-        .tables()
-        .job(job)
+    recent_job(&core.store.tables(), job)
         .is_some_and(|j| j.status == chatsim_engine::model::JobStatus::Running)
 }
 
@@ -174,6 +163,16 @@ fn touch<N: Net>(core: &CoderdCore<N>, job: Uuid) {
 }
 
 fn acquire<N: Net>(core: &CoderdCore<N>) -> Option<WireJob> {
+    // Most calls (every posting wakes every waiting acquire) find no
+    // pending job; saying so needs no walk over every ended job.
+    let pending = {
+        let t = core.store.tables();
+        let open = core.open_jobs(&t);
+        open.iter().any(|j| j.status == JobStatus::Pending)
+    };
+    if !pending {
+        return None;
+    }
     let assignment = core.hooks.acquire_job()?;
     touch(core, assignment.job_id);
     core.emit_job(assignment.job_id);
@@ -214,13 +213,7 @@ fn log<N: Net>(core: &CoderdCore<N>, job: Uuid, stage: String, line: String) -> 
         return not_running(job);
     }
     touch(core, job);
-    let build = core
-        .store
-        .tables()
-        .builds
-        .iter()
-        .find(|b| b.job_id == job)
-        .map(|b| b.id);
+    let build = build_of_recent_job(&core.store.tables(), job).map(|b| b.id);
     let Some(build) = build else {
         return not_running(job);
     };
