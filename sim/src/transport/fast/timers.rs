@@ -10,7 +10,7 @@
 //! Arming numbers are unique, so the order timers fire in is total: the
 //! same as a sorted map's, whatever the heap's layout.
 
-use std::cmp::Reverse;
+use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::task::Waker;
 use std::time::Duration;
@@ -20,6 +20,45 @@ use std::time::Duration;
 pub struct TimerKey {
     slot: usize,
     armed: u64,
+}
+
+/// A heap entry: (deadline in nanoseconds, arming number) packed into one
+/// integer — one comparison instead of a tuple's chain of them — and the
+/// slot. Ordered earliest first.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Entry {
+    key: u128,
+    slot: usize,
+}
+
+impl Entry {
+    fn new(deadline: Duration, armed: u64, slot: usize) -> Entry {
+        let nanos = u64::try_from(deadline.as_nanos()).unwrap_or(u64::MAX);
+        Entry {
+            key: (u128::from(nanos) << 64) | u128::from(armed),
+            slot,
+        }
+    }
+
+    fn deadline(self) -> Duration {
+        Duration::from_nanos((self.key >> 64) as u64)
+    }
+
+    fn armed(self) -> u64 {
+        self.key as u64
+    }
+}
+
+impl Ord for Entry {
+    fn cmp(&self, other: &Entry) -> Ordering {
+        other.key.cmp(&self.key)
+    }
+}
+
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Entry) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 #[derive(Default)]
@@ -32,7 +71,7 @@ struct Slot {
 /// Armed timers.
 #[derive(Default)]
 pub struct TimerQueue {
-    heap: BinaryHeap<Reverse<(Duration, u64, usize)>>,
+    heap: BinaryHeap<Entry>,
     slots: Vec<Slot>,
     free: Vec<usize>,
     next: u64,
@@ -53,7 +92,7 @@ impl TimerQueue {
             armed: Some(armed),
             waker: Some(waker),
         };
-        self.heap.push(Reverse((deadline, armed, slot)));
+        self.heap.push(Entry::new(deadline, armed, slot));
         TimerKey { slot, armed }
     }
 
@@ -68,8 +107,7 @@ impl TimerQueue {
             // of the heap (amortised O(1) per disarm).
             if self.stale > 1024 && self.stale * 2 > self.heap.len() {
                 let slots = &self.slots;
-                self.heap
-                    .retain(|&Reverse((_, armed, slot))| slots[slot].armed == Some(armed));
+                self.heap.retain(|e| slots[e.slot].armed == Some(e.armed()));
                 self.stale = 0;
             }
         }
@@ -96,9 +134,9 @@ impl TimerQueue {
 
     /// The earliest armed deadline.
     pub fn first(&mut self) -> Option<Duration> {
-        while let Some(&Reverse((deadline, armed, slot))) = self.heap.peek() {
-            if self.slots[slot].armed == Some(armed) {
-                return Some(deadline);
+        while let Some(&entry) = self.heap.peek() {
+            if self.slots[entry.slot].armed == Some(entry.armed()) {
+                return Some(entry.deadline());
             }
             self.heap.pop();
             self.stale -= 1;
@@ -109,13 +147,14 @@ impl TimerQueue {
     /// Disarms the next armed timer due at `deadline` and returns its
     /// waker; `None` when no more are due then.
     pub fn pop_due(&mut self, deadline: Duration) -> Option<Waker> {
-        while let Some(&Reverse((due, armed, slot))) = self.heap.peek() {
-            if self.slots[slot].armed != Some(armed) {
+        while let Some(&entry) = self.heap.peek() {
+            let slot = entry.slot;
+            if self.slots[slot].armed != Some(entry.armed()) {
                 self.heap.pop();
                 self.stale -= 1;
                 continue;
             }
-            if due > deadline {
+            if entry.deadline() > deadline {
                 return None;
             }
             self.heap.pop();
