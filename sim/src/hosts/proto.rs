@@ -499,19 +499,23 @@ pub const CHAT_KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(1
 mod tests {
     use super::*;
 
+    /// Sends a lifecycle frame and a heartbeat, then closes the stream.
+    async fn send_ready_then_heartbeat<S: AsyncRead + AsyncWrite + Unpin>(mut conn: FrameConn<S>) {
+        conn.send(&AgentUp::Lifecycle {
+            state: "ready".into(),
+        })
+        .await
+        .unwrap();
+        conn.send(&AgentUp::Heartbeat).await.unwrap();
+    }
+
     #[tokio::test(flavor = "current_thread")]
     async fn frames_survive_partial_reads_and_report_end_of_stream() {
         let (a, b) = tokio::io::duplex(7);
-        let mut left = FrameConn::new(a);
+        let left = FrameConn::new(a);
         let mut right = FrameConn::new(b);
         let send = async {
-            left.send(&AgentUp::Lifecycle {
-                state: "ready".into(),
-            })
-            .await
-            .unwrap();
-            left.send(&AgentUp::Heartbeat).await.unwrap();
-            drop(left);
+            send_ready_then_heartbeat(left).await;
         };
         let recv = async {
             let first: Option<AgentUp> = right.recv().await.unwrap();
@@ -554,14 +558,7 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn a_frame_is_its_json_and_a_newline() {
         let (a, mut b) = tokio::io::duplex(1024);
-        let mut left = FrameConn::new(a);
-        left.send(&AgentUp::Lifecycle {
-            state: "ready".into(),
-        })
-        .await
-        .unwrap();
-        left.send(&AgentUp::Heartbeat).await.unwrap();
-        drop(left);
+        send_ready_then_heartbeat(FrameConn::new(a)).await;
         let mut wire = String::new();
         tokio::io::AsyncReadExt::read_to_string(&mut b, &mut wire)
             .await
