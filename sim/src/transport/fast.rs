@@ -494,9 +494,15 @@ struct Segment {
     fin: bool,
 }
 
+/// Read-out segment buffers a pipe keeps for its next sends.
+const SPARE_BUFFERS: usize = 4;
+
 #[derive(Default)]
 struct PipeState {
     segments: VecDeque<Segment>,
+    /// Buffers of segments already read, reused by the next sends (no
+    /// allocation per message).
+    spare: Vec<Vec<u8>>,
     bytes: usize,
     last_due: Option<Instant>,
     reader_waker: Option<Waker>,
@@ -534,7 +540,7 @@ impl Pipe {
     /// Sends a segment: lost on a partitioned link (and every later one
     /// with it), held on a held one, otherwise due one latency from now
     /// (never before an earlier one).
-    fn send(&self, data: Vec<u8>, fin: bool) {
+    fn send(&self, bytes: &[u8], fin: bool) {
         let mode = self.link.mode.get();
         let mut st = self.state.borrow_mut();
         if mode == Mode::Partitioned {
@@ -549,7 +555,9 @@ impl Pipe {
             .last_due
             .map_or(now + latency, |last| last.max(now + latency));
         st.last_due = Some(due);
-        st.bytes += data.len();
+        st.bytes += bytes.len();
+        let mut data = st.spare.pop().unwrap_or_default();
+        data.extend_from_slice(bytes);
         st.segments.push_back(Segment {
             data,
             pos: 0,
@@ -683,7 +691,11 @@ impl AsyncRead for FastStream {
                 seg.pos += n;
                 copied += n;
                 if seg.pos == seg.data.len() {
-                    st.segments.pop_front();
+                    let mut data = st.segments.pop_front().expect("the front").data;
+                    if st.spare.len() < SPARE_BUFFERS {
+                        data.clear();
+                        st.spare.push(data);
+                    }
                 }
             }
             if copied > 0 {
@@ -721,7 +733,7 @@ impl AsyncWrite for FastStream {
             if st.lost || tx.link.mode.get() == Mode::Partitioned {
                 // Into the void (`send` records the loss).
                 drop(st);
-                tx.send(Vec::new(), false);
+                tx.send(&[], false);
                 return Poll::Ready(Ok(data.len()));
             }
             if st.reader_gone {
@@ -732,7 +744,7 @@ impl AsyncWrite for FastStream {
                 return Poll::Pending;
             }
         }
-        tx.send(data.to_vec(), false);
+        tx.send(data, false);
         Poll::Ready(Ok(data.len()))
     }
 
@@ -749,7 +761,7 @@ impl AsyncWrite for FastStream {
 fn close_write(tx: &Pipe) {
     let already = std::mem::replace(&mut tx.state.borrow_mut().write_closed, true);
     if !already {
-        tx.send(Vec::new(), true);
+        tx.send(&[], true);
     }
 }
 
