@@ -558,15 +558,21 @@ impl Pipe {
         st.bytes += bytes.len();
         let mut data = st.spare.pop().unwrap_or_default();
         data.extend_from_slice(bytes);
+        let held = mode == Mode::Held;
         st.segments.push_back(Segment {
             data,
             pos: 0,
             due,
-            held: mode == Mode::Held,
+            held,
             fin,
         });
-        if let Some(waker) = st.reader_waker.take() {
-            waker.wake();
+        // A waiting reader is woken when the segment arrives, not now (it
+        // would only find it in flight); a held one waits for the repair,
+        // which wakes it.
+        if !held {
+            if let Some(waker) = st.reader_waker.take() {
+                self.shared.exec.wake_at(due, waker);
+            }
         }
     }
 

@@ -365,6 +365,17 @@ impl Executor {
         self.0.timers.borrow_mut().clear();
     }
 
+    /// Wakes `waker` at `deadline` (at once when it has passed): a timer
+    /// nobody polls or disarms.
+    pub fn wake_at(&self, deadline: Instant, waker: Waker) {
+        let deadline = self.at(deadline);
+        if deadline <= self.elapsed() {
+            waker.wake();
+        } else {
+            self.arm(deadline, waker);
+        }
+    }
+
     fn arm(&self, deadline: At, waker: Waker) -> TimerKey {
         self.0.timers.borrow_mut().arm(deadline, waker)
     }
