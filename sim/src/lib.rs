@@ -7,7 +7,7 @@
 //! database at the end, and how the run ended. [`run()`] uses turmoil (the
 //! default: one runtime per host, a 100 ms tick); [`run_fast()`] one
 //! single-threaded executor whose virtual clock jumps from timer to timer
-//! (90–160× faster than turmoil at its 100 ms tick on the reference
+//! (80–160× faster than turmoil at its 100 ms tick on the reference
 //! stories; see `chatsim bench`). Same
 //! seed and transport, same trace, byte for byte; the same config on the
 //! two transports tells the same story ([`Trace::story`]), only timings
