@@ -312,7 +312,7 @@ fn a_host_that_panics_fails_the_run() {
         }),
     );
     let error = drive(&mut world, Duration::from_secs(60), vec![]).expect("the run fails");
-    assert!(error.contains("boom"), "{error}");
+    assert!(error.contains("host client panicked: boom"), "{error}");
 }
 
 #[test]

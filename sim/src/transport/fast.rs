@@ -45,7 +45,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use futures::FutureExt;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -274,6 +273,15 @@ impl Shared {
         self.wake_step();
     }
 
+    /// The host (or client) a task belongs to.
+    fn host_of(&self, task: TaskId) -> Option<String> {
+        self.hosts
+            .borrow()
+            .iter()
+            .find(|(_, entry)| entry.tasks.contains(&task))
+            .map(|(name, _)| name.clone())
+    }
+
     fn status(&self, host: &str) -> Option<bool> {
         self.hosts.borrow().get(host).map(|e| e.running)
     }
@@ -382,18 +390,8 @@ impl Net for FastNet {
     }
 
     fn spawn(&self, task: impl Future<Output = ()> + 'static) {
-        let task = catching(self.shared.clone(), self.host.to_string(), task);
         let id = self.shared.exec.spawn(task);
         self.shared.track(&self.host, id);
-    }
-}
-
-/// Runs `task`; a panic in it fails the run (naming the host) instead of
-/// unwinding through the runtime.
-async fn catching(shared: Rc<Shared>, host: String, task: impl Future<Output = ()>) {
-    if let Err(panic) = AssertUnwindSafe(task).catch_unwind().await {
-        let message = panic_message(&*panic);
-        shared.fail(format!("host {host} panicked: {message}"));
     }
 }
 
@@ -846,10 +844,10 @@ impl FastWorld {
     fn spawn_main(&mut self, name: &str, generation: u64, software: HostFuture) {
         let shared = self.shared.clone();
         let owner = name.to_string();
-        let task = catching(shared.clone(), owner.clone(), async move {
+        let task = async move {
             let result = software.await;
             shared.exited(&owner, generation, result);
-        });
+        };
         let id = self.shared.exec.spawn(task);
         self.shared.track(name, id);
     }
@@ -879,12 +877,18 @@ impl FastWorld {
                     pushed.0.swap(false, Ordering::Relaxed) && c.poll_pushed(&mut cx).is_ready()
                 })
         };
+        // One catch for the whole step, not one per task poll: a panic
+        // fails the run, naming the host whose task was running.
         let ran = std::panic::catch_unwind(AssertUnwindSafe(|| {
             shared.exec.run_until(deadline, &mut stop);
         }));
         if let Err(panic) = ran {
             let message = panic_message(&*panic);
-            shared.fail(format!("a host panicked: {message}"));
+            let host = shared.exec.running().and_then(|task| shared.host_of(task));
+            shared.fail(match host {
+                Some(host) => format!("host {host} panicked: {message}"),
+                None => format!("a host panicked: {message}"),
+            });
         }
         match shared.error.borrow().clone() {
             Some(error) => Err(error),

@@ -94,6 +94,8 @@ struct Inner {
     free: RefCell<Vec<usize>>,
     /// This executor's number in [`WOKEN`].
     number: u64,
+    /// The task being polled (still set when its poll panicked).
+    running: Cell<Option<TaskId>>,
     /// Our tasks taken out of [`WOKEN`] to pass another world's wakes, in order.
     batch: RefCell<VecDeque<TaskId>>,
     timers: RefCell<TimerQueue>,
@@ -130,6 +132,7 @@ impl Executor {
             slots: RefCell::new(Vec::new()),
             free: RefCell::new(Vec::new()),
             number,
+            running: Cell::new(None),
             batch: RefCell::new(VecDeque::new()),
             timers: RefCell::new(TimerQueue::default()),
         }))
@@ -206,6 +209,12 @@ impl Executor {
         if let Some(waker) = waker {
             waker.wake();
         }
+    }
+
+    /// The task whose poll is under way — after a panic unwound out of
+    /// [`Executor::run_until`], the task that panicked.
+    pub fn running(&self) -> Option<TaskId> {
+        self.0.running.get()
     }
 
     /// Whether a task has ended (returned or was aborted).
@@ -322,10 +331,12 @@ impl Executor {
             slot.running = true;
             (future, wakers)
         };
+        self.0.running.set(Some(id));
         let done = future
             .as_mut()
             .poll(&mut Context::from_waker(&wakers.1))
             .is_ready();
+        self.0.running.set(None);
         let mut slots = self.0.slots.borrow_mut();
         let slot = &mut slots[id.slot];
         slot.running = false;
