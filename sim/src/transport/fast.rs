@@ -1,5 +1,5 @@
 //! [`Net`] and [`Infra`] on one single-threaded executor with a virtual
-//!   clock ([`executor`]): the fast transport.
+//! clock ([`executor`]): the fast transport.
 //!
 //! - **Time** is the executor's clock: when every task waits, it jumps
 //!   straight to the next timer. There is no tick; idle virtual time costs
@@ -162,9 +162,9 @@ struct Shared {
     latency_ms: (u64, u64),
     /// Why the run failed (a host's `Err`, a panic).
     error: RefCell<Option<String>>,
+    /// Asked before every task a step runs: a failure or the last
+    /// client's end ends the step at once.
     clients_running: Cell<usize>,
-    /// The step in progress, woken when a client ends or a host fails.
-    step_waker: RefCell<Option<Waker>>,
 }
 
 impl Shared {
@@ -204,20 +204,11 @@ impl Shared {
         if slot.is_none() {
             *slot = Some(error);
         }
-        drop(slot);
-        self.wake_step();
-    }
-
-    fn wake_step(&self) {
-        if let Some(waker) = self.step_waker.borrow_mut().take() {
-            waker.wake();
-        }
     }
 
     fn track(&self, host: &str, task: TaskId) {
         let mut hosts = self.hosts.borrow_mut();
-        let running = hosts.get(host).is_some_and(|e| e.running);
-        let Some(entry) = hosts.get_mut(host).filter(|_| running) else {
+        let Some(entry) = hosts.get_mut(host).filter(|e| e.running) else {
             drop(hosts);
             self.exec.abort(task);
             return;
@@ -270,7 +261,6 @@ impl Shared {
             self.fail(format!("host {name} failed: {err}"));
         }
         self.stop(name);
-        self.wake_step();
     }
 
     /// The host (or client) a task belongs to.
@@ -803,7 +793,6 @@ impl FastWorld {
             ),
             error: RefCell::new(None),
             clients_running: Cell::new(0),
-            step_waker: RefCell::new(None),
         });
         FastWorld { shared }
     }

@@ -18,6 +18,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::{BTreeSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, RawWakerVTable, Wake, Waker};
@@ -37,9 +38,11 @@ pub struct TaskId {
 
 thread_local! {
     /// Tasks woken on this thread, in order, with their executor's number.
-    /// A world runs on one thread and only its own tasks wake its tasks, so
-    /// a thread-local queue is the whole story — and, unlike a queue behind
-    /// a mutex, waking costs no atomic operation.
+    /// A world runs on one thread and its wakers never leave it (its tasks
+    /// and the harness between steps wake them), so a thread-local queue is
+    /// the whole story — and, unlike a queue behind a mutex, waking costs no
+    /// atomic operation. (A wake from another thread would land in that
+    /// thread's queue and be lost: a hang, never a wrong order.)
     static WOKEN: RefCell<VecDeque<(u64, TaskId)>> = const { RefCell::new(VecDeque::new()) };
     /// The executors alive on this thread: wakes for the others (a task
     /// woken while its world was dropped) are discarded.
@@ -118,8 +121,6 @@ impl Drop for Inner {
 /// The executor; clones share it.
 #[derive(Clone)]
 pub struct Executor(Rc<Inner>);
-
-use std::rc::Rc;
 
 impl Executor {
     /// An executor whose clock reads `origin` at virtual time zero.
