@@ -12,7 +12,6 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use crate::transport::time::{Instant, Interval, Sleep};
 use chatsim_engine::model::LifecycleState;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -25,6 +24,7 @@ use crate::hosts::proto::{
     AGENT_API_PORT, AGENT_DIAL_PORT,
 };
 use crate::rng::duration_between;
+use crate::transport::time::{Instant, Interval, Sleep};
 use crate::transport::{HostFactory, Listener, Net};
 
 pub use crate::plan::HOME;
