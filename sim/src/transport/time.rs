@@ -3,7 +3,7 @@
 //! Host code never calls `tokio::time` itself: it asks its [`Net`] for the
 //! time, a sleep, an interval or a timeout. On turmoil these are tokio's
 //! own (each host's runtime has its clock); the fast transport keeps its
-//! timers in one ordered queue of its own, so a timer costs a map entry
+//! timers in one ordered queue of its own, so a timer costs a heap entry
 //! rather than a trip through tokio's timer wheel and driver.
 //!
 //! [`Net`]: super::Net
