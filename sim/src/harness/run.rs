@@ -219,7 +219,7 @@ fn run_on_with<W: Infra>(
             };
             tracer.emit(Duration::ZERO, HARNESS, end);
             RunOutcome {
-                trace: tracer.snapshot(),
+                trace: tracer.finish(),
                 transport,
                 elapsed: Duration::ZERO,
                 error: Some(error),
@@ -267,7 +267,8 @@ fn chat_settings(s: &crate::plan::Settings) -> ChatSettings {
 
 struct Harness<W: Infra> {
     world: W,
-    config: RunConfig,
+    /// The run's settings (the rest of its config went to the hosts).
+    settings: crate::plan::Settings,
     tracer: Tracer,
     control: ControlQueue,
     slots: SlotTable,
@@ -370,7 +371,7 @@ impl<W: Infra> Harness<W> {
         after_calls.sort_by_key(|f| f.after_call);
         Ok(Harness {
             world,
-            config: config.clone(),
+            settings: config.settings.clone(),
             tracer,
             control,
             slots: SlotTable::default(),
@@ -394,7 +395,7 @@ impl<W: Infra> Harness<W> {
     /// When the harness must act next: the next fault, the next delayed
     /// command, or the end of the allowed duration.
     fn next_deadline(&self) -> Duration {
-        let max = self.config.settings.max_duration.0;
+        let max = self.settings.max_duration.0;
         let fault = self.schedule.front().map(|f| f.at.0);
         let delayed = self.delayed.iter().map(|(at, _, _)| *at).min();
         [fault, delayed]
@@ -404,7 +405,7 @@ impl<W: Infra> Harness<W> {
     }
 
     fn run(mut self) -> RunOutcome {
-        let max = self.config.settings.max_duration.0;
+        let max = self.settings.max_duration.0;
         let mut driver_done = false;
         let mut stalled = 0u32;
         let error = loop {
@@ -442,7 +443,7 @@ impl<W: Infra> Harness<W> {
             } else {
                 stalled + 1
             };
-            let bound = self.config.settings.bounds.steps_without_progress;
+            let bound = self.settings.bounds.steps_without_progress;
             if stalled > bound {
                 break Some(bound_exceeded("steps without progress", bound));
             }
@@ -453,7 +454,7 @@ impl<W: Infra> Harness<W> {
         };
         self.emit(Event::RunEnd { outcome });
         RunOutcome {
-            trace: self.tracer.snapshot(),
+            trace: self.tracer.finish(),
             transport: self.world.transport(),
             elapsed: self.world.elapsed(),
             error,
@@ -705,8 +706,8 @@ impl<W: Infra> Harness<W> {
             let ctx = AgentCtx {
                 net: self.world.net(&host),
                 slot: state.clone(),
-                heartbeat_interval: self.config.settings.agent_heartbeat_interval.0,
-                bounds: self.config.settings.bounds,
+                heartbeat_interval: self.settings.agent_heartbeat_interval.0,
+                bounds: self.settings.bounds,
             };
             self.world.add_host(&host, agent::host(ctx));
         }

@@ -108,7 +108,7 @@ pub fn client<N: Net>(ctx: DriverCtx<N>) -> HostFuture {
         let mut ctx = ctx;
         let mut source = ctx.source.take();
         tokio::task::yield_now().await;
-        let mut scheduled: VecDeque<Turn> = ctx.turns.iter().cloned().collect();
+        let mut scheduled: VecDeque<Turn> = std::mem::take(&mut ctx.turns).into();
         let mut turn_no = 0;
         let mut memory = Memory::new(ctx.seed);
         for _ in 0..ctx.bounds.driver_loops {

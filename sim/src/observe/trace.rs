@@ -1064,6 +1064,12 @@ impl Tracer {
     pub fn snapshot(&self) -> Trace {
         Trace::from_records(self.records.borrow().clone())
     }
+
+    /// Everything written so far, taken out (no copy): for the run's end,
+    /// when nothing more is recorded.
+    pub fn finish(&self) -> Trace {
+        Trace::from_records(std::mem::take(&mut *self.records.borrow_mut()))
+    }
 }
 
 /// A finished trace: its records, and (made once, when first asked) its
