@@ -1,10 +1,11 @@
 //! Lookups of the store's hottest queries without scanning every row: a
-//! workspace's latest build, a job's agents, an agent by ID.
+//! workspace's latest build, a job by ID and its build, a job's agents, an
+//! agent by ID.
 //!
 //! The tables are public vectors that grow by appending, so the index
 //! follows them lazily: each lookup first indexes the rows appended since
 //! the last one. It relies on rows never being removed or reordered and on
-//! their keys (a build's workspace and number, a resource's job, an
+//! their keys (a build's workspace, number and job, a job's ID, a resource's job, an
 //! agent's ID and resource) not changing in place; code that does change
 //! one calls [`RowIndex::reset`] (the prebuild claim moving resources to
 //! a new job does). A shrunk table or a hit whose key no longer matches
@@ -18,7 +19,7 @@ use std::collections::BTreeMap;
 
 use uuid::Uuid;
 
-use crate::model::{WorkspaceAgent, WorkspaceBuild, WorkspaceResource};
+use crate::model::{ProvisionerJob, WorkspaceAgent, WorkspaceBuild, WorkspaceResource};
 
 /// The index of one [`super::Tables`]; a cache, never a source of truth.
 #[derive(Clone, Default)]
@@ -40,6 +41,11 @@ struct Inner {
     /// Workspace → row of its highest-numbered build (the last such row on
     /// a tie, as `max_by_key`).
     latest_build: BTreeMap<Uuid, usize>,
+    /// Job → its first build's row.
+    build_of_job: BTreeMap<Uuid, usize>,
+    jobs_seen: usize,
+    /// Job ID → its first row.
+    job_row: BTreeMap<Uuid, usize>,
     resources_seen: usize,
     /// Job → IDs of its resources, in DB order.
     resources_of_job: BTreeMap<Uuid, Vec<Uuid>>,
@@ -74,6 +80,32 @@ impl RowIndex {
             *inner = Inner::default();
             inner.catch_up_builds(builds);
             return inner.latest_build.get(&workspace_id).copied();
+        }
+        row
+    }
+
+    /// The first row of the job with this ID.
+    pub fn job(&self, jobs: &[ProvisionerJob], job_id: Uuid) -> Option<usize> {
+        let mut inner = self.inner.borrow_mut();
+        inner.catch_up_jobs(jobs);
+        let row = inner.job_row.get(&job_id).copied();
+        if row.is_some_and(|i| jobs[i].id != job_id) {
+            *inner = Inner::default();
+            inner.catch_up_jobs(jobs);
+            return inner.job_row.get(&job_id).copied();
+        }
+        row
+    }
+
+    /// The row of the first build the job belongs to.
+    pub fn build_of_job(&self, builds: &[WorkspaceBuild], job_id: Uuid) -> Option<usize> {
+        let mut inner = self.inner.borrow_mut();
+        inner.catch_up_builds(builds);
+        let row = inner.build_of_job.get(&job_id).copied();
+        if row.is_some_and(|i| builds[i].job_id != job_id) {
+            *inner = Inner::default();
+            inner.catch_up_builds(builds);
+            return inner.build_of_job.get(&job_id).copied();
         }
         row
     }
@@ -121,14 +153,27 @@ impl Inner {
         if builds.len() < self.builds_seen {
             self.builds_seen = 0;
             self.latest_build.clear();
+            self.build_of_job.clear();
         }
         for (i, b) in builds.iter().enumerate().skip(self.builds_seen) {
             let latest = self.latest_build.entry(b.workspace_id).or_insert(i);
             if builds[*latest].build_number <= b.build_number {
                 *latest = i;
             }
+            self.build_of_job.entry(b.job_id).or_insert(i);
         }
         self.builds_seen = builds.len();
+    }
+
+    fn catch_up_jobs(&mut self, jobs: &[ProvisionerJob]) {
+        if jobs.len() < self.jobs_seen {
+            self.jobs_seen = 0;
+            self.job_row.clear();
+        }
+        for (i, j) in jobs.iter().enumerate().skip(self.jobs_seen) {
+            self.job_row.entry(j.id).or_insert(i);
+        }
+        self.jobs_seen = jobs.len();
     }
 
     fn catch_up_resources(&mut self, resources: &[WorkspaceResource]) {

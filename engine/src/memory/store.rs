@@ -128,7 +128,36 @@ impl Tables {
 
     /// The provisioner job row with this ID.
     pub fn job(&self, id: Uuid) -> Option<&ProvisionerJob> {
-        self.jobs.iter().find(|j| j.id == id)
+        if scanned(self.jobs.len()) {
+            return self.jobs.iter().find(|j| j.id == id);
+        }
+        self.job_row(id).map(|i| &self.jobs[i])
+    }
+
+    /// The indexed lookup of [`Tables::job`] (checked against the scan in
+    /// debug builds), out of line as [`Tables::agent_row`].
+    #[inline(never)]
+    fn job_row(&self, id: Uuid) -> Option<usize> {
+        let row = self.index.job(&self.jobs, id);
+        debug_assert_eq!(row, self.jobs.iter().position(|j| j.id == id));
+        row
+    }
+
+    /// The build the job belongs to (each job has one).
+    pub fn build_of_job(&self, job_id: Uuid) -> Option<&WorkspaceBuild> {
+        if scanned(self.builds.len()) {
+            return self.builds.iter().find(|b| b.job_id == job_id);
+        }
+        self.build_of_job_row(job_id).map(|i| &self.builds[i])
+    }
+
+    /// The indexed lookup of [`Tables::build_of_job`] (checked against the
+    /// scan in debug builds), out of line as [`Tables::agent_row`].
+    #[inline(never)]
+    fn build_of_job_row(&self, job_id: Uuid) -> Option<usize> {
+        let row = self.index.build_of_job(&self.builds, job_id);
+        debug_assert_eq!(row, self.builds.iter().position(|b| b.job_id == job_id));
+        row
     }
 
     /// The agent row with this ID.
@@ -918,5 +947,26 @@ mod tests {
         t.agents.truncate(1);
         assert_eq!(t.agent(id(1002)), None);
         assert_eq!(agents(&t, 10), [id(1000)]);
+        // Jobs by ID, and the build each job belongs to (every build above
+        // has the job of its own number).
+        for n in [3, 1, 2] {
+            t.jobs.push(ProvisionerJob {
+                id: id(n),
+                status: JobStatus::Pending,
+                error: None,
+                error_code: None,
+                created_at: Time::ZERO,
+                started_at: None,
+                completed_at: None,
+            });
+        }
+        assert_eq!(t.job(id(1)).map(|j| j.id), Some(id(1)));
+        assert_eq!(t.job(id(9)), None);
+        assert_eq!(t.build_of_job(id(4)).map(|b| b.workspace_id), Some(id(1)));
+        assert_eq!(t.build_of_job(id(6)).map(|b| b.id), Some(id(6)));
+        assert_eq!(t.build_of_job(id(7)), None);
+        t.jobs.truncate(1);
+        assert_eq!(t.job(id(1)), None);
+        assert_eq!(t.job(id(3)).map(|j| j.id), Some(id(3)));
     }
 }

@@ -16,7 +16,6 @@ use chatsim_engine::ports::{
 };
 use uuid::Uuid;
 
-use super::build_of_recent_job;
 use crate::control::SlotKey;
 use crate::hosts::proto::{DialRequest, DialResponse, FrameConn, AGENT_DIAL_PORT};
 use crate::hosts::{is_retryable, CODERD};
@@ -66,13 +65,14 @@ impl<N: Net> AgentDialer for SimDialer<N> {
 pub fn agent_host(store: &MemStore, agent_id: Uuid) -> Option<String> {
     let t = store.tables();
     let agent = t.agent(agent_id)?;
-    // Newest first, as `recent_job`: the agents dialed are recent ones.
+    // Newest first: the agents dialed are recent ones (resource IDs are
+    // unique, so this is the first match too).
     let resource = t
         .resources
         .iter()
         .rev()
         .find(|r| Some(r.id) == agent.resource_id)?;
-    let build = build_of_recent_job(&t, resource.job_id)?;
+    let build = t.build_of_job(resource.job_id)?;
     Some(SlotKey::new(build.workspace_id, &agent.name).host_name())
 }
 

@@ -233,10 +233,10 @@ impl<N: Net> CoderdCore<N> {
         self.poke_statuses();
         let event = {
             let t = self.store.tables();
-            let Some(job) = recent_job(&t, job_id) else {
+            let Some(job) = t.job(job_id) else {
                 return;
             };
-            let Some(build) = build_of_recent_job(&t, job_id) else {
+            let Some(build) = t.build_of_job(job_id) else {
                 return;
             };
             let workspace = t
@@ -274,7 +274,10 @@ impl<N: Net> CoderdCore<N> {
         job_id: Uuid,
         outcome: JobOutcome,
     ) -> Option<Vec<chatsim_engine::model::WorkspaceAgent>> {
-        let running = recent_job(&self.store.tables(), job_id)
+        let running = self
+            .store
+            .tables()
+            .job(job_id)
             .is_some_and(|j| j.status == JobStatus::Running);
         if !running {
             return None;
@@ -331,7 +334,7 @@ impl<N: Net> CoderdCore<N> {
         job_id: Uuid,
         outcome: JobOutcome,
     ) -> Vec<chatsim_engine::model::WorkspaceAgent> {
-        let status = recent_job(&self.store.tables(), job_id).map(|j| j.status);
+        let status = self.store.tables().job(job_id).map(|j| j.status);
         assert!(
             matches!(
                 status,
@@ -587,17 +590,4 @@ pub fn host<N: Net>(core: Rc<CoderdCore<N>>) -> HostFactory {
             Ok(())
         })
     })
-}
-
-/// A job's row, searched from the newest: the jobs coderd's handlers ask
-/// about were enqueued lately, and job IDs are unique, so this is
-/// [`Tables::job`]'s answer without walking every ended job first.
-pub(crate) fn recent_job(t: &Tables, job_id: Uuid) -> Option<&ProvisionerJob> {
-    t.jobs.iter().rev().find(|j| j.id == job_id)
-}
-
-/// The build a job belongs to (each job has one), searched from the newest
-/// as [`recent_job`].
-pub(crate) fn build_of_recent_job(t: &Tables, job_id: Uuid) -> Option<&WorkspaceBuild> {
-    t.builds.iter().rev().find(|b| b.job_id == job_id)
 }

@@ -15,7 +15,7 @@ use chatsim_engine::memory::JobOutcome;
 use chatsim_engine::model::{JobStatus, Transition};
 use uuid::Uuid;
 
-use super::{build_of_recent_job, recent_job, CoderdCore};
+use super::CoderdCore;
 use crate::hosts::proto::{
     FrameConn, ProvRequest, ProvResponse, WireAgent, WireAgentSpec, WireJob, WireOutcome,
     PROVISIONER_PORT,
@@ -92,7 +92,7 @@ fn handle<N: Net>(core: &CoderdCore<N>, request: ProvRequest) -> ProvResponse {
             }
             touch(core, job);
             let ok = core.hooks.commit_quota(job, daily_cost);
-            let build = build_of_recent_job(&core.store.tables(), job).map(|b| b.id);
+            let build = core.store.tables().build_of_job(job).map(|b| b.id);
             if let Some(build) = build {
                 core.emit(Event::QuotaCommit {
                     build: id(build),
@@ -133,7 +133,10 @@ fn stop_if_canceling<N: Net>(core: &CoderdCore<N>, request: &ProvRequest) -> Opt
         | ProvRequest::CommitQuota { job, .. }
         | ProvRequest::Complete { job, .. } => *job,
     };
-    let canceling = recent_job(&core.store.tables(), job)
+    let canceling = core
+        .store
+        .tables()
+        .job(job)
         .is_some_and(|j| j.status == chatsim_engine::model::JobStatus::Canceling);
     if !canceling {
         return None;
@@ -153,7 +156,9 @@ fn not_running(job: Uuid) -> ProvResponse {
 }
 
 fn running<N: Net>(core: &CoderdCore<N>, job: Uuid) -> bool {
-    recent_job(&core.store.tables(), job)
+    core.store
+        .tables()
+        .job(job)
         .is_some_and(|j| j.status == chatsim_engine::model::JobStatus::Running)
 }
 
@@ -213,7 +218,7 @@ fn log<N: Net>(core: &CoderdCore<N>, job: Uuid, stage: String, line: String) -> 
         return not_running(job);
     }
     touch(core, job);
-    let build = build_of_recent_job(&core.store.tables(), job).map(|b| b.id);
+    let build = core.store.tables().build_of_job(job).map(|b| b.id);
     let Some(build) = build else {
         return not_running(job);
     };
