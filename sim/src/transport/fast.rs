@@ -863,7 +863,12 @@ impl FastWorld {
             shared.error.borrow().is_some()
                 || (!clients_done_before && shared.clients_running.get() == 0)
                 || control.is_some_and(|c| {
-                    pushed.0.swap(false, Ordering::Relaxed) && c.poll_pushed(&mut cx).is_ready()
+                    // A load and a store, not a swap (a locked instruction,
+                    // asked before every task poll).
+                    pushed.0.load(Ordering::Relaxed) && {
+                        pushed.0.store(false, Ordering::Relaxed);
+                        c.poll_pushed(&mut cx).is_ready()
+                    }
                 })
         };
         // One catch for the whole step, not one per task poll: a panic

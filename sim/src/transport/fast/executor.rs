@@ -90,6 +90,14 @@ struct Slot {
 /// A virtual instant: time since the world began.
 type At = Duration;
 
+/// What a timer wakes. A task of this executor is woken through the
+/// waker it already holds: arming and firing clone and drop no waker (each
+/// an atomic increment or decrement).
+enum Target {
+    Task(TaskId),
+    Waker(Waker),
+}
+
 struct Inner {
     origin: Instant,
     now: Cell<At>,
@@ -99,9 +107,11 @@ struct Inner {
     number: u64,
     /// The task being polled (still set when its poll panicked).
     running: Cell<Option<TaskId>>,
+    /// The waker its poll was given, while the poll is under way.
+    running_waker: Cell<Option<WakerId>>,
     /// Our tasks taken out of [`WOKEN`] to pass another world's wakes, in order.
     batch: RefCell<VecDeque<TaskId>>,
-    timers: RefCell<TimerQueue>,
+    timers: RefCell<TimerQueue<Target>>,
 }
 
 impl Drop for Inner {
@@ -134,6 +144,7 @@ impl Executor {
             free: RefCell::new(Vec::new()),
             number,
             running: Cell::new(None),
+            running_waker: Cell::new(None),
             batch: RefCell::new(VecDeque::new()),
             timers: RefCell::new(TimerQueue::default()),
         }))
@@ -301,11 +312,32 @@ impl Executor {
         };
         self.0.now.set(self.0.now.get().max(first));
         loop {
-            let waker = self.0.timers.borrow_mut().pop_due(first);
-            match waker {
-                Some(waker) => waker.wake(),
+            let target = self.0.timers.borrow_mut().pop_due(first);
+            match target {
+                Some(Target::Task(id)) => self.wake_task(id),
+                Some(Target::Waker(waker)) => waker.wake(),
                 None => return true,
             }
+        }
+    }
+
+    /// Wakes a task as its waker would (a task that ended is not woken:
+    /// its waker's wake would be skipped when reached).
+    fn wake_task(&self, id: TaskId) {
+        let slots = self.0.slots.borrow();
+        if let Some(slot) = slots.get(id.slot) {
+            if let (true, Some((task, _))) = (slot.generation == id.generation, &slot.waker) {
+                task.wake_by_ref();
+            }
+        }
+    }
+
+    /// What a timer polled with `waker` should wake: the running task
+    /// itself when `waker` is its own.
+    fn target(&self, waker: &Waker) -> Target {
+        match (self.0.running.get(), self.0.running_waker.get()) {
+            (Some(id), Some(running)) if running == WakerId::of(waker) => Target::Task(id),
+            _ => Target::Waker(waker.clone()),
         }
     }
 
@@ -333,10 +365,12 @@ impl Executor {
             (future, wakers)
         };
         self.0.running.set(Some(id));
+        self.0.running_waker.set(Some(WakerId::of(&wakers.1)));
         let done = future
             .as_mut()
             .poll(&mut Context::from_waker(&wakers.1))
             .is_ready();
+        self.0.running_waker.set(None);
         self.0.running.set(None);
         let mut slots = self.0.slots.borrow_mut();
         let slot = &mut slots[id.slot];
@@ -384,12 +418,12 @@ impl Executor {
         if deadline <= self.elapsed() {
             waker.wake();
         } else {
-            self.arm(deadline, waker);
+            self.arm(deadline, Target::Waker(waker));
         }
     }
 
-    fn arm(&self, deadline: At, waker: Waker) -> TimerKey {
-        self.0.timers.borrow_mut().arm(deadline, waker)
+    fn arm(&self, deadline: At, target: Target) -> TimerKey {
+        self.0.timers.borrow_mut().arm(deadline, target)
     }
 
     fn disarm(&self, key: TimerKey) {
@@ -426,14 +460,15 @@ impl Future for FastSleep {
                 if *holds == waker {
                     return Poll::Pending;
                 }
-                if this.exec.0.timers.borrow_mut().set_waker(*key, cx.waker()) {
+                let target = this.exec.target(cx.waker());
+                if this.exec.0.timers.borrow_mut().set_target(*key, target) {
                     *holds = waker;
                     return Poll::Pending;
                 }
             }
             this.exec.disarm(*key);
         }
-        let key = this.exec.arm(this.deadline, cx.waker().clone());
+        let key = this.exec.arm(this.deadline, this.exec.target(cx.waker()));
         this.armed = Some((key, this.deadline, waker));
         Poll::Pending
     }
@@ -562,6 +597,40 @@ mod tests {
             ]
         );
         assert_eq!(exec.elapsed(), Duration::from_secs(100));
+    }
+
+    #[test]
+    fn timers_woken_through_a_task_or_another_waker_fire_in_arming_order() {
+        // A sleep polled by its task wakes the task directly; one polled
+        // inside a join wakes the join's own waker. Both kinds share one
+        // order: deadline, then arming.
+        let exec = executor();
+        let log = Log::default();
+        let at = |secs| exec.sleep_until(exec.now() + Duration::from_secs(secs));
+        for (name, joined) in [("own-1", false), ("joined", true), ("own-2", false)] {
+            let (log, sleep, other) = (log.clone(), at(5), at(5));
+            exec.spawn(async move {
+                if joined {
+                    let mut set = futures::stream::FuturesUnordered::new();
+                    set.push(sleep);
+                    set.push(other);
+                    futures::StreamExt::next(&mut set).await;
+                } else {
+                    sleep.await;
+                }
+                note(&log, name);
+            });
+        }
+        let (late_log, late) = (log.clone(), at(6));
+        let ended = exec.spawn(async move {
+            late.await;
+            note(&late_log, "never");
+        });
+        exec.run_until(Duration::from_secs(1), || false);
+        exec.abort(ended);
+        exec.run_until(Duration::from_secs(10), || false);
+        assert_eq!(*log.borrow(), ["own-1", "joined", "own-2"]);
+        assert!(exec.is_finished(ended));
     }
 
     #[test]

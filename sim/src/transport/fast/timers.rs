@@ -1,10 +1,10 @@
 //! The fast world's timer queue: armed timers in (deadline, arming order).
 //!
 //! A binary heap of (deadline, arming number, slot) over a slab of slots
-//! that hold each armed timer's waker. Disarming frees the slot and leaves
+//! that hold what each armed timer wakes (its target). Disarming frees the slot and leaves
 //! the heap entry behind: an entry whose slot no longer holds its arming
 //! number is stale and skipped when it comes up. Arming is a heap push,
-//! disarming and changing the waker are O(1), and nothing allocates once
+//! disarming and changing the target are O(1), and nothing allocates once
 //! the heap and slab have grown to the world's size.
 //!
 //! Arming numbers are unique, so the order timers fire in is total: the
@@ -12,10 +12,9 @@
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
-use std::task::Waker;
 use std::time::Duration;
 
-/// An armed timer, for disarming it or changing its waker.
+/// An armed timer, for disarming it or changing its target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TimerKey {
     slot: usize,
@@ -61,36 +60,53 @@ impl PartialOrd for Entry {
     }
 }
 
-#[derive(Default)]
-struct Slot {
+struct Slot<T> {
     /// The arming number of the timer in the slot; `None` when free.
     armed: Option<u64>,
-    waker: Option<Waker>,
+    target: Option<T>,
 }
 
-/// Armed timers.
-#[derive(Default)]
-pub struct TimerQueue {
+impl<T> Slot<T> {
+    const FREE: Slot<T> = Slot {
+        armed: None,
+        target: None,
+    };
+}
+
+/// Armed timers, each waking a `T` (a waker, or a task).
+pub struct TimerQueue<T> {
     heap: BinaryHeap<Entry>,
-    slots: Vec<Slot>,
+    slots: Vec<Slot<T>>,
     free: Vec<usize>,
     next: u64,
     /// Heap entries whose timer was disarmed.
     stale: usize,
 }
 
-impl TimerQueue {
-    /// Arms a timer for `deadline` that wakes `waker`.
-    pub fn arm(&mut self, deadline: Duration, waker: Waker) -> TimerKey {
+impl<T> Default for TimerQueue<T> {
+    fn default() -> Self {
+        TimerQueue {
+            heap: BinaryHeap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            next: 0,
+            stale: 0,
+        }
+    }
+}
+
+impl<T> TimerQueue<T> {
+    /// Arms a timer for `deadline` that wakes `target`.
+    pub fn arm(&mut self, deadline: Duration, target: T) -> TimerKey {
         let armed = self.next;
         self.next += 1;
         let slot = self.free.pop().unwrap_or_else(|| {
-            self.slots.push(Slot::default());
+            self.slots.push(Slot::FREE);
             self.slots.len() - 1
         });
         self.slots[slot] = Slot {
             armed: Some(armed),
-            waker: Some(waker),
+            target: Some(target),
         };
         self.heap.push(Entry::new(deadline, armed, slot));
         TimerKey { slot, armed }
@@ -99,7 +115,7 @@ impl TimerQueue {
     /// Disarms a timer (a no-op once it fired or was disarmed).
     pub fn disarm(&mut self, key: TimerKey) {
         if self.is_armed(key) {
-            self.slots[key.slot] = Slot::default();
+            self.slots[key.slot] = Slot::FREE;
             self.free.push(key.slot);
             self.stale += 1;
             // Timeouts that never fire would otherwise pile up until their
@@ -113,16 +129,13 @@ impl TimerQueue {
         }
     }
 
-    /// Makes an armed timer wake `waker` instead; false when it is not
+    /// Makes an armed timer wake `target` instead; false when it is not
     /// armed (it fired).
-    pub fn set_waker(&mut self, key: TimerKey, waker: &Waker) -> bool {
+    pub fn set_target(&mut self, key: TimerKey, target: T) -> bool {
         if !self.is_armed(key) {
             return false;
         }
-        match &mut self.slots[key.slot].waker {
-            Some(old) => old.clone_from(waker),
-            slot => *slot = Some(waker.clone()),
-        }
+        self.slots[key.slot].target = Some(target);
         true
     }
 
@@ -145,8 +158,8 @@ impl TimerQueue {
     }
 
     /// Disarms the next armed timer due at `deadline` and returns its
-    /// waker; `None` when no more are due then.
-    pub fn pop_due(&mut self, deadline: Duration) -> Option<Waker> {
+    /// target; `None` when no more are due then.
+    pub fn pop_due(&mut self, deadline: Duration) -> Option<T> {
         while let Some(&entry) = self.heap.peek() {
             let slot = entry.slot;
             if self.slots[slot].armed != Some(entry.armed()) {
@@ -158,10 +171,10 @@ impl TimerQueue {
                 return None;
             }
             self.heap.pop();
-            let waker = self.slots[slot].waker.take();
-            self.slots[slot] = Slot::default();
+            let target = self.slots[slot].target.take();
+            self.slots[slot] = Slot::FREE;
             self.free.push(slot);
-            return waker;
+            return target;
         }
         None
     }
@@ -177,7 +190,7 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::{Arc, Mutex};
-    use std::task::Wake;
+    use std::task::{Wake, Waker};
 
     /// A waker that records its number when woken.
     struct Note(usize, Arc<Mutex<Vec<usize>>>);
@@ -227,8 +240,8 @@ mod tests {
         assert_eq!(late.slot, early.slot, "the slot is reused");
         assert_eq!(q.first(), Some(ms(50)));
         assert!(q.pop_due(ms(5)).is_none());
-        assert!(!q.set_waker(early, &waker(9, &log)));
-        assert!(q.set_waker(late, &waker(3, &log)));
+        assert!(!q.set_target(early, waker(9, &log)));
+        assert!(q.set_target(late, waker(3, &log)));
         q.pop_due(ms(50)).expect("due").wake();
         assert_eq!(*log.lock().unwrap(), [3]);
     }
