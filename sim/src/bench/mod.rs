@@ -217,6 +217,45 @@ pub struct Measurement {
     pub truncated: bool,
 }
 
+impl Measurement {
+    /// One measurement made of several children's (the rounds of one
+    /// story and mode): runs add up, the median is the median of their
+    /// medians, the extremes are the extremes of all.
+    pub fn merge(parts: &[Measurement]) -> Option<Measurement> {
+        let first = parts.first()?;
+        let runs: u32 = parts.iter().map(|m| m.runs).sum();
+        let mut medians: Vec<f64> = parts.iter().map(|m| m.wall_seconds).collect();
+        let wall_seconds = median(&mut medians);
+        let virtual_seconds = parts
+            .iter()
+            .map(|m| m.virtual_seconds * f64::from(m.runs))
+            .sum::<f64>()
+            / f64::from(runs.max(1));
+        Some(Measurement {
+            story: first.story.clone(),
+            mode: first.mode,
+            runs,
+            virtual_seconds,
+            wall_seconds,
+            wall_min_seconds: parts
+                .iter()
+                .map(|m| m.wall_min_seconds)
+                .fold(f64::INFINITY, f64::min),
+            wall_max_seconds: parts.iter().map(|m| m.wall_max_seconds).fold(0.0, f64::max),
+            realtime_ratio: virtual_seconds / wall_seconds.max(1e-9),
+            peak_rss_bytes: parts.iter().filter_map(|m| m.peak_rss_bytes).max(),
+            cases_per_sec: None,
+            truncated: parts.iter().any(|m| m.truncated),
+        })
+    }
+}
+
+/// The median of `values` (the upper one of an even count); NaN when empty.
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
 /// Runs `story` in `mode` in this process (what a child does).
 #[allow(clippy::disallowed_methods)] // bench timing: wall time around whole runs, never inside one
 pub fn measure(story: &str, mode: Mode, budget: Budget) -> Result<Measurement, String> {
@@ -321,8 +360,14 @@ pub const NAIVE_VIRTUAL_CAP: Duration = Duration::from_secs(31 * 60);
 pub struct BenchOptions {
     /// Stories to measure (default: the reference stories).
     pub stories: Vec<String>,
-    /// Per measurement.
+    /// Per measurement (the fast transport's and the engine's: over all
+    /// their rounds).
     pub budget: Budget,
+    /// The fast transport and the engine are measured in this many
+    /// alternating rounds (fast, engine, fast, engine, …), each with its
+    /// share of `budget`, and their ratio is taken per round: a change in
+    /// the machine's load during the bench falls on both sides of a ratio.
+    pub rounds: u32,
     /// Budget of the naive turmoil-1ms baseline (one run is slow).
     pub naive_budget: Budget,
     /// Budget of the fuzz throughput measurement.
@@ -345,6 +390,7 @@ impl Default for BenchOptions {
                 max_runs: 200,
                 virtual_cap: None,
             },
+            rounds: 3,
             naive_budget: Budget {
                 min_wall: Duration::ZERO,
                 max_runs: 1,
@@ -417,6 +463,9 @@ pub struct StoryReport {
     pub naive: Measurement,
     /// The same calls on the pure engine (the practical limit).
     pub engine: Measurement,
+    /// How many times slower the fast transport was than the engine in
+    /// each round, in round order.
+    pub engine_rounds: Vec<f64>,
 }
 
 /// Comparisons are of wall time per virtual second (the realtime ratios),
@@ -432,9 +481,13 @@ impl StoryReport {
         self.fast.realtime_ratio / self.turmoil.realtime_ratio
     }
 
-    /// How many times slower the fast transport is than the pure engine.
+    /// How many times slower the fast transport is than the pure engine:
+    /// the median of the rounds' ratios.
     pub fn slowdown_vs_engine_limit(&self) -> f64 {
-        self.engine.realtime_ratio / self.fast.realtime_ratio
+        if self.engine_rounds.is_empty() {
+            return self.engine.realtime_ratio / self.fast.realtime_ratio;
+        }
+        median(&mut self.engine_rounds.clone())
     }
 }
 
@@ -520,16 +573,28 @@ pub fn run_bench(
             progress(&format!("{name} on {}", mode.name()));
             measure_in_child(exe, name, mode, budget)
         };
-        let fast = measure(Mode::Fast, options.budget)?;
+        let rounds = options.rounds.max(1);
+        let share = Budget {
+            min_wall: options.budget.min_wall / rounds,
+            ..options.budget
+        };
+        let (mut fasts, mut engines, mut engine_rounds) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            let fast = measure(Mode::Fast, share)?;
+            let engine = measure(Mode::Engine, share)?;
+            engine_rounds.push(engine.realtime_ratio / fast.realtime_ratio);
+            fasts.push(fast);
+            engines.push(engine);
+        }
         let turmoil = measure(Mode::Turmoil, options.budget)?;
         let naive = measure(Mode::TurmoilTick1ms, options.naive_budget)?;
-        let engine = measure(Mode::Engine, options.budget)?;
         stories.push(StoryReport {
             name: name.clone(),
-            fast,
+            fast: Measurement::merge(&fasts).expect("at least one round"),
             turmoil,
             naive,
-            engine,
+            engine: Measurement::merge(&engines).expect("at least one round"),
+            engine_rounds,
         });
     }
     progress("fuzz cases on fast");
@@ -775,6 +840,11 @@ impl Report {
                 spread(&s.engine)
             ));
         }
+        out.push_str("fast vs engine, slower by, per round (fast and engine alternate):\n");
+        for s in &self.stories {
+            let rounds: Vec<String> = s.engine_rounds.iter().map(|&r| times(r)).collect();
+            out.push_str(&format!("{:<17} {}\n", s.name, rounds.join("  ")));
+        }
         out.push_str(&format!(
             "load average (1/5/15 min): {} at the start, {} at the end\n",
             load_text(self.load_average[0]),
@@ -889,8 +959,9 @@ impl Report {
 
     /// One JSON object: `stories` (per story: `name`, `virtual_seconds`,
     /// `realtime_ratio` (fast), `turmoil_realtime_ratio`,
-    /// `speedup_vs_turmoil_default`, `slowdown_vs_engine_limit`,
-    /// `peak_rss_bytes` (fast), and the raw measurements), the top-level
+    /// `speedup_vs_turmoil_default`, `slowdown_vs_engine_limit` (the
+    /// median of `slowdown_vs_engine_rounds`), `peak_rss_bytes` (fast), and
+    /// the raw measurements, fast and engine merged over rounds), the top-level
     /// `fuzz_cases_per_sec_per_core`, `load_average` (`start`, `end`),
     /// `scaling` when measured, and `instructions` (per story and mode:
     /// `instructions_per_run`) or `instructions_skipped` with
@@ -911,6 +982,7 @@ impl Report {
                     "speedup_vs_turmoil_default": s.speedup_vs_turmoil_default(),
                     "speedup_vs_turmoil": s.speedup_vs_turmoil(),
                     "slowdown_vs_engine_limit": s.slowdown_vs_engine_limit(),
+                    "slowdown_vs_engine_rounds": s.engine_rounds,
                     "peak_rss_bytes": s.fast.peak_rss_bytes,
                     "turmoil_peak_rss_bytes": s.turmoil.peak_rss_bytes,
                     "measurements": [s.fast, s.turmoil, s.naive, s.engine],
@@ -997,5 +1069,53 @@ mod tests {
         assert_eq!(times(201_534.4), "201,534×");
         assert_eq!(times(3.25), "3.2×");
         assert_eq!(group(1_000), "1,000");
+    }
+
+    fn measured(mode: Mode, runs: u32, wall: [f64; 3], truncated: bool) -> Measurement {
+        Measurement {
+            story: "oom".into(),
+            mode,
+            runs,
+            virtual_seconds: 60.0,
+            wall_seconds: wall[1],
+            wall_min_seconds: wall[0],
+            wall_max_seconds: wall[2],
+            realtime_ratio: 60.0 / wall[1],
+            peak_rss_bytes: Some(u64::from(runs)),
+            cases_per_sec: None,
+            truncated,
+        }
+    }
+
+    #[test]
+    fn rounds_merge_into_one_measurement_and_the_ratio_is_their_median() {
+        let fast = [
+            measured(Mode::Fast, 10, [0.9, 1.0, 1.5], false),
+            measured(Mode::Fast, 20, [1.8, 3.0, 4.0], true),
+            measured(Mode::Fast, 30, [1.1, 1.2, 1.3], false),
+        ];
+        let merged = Measurement::merge(&fast).expect("three rounds");
+        assert_eq!(merged.runs, 60);
+        assert_eq!(merged.wall_seconds, 1.2, "the median of the medians");
+        assert_eq!(
+            (merged.wall_min_seconds, merged.wall_max_seconds),
+            (0.9, 4.0)
+        );
+        assert_eq!(merged.realtime_ratio, 50.0);
+        assert_eq!(merged.peak_rss_bytes, Some(30));
+        assert!(merged.truncated);
+        assert!(Measurement::merge(&[]).is_none());
+
+        let engine = measured(Mode::Engine, 100, [0.2, 0.4, 0.5], false);
+        let report = StoryReport {
+            name: "oom".into(),
+            fast: merged,
+            turmoil: engine.clone(),
+            naive: engine.clone(),
+            engine,
+            // A loaded machine in round two: the median ignores it.
+            engine_rounds: vec![2.5, 9.0, 2.9],
+        };
+        assert_eq!(report.slowdown_vs_engine_limit(), 2.9);
     }
 }

@@ -22,6 +22,10 @@ pub struct BenchArgs {
     /// Repeat each measurement for at least this long (ms).
     #[arg(long, default_value_t = 2000)]
     min_wall_ms: u64,
+    /// Measure the fast transport and the engine in this many alternating
+    /// rounds (their ratio is the median of the rounds' ratios).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    rounds: u32,
     /// Measure fuzz throughput for at least this long (ms).
     #[arg(long, default_value_t = 5000)]
     fuzz_wall_ms: u64,
@@ -60,6 +64,7 @@ pub fn bench(args: BenchArgs) -> ExitCode {
         scaling: args.scaling,
         scaling_cell_limit: Duration::from_secs(args.scaling_cell_limit_secs),
         instructions: args.instructions,
+        rounds: args.rounds,
         ..BenchOptions::default()
     };
     if !args.stories.is_empty() {
