@@ -112,6 +112,8 @@ struct Inner {
     /// Our tasks taken out of [`WOKEN`] to pass another world's wakes, in order.
     batch: RefCell<VecDeque<TaskId>>,
     timers: RefCell<TimerQueue<Target>>,
+    /// The targets of the timers firing now (kept for its allocation).
+    due: Cell<Vec<Target>>,
 }
 
 impl Drop for Inner {
@@ -147,6 +149,7 @@ impl Executor {
             running_waker: Cell::new(None),
             batch: RefCell::new(VecDeque::new()),
             timers: RefCell::new(TimerQueue::default()),
+            due: Cell::new(Vec::new()),
         }))
     }
 
@@ -306,19 +309,19 @@ impl Executor {
     /// Moves the clock to the earliest timer and fires every timer due
     /// then, in arming order; false when none is due by `deadline`.
     fn fire_timers(&self, deadline: Duration) -> bool {
-        let first = self.0.timers.borrow_mut().first();
-        let Some(first) = first.filter(|&first| first <= deadline) else {
-            return false;
-        };
-        self.0.now.set(self.0.now.get().max(first));
-        loop {
-            let target = self.0.timers.borrow_mut().pop_due(first);
-            match target {
-                Some(Target::Task(id)) => self.wake_task(id),
-                Some(Target::Waker(waker)) => waker.wake(),
-                None => return true,
+        let mut due = self.0.due.take();
+        let first = self.0.timers.borrow_mut().pop_earliest(deadline, &mut due);
+        if let Some(first) = first {
+            self.0.now.set(self.0.now.get().max(first));
+            for target in due.drain(..) {
+                match target {
+                    Target::Task(id) => self.wake_task(id),
+                    Target::Waker(waker) => waker.wake(),
+                }
             }
         }
+        self.0.due.set(due);
+        first.is_some()
     }
 
     /// Wakes a task as its waker would (a task that ended is not woken:

@@ -39,10 +39,6 @@ impl Entry {
         }
     }
 
-    fn deadline(self) -> Duration {
-        Duration::from_nanos((self.key >> 64) as u64)
-    }
-
     fn armed(self) -> u64 {
         self.key as u64
     }
@@ -145,38 +141,41 @@ impl<T> TimerQueue<T> {
             .is_some_and(|s| s.armed == Some(key.armed))
     }
 
-    /// The earliest armed deadline.
-    pub fn first(&mut self) -> Option<Duration> {
-        while let Some(&entry) = self.heap.peek() {
-            if self.slots[entry.slot].armed == Some(entry.armed()) {
-                return Some(entry.deadline());
+    /// Disarms every timer due at the earliest armed deadline, when that
+    /// is no later than `limit`, and appends their targets to `due` in
+    /// arming order; returns that deadline (`None`: none is due by then).
+    pub fn pop_earliest(&mut self, limit: Duration, due: &mut Vec<T>) -> Option<Duration> {
+        let first = loop {
+            let entry = *self.heap.peek()?;
+            if self.is_live(entry) {
+                break entry.key >> 64;
             }
             self.heap.pop();
             self.stale -= 1;
+        };
+        if first > limit.as_nanos() {
+            return None;
         }
-        None
-    }
-
-    /// Disarms the next armed timer due at `deadline` and returns its
-    /// target; `None` when no more are due then.
-    pub fn pop_due(&mut self, deadline: Duration) -> Option<T> {
         while let Some(&entry) = self.heap.peek() {
-            let slot = entry.slot;
-            if self.slots[slot].armed != Some(entry.armed()) {
-                self.heap.pop();
+            if entry.key >> 64 != first {
+                break;
+            }
+            self.heap.pop();
+            if !self.is_live(entry) {
                 self.stale -= 1;
                 continue;
             }
-            if entry.deadline() > deadline {
-                return None;
-            }
-            self.heap.pop();
-            let target = self.slots[slot].target.take();
-            self.slots[slot] = Slot::FREE;
-            self.free.push(slot);
-            return target;
+            let slot = &mut self.slots[entry.slot];
+            due.extend(slot.target.take());
+            *slot = Slot::FREE;
+            self.free.push(entry.slot);
         }
-        None
+        Some(Duration::from_nanos(first as u64))
+    }
+
+    /// Whether a heap entry's timer is still armed (not disarmed since).
+    fn is_live(&self, entry: Entry) -> bool {
+        self.slots[entry.slot].armed == Some(entry.armed())
     }
 
     /// Disarms every timer.
@@ -188,7 +187,6 @@ impl<T> TimerQueue<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::{Arc, Mutex};
     use std::task::{Wake, Waker};
 
@@ -220,14 +218,13 @@ mod tests {
         q.arm(ms(10), waker(5, &log));
         q.disarm(gone);
         q.disarm(gone);
-        assert_eq!(q.first(), Some(ms(10)));
-        while let Some(first) = q.first() {
-            while let Some(w) = q.pop_due(first) {
-                w.wake();
-            }
+        let (mut due, mut instants) = (Vec::new(), Vec::new());
+        while let Some(at) = q.pop_earliest(ms(1000), &mut due) {
+            instants.push(at);
+            due.drain(..).for_each(Waker::wake);
         }
+        assert_eq!(instants, [ms(10), ms(20), ms(30)]);
         assert_eq!(*log.lock().unwrap(), [5, 3, 4, 1]);
-        assert_eq!(q.first(), None);
     }
 
     #[test]
@@ -238,29 +235,30 @@ mod tests {
         q.disarm(early);
         let late = q.arm(ms(50), waker(2, &log));
         assert_eq!(late.slot, early.slot, "the slot is reused");
-        assert_eq!(q.first(), Some(ms(50)));
-        assert!(q.pop_due(ms(5)).is_none());
+        let mut due = Vec::new();
+        assert_eq!(q.pop_earliest(ms(49), &mut due), None, "not due by then");
+        assert!(due.is_empty());
         assert!(!q.set_target(early, waker(9, &log)));
         assert!(q.set_target(late, waker(3, &log)));
-        q.pop_due(ms(50)).expect("due").wake();
+        assert_eq!(q.pop_earliest(ms(50), &mut due), Some(ms(50)));
+        due.drain(..).for_each(Waker::wake);
         assert_eq!(*log.lock().unwrap(), [3]);
+        assert_eq!(q.pop_earliest(ms(1000), &mut due), None, "nothing armed");
     }
 
     #[test]
     fn slots_are_reused_as_timers_fire_and_disarm() {
         let log = Arc::new(Mutex::new(Vec::new()));
         let mut q = TimerQueue::default();
-        let count = AtomicUsize::new(0);
+        let mut due = Vec::new();
         for round in 0..100u64 {
             let keys: Vec<_> = (0..8)
                 .map(|i| q.arm(ms(round * 10 + i), waker(0, &log)))
                 .collect();
             keys.iter().skip(4).for_each(|&k| q.disarm(k));
-            while q.pop_due(ms(round * 10 + 9)).is_some() {
-                count.fetch_add(1, Ordering::Relaxed);
-            }
+            while q.pop_earliest(ms(round * 10 + 9), &mut due).is_some() {}
         }
-        assert_eq!(count.load(Ordering::Relaxed), 400);
+        assert_eq!(due.len(), 400);
         assert!(q.slots.len() <= 8, "slots are reused: {}", q.slots.len());
     }
 }
