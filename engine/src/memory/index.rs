@@ -228,11 +228,45 @@ impl RowIndex {
     }
 }
 
-/// The catch-ups are always inlined: a lookup nearly always finds nothing
-/// appended, and then the catch-up is a compare, not a call.
+/// A catch-up is a compare, inlined into every lookup: it nearly always
+/// finds nothing appended (or removed), and only then calls the indexing.
 impl Inner {
     #[inline(always)]
     fn catch_up_workspaces(&mut self, workspaces: &[Workspace]) {
+        if workspaces.len() != self.workspaces_seen {
+            self.index_workspaces(workspaces);
+        }
+    }
+
+    #[inline(always)]
+    fn catch_up_builds(&mut self, builds: &[WorkspaceBuild]) {
+        if builds.len() != self.builds_seen {
+            self.index_builds(builds);
+        }
+    }
+
+    #[inline(always)]
+    fn catch_up_jobs(&mut self, jobs: &[ProvisionerJob]) {
+        if jobs.len() != self.jobs_seen {
+            self.index_jobs(jobs);
+        }
+    }
+
+    #[inline(always)]
+    fn catch_up_resources(&mut self, resources: &[WorkspaceResource]) {
+        if resources.len() != self.resources_seen {
+            self.index_resources(resources);
+        }
+    }
+
+    #[inline(always)]
+    fn catch_up_agents(&mut self, agents: &[WorkspaceAgent]) {
+        if agents.len() != self.agents_seen {
+            self.index_agents(agents);
+        }
+    }
+
+    fn index_workspaces(&mut self, workspaces: &[Workspace]) {
         if workspaces.len() < self.workspaces_seen {
             self.workspaces_seen = 0;
             self.workspaces_named.clear();
@@ -246,8 +280,7 @@ impl Inner {
         self.workspaces_seen = workspaces.len();
     }
 
-    #[inline(always)]
-    fn catch_up_builds(&mut self, builds: &[WorkspaceBuild]) {
+    fn index_builds(&mut self, builds: &[WorkspaceBuild]) {
         if builds.len() < self.builds_seen {
             self.builds_seen = 0;
             self.latest_build.clear();
@@ -263,8 +296,7 @@ impl Inner {
         self.builds_seen = builds.len();
     }
 
-    #[inline(always)]
-    fn catch_up_jobs(&mut self, jobs: &[ProvisionerJob]) {
+    fn index_jobs(&mut self, jobs: &[ProvisionerJob]) {
         if jobs.len() < self.jobs_seen {
             self.jobs_seen = 0;
             self.job_row.clear();
@@ -275,8 +307,7 @@ impl Inner {
         self.jobs_seen = jobs.len();
     }
 
-    #[inline(always)]
-    fn catch_up_resources(&mut self, resources: &[WorkspaceResource]) {
+    fn index_resources(&mut self, resources: &[WorkspaceResource]) {
         if resources.len() < self.resources_seen {
             self.resources_seen = 0;
             self.resources_of_job.clear();
@@ -288,8 +319,7 @@ impl Inner {
         self.resources_seen = resources.len();
     }
 
-    #[inline(always)]
-    fn catch_up_agents(&mut self, agents: &[WorkspaceAgent]) {
+    fn index_agents(&mut self, agents: &[WorkspaceAgent]) {
         if agents.len() < self.agents_seen {
             self.agents_seen = 0;
             self.agents_of_resource.clear();
