@@ -5,10 +5,11 @@
 //! The tables are public vectors that grow by appending, so the index
 //! follows them lazily: each lookup first indexes the rows appended since
 //! the last one. It relies on rows never being removed or reordered and on
-//! their keys (a build's workspace, number and job, a job's ID, a resource's job, an
-//! agent's ID and resource, a workspace's name) not changing in place; code
-//! that does change one calls [`RowIndex::reset`] (the prebuild claim
-//! renaming the workspace and moving resources to a new job does). A shrunk table or a hit whose key no longer matches
+//! their keys (a build's workspace, number and job, a job's ID, a
+//! resource's job, an agent's ID and resource, a workspace's name) not
+//! changing in place; code that does change one calls [`RowIndex::reset`]
+//! (the prebuild claim renaming the workspace and moving resources to a
+//! new job does). A shrunk table or a hit whose key no longer matches
 //! rebuilds the index, and debug builds check every answer against the
 //! plain scan, so a missed reset fails the tests instead of changing a
 //! result. Answers are exactly the scans': the same rows, in DB order, ties
@@ -35,10 +36,11 @@ fn name_key(name: &str) -> u64 {
 }
 
 /// A map kept as a vector sorted by key. A lookup is a binary search, a
-/// handful of integer compares, where a `BTreeMap` compares a dozen keys
-/// of each node it passes; the hot lookups (a build wait's every poll)
-/// cost a third as much. An insertion shifts the greater keys: rows are
-/// added far more rarely than looked up.
+/// handful of integer compares, where a `BTreeMap` compares up to a dozen
+/// keys of each node it passes (a job among 60: about 60 instructions of
+/// search instead of 150). An insertion shifts the greater keys: rows are
+/// added far more rarely than looked up (a build wait looks up three
+/// every 2 virtual seconds).
 #[derive(Clone, Default)]
 struct SortedMap<K, V>(Vec<(K, V)>);
 
