@@ -489,9 +489,8 @@ fn check_workspace_name(t: &Tables, owner_id: Uuid, name: &str) -> Result<(), Ho
         ));
     }
     let taken = t
-        .workspaces
-        .iter()
-        .any(|w| w.owner_id == owner_id && !w.deleted && w.name == name);
+        .live_workspace_named(name, |w| w.owner_id == owner_id)
+        .is_some();
     if taken {
         return Err(response_error(
             409,
@@ -741,6 +740,8 @@ impl MemCoderd {
             ws.name = request.name.clone();
             ws.ttl_ms = request.ttl_ms;
         }
+        // A workspace's name changed: the name → workspaces index is stale.
+        t.index.reset();
         let (version_id, parameters) = previous
             .map(|b| (b.template_version_id, b.rich_parameters))
             .unwrap_or_default();

@@ -13,8 +13,10 @@ use crate::time::Time;
 use super::index::RowIndex;
 
 /// Tables shorter than this are scanned: there a scan is cheaper than the
-/// index (a short run never builds one).
-const SCAN_BELOW: usize = 64;
+/// index (a short run never builds one). An agent looked up by ID among
+/// about 30 costs the same either way; a workspace's latest build, which
+/// the scan finds only by reading every row, gains from far fewer.
+const SCAN_BELOW: usize = 16;
 
 /// Whether a table of `rows` is scanned rather than indexed. Debug builds
 /// use the index always, so every test checks its answers against the scan.
@@ -62,7 +64,8 @@ pub struct Tables {
     pub chat_workspace_ttl: String,
     /// Lookups without scans (a cache over the rows above). Code that
     /// changes a row's key in place (a build's workspace or number, a
-    /// resource's job, an agent's ID or resource) calls `index.reset()`.
+    /// resource's job, an agent's ID or resource, a workspace's name)
+    /// calls `index.reset()`.
     pub index: RowIndex,
 }
 
@@ -119,6 +122,29 @@ impl Tables {
     /// The workspace row with this ID.
     pub fn workspace(&self, id: Uuid) -> Option<&Workspace> {
         self.workspaces.iter().find(|w| w.id == id)
+    }
+
+    /// The first live (not deleted) workspace named `name`, in DB order,
+    /// that `pick` accepts (an owner test, say). `pick` must not look
+    /// anything up through the index: it runs while the index is borrowed.
+    pub fn live_workspace_named(
+        &self,
+        name: &str,
+        pick: impl Fn(&Workspace) -> bool,
+    ) -> Option<&Workspace> {
+        let live = |w: &Workspace| !w.deleted && pick(w);
+        let scan = || {
+            let mut rows = self.workspaces.iter();
+            rows.position(|w| w.name == name && live(w))
+        };
+        let row = if scanned(self.workspaces.len()) {
+            scan()
+        } else {
+            let row = self.index.workspace_named(&self.workspaces, name, live);
+            debug_assert_eq!(row, scan());
+            row
+        };
+        row.map(|i| &self.workspaces[i])
     }
 
     /// The build row with this ID.
@@ -378,7 +404,8 @@ struct Injected {
 pub struct MemStore {
     tables: RefCell<Tables>,
     failures: RefCell<BTreeMap<Query, Injected>>,
-    calls: RefCell<BTreeMap<Query, u32>>,
+    /// Calls of each query, by its place in [`Query::ALL`].
+    calls: RefCell<[u32; Query::ALL.len()]>,
 }
 
 impl MemStore {
@@ -436,12 +463,15 @@ impl MemStore {
 
     /// How many times `query` was called (failed calls included).
     pub fn calls(&self, query: Query) -> u32 {
-        self.calls.borrow().get(&query).copied().unwrap_or(0)
+        self.calls.borrow()[query as usize]
     }
 
     fn check(&self, query: Query) -> StoreResult<()> {
-        *self.calls.borrow_mut().entry(query).or_default() += 1;
+        self.calls.borrow_mut()[query as usize] += 1;
         let mut failures = self.failures.borrow_mut();
+        if failures.is_empty() {
+            return Ok(());
+        }
         let Some(injected) = failures.get_mut(&query) else {
             return Ok(());
         };
@@ -462,7 +492,11 @@ impl MemStore {
         Err(error)
     }
 
-    fn read<T>(&self, query: Query, f: impl FnOnce(&Tables) -> Option<T>) -> StoreResult<T> {
+    /// Runs `query` as its `Store` method does (counted, failing as
+    /// injected, `NotFound` on `None`) but answers with what `f` reads
+    /// from the borrowed rows: for callers that need a few fields of the
+    /// answer, not a copy of its row. `f` must read what the query reads.
+    pub fn read<T>(&self, query: Query, f: impl FnOnce(&Tables) -> Option<T>) -> StoreResult<T> {
         self.check(query)?;
         f(&self.tables.borrow()).ok_or(StoreError::NotFound)
     }
@@ -776,6 +810,10 @@ mod tests {
         for query in Query::ALL {
             assert_eq!(Query::from_name(&query.name()), Some(query));
         }
+        // The call counters are indexed by a query's place in ALL.
+        for (i, query) in Query::ALL.into_iter().enumerate() {
+            assert_eq!(query as usize, i, "{query:?}");
+        }
         let distinct: BTreeSet<Query> = Query::ALL.into_iter().collect();
         assert_eq!(distinct.len(), Query::ALL.len());
         assert_eq!(Query::from_name("get_user_roles"), None);
@@ -968,5 +1006,84 @@ mod tests {
         t.jobs.truncate(1);
         assert_eq!(t.job(id(1)), None);
         assert_eq!(t.job(id(3)).map(|j| j.id), Some(id(3)));
+        // Workspaces by name: the first live one the pick accepts, in DB
+        // order; a deletion (in place) and a rename (then a reset) count.
+        for (n, name, owner) in [(1, "a", 1), (2, "b", 1), (3, "a", 2), (4, "a", 1)] {
+            t.workspaces.push(Workspace {
+                id: id(n),
+                name: name.into(),
+                owner_id: id(owner),
+                ..Workspace::default()
+            });
+        }
+        let named = |t: &Tables, name: &str, owner: Option<u128>| -> Option<Uuid> {
+            let owned = |w: &Workspace| owner.is_none_or(|o| w.owner_id == id(o));
+            t.live_workspace_named(name, owned).map(|w| w.id)
+        };
+        assert_eq!(named(&t, "a", None), Some(id(1)));
+        assert_eq!(named(&t, "a", Some(2)), Some(id(3)));
+        assert_eq!(named(&t, "c", None), None);
+        t.workspaces[0].deleted = true;
+        assert_eq!(named(&t, "a", Some(1)), Some(id(4)));
+        t.workspaces[1].name = "c".into();
+        t.index.reset();
+        assert_eq!(named(&t, "c", Some(1)), Some(id(2)));
+        assert_eq!(named(&t, "b", None), None);
+        t.workspaces.truncate(2);
+        assert_eq!(named(&t, "a", None), None);
+    }
+
+    #[test]
+    fn indexed_lookups_answer_as_the_scans_over_many_rows_in_no_id_order() {
+        // IDs scattered over the key space, so the index inserts anywhere.
+        let scattered = |n: u128| id(n.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835));
+        let mut t = Tables::default();
+        for n in 0..300u128 {
+            t.builds.push(WorkspaceBuild {
+                id: scattered(n),
+                workspace_id: scattered(1000 + n % 23),
+                build_number: (n % 7) as i32,
+                transition: Transition::Start,
+                template_version_id: id(0),
+                job_id: scattered(2000 + n),
+                initiator_id: id(0),
+                created_at: Time::ZERO,
+                rich_parameters: vec![],
+                daily_cost: 0,
+            });
+            t.jobs.push(ProvisionerJob {
+                id: scattered(2000 + (n * 7) % 300),
+                status: JobStatus::Pending,
+                error: None,
+                error_code: None,
+                created_at: Time::ZERO,
+                started_at: None,
+                completed_at: None,
+            });
+            t.workspaces.push(Workspace {
+                id: scattered(n),
+                name: format!("ws{}", n % 41),
+                deleted: n % 3 == 0,
+                ..Workspace::default()
+            });
+        }
+        for n in 0..320u128 {
+            let ws = scattered(1000 + n % 25);
+            let latest = t.builds.iter().filter(|b| b.workspace_id == ws);
+            let latest = latest.max_by_key(|b| b.build_number).map(|b| b.id);
+            assert_eq!(t.latest_build(ws).map(|b| b.id), latest);
+            let job = scattered(2000 + n);
+            let row = t.jobs.iter().position(|j| j.id == job);
+            assert_eq!(
+                t.job(job).map(|j| j as *const _),
+                row.map(|i| &t.jobs[i] as *const _)
+            );
+            let build = t.builds.iter().find(|b| b.job_id == job).map(|b| b.id);
+            assert_eq!(t.build_of_job(job).map(|b| b.id), build);
+            let name = format!("ws{}", n % 45);
+            let live = t.workspaces.iter().find(|w| w.name == name && !w.deleted);
+            let live = live.map(|w| w.id);
+            assert_eq!(t.live_workspace_named(&name, |_| true).map(|w| w.id), live);
+        }
     }
 }

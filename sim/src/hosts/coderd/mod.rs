@@ -348,15 +348,13 @@ impl<N: Net> CoderdCore<N> {
     /// Finds a live workspace by `name` or `owner/name` (first in DB order).
     pub fn find_workspace(&self, reference: &str) -> Option<Workspace> {
         let t = self.store.tables();
-        let (owner, name) = match reference.split_once('/') {
-            Some((owner, name)) => (Some(owner), name),
-            None => (None, reference),
-        };
-        t.workspaces
-            .iter()
-            .filter(|w| !w.deleted && w.name == name)
-            .find(|w| owner.is_none_or(|o| t.user(w.owner_id).is_some_and(|u| u.username == o)))
-            .cloned()
+        WorkspaceRef::parse(reference).find(&t).cloned()
+    }
+
+    /// The ID of [`CoderdCore::find_workspace`]'s workspace (no copy of
+    /// its row).
+    pub fn find_workspace_id(&self, reference: WorkspaceRef<'_>) -> Option<Uuid> {
+        reference.find(&self.store.tables()).map(|w| w.id)
     }
 
     /// Finds a template by name (first in DB order).
@@ -366,6 +364,39 @@ impl<N: Net> CoderdCore<N> {
             .iter()
             .find(|tpl| !tpl.deleted && tpl.name == name)
             .map(|tpl| tpl.id)
+    }
+}
+
+/// A workspace reference as users write it, `name` or `owner/name`, split
+/// once (a build wait looks it up every poll).
+#[derive(Clone, Copy, Debug)]
+pub struct WorkspaceRef<'a> {
+    owner: Option<&'a str>,
+    name: &'a str,
+}
+
+impl<'a> WorkspaceRef<'a> {
+    /// Splits `owner/name`; a reference without `/` is a name of any owner.
+    pub fn parse(reference: &'a str) -> WorkspaceRef<'a> {
+        match reference.split_once('/') {
+            Some((owner, name)) => WorkspaceRef {
+                owner: Some(owner),
+                name,
+            },
+            None => WorkspaceRef {
+                owner: None,
+                name: reference,
+            },
+        }
+    }
+
+    /// The first live workspace, in DB order, this reference names.
+    fn find<'t>(&self, t: &'t Tables) -> Option<&'t Workspace> {
+        let owned_by = |w: &Workspace| {
+            self.owner
+                .is_none_or(|o| t.user(w.owner_id).is_some_and(|u| u.username == o))
+        };
+        t.live_workspace_named(self.name, owned_by)
     }
 }
 

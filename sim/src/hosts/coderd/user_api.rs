@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use chatsim_engine::find_chat_agent;
+use chatsim_engine::memory::Query;
 use chatsim_engine::model::{BuildParameter, WorkspaceAgent};
 use chatsim_engine::ports::{AgentDialer, Coderd, CreateWorkspaceRequest, HookError, Store};
 use chatsim_engine::tools::ToolResponse;
@@ -13,7 +14,7 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 use super::chat_api::TurnRef;
-use super::{CoderdCore, SimDialer};
+use super::{CoderdCore, SimDialer, WorkspaceRef};
 use crate::plan::Call;
 use crate::transport::Net;
 
@@ -91,9 +92,9 @@ fn with_workspace<N: Net>(
     f: impl FnOnce(uuid::Uuid) -> Result<Value, String>,
 ) -> Result<Value, String> {
     let ws = core
-        .find_workspace(name)
+        .find_workspace_id(WorkspaceRef::parse(name))
         .ok_or_else(|| format!("workspace {name:?} not found"))?;
-    f(ws.id)
+    f(ws)
 }
 
 fn hook_error(err: HookError) -> Value {
@@ -167,27 +168,39 @@ fn create<N: Net>(
     })
 }
 
+/// Polls the workspace's latest build until its job ends. Each poll runs
+/// the same two store queries as the `Store` methods (counted, failing as
+/// injected) but reads only the fields it needs: many waits poll at once
+/// while builds queue, so a poll copies no row.
 async fn wait_build<N: Net>(core: &CoderdCore<N>, name: &str) -> Result<Value, String> {
     let rounds = (BUILD_WAIT_LIMIT.as_secs() / BUILD_POLL.as_secs()) as usize;
+    let reference = WorkspaceRef::parse(name);
     for _ in 0..=rounds {
         let ws = core
-            .find_workspace(name)
+            .find_workspace_id(reference)
             .ok_or_else(|| format!("workspace {name:?} not found"))?;
-        let build = core
+        let (job_id, number, transition) = core
             .store
-            .get_latest_workspace_build_by_workspace_id(ws.id)
+            .read(Query::GetLatestWorkspaceBuildByWorkspaceId, |t| {
+                let b = t.latest_build(ws)?;
+                Some((b.job_id, b.build_number, b.transition))
+            })
             .map_err(|e| format!("get latest build: {e}"))?;
-        let job = core
+        let ended = core
             .store
-            .get_provisioner_job_by_id(build.job_id)
+            .read(Query::GetProvisionerJobById, |t| {
+                let job = t.job(job_id)?;
+                let ended = job.status.is_terminal();
+                Some(ended.then(|| (job.status, job.error.clone(), job.error_code.clone())))
+            })
             .map_err(|e| format!("get provisioner job: {e}"))?;
-        if job.status.is_terminal() {
+        if let Some((status, error, error_code)) = ended {
             return Ok(json!({
-                "build_number": build.build_number,
-                "transition": build.transition.as_str(),
-                "status": job.status.as_str(),
-                "error": job.error,
-                "error_code": job.error_code,
+                "build_number": number,
+                "transition": transition.as_str(),
+                "status": status.as_str(),
+                "error": error,
+                "error_code": error_code,
             }));
         }
         core.net.sleep(BUILD_POLL).await;
@@ -207,17 +220,17 @@ fn latest_chat_agent<N: Net>(core: &CoderdCore<N>, ws: uuid::Uuid) -> Option<Wor
 fn bind_chat<N: Net>(core: &CoderdCore<N>, turn: TurnRef<'_>, name: &str) -> Result<Value, String> {
     let chat_id = turn.turn.current_chat().id;
     let ws = core
-        .find_workspace(name)
+        .find_workspace_id(WorkspaceRef::parse(name))
         .ok_or_else(|| format!("workspace {name:?} not found"))?;
     let build = core
         .store
-        .get_latest_workspace_build_by_workspace_id(ws.id)
+        .get_latest_workspace_build_by_workspace_id(ws)
         .ok()
         .map(|b| b.id);
-    let agent = latest_chat_agent(core, ws.id).map(|a| a.id);
+    let agent = latest_chat_agent(core, ws).map(|a| a.id);
     let chat = core
         .store
-        .update_chat_workspace_binding(chat_id, Some(ws.id), build, agent)
+        .update_chat_workspace_binding(chat_id, Some(ws), build, agent)
         .map_err(|e| format!("bind chat: {e}"))?;
     turn.turn.on_chat_updated(&chat);
     Ok(binding(&chat))
@@ -256,7 +269,7 @@ async fn exec<N: Net>(
 
 fn inspect<N: Net>(core: &CoderdCore<N>, chat_id: uuid::Uuid, name: &str) -> Result<Value, String> {
     let ws = core
-        .find_workspace(name)
+        .find_workspace_id(WorkspaceRef::parse(name))
         .ok_or_else(|| format!("workspace {name:?} not found"))?;
     let now = core.now();
     let timeout = core.settings.inactive_timeout;
@@ -266,9 +279,7 @@ fn inspect<N: Net>(core: &CoderdCore<N>, chat_id: uuid::Uuid, name: &str) -> Res
         .iter()
         .find(|c| c.id == chat_id)
         .ok_or_else(|| "chat not found".to_string())?;
-    let latest = t
-        .latest_build(ws.id)
-        .ok_or_else(|| "no builds".to_string())?;
+    let latest = t.latest_build(ws).ok_or_else(|| "no builds".to_string())?;
     let job = t.job(latest.job_id);
     let agents: Vec<Value> = t
         .agents_of_job(latest.job_id)
