@@ -49,7 +49,7 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use self::executor::{Executor, FastInterval, FastSleep, TaskId};
+use self::executor::{Executor, FastInterval, FastSleep, Target, TaskId};
 use super::time::{race, Elapsed, Instant, Sleep};
 use super::{HostFactory, HostFuture, HostResult, Infra, Interrupt, Listener, Net};
 use crate::rng::{stream, Stream};
@@ -493,8 +493,8 @@ struct PipeState {
     spare: Vec<Vec<u8>>,
     bytes: usize,
     last_due: Option<Instant>,
-    reader_waker: Option<Waker>,
-    writer_waker: Option<Waker>,
+    reader_waker: Option<Target>,
+    writer_waker: Option<Target>,
     /// The writer sent its end of stream (or dropped its end).
     write_closed: bool,
     /// The reader read the end of stream.
@@ -558,8 +558,8 @@ impl Pipe {
         // would only find it in flight); a held one waits for the repair,
         // which wakes it.
         if !held {
-            if let Some(waker) = st.reader_waker.take() {
-                self.shared.exec.wake_at(due, waker);
+            if let Some(reader) = st.reader_waker.take() {
+                self.shared.exec.wake_at(due, reader);
             }
         }
     }
@@ -597,7 +597,10 @@ impl Pipe {
         }
         let wake = [st.reader_waker.take(), st.writer_waker.take()];
         drop(st);
-        wake.into_iter().flatten().for_each(Waker::wake);
+        let exec = &self.shared.exec;
+        wake.into_iter()
+            .flatten()
+            .for_each(|target| exec.wake(target));
     }
 }
 
@@ -694,15 +697,12 @@ impl AsyncRead for FastStream {
             }
             if copied > 0 {
                 st.bytes -= copied;
-                if let Some(waker) = st.writer_waker.take() {
-                    waker.wake();
+                if let Some(writer) = st.writer_waker.take() {
+                    rx.shared.exec.wake(writer);
                 }
                 return Poll::Ready(Ok(()));
             }
-            match &mut st.reader_waker {
-                Some(waker) => waker.clone_from(cx.waker()),
-                slot => *slot = Some(cx.waker().clone()),
-            }
+            rx.shared.exec.keep_target(&mut st.reader_waker, cx.waker());
             drop(st);
             match wait_for {
                 Some(due) if FastStream::wait_until(&rx.shared.exec, timer, due, cx) => continue,
@@ -734,7 +734,7 @@ impl AsyncWrite for FastStream {
                 return Poll::Ready(Err(io::ErrorKind::ConnectionReset.into()));
             }
             if st.bytes >= PIPE_CAPACITY {
-                st.writer_waker = Some(cx.waker().clone());
+                tx.shared.exec.keep_target(&mut st.writer_waker, cx.waker());
                 return Poll::Pending;
             }
         }
@@ -766,8 +766,8 @@ impl Drop for FastStream {
         st.reader_gone = true;
         st.segments.clear();
         st.bytes = 0;
-        if let Some(waker) = st.writer_waker.take() {
-            waker.wake();
+        if let Some(writer) = st.writer_waker.take() {
+            self.rx.shared.exec.wake(writer);
         }
     }
 }

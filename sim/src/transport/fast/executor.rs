@@ -90,17 +90,22 @@ struct Slot {
 /// A virtual instant: time since the world began.
 type At = Duration;
 
-/// What a timer wakes. A task of this executor is woken through the
-/// waker it already holds: arming and firing clone and drop no waker (each
-/// an atomic increment or decrement).
-enum Target {
+/// What a timer or a waiting pipe wakes. A task of this executor is woken
+/// through the waker it already holds: keeping and using it clones and
+/// drops no waker (each an atomic increment or decrement).
+pub enum Target {
+    /// One of this executor's tasks.
     Task(TaskId),
+    /// Any other waker (a join's, the harness's).
     Waker(Waker),
 }
 
 struct Inner {
     origin: Instant,
     now: Cell<At>,
+    /// `origin + now`, kept with it: hosts read the clock far more often
+    /// than it moves, and an `Instant` sum normalises its parts.
+    now_instant: Cell<Instant>,
     slots: RefCell<Vec<Slot>>,
     free: RefCell<Vec<usize>>,
     /// This executor's number in [`WOKEN`].
@@ -142,6 +147,7 @@ impl Executor {
         Executor(Rc::new(Inner {
             origin,
             now: Cell::new(Duration::ZERO),
+            now_instant: Cell::new(origin),
             slots: RefCell::new(Vec::new()),
             free: RefCell::new(Vec::new()),
             number,
@@ -160,7 +166,15 @@ impl Executor {
 
     /// The clock as an `Instant` (the origin plus the virtual time).
     pub fn now(&self) -> Instant {
-        self.0.origin + self.0.now.get()
+        self.0.now_instant.get()
+    }
+
+    /// Moves the clock forward to `to` (never back).
+    fn advance(&self, to: At) {
+        if to > self.0.now.get() {
+            self.0.now.set(to);
+            self.0.now_instant.set(self.0.origin + to);
+        }
     }
 
     fn at(&self, instant: Instant) -> At {
@@ -261,7 +275,7 @@ impl Executor {
                 Some(id) => self.poll(id),
                 None => {
                     if !self.fire_timers(deadline) {
-                        self.0.now.set(self.0.now.get().max(deadline));
+                        self.advance(deadline);
                         return;
                     }
                 }
@@ -312,13 +326,8 @@ impl Executor {
         let mut due = self.0.due.take();
         let first = self.0.timers.borrow_mut().pop_earliest(deadline, &mut due);
         if let Some(first) = first {
-            self.0.now.set(self.0.now.get().max(first));
-            for target in due.drain(..) {
-                match target {
-                    Target::Task(id) => self.wake_task(id),
-                    Target::Waker(waker) => waker.wake(),
-                }
-            }
+            self.advance(first);
+            due.drain(..).for_each(|target| self.wake(target));
         }
         self.0.due.set(due);
         first.is_some()
@@ -335,12 +344,39 @@ impl Executor {
         }
     }
 
-    /// What a timer polled with `waker` should wake: the running task
-    /// itself when `waker` is its own.
-    fn target(&self, waker: &Waker) -> Target {
+    /// Wakes `target`.
+    pub fn wake(&self, target: Target) {
+        match target {
+            Target::Task(id) => self.wake_task(id),
+            Target::Waker(waker) => waker.wake(),
+        }
+    }
+
+    /// Keeps in `slot` what wakes whoever polls with `waker` (as
+    /// [`Executor::target`]), reusing the waker kept there when it is the
+    /// same one (no clone).
+    pub fn keep_target(&self, slot: &mut Option<Target>, waker: &Waker) {
+        match (self.target_task(waker), slot) {
+            (Some(id), slot) => *slot = Some(Target::Task(id)),
+            (None, Some(Target::Waker(kept))) => kept.clone_from(waker),
+            (None, slot) => *slot = Some(Target::Waker(waker.clone())),
+        }
+    }
+
+    /// The running task, when `waker` is its own.
+    fn target_task(&self, waker: &Waker) -> Option<TaskId> {
         match (self.0.running.get(), self.0.running_waker.get()) {
-            (Some(id), Some(running)) if running == WakerId::of(waker) => Target::Task(id),
-            _ => Target::Waker(waker.clone()),
+            (Some(id), Some(running)) if running == WakerId::of(waker) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// What to keep for waking whoever polls with `waker`: the running
+    /// task itself when `waker` is its own.
+    pub fn target(&self, waker: &Waker) -> Target {
+        match self.target_task(waker) {
+            Some(id) => Target::Task(id),
+            None => Target::Waker(waker.clone()),
         }
     }
 
@@ -414,14 +450,14 @@ impl Executor {
         self.0.timers.borrow_mut().clear();
     }
 
-    /// Wakes `waker` at `deadline` (at once when it has passed): a timer
+    /// Wakes `target` at `deadline` (at once when it has passed): a timer
     /// nobody polls or disarms.
-    pub fn wake_at(&self, deadline: Instant, waker: Waker) {
+    pub fn wake_at(&self, deadline: Instant, target: Target) {
         let deadline = self.at(deadline);
         if deadline <= self.elapsed() {
-            waker.wake();
+            self.wake(target);
         } else {
-            self.arm(deadline, Target::Waker(waker));
+            self.arm(deadline, target);
         }
     }
 
