@@ -9,6 +9,11 @@
 //!
 //! Arming numbers are unique, so the order timers fire in is total: the
 //! same as a sorted map's, whatever the heap's layout.
+//!
+//! Measured and not kept (churn story, callgrind): a four-ary heap (the
+//! heap's share 6.2 M → 8.4 M instructions, no faster in wall time) and a
+//! radix heap (→ 13.6 M: with ~100 armed timers spread over seconds, its
+//! lowest bucket is rescanned on every pop).
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
