@@ -800,6 +800,19 @@ mod tests {
         Uuid::from_u128(n)
     }
 
+    /// A pending job with nothing else set.
+    fn pending_job(id: Uuid) -> ProvisionerJob {
+        ProvisionerJob {
+            id,
+            status: JobStatus::Pending,
+            error: None,
+            error_code: None,
+            created_at: Time::ZERO,
+            started_at: None,
+            completed_at: None,
+        }
+    }
+
     #[test]
     fn query_names_are_the_store_methods_in_snake_case_and_round_trip() {
         assert_eq!(Query::GetChatById.name(), "get_chat_by_id");
@@ -988,15 +1001,7 @@ mod tests {
         // Jobs by ID, and the build each job belongs to (every build above
         // has the job of its own number).
         for n in [3, 1, 2] {
-            t.jobs.push(ProvisionerJob {
-                id: id(n),
-                status: JobStatus::Pending,
-                error: None,
-                error_code: None,
-                created_at: Time::ZERO,
-                started_at: None,
-                completed_at: None,
-            });
+            t.jobs.push(pending_job(id(n)));
         }
         assert_eq!(t.job(id(1)).map(|j| j.id), Some(id(1)));
         assert_eq!(t.job(id(9)), None);
@@ -1051,15 +1056,7 @@ mod tests {
                 rich_parameters: vec![],
                 daily_cost: 0,
             });
-            t.jobs.push(ProvisionerJob {
-                id: scattered(2000 + (n * 7) % 300),
-                status: JobStatus::Pending,
-                error: None,
-                error_code: None,
-                created_at: Time::ZERO,
-                started_at: None,
-                completed_at: None,
-            });
+            t.jobs.push(pending_job(scattered(2000 + (n * 7) % 300)));
             t.workspaces.push(Workspace {
                 id: scattered(n),
                 name: format!("ws{}", n % 41),
