@@ -276,8 +276,8 @@ pub fn measure(story: &str, mode: Mode, budget: Budget) -> Result<Measurement, S
     }
     let runs = walls.len() as u32;
     let total_wall: f64 = walls.iter().sum();
-    walls.sort_by(f64::total_cmp);
-    let wall_seconds = walls[walls.len() / 2].max(1e-9);
+    let wall_seconds = median(&mut walls).max(1e-9);
+    // `median` sorted them.
     let (wall_min_seconds, wall_max_seconds) = (walls[0], walls[walls.len() - 1]);
     let virtual_seconds = virtual_total / f64::from(runs);
     Ok(Measurement {

@@ -1,11 +1,11 @@
 //! The fast world's timer queue: armed timers in (deadline, arming order).
 //!
 //! A binary heap of (deadline, arming number, slot) over a slab of slots
-//! that hold what each armed timer wakes (its target). Disarming frees the slot and leaves
-//! the heap entry behind: an entry whose slot no longer holds its arming
-//! number is stale and skipped when it comes up. Arming is a heap push,
-//! disarming and changing the target are O(1), and nothing allocates once
-//! the heap and slab have grown to the world's size.
+//! that hold what each armed timer wakes (its target). Disarming frees the
+//! slot and leaves the heap entry behind: an entry whose slot no longer
+//! holds its arming number is stale and skipped when it comes up. Arming
+//! is a heap push, disarming and changing the target are O(1), and nothing
+//! allocates once the heap and slab have grown to the world's size.
 //!
 //! Arming numbers are unique, so the order timers fire in is total: the
 //! same as a sorted map's, whatever the heap's layout.
