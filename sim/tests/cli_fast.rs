@@ -76,6 +76,15 @@ fn bench_json_is_one_object_with_a_line_per_story_and_fuzz_throughput() {
         .map(|m| m["mode"].as_str().unwrap())
         .collect();
     assert_eq!(modes, ["fast", "turmoil", "turmoil-1ms", "engine"]);
+    let rounds = story["slowdown_vs_engine_rounds"]
+        .as_array()
+        .expect("rounds");
+    assert_eq!(
+        rounds.len(),
+        3,
+        "fast and engine alternate three times: {story}"
+    );
+    assert!(rounds.iter().all(|r| r.as_f64().is_some_and(|r| r > 0.0)));
     for m in story["measurements"].as_array().unwrap() {
         let wall = |key: &str| m[key].as_f64().unwrap_or_else(|| panic!("{key}: {m}"));
         assert!(

@@ -13,7 +13,8 @@ use std::process::Command;
 use super::{Budget, Mode};
 
 /// The function whose calls callgrind counts: the child's measured runs
-/// (and its few-hundred-instruction bookkeeping around them).
+/// (and its few-hundred-instruction bookkeeping around them; the peak RSS
+/// is read outside it).
 pub const COLLECTED: &str = "chatsim::bench::measure";
 
 /// Whether `valgrind` runs here.

@@ -135,7 +135,8 @@ pub fn bench_child(args: BenchChildArgs) -> ExitCode {
             .then(|| Duration::from_secs(args.virtual_cap_secs)),
     };
     match bench::measure(&args.story, mode, budget) {
-        Ok(m) => {
+        Ok(mut m) => {
+            m.peak_rss_bytes = bench::peak_rss_bytes();
             out!(
                 "{}",
                 serde_json::to_string(&m).expect("a measurement serializes")
