@@ -50,7 +50,7 @@ use rand_chacha::ChaCha8Rng;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use self::executor::{Executor, FastInterval, FastSleep, Target, TaskId};
-use super::time::{race, Elapsed, Instant, Sleep};
+use super::time::{race, Elapsed, Instant};
 use super::{HostFactory, HostFuture, HostResult, Infra, Interrupt, Listener, Net};
 use crate::rng::{stream, Stream};
 
@@ -142,7 +142,7 @@ impl Link {
         pipes.iter().filter_map(Weak::upgrade).collect()
     }
 
-    fn set_mode(&self, mode: Mode, now: Instant) {
+    fn set_mode(&self, mode: Mode, now: Duration) {
         self.mode.set(mode);
         for pipe in self.live_pipes() {
             pipe.on_mode(mode, now);
@@ -476,7 +476,8 @@ impl Drop for FastListener {
 struct Segment {
     data: Vec<u8>,
     pos: usize,
-    due: Instant,
+    /// When it arrives (virtual time: no `Instant` sums per message).
+    due: Duration,
     held: bool,
     /// End of stream.
     fin: bool,
@@ -492,7 +493,7 @@ struct PipeState {
     /// allocation per message).
     spare: Vec<Vec<u8>>,
     bytes: usize,
-    last_due: Option<Instant>,
+    last_due: Option<Duration>,
     reader_waker: Option<Target>,
     writer_waker: Option<Target>,
     /// The writer sent its end of stream (or dropped its end).
@@ -537,7 +538,7 @@ impl Pipe {
         if st.lost {
             return;
         }
-        let now = self.shared.now();
+        let now = self.shared.elapsed();
         let latency = self.shared.latency();
         let due = st
             .last_due
@@ -566,7 +567,7 @@ impl Pipe {
 
     /// The link changed: a partition loses what is in flight, a hold keeps
     /// it, a repair delivers what was held now.
-    fn on_mode(&self, mode: Mode, now: Instant) {
+    fn on_mode(&self, mode: Mode, now: Duration) {
         let mut st = self.state.borrow_mut();
         match mode {
             Mode::Partitioned => {
@@ -631,17 +632,15 @@ impl FastStream {
     fn wait_until(
         exec: &Executor,
         timer: &mut Option<FastSleep>,
-        due: Instant,
+        due: Duration,
         cx: &mut Context<'_>,
     ) -> bool {
         let timer = match timer {
             Some(timer) => {
-                if timer.deadline() != due {
-                    timer.reset(due);
-                }
+                timer.reset_at(due);
                 timer
             }
-            None => timer.insert(exec.sleep_until(due)),
+            None => timer.insert(exec.sleep_at(due)),
         };
         Pin::new(timer).poll(cx).is_ready()
     }
@@ -671,7 +670,7 @@ impl AsyncRead for FastStream {
                 if seg.held {
                     break;
                 }
-                if seg.due > *now.get_or_insert_with(|| rx.shared.now()) {
+                if seg.due > *now.get_or_insert_with(|| rx.shared.elapsed()) {
                     wait_for = Some(seg.due);
                     break;
                 }
@@ -1024,7 +1023,7 @@ impl FastWorld {
     fn set_link(&mut self, a: &str, b: &str, mode: Mode) -> bool {
         let ok = a != b && self.is_registered(a) && self.is_registered(b);
         if ok {
-            let now = self.shared.now();
+            let now = self.shared.elapsed();
             self.shared.link(a, b).set_mode(mode, now);
         }
         ok

@@ -256,9 +256,14 @@ impl Executor {
 
     /// A timer for `deadline`.
     pub fn sleep_until(&self, deadline: Instant) -> FastSleep {
+        self.sleep_at(self.at(deadline))
+    }
+
+    /// A timer for virtual time `at`.
+    pub fn sleep_at(&self, at: Duration) -> FastSleep {
         FastSleep {
             exec: self.clone(),
-            deadline: self.at(deadline),
+            deadline: at,
             armed: None,
         }
     }
@@ -450,10 +455,9 @@ impl Executor {
         self.0.timers.borrow_mut().clear();
     }
 
-    /// Wakes `target` at `deadline` (at once when it has passed): a timer
-    /// nobody polls or disarms.
-    pub fn wake_at(&self, deadline: Instant, target: Target) {
-        let deadline = self.at(deadline);
+    /// Wakes `target` at virtual time `deadline` (at once when it has
+    /// passed): a timer nobody polls or disarms.
+    pub fn wake_at(&self, deadline: Duration, target: Target) {
         if deadline <= self.elapsed() {
             self.wake(target);
         } else {
@@ -510,6 +514,13 @@ impl Future for FastSleep {
         let key = this.exec.arm(this.deadline, this.exec.target(cx.waker()));
         this.armed = Some((key, this.deadline, waker));
         Poll::Pending
+    }
+}
+
+impl FastSleep {
+    /// Moves the timer to virtual time `at`.
+    pub fn reset_at(&mut self, at: Duration) {
+        self.deadline = at;
     }
 }
 

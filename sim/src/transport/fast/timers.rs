@@ -26,32 +26,44 @@ pub struct TimerKey {
     armed: u64,
 }
 
-/// A heap entry: (deadline in nanoseconds, arming number) packed into one
-/// integer — one comparison instead of a tuple's chain of them — and the
-/// slot. Ordered earliest first.
+/// Bits of a heap entry's low half that hold the slot; the arming number
+/// takes the rest.
+const SLOT_BITS: u32 = 24;
+
+/// A heap entry: deadline in nanoseconds, arming number and slot packed
+/// into one integer (16 bytes: one comparison, and four entries to a cache
+/// line). Ordered earliest first; arming numbers are unique, so the slot
+/// never decides the order.
 #[derive(Clone, Copy, PartialEq, Eq)]
-struct Entry {
-    key: u128,
-    slot: usize,
-}
+struct Entry(u128);
 
 impl Entry {
     fn new(deadline: Duration, armed: u64, slot: usize) -> Entry {
+        assert!(
+            armed < 1 << (64 - SLOT_BITS) && slot < 1 << SLOT_BITS,
+            "timer queue overflow: {armed} timers armed, slot {slot}"
+        );
         let nanos = u64::try_from(deadline.as_nanos()).unwrap_or(u64::MAX);
-        Entry {
-            key: (u128::from(nanos) << 64) | u128::from(armed),
-            slot,
-        }
+        let low = (armed << SLOT_BITS) | slot as u64;
+        Entry((u128::from(nanos) << 64) | u128::from(low))
+    }
+
+    fn deadline(self) -> u128 {
+        self.0 >> 64
     }
 
     fn armed(self) -> u64 {
-        self.key as u64
+        self.0 as u64 >> SLOT_BITS
+    }
+
+    fn slot(self) -> usize {
+        (self.0 as u64 & ((1 << SLOT_BITS) - 1)) as usize
     }
 }
 
 impl Ord for Entry {
     fn cmp(&self, other: &Entry) -> Ordering {
-        other.key.cmp(&self.key)
+        other.0.cmp(&self.0)
     }
 }
 
@@ -124,7 +136,7 @@ impl<T> TimerQueue<T> {
             // of the heap (amortised O(1) per disarm).
             if self.stale > 1024 && self.stale * 2 > self.heap.len() {
                 let slots = &self.slots;
-                self.heap.retain(|e| slots[e.slot].armed == Some(e.armed()));
+                self.heap.retain(|e| slots[e.slot()].armed == Some(e.armed()));
                 self.stale = 0;
             }
         }
@@ -153,7 +165,7 @@ impl<T> TimerQueue<T> {
         let first = loop {
             let entry = *self.heap.peek()?;
             if self.is_live(entry) {
-                break entry.key >> 64;
+                break entry.deadline();
             }
             self.heap.pop();
             self.stale -= 1;
@@ -162,7 +174,7 @@ impl<T> TimerQueue<T> {
             return None;
         }
         while let Some(&entry) = self.heap.peek() {
-            if entry.key >> 64 != first {
+            if entry.deadline() != first {
                 break;
             }
             self.heap.pop();
@@ -170,17 +182,17 @@ impl<T> TimerQueue<T> {
                 self.stale -= 1;
                 continue;
             }
-            let slot = &mut self.slots[entry.slot];
+            let slot = &mut self.slots[entry.slot()];
             due.extend(slot.target.take());
             *slot = Slot::FREE;
-            self.free.push(entry.slot);
+            self.free.push(entry.slot());
         }
         Some(Duration::from_nanos(first as u64))
     }
 
     /// Whether a heap entry's timer is still armed (not disarmed since).
     fn is_live(&self, entry: Entry) -> bool {
-        self.slots[entry.slot].armed == Some(entry.armed())
+        self.slots[entry.slot()].armed == Some(entry.armed())
     }
 
     /// Disarms every timer.
