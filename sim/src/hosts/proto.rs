@@ -17,13 +17,14 @@ use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use serde::de::value::BorrowedStrDeserializer;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use uuid::Uuid;
 
 use crate::plan::Call;
+
+mod bare;
 
 /// coderd's provisioner daemon API.
 pub const PROVISIONER_PORT: u16 = 2000;
@@ -117,27 +118,12 @@ impl ReadBuffer {
     }
 }
 
-/// Decodes one frame. A bare name in quotes (a unit variant such as
-/// `"Heartbeat"`: most frames on the wire) skips the JSON parser, which
-/// costs ten times as much; anything else, or a name the type does not
-/// take, goes through `serde_json` (its value or error is the answer).
-/// For a name of ASCII letters, digits and `_`, both read the same string
-/// and call the same visitor, so the result is the same.
+/// Decodes one frame (a bare name without the JSON parser: [`bare`]).
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> io::Result<T> {
-    if let Some(name) = bare_name(bytes) {
-        let name = BorrowedStrDeserializer::<serde::de::value::Error>::new(name);
-        if let Ok(value) = T::deserialize(name) {
-            return Ok(value);
-        }
+    if let Some(value) = bare::read(bytes) {
+        return Ok(value);
     }
     serde_json::from_slice(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
-}
-
-/// `Name` when `bytes` is exactly `"Name"` (ASCII letters, digits, `_`).
-fn bare_name(bytes: &[u8]) -> Option<&str> {
-    let name = bytes.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
-    let plain = !name.is_empty() && name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_');
-    plain.then(|| std::str::from_utf8(name).ok()).flatten()
 }
 
 /// Encodes `frame` as one JSON line into `buf` (emptied first).

@@ -136,7 +136,8 @@ impl<T> TimerQueue<T> {
             // of the heap (amortised O(1) per disarm).
             if self.stale > 1024 && self.stale * 2 > self.heap.len() {
                 let slots = &self.slots;
-                self.heap.retain(|e| slots[e.slot()].armed == Some(e.armed()));
+                self.heap
+                    .retain(|e| slots[e.slot()].armed == Some(e.armed()));
                 self.stale = 0;
             }
         }
