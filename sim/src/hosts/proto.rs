@@ -11,7 +11,7 @@
 //! (at most [`READ_CHUNK`] bytes each) are exactly those of the plain
 //! version, so traces do not change.
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::mem::MaybeUninit;
 use std::pin::Pin;
@@ -19,7 +19,7 @@ use std::task::{ready, Context, Poll};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use uuid::Uuid;
 
 use crate::plan::Call;
@@ -98,21 +98,28 @@ impl ReadBuffer {
         Poll::Ready(Ok(room.filled().len()))
     }
 
-    /// The next frame from `inner`; `Ok(None)` at end of stream.
-    async fn recv<T, R>(&mut self, inner: &mut R) -> io::Result<Option<T>>
+    /// Polls for the next frame from `inner`; `Ok(None)` at end of stream.
+    /// A plain poll function, not an `async fn`: a `select!` creates and
+    /// polls a new `recv` on every turn of its loop.
+    fn poll_recv<T, R>(
+        &mut self,
+        inner: &mut R,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<Option<T>>>
     where
         T: DeserializeOwned,
         R: AsyncRead + Unpin,
     {
         loop {
             if let Some(frame) = self.take() {
-                return frame.map(Some);
+                return Poll::Ready(frame.map(Some));
             }
             if self.pending() > MAX_FRAME_BYTES {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, "frame too long"));
+                let long = io::Error::new(io::ErrorKind::InvalidData, "frame too long");
+                return Poll::Ready(Err(long));
             }
-            if poll_fn(|cx| self.poll_read_chunk(inner, cx)).await? == 0 {
-                return Ok(None);
+            if ready!(self.poll_read_chunk(inner, cx))? == 0 {
+                return Poll::Ready(Ok(None));
             }
         }
     }
@@ -135,15 +142,37 @@ fn encode<T: Serialize>(buf: &mut Vec<u8>, frame: &T) -> io::Result<()> {
     Ok(())
 }
 
-/// Writes `frame` as one JSON line to `inner` and flushes it.
-async fn send<T, W>(buf: &mut Vec<u8>, inner: &mut W, frame: &T) -> io::Result<()>
+/// Writes `frame` as one JSON line to `inner` and flushes it, as
+/// `write_all` and `flush` would; `written` is how much of the line the
+/// stream has taken (`None` until the frame is encoded, at the first poll).
+/// A poll function like [`ReadBuffer::poll_recv`]: no `async` state machine
+/// per frame.
+fn poll_send<T, W>(
+    inner: &mut W,
+    buf: &mut Vec<u8>,
+    frame: &T,
+    written: &mut Option<usize>,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<()>>
 where
     T: Serialize,
     W: AsyncWrite + Unpin,
 {
-    encode(buf, frame)?;
-    inner.write_all(buf).await?;
-    inner.flush().await
+    let done = match written {
+        Some(done) => done,
+        None => {
+            encode(buf, frame)?;
+            written.insert(0)
+        }
+    };
+    while *done < buf.len() {
+        let n = ready!(Pin::new(&mut *inner).poll_write(cx, &buf[*done..]))?;
+        if n == 0 {
+            return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+        }
+        *done += n;
+    }
+    Pin::new(inner).poll_flush(cx)
 }
 
 /// The reading side of a frame stream.
@@ -162,8 +191,11 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     }
 
     /// The next frame; `Ok(None)` at end of stream.
-    pub async fn recv<T: DeserializeOwned>(&mut self) -> io::Result<Option<T>> {
-        self.buf.recv(&mut self.inner).await
+    pub fn recv<T: DeserializeOwned>(
+        &mut self,
+    ) -> impl Future<Output = io::Result<Option<T>>> + '_ {
+        let FrameReader { inner, buf } = self;
+        poll_fn(move |cx| buf.poll_recv(inner, cx))
     }
 }
 
@@ -183,8 +215,13 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
     }
 
     /// Writes `frame` as one JSON line and flushes it.
-    pub async fn send<T: Serialize>(&mut self, frame: &T) -> io::Result<()> {
-        send(&mut self.buf, &mut self.inner, frame).await
+    pub fn send<'a, T: Serialize>(
+        &'a mut self,
+        frame: &'a T,
+    ) -> impl Future<Output = io::Result<()>> + 'a {
+        let FrameWriter { inner, buf } = self;
+        let mut written = None;
+        poll_fn(move |cx| poll_send(inner, buf, frame, &mut written, cx))
     }
 }
 
@@ -208,13 +245,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameConn<S> {
     }
 
     /// Writes `frame` as one JSON line and flushes it.
-    pub async fn send<T: Serialize>(&mut self, frame: &T) -> io::Result<()> {
-        send(&mut self.write, &mut self.stream, frame).await
+    pub fn send<'a, T: Serialize>(
+        &'a mut self,
+        frame: &'a T,
+    ) -> impl Future<Output = io::Result<()>> + 'a {
+        let FrameConn { stream, write, .. } = self;
+        let mut written = None;
+        poll_fn(move |cx| poll_send(stream, write, frame, &mut written, cx))
     }
 
     /// The next frame; `Ok(None)` at end of stream.
-    pub async fn recv<T: DeserializeOwned>(&mut self) -> io::Result<Option<T>> {
-        self.read.recv(&mut self.stream).await
+    pub fn recv<T: DeserializeOwned>(
+        &mut self,
+    ) -> impl Future<Output = io::Result<Option<T>>> + '_ {
+        let FrameConn { stream, read, .. } = self;
+        poll_fn(move |cx| read.poll_recv(stream, cx))
     }
 }
 
