@@ -11,6 +11,20 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's `mi_option_purge_delay` (number 15 in both its v2 and v3;
+/// the -sys crate names no constant for it).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Has mimalloc give emptied pages back to the OS at once, not a second
+/// later: a process that runs many stories (the bench's children, fuzz)
+/// otherwise holds about 1 MiB more at its peak than under glibc. It costs
+/// churn about 3 % of its wall time.
+fn return_freed_memory_at_once() {
+    // SAFETY: sets an integer option; mimalloc reads it at each purge, and
+    // no other thread runs yet.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
+}
+
 mod bench;
 mod bugs;
 mod determinism;
@@ -121,6 +135,7 @@ fn seed_range(command: &str, start: u64, seeds: u64) -> Result<RangeInclusive<u6
 }
 
 fn main() -> ExitCode {
+    return_freed_memory_at_once();
     match Cli::parse().command {
         Command::Run(args) => scenarios::run(args),
         Command::Report(args) => report::report(args),
