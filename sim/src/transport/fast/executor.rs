@@ -573,16 +573,21 @@ impl FastInterval {
 }
 
 impl Interval for FastInterval {
-    async fn tick(&mut self) {
-        (&mut self.sleep).await;
-        let due = self.sleep.deadline;
-        let now = self.sleep.exec.elapsed();
-        let next = if now > due + LATE_TICK {
-            now + self.period
-        } else {
-            due + self.period
-        };
-        self.sleep.deadline = next;
+    /// A poll function, not an `async fn`: a `select!` makes a new tick
+    /// on every turn of its loop.
+    fn tick(&mut self) -> impl Future<Output = ()> {
+        std::future::poll_fn(|cx| {
+            std::task::ready!(Pin::new(&mut self.sleep).poll(cx));
+            let due = self.sleep.deadline;
+            let now = self.sleep.exec.elapsed();
+            let next = if now > due + LATE_TICK {
+                now + self.period
+            } else {
+                due + self.period
+            };
+            self.sleep.deadline = next;
+            Poll::Ready(())
+        })
     }
 }
 
