@@ -265,6 +265,23 @@ mod tests {
     }
 
     #[test]
+    fn an_entry_orders_by_deadline_then_arming_and_keeps_its_slot() {
+        let top = (1 << SLOT_BITS) - 1;
+        let early = Entry::new(ms(10), 7, top);
+        let late_first_armed = Entry::new(ms(11), 0, 0);
+        let late_then = Entry::new(ms(11), 1, top);
+        // `Ord` is reversed (the heap pops its greatest): earliest is greatest.
+        assert!(early > late_first_armed && late_first_armed > late_then);
+        assert_eq!((early.armed(), early.slot()), (7, top));
+        assert_eq!(early.deadline(), ms(10).as_nanos());
+        let last = Entry::new(ms(1), (1 << (64 - SLOT_BITS)) - 1, 3);
+        assert_eq!(
+            (last.armed(), last.slot()),
+            ((1 << (64 - SLOT_BITS)) - 1, 3)
+        );
+    }
+
+    #[test]
     fn slots_are_reused_as_timers_fire_and_disarm() {
         let log = Arc::new(Mutex::new(Vec::new()));
         let mut q = TimerQueue::default();
