@@ -360,6 +360,7 @@ impl Executor {
     /// Keeps in `slot` what wakes whoever polls with `waker` (as
     /// [`Executor::target`]), reusing the waker kept there when it is the
     /// same one (no clone).
+    #[inline]
     pub fn keep_target(&self, slot: &mut Option<Target>, waker: &Waker) {
         match (self.target_task(waker), slot) {
             (Some(id), slot) => *slot = Some(Target::Task(id)),
