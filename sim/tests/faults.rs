@@ -743,6 +743,25 @@ mod both {
     }
 }
 
+/// A read of a file the agent does not have answers the agent's own error
+/// text, as the model reads it (not the dialer's name for the response).
+#[test]
+fn a_missing_file_reads_as_the_agents_error() {
+    let read = Call::tool(
+        "read_file",
+        serde_json::json!({ "path": "notes/missing.md" }),
+    );
+    let turns = vec![at(Turn::new(CHAT, vec![read]), 60)];
+    let outcome = chatsim::run_fast(&story(turns, vec![]));
+    assert!(outcome.is_ok(), "{:?}", outcome.error);
+    let result = last_result(&outcome, "read_file");
+    assert!(result.is_error, "{result:?}");
+    assert_eq!(
+        result.content,
+        "open notes/missing.md: no such file or directory"
+    );
+}
+
 /// The user stops the chat while `stop_workspace` waits on its build: the
 /// turn's context is canceled, the wait ends at once with the spec's
 /// canceled text, and the stop build itself goes on to finish.
