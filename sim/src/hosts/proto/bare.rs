@@ -3,22 +3,53 @@
 //! `serde_json`'s parser, which costs several times as much for them.
 
 use serde::de::value::{BorrowedStrDeserializer, Error};
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, Deserializer, Error as _, Visitor};
 
-/// `bytes` read as `T` when they are a bare name that `T` takes; `None`
-/// otherwise (the caller asks `serde_json`, for its value or its error).
+/// `bytes` read as `T` when they are `"Name"` and `T` is an enum with a
+/// unit variant `Name`; `None` otherwise (the caller asks `serde_json`,
+/// for its value or its error).
 ///
-/// For a name of ASCII letters, digits and `_`, `serde_json` reads the
-/// same string and hands it to the same visitor methods, so a value read
-/// here is the value it would read.
+/// The name is looked up among the variant names the enum's own
+/// `Deserialize` lists, so the frame's bytes need no decoding: a plain
+/// name (nothing JSON escapes) found there is the string `serde_json`
+/// would read, and the enum's visitor picks the same variant from it.
 pub(super) fn read<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
     let name = bytes.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
-    let plain = !name.is_empty() && name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_');
-    if !plain {
-        return None;
+    T::deserialize(VariantName(name)).ok()
+}
+
+/// A deserializer that only answers an enum's variant by its name.
+struct VariantName<'a>(&'a [u8]);
+
+impl<'de> Deserializer<'de> for VariantName<'_> {
+    type Error = Error;
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _enum: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        // A name JSON would escape is left to serde_json: in quotes, its
+        // bytes would not be the name.
+        let name = variants
+            .iter()
+            .copied()
+            .find(|v| v.as_bytes() == self.0)
+            .filter(|v| !v.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20))
+            .ok_or_else(|| Error::custom("no such variant"))?;
+        visitor.visit_enum(BorrowedStrDeserializer::new(name))
     }
-    let name = std::str::from_utf8(name).ok()?;
-    T::deserialize(BorrowedStrDeserializer::<Error>::new(name)).ok()
+
+    fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, Error> {
+        Err(Error::custom("not an enum"))
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct newtype_struct seq tuple
+        tuple_struct map struct identifier ignored_any
+    }
 }
 
 #[cfg(test)]
@@ -43,7 +74,6 @@ mod tests {
         assert!(agrees::<AgentUp>(r#""Heartbeat""#));
         assert!(agrees::<AgentDown>(r#""Ack""#));
         assert!(agrees::<ChatResponse>(r#""KeepAlive""#));
-        assert!(agrees::<String>(r#""plain_name_42""#));
     }
 
     #[test]
@@ -52,11 +82,13 @@ mod tests {
         assert!(!agrees::<AgentUp>(r#""Ack""#));
         assert!(!agrees::<ProvResponse>(r#""Job""#), "a newtype variant");
         assert!(!agrees::<AgentUp>(r#""Hello""#), "a struct variant");
+        assert!(!agrees::<AgentUp>(r#""heartbeat""#), "names are exact");
+        // Not an enum: serde_json reads strings, numbers, structs.
+        assert!(!agrees::<String>(r#""plain_name_42""#));
         // Not a bare name: escapes, spaces, other JSON.
-        assert!(!agrees::<String>(r#""a\"b""#));
-        assert!(!agrees::<String>(r#""two words""#));
-        assert!(!agrees::<String>(r#" "Heartbeat""#));
-        assert!(!agrees::<String>(r#""""#));
+        assert!(!agrees::<AgentUp>(r#""Heart\u0062eat""#));
+        assert!(!agrees::<AgentUp>(r#" "Heartbeat""#));
+        assert!(!agrees::<AgentUp>(r#""""#));
         assert!(!agrees::<AgentDown>(r#"{"Reject":{"reason":"gone"}}"#));
     }
 }
