@@ -91,4 +91,21 @@ mod tests {
         assert!(!agrees::<AgentUp>(r#""""#));
         assert!(!agrees::<AgentDown>(r#"{"Reject":{"reason":"gone"}}"#));
     }
+
+    #[test]
+    fn a_variant_name_json_would_escape_is_left_to_serde_json() {
+        #[derive(Debug, PartialEq, serde::Deserialize)]
+        enum Odd {
+            #[serde(rename = "tab\there")]
+            Tab,
+        }
+        // The raw bytes match the name, but JSON forbids a raw tab in a
+        // string: serde_json's error is the answer, not the variant.
+        assert!(!agrees::<Odd>("\"tab\there\""));
+        assert!(serde_json::from_str::<Odd>("\"tab\there\"").is_err());
+        assert_eq!(
+            serde_json::from_str::<Odd>(r#""tab\there""#).unwrap(),
+            Odd::Tab
+        );
+    }
 }
